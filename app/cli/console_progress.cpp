@@ -1,0 +1,86 @@
+#include "app/cli/console_progress.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cmath>
+
+namespace distill::cli {
+
+std::string formatDuration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "--:--";
+  const auto total = static_cast<long>(seconds + 0.5);
+  if (total >= 3600) return fmt::format("{}:{:02}:{:02}", total / 3600, (total / 60) % 60, total % 60);
+  return fmt::format("{:02}:{:02}", total / 60, total % 60);
+}
+
+ConsoleProgress::ConsoleProgress(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
+
+void ConsoleProgress::clearLine() {
+  if (line_open_) {
+    fmt::print(stderr, "\r\033[K");
+    line_open_ = false;
+  }
+}
+
+void ConsoleProgress::finish() {
+  if (line_open_) fmt::print(stderr, "\n");
+  line_open_ = false;
+}
+
+void ConsoleProgress::onStarted(const std::map<std::string, std::string>& environment) {
+  if (quiet_) return;
+  auto get = [&](const char* key) {
+    auto it = environment.find(key);
+    return it == environment.end() ? std::string("?") : it->second;
+  };
+  fmt::print(stderr, "LibTorch {} on {} ({} threads: {}; {})\n", get("torch_version"), get("device"),
+             get("intra_op_threads"), get("threads_reason"), get("blas"));
+  fmt::print(stderr, "data: {} train / {} test samples from {}\n", get("train_samples"), get("test_samples"),
+             get("dataset_folder"));
+  fmt::print(stderr, "teacher: {} parameters; student: {} parameters\n", get("teacher_parameters"),
+             get("student_parameters"));
+}
+
+void ConsoleProgress::onMetrics(const std::vector<MetricPoint>& points) {
+  bool evaluation = false;
+  for (const auto& p : points) {
+    latest_[p.key] = p.value;
+    evaluation = evaluation || p.key.rfind("eval/", 0) == 0;
+  }
+  if (quiet_ || !evaluation) return;
+  const auto& first = points.front();
+  clearLine();
+  if (latest_.count("eval/student_acc") && (first.key.find("student") != std::string::npos || first.key == "eval/agreement")) {
+    fmt::print(stderr, "  student eval  epoch {:5.2f}  acc {:.4f}  loss {:.4f}  agreement {:.4f}  KL {:.4f}\n", first.epoch,
+               latest_["eval/student_acc"], latest_["eval/student_loss"], latest_["eval/agreement"], latest_["eval/kl"]);
+  } else if (latest_.count("eval/teacher_acc")) {
+    fmt::print(stderr, "  teacher eval  epoch {:5.2f}  acc {:.4f}  loss {:.4f}\n", first.epoch, latest_["eval/teacher_acc"],
+               latest_["eval/teacher_loss"]);
+  }
+}
+
+void ConsoleProgress::onProgress(const ProgressInfo& p) {
+  if (quiet_ || !tty_) return;
+  const double fraction = p.total_steps > 0 ? static_cast<double>(p.done_steps) / p.total_steps : 0.0;
+  constexpr int kWidth = 24;
+  const int filled = static_cast<int>(fraction * kWidth);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  const bool teacher = p.phase == Phase::Teacher;
+  const std::string loss_key = teacher ? "train/teacher_loss" : "train/student_loss";
+  const double loss = latest_.count(loss_key) ? latest_[loss_key] : NAN;
+  fmt::print(stderr, "\r\033[K{} epoch {}/{} [{}] {:3.0f}%  loss {:.4f}  {:.0f} samples/s  ETA {}", phaseName(p.phase),
+             p.epoch, p.epochs, bar, fraction * 100.0, loss, p.samples_per_s, formatDuration(p.eta_s));
+  std::fflush(stderr);
+  line_open_ = true;
+}
+
+void ConsoleProgress::onLog(LogLevel level, const std::string& message) {
+  if (quiet_ && level == LogLevel::Info) return;
+  clearLine();
+  const char* prefix = level == LogLevel::Error ? "error: " : level == LogLevel::Warning ? "warning: " : "";
+  fmt::print(stderr, "{}{}\n", prefix, message);
+}
+
+}  // namespace distill::cli

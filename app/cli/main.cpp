@@ -1,0 +1,368 @@
+// `distill`: the headless front end over the core (runs, listing, inspection, export).
+// Exit codes: 0 success, 1 failure during a run, 2 bad input, 130 stopped by Ctrl-C.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <sqlite3.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app/cli/console_progress.h"
+#include "core/config/config.h"
+#include "core/errors.h"
+#include "core/runtime/runtime.h"
+#include "core/store/run_store.h"
+#include "core/train/experiment_runner.h"
+
+namespace distill::cli {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRunFailed = 1;
+constexpr int kExitBadInput = 2;
+constexpr int kExitStopped = 130;
+
+// Ctrl-C asks the trainer to stop between steps (the run is then stored as `stopped`);
+// a second Ctrl-C ends the process at once.
+RunControl* g_control = nullptr;
+extern "C" void onInterrupt(int) {
+  if (g_control && !g_control->stopRequested()) {
+    g_control->requestStop();
+    return;
+  }
+  std::_Exit(kExitStopped);
+}
+
+std::string readText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError({{"", "cannot read config file '" + path + "'"}});
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string fullPath(const std::string& db) { return db.empty() ? defaultDatabasePath() : db; }
+
+// ---- run ---------------------------------------------------------------------------------
+
+struct RunArgs {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string name;
+  bool quiet = false;
+  bool json = false;
+  bool print_config = false;
+};
+
+int runCommand(const RunArgs& args, const std::string& db) {
+  const std::string text = args.config_path.empty() ? std::string() : readText(args.config_path);
+  ExperimentConfig config =
+      parseConfigWithOverrides(text, args.overrides, args.config_path.empty() ? "default config" : args.config_path);
+  if (!args.name.empty()) config.name = args.name;
+  if (args.print_config) {
+    fmt::print("{}", toYaml(config));
+    return kExitOk;
+  }
+
+  RunControl control;
+  ConsoleProgress progress(args.quiet);
+  const std::string db_path = fullPath(db);
+  ExperimentRunner runner(config, db_path, progress, control);
+  const int64_t run_id = runner.createRun();
+  if (!args.quiet) fmt::print(stderr, "run {} \"{}\" -> {}\n", run_id, describe(runner.config()), db_path);
+
+  g_control = &control;
+  std::signal(SIGINT, onInterrupt);
+  std::signal(SIGTERM, onInterrupt);
+  const RunResult result = runner.run();
+  g_control = nullptr;
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  progress.finish();
+
+  auto final = [&](const char* key) {
+    auto it = result.final.find(key);
+    return it == result.final.end() ? std::string("-") : fmt::format("{:.4f}", it->second);
+  };
+  const char* status = result.outcome == RunOutcome::Completed ? "completed"
+                       : result.outcome == RunOutcome::Stopped ? "stopped"
+                                                               : "failed";
+  if (args.json) {
+    nlohmann::json out = {{"run_id", run_id}, {"status", status}, {"error", result.error}, {"final", result.final}};
+    fmt::print("{}\n", out.dump());
+  } else {
+    fmt::print("run {} {}: teacher acc {}, student acc {}, agreement {}, KL {}\n", run_id, status,
+               final("eval/teacher_acc"), final("eval/student_acc"), final("eval/agreement"), final("eval/kl"));
+  }
+  if (result.outcome == RunOutcome::Failed) {
+    fmt::print(stderr, "error: run {} failed: {}\n", run_id, result.error);
+    return kExitRunFailed;
+  }
+  return result.outcome == RunOutcome::Stopped ? kExitStopped : kExitOk;
+}
+
+// ---- list / show -------------------------------------------------------------------------
+
+nlohmann::json runJson(const RunRecord& run, bool full) {
+  nlohmann::json out = {
+      {"id", run.id},
+      {"name", run.name},
+      {"status", statusName(run.status)},
+      {"created_at", run.created_at},
+      {"finished_at", run.finished_at.empty() ? nlohmann::json() : nlohmann::json(run.finished_at)},
+      {"duration_s", run.duration_s},
+      {"error", run.error},
+      {"notes", run.notes},
+      {"starred", run.starred},
+      {"tags", run.tags},
+      {"teacher_run_id", run.teacher_run_id ? nlohmann::json(*run.teacher_run_id) : nlohmann::json()},
+      {"final", run.final_metrics},
+  };
+  if (full) {
+    out["config_yaml"] = run.config_yaml;
+    out["params"] = run.params;
+    out["environment"] = run.environment;
+  }
+  return out;
+}
+
+RunStore openForReading(const std::string& db) {
+  const std::string path = fullPath(db);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw StoreError(path + ": no database here yet (run `distill run` first, or pass --db)");
+  return RunStore(path);
+}
+
+int listCommand(const std::string& db, bool json) {
+  RunStore store = openForReading(db);
+  store.markInterruptedRuns();
+  const auto runs = store.listRuns();
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& run : runs) out.push_back(runJson(run, false));
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+  if (runs.empty()) {
+    fmt::print("no runs in {}\n", store.path());
+    return kExitOk;
+  }
+  fmt::print("{:>5}  {:<40}  {:<11}  {:<20}  {:>9}  {:>8}  {:>8}  {:>9}\n", "id", "name", "status", "created (UTC)",
+             "duration", "student", "teacher", "agreement");
+  for (const auto& run : runs) {
+    auto metric = [&](const char* key) {
+      auto it = run.final_metrics.find(key);
+      return it == run.final_metrics.end() ? std::string("-") : fmt::format("{:.4f}", it->second);
+    };
+    std::string name = run.name.size() > 40 ? run.name.substr(0, 39) + "~" : run.name;
+    fmt::print("{:>5}  {:<40}  {:<11}  {:<20}  {:>9}  {:>8}  {:>8}  {:>9}\n", run.id, name, statusName(run.status),
+               run.created_at.substr(0, 19), run.finished_at.empty() ? "-" : formatDuration(run.duration_s),
+               metric("eval/student_acc"), metric("eval/teacher_acc"), metric("eval/agreement"));
+  }
+  return kExitOk;
+}
+
+int64_t parseRunId(const std::string& text) {
+  try {
+    size_t used = 0;
+    const long long id = std::stoll(text, &used);
+    if (used == text.size() && id > 0) return id;
+  } catch (const std::exception&) {
+  }
+  throw ConfigError({{"RUN", "expected a run id (a positive whole number, see `distill list`), got '" + text + "'"}});
+}
+
+RunRecord requireRun(RunStore& store, int64_t id) {
+  auto run = store.getRun(id);
+  if (!run) throw StoreError("run " + std::to_string(id) + " not found in " + store.path());
+  return *run;
+}
+
+int showCommand(const std::string& db, const std::string& run_text, bool json) {
+  RunStore store = openForReading(db);
+  store.markInterruptedRuns();
+  const RunRecord run = requireRun(store, parseRunId(run_text));
+  const auto checkpoints = store.checkpoints(run.id);
+  if (json) {
+    nlohmann::json out = runJson(run, true);
+    out["metric_keys"] = store.metricKeys(run.id);
+    out["checkpoints"] = nlohmann::json::array();
+    for (const auto& c : checkpoints)
+      out["checkpoints"].push_back({{"role", c.role}, {"path", c.path}, {"step", c.step}, {"epoch", c.epoch}});
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+  fmt::print("run {}: {}\n", run.id, run.name);
+  fmt::print("  status    {}{}\n", statusName(run.status), run.error.empty() ? "" : " (" + run.error + ")");
+  fmt::print("  created   {}\n", run.created_at);
+  if (!run.finished_at.empty()) fmt::print("  finished  {} ({})\n", run.finished_at, formatDuration(run.duration_s));
+  if (run.teacher_run_id) fmt::print("  teacher   from run {}\n", *run.teacher_run_id);
+  if (!run.tags.empty()) {
+    std::string tags;
+    for (const auto& t : run.tags) tags += (tags.empty() ? "" : ", ") + t;
+    fmt::print("  tags      {}\n", tags);
+  }
+  if (!run.notes.empty()) fmt::print("  notes     {}\n", run.notes);
+  fmt::print("final metrics:\n");
+  for (const auto& [key, value] : run.final_metrics) fmt::print("  {:<22} {:.6g}\n", key, value);
+  fmt::print("environment:\n");
+  for (const auto& [key, value] : run.environment) fmt::print("  {:<22} {}\n", key, value);
+  if (!checkpoints.empty()) fmt::print("checkpoints:\n");
+  for (const auto& c : checkpoints) fmt::print("  {:<8} step {:>6}  {}\n", c.role, c.step, c.path);
+  fmt::print("config:\n");
+  std::istringstream config(run.config_yaml);
+  for (std::string line; std::getline(config, line);) fmt::print("  {}\n", line);
+  return kExitOk;
+}
+
+// ---- export ------------------------------------------------------------------------------
+
+std::string csvField(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+int exportCommand(const std::string& db, const std::vector<std::string>& run_texts, const std::string& format,
+                  const std::string& out_path, const std::vector<std::string>& metric_keys) {
+  RunStore store = openForReading(db);
+  std::vector<RunRecord> runs;
+  for (const auto& text : run_texts) runs.push_back(requireRun(store, parseRunId(text)));
+  auto selected = [&](int64_t run_id) {
+    std::vector<MetricPoint> points;
+    if (metric_keys.empty()) return store.metrics(run_id);
+    for (const auto& key : metric_keys) {
+      auto some = store.metrics(run_id, key);
+      points.insert(points.end(), some.begin(), some.end());
+    }
+    return points;
+  };
+
+  std::string text;
+  if (format == "csv") {
+    text = "run,metric,step,epoch,wall_time,value\n";
+    for (const auto& run : runs)
+      for (const auto& p : selected(run.id))
+        text += fmt::format("{},{},{},{},{},{}\n", run.id, csvField(p.key), p.step, p.epoch, p.wall_time, p.value);
+  } else {
+    nlohmann::json out = {{"runs", nlohmann::json::array()}};
+    for (const auto& run : runs) {
+      nlohmann::json entry = runJson(run, true);
+      nlohmann::json metrics = nlohmann::json::object();
+      for (const auto& p : selected(run.id)) {
+        auto& series = metrics[p.key];
+        series["step"].push_back(p.step);
+        series["epoch"].push_back(p.epoch);
+        series["wall_time"].push_back(p.wall_time);
+        series["value"].push_back(p.value);
+      }
+      entry["metrics"] = metrics;
+      out["runs"].push_back(entry);
+    }
+    text = out.dump(1) + "\n";
+  }
+  if (out_path.empty() || out_path == "-") {
+    fmt::print("{}", text);
+    return kExitOk;
+  }
+  std::ofstream file(out_path, std::ios::binary);
+  if (!file) throw ConfigError({{"--out", "cannot write '" + out_path + "'"}});
+  file << text;
+  file.close();
+  if (!file) throw ConfigError({{"--out", "writing '" + out_path + "' failed (disk full?)"}});
+  fmt::print(stderr, "wrote {} ({} run(s), {})\n", out_path, runs.size(), format);
+  return kExitOk;
+}
+
+int configKeysCommand() {
+  const auto defaults = flatten(defaultConfig());
+  for (const auto& key : configKeys()) fmt::print("{:<32} {}\n", key, defaults.at(key));
+  return kExitOk;
+}
+
+int mainImpl(int argc, char** argv) {
+  CLI::App app{"distill: knowledge-distillation runs from the command line (Distill Workbench)", "distill"};
+  app.set_version_flag("-V,--version",
+                       fmt::format("distill {} (LibTorch {}, SQLite {})", workbenchVersion(), torchVersion(), sqlite3_libversion()));
+  app.require_subcommand(1);
+  std::string db;
+  app.add_option("--db", db, "run database (default: $DISTILL_WORKBENCH_DB or " + defaultDatabasePath() + ")")
+      ->type_name("FILE");
+
+  RunArgs run_args;
+  auto* run = app.add_subcommand("run", "train a teacher, distil a student, store the run");
+  run->add_option("config", run_args.config_path, "experiment file (YAML or JSON); default: the built-in Hinton setting")
+      ->type_name("CONFIG");
+  run->add_option("-s,--set", run_args.overrides, "override a config key, e.g. --set distill.temperature=2")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  run->add_option("-n,--name", run_args.name, "run name");
+  run->add_option("--db", db, "run database")->type_name("FILE");
+  run->add_flag("-q,--quiet", run_args.quiet, "print only the result line and errors");
+  run->add_flag("--json", run_args.json, "print the result as JSON");
+  run->add_flag("--print-config", run_args.print_config, "print the full validated config and exit");
+
+  bool list_json = false;
+  auto* list = app.add_subcommand("list", "list stored runs");
+  list->add_flag("--json", list_json, "JSON output for scripts");
+  list->add_option("--db", db, "run database")->type_name("FILE");
+
+  std::string show_run;
+  bool show_json = false;
+  auto* show = app.add_subcommand("show", "show one run: status, final metrics, environment, config");
+  show->add_option("run", show_run, "run id")->required()->type_name("RUN");
+  show->add_flag("--json", show_json, "JSON output for scripts");
+  show->add_option("--db", db, "run database")->type_name("FILE");
+
+  std::vector<std::string> export_runs, export_metrics;
+  std::string export_format = "csv", export_out;
+  auto* exp = app.add_subcommand("export", "export metric points of runs as CSV (long format) or JSON");
+  exp->add_option("runs", export_runs, "run ids")->required()->type_name("RUN...");
+  exp->add_option("-f,--format", export_format, "csv or json")->check(CLI::IsMember({"csv", "json"}));
+  exp->add_option("-o,--out", export_out, "output file (default: standard output)")->type_name("FILE");
+  exp->add_option("-m,--metric", export_metrics, "only this metric key (repeatable)")->type_name("KEY");
+  exp->add_option("--db", db, "run database")->type_name("FILE");
+
+  app.add_subcommand("config-keys", "list every config key with its default");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+
+  try {
+    if (*run) return runCommand(run_args, db);
+    if (*list) return listCommand(db, list_json);
+    if (*show) return showCommand(db, show_run, show_json);
+    if (*exp) return exportCommand(db, export_runs, export_format, export_out, export_metrics);
+    return configKeysCommand();
+  } catch (const ConfigError& e) {
+    for (const auto& issue : e.issues()) fmt::print(stderr, "error: {}\n", issue.toString());
+    return kExitBadInput;
+  } catch (const DataError& e) {
+    fmt::print(stderr, "error: dataset: {}\n", e.what());
+    return kExitBadInput;
+  } catch (const ModelError& e) {
+    fmt::print(stderr, "error: model: {}\n", e.what());
+    return kExitBadInput;
+  } catch (const StoreError& e) {
+    fmt::print(stderr, "error: database: {}\n", e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return kExitRunFailed;
+  }
+}
+
+}  // namespace
+}  // namespace distill::cli
+
+int main(int argc, char** argv) { return distill::cli::mainImpl(argc, argv); }

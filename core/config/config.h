@@ -1,0 +1,126 @@
+// Experiment configuration: the typed form of a YAML/JSON experiment file.
+//
+// A config is parsed from text (YAML, of which JSON is a subset), overlaid on the defaults
+// (Hinton's MLP setting on Fashion-MNIST), amended with dotted `--set key=value` overrides,
+// and validated. Every problem is reported with the dotted key it concerns, so the CLI and
+// the GUI show the same messages. Thread contract: plain values, no shared state; any
+// thread may use these functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace distill {
+
+// A problem with one config key (or the document as a whole when `key` is empty).
+struct ConfigIssue {
+  std::string key;
+  std::string message;
+  std::string toString() const;
+};
+
+// Thrown when a config cannot be parsed or does not validate; carries every issue found.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<ConfigIssue> issues);
+  const std::vector<ConfigIssue>& issues() const { return issues_; }
+
+ private:
+  std::vector<ConfigIssue> issues_;
+};
+
+struct DatasetConfig {
+  std::string name = "fashion-mnist";  // fashion-mnist | mnist | idx
+  std::string path;                    // empty: the dataset's default folder
+  int64_t limit_train = 0;             // 0: the whole split
+  int64_t limit_test = 0;
+  double mean = 0.2860;  // normalisation: (x/255 - mean) / std
+  double std = 0.3530;
+};
+
+// Architecture of a classifier that maps a batch of inputs to logits.
+struct ModelConfig {
+  std::string arch = "mlp";               // mlp | cnn
+  std::vector<int64_t> hidden;            // mlp: hidden widths; cnn: widths of the dense head
+  std::string activation = "relu";        // relu | gelu | tanh | sigmoid | leaky_relu | silu
+  double dropout = 0.0;                   // after each hidden activation
+  std::vector<int64_t> channels{32, 64};  // cnn: output channels per conv block
+  int64_t kernel = 3;                     // cnn: square kernel size (odd)
+  std::string pool = "max";               // cnn: max | avg (2x2 after each block)
+};
+
+struct TeacherConfig {
+  // train | run:<id> (reuse the teacher saved by that run) | path to a teacher .pt file
+  std::string source = "train";
+  ModelConfig model;
+  int64_t epochs = 10;
+};
+
+struct DistillConfig {
+  std::string method = "kd";  // see core/losses/registry.cpp
+  double temperature = 4.0;
+  double alpha = 0.9;  // weight of the distillation term; 0 = plain student baseline
+  // Precompute the teacher's logits on the training split once (the teacher is frozen and in
+  // eval mode, so they are exactly what a forward pass per step would give).
+  bool cache_teacher_logits = true;
+};
+
+struct TrainConfig {
+  int64_t epochs = 10;  // student epochs
+  int64_t batch_size = 128;
+  std::string optimizer = "sgd";  // sgd | adam | adamw
+  double lr = 0.05;
+  double momentum = 0.9;  // sgd
+  bool nesterov = false;  // sgd
+  double weight_decay = 0.0;
+  std::string schedule = "cosine";  // constant | step | cosine (per step, over each phase)
+  int64_t step_size = 5;            // step schedule: epochs between decays
+  double gamma = 0.1;               // step schedule: decay factor
+  int64_t log_every = 20;           // steps between logged training points
+  int64_t eval_every = 0;           // steps between evaluations; 0 = at each epoch end
+};
+
+struct ExperimentConfig {
+  std::string name;  // run name; empty: generated from the config
+  uint64_t seed = 0;
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  int threads = 0;              // torch intra-op threads; 0 = auto (chosen from cores and BLAS)
+  DatasetConfig dataset;
+  TeacherConfig teacher;
+  ModelConfig student;
+  DistillConfig distill;
+  TrainConfig train;
+};
+
+// The built-in default experiment (Hinton et al. 2015 on Fashion-MNIST).
+ExperimentConfig defaultConfig();
+
+// Parses YAML or JSON text over the defaults; `origin` names the file in messages.
+// Throws ConfigError (unknown keys, wrong types, out-of-range values).
+ExperimentConfig parseConfig(const std::string& text, const std::string& origin = "config");
+ExperimentConfig loadConfigFile(const std::string& path);
+
+// Parses text, applies `key=value` overrides (dotted keys; values in YAML syntax, so
+// `teacher.hidden=[512,512]` works), then validates. Throws ConfigError.
+ExperimentConfig parseConfigWithOverrides(const std::string& text, const std::vector<std::string>& overrides,
+                                          const std::string& origin = "config");
+
+// Every issue in a typed config (ranges and enumerations); empty when valid.
+std::vector<ConfigIssue> validate(const ExperimentConfig& config);
+
+// Canonical YAML of the full config (every key, defaults included).
+std::string toYaml(const ExperimentConfig& config);
+// Flattened dotted keys -> scalar text (lists as "[a, b]"), for the params table and diffs.
+std::map<std::string, std::string> flatten(const ExperimentConfig& config);
+// Every dotted key the config accepts, in document order.
+std::vector<std::string> configKeys();
+
+// Folder with the dataset files when dataset.path is empty.
+std::string defaultDatasetPath(const std::string& dataset_name);
+// A short name such as "mlp1200x1200->mlp800x800 kd T4 a0.9".
+std::string describe(const ExperimentConfig& config);
+
+}  // namespace distill

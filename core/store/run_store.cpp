@@ -1,0 +1,558 @@
+#include "core/store/run_store.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/errors.h"
+#include "core/runtime/runtime.h"
+
+namespace distill {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// 'DWB1' in the SQLite header tells our files from other databases.
+constexpr int kApplicationId = 0x44574231;
+
+const char* kSchemaV1 = R"sql(
+CREATE TABLE runs (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  name           TEXT    NOT NULL,
+  status         TEXT    NOT NULL CHECK (status IN ('running','completed','stopped','failed','interrupted')),
+  created_at     TEXT    NOT NULL,
+  finished_at    TEXT,
+  duration_s     REAL,
+  error          TEXT    NOT NULL DEFAULT '',
+  notes          TEXT    NOT NULL DEFAULT '',
+  starred        INTEGER NOT NULL DEFAULT 0,
+  teacher_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+  config_yaml    TEXT    NOT NULL,
+  host           TEXT    NOT NULL DEFAULT '',
+  pid            INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE params (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key    TEXT    NOT NULL,
+  value  TEXT    NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE environment (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key    TEXT    NOT NULL,
+  value  TEXT    NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE metric_keys (
+  id   INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE metric_points (
+  run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key_id    INTEGER NOT NULL REFERENCES metric_keys(id),
+  step      INTEGER NOT NULL,
+  epoch     REAL    NOT NULL,
+  wall_time REAL    NOT NULL,
+  value     REAL    NOT NULL
+);
+CREATE INDEX metric_points_by_run_key ON metric_points (run_id, key_id, step);
+CREATE VIEW metrics AS
+  SELECT p.run_id, k.name AS key, p.step, p.epoch, p.wall_time, p.value
+  FROM metric_points p JOIN metric_keys k ON k.id = p.key_id;
+CREATE TABLE checkpoints (
+  id         INTEGER PRIMARY KEY,
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  role       TEXT    NOT NULL,
+  path       TEXT    NOT NULL,
+  step       INTEGER NOT NULL,
+  epoch      REAL    NOT NULL,
+  created_at TEXT    NOT NULL
+);
+CREATE INDEX checkpoints_by_run ON checkpoints (run_id);
+CREATE TABLE tags (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  tag    TEXT    NOT NULL,
+  PRIMARY KEY (run_id, tag)
+) WITHOUT ROWID;
+)sql";
+
+const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+
+struct StatementDeleter {
+  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+
+// A prepared statement with positional binding (1-based) and typed column reads.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) : db_(db) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
+      throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db));
+    statement_.reset(raw);
+  }
+  Statement& bind(int index, int64_t value) {
+    check(sqlite3_bind_int64(statement_.get(), index, value));
+    return *this;
+  }
+  Statement& bind(int index, double value) {
+    check(sqlite3_bind_double(statement_.get(), index, value));
+    return *this;
+  }
+  Statement& bind(int index, const std::string& value) {
+    check(sqlite3_bind_text(statement_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& bindNull(int index) {
+    check(sqlite3_bind_null(statement_.get(), index));
+    return *this;
+  }
+  // True while a row is available.
+  bool step() {
+    const int rc = sqlite3_step(statement_.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_));
+  }
+  void run() {
+    step();
+    reset();
+  }
+  void reset() {
+    sqlite3_reset(statement_.get());
+    sqlite3_clear_bindings(statement_.get());
+  }
+  int64_t integer(int column) const { return sqlite3_column_int64(statement_.get(), column); }
+  double real(int column) const { return sqlite3_column_double(statement_.get(), column); }
+  bool isNull(int column) const { return sqlite3_column_type(statement_.get(), column) == SQLITE_NULL; }
+  std::string text(int column) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(statement_.get(), column));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(statement_.get(), column))) : std::string();
+  }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  std::unique_ptr<sqlite3_stmt, StatementDeleter> statement_;
+};
+
+// Commits on commit(); rolls back when left by an exception.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) { execute("BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    execute("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  void execute(const char* sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string message = error ? error : "unknown error";
+      sqlite3_free(error);
+      throw StoreError("SQLite: " + message);
+    }
+  }
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+double unixNow() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+const char* statusName(RunStatus status) {
+  switch (status) {
+    case RunStatus::Running: return "running";
+    case RunStatus::Completed: return "completed";
+    case RunStatus::Stopped: return "stopped";
+    case RunStatus::Failed: return "failed";
+    case RunStatus::Interrupted: return "interrupted";
+  }
+  return "failed";
+}
+
+RunStatus statusFromName(const std::string& name) {
+  if (name == "running") return RunStatus::Running;
+  if (name == "completed") return RunStatus::Completed;
+  if (name == "stopped") return RunStatus::Stopped;
+  if (name == "interrupted") return RunStatus::Interrupted;
+  return RunStatus::Failed;
+}
+
+void RunStore::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+RunStore::RunStore(const std::string& path, Mode mode) : path_(path) {
+  const bool read_only = mode == Mode::ReadOnly;
+  if (!read_only) {
+    const fs::path folder = fs::path(path).parent_path();
+    std::error_code ec;
+    if (!folder.empty() && !fs::exists(folder, ec) && !fs::create_directories(folder, ec))
+      throw StoreError(path + ": cannot create the database folder " + folder.string() + " (" + ec.message() + ")");
+  }
+  sqlite3* raw = nullptr;
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  db_.reset(raw);
+  if (rc != SQLITE_OK)
+    throw StoreError(path + ": cannot open the database (" + std::string(raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)) + ")");
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, 15000);
+  try {
+    exec("PRAGMA foreign_keys = ON");
+    int64_t application_id = 0;
+    {
+      Statement probe(raw, "PRAGMA application_id");
+      probe.step();
+      application_id = probe.integer(0);
+    }
+    const int version = schemaVersion();
+    if (version > kSchemaVersion)
+      throw StoreError(path + ": written by a newer Distill Workbench (schema version " + std::to_string(version) +
+                       "; this build reads up to " + std::to_string(kSchemaVersion) +
+                       "). Upgrade the workbench, or use another database with --db.");
+    if (application_id != 0 && application_id != kApplicationId)
+      throw StoreError(path + ": not a Distill Workbench database (another program's SQLite file)");
+    if (version == 0) {
+      Statement tables(raw, "SELECT count(*) FROM sqlite_schema");
+      tables.step();
+      const int64_t table_count = tables.integer(0);
+      tables.reset();
+      if (table_count > 0)
+        throw StoreError(path + ": not a Distill Workbench database (it already holds other tables)");
+    }
+    if (!read_only) {
+      exec("PRAGMA journal_mode = WAL");
+      exec("PRAGMA synchronous = NORMAL");
+      migrate();
+    } else if (version == 0) {
+      throw StoreError(path + ": empty database; nothing to browse");
+    }
+  } catch (const StoreError& e) {
+    const std::string message = e.what();
+    if (message.rfind(path, 0) == 0) throw;
+    throw StoreError(path + ": " + message);
+  }
+}
+
+RunStore::~RunStore() = default;
+
+void RunStore::exec(const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    throw StoreError("SQLite: " + message);
+  }
+}
+
+int RunStore::schemaVersion() const {
+  Statement statement(db_.get(), "PRAGMA user_version");
+  statement.step();
+  return static_cast<int>(statement.integer(0));
+}
+
+void RunStore::migrate() {
+  // Forward migrations, one per version step, each in its own transaction.
+  const int version = schemaVersion();
+  if (version < 1) {
+    Transaction transaction(db_.get());
+    exec(kSchemaV1);
+    exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+    exec("PRAGMA user_version = 1");
+    transaction.commit();
+  }
+}
+
+void RunStore::requireRun(int64_t run_id) {
+  Statement statement(db_.get(), "SELECT 1 FROM runs WHERE id = ?");
+  statement.bind(1, run_id);
+  if (!statement.step()) throw StoreError("run " + std::to_string(run_id) + " not found in " + path_);
+}
+
+int64_t RunStore::createRun(const NewRun& run) {
+  Transaction transaction(db_.get());
+  Statement insert(db_.get(), std::string("INSERT INTO runs (name, status, created_at, config_yaml, teacher_run_id, host, pid) "
+                                          "VALUES (?, 'running', ") + kNow + ", ?, ?, ?, ?)");
+  insert.bind(1, run.name).bind(2, run.config_yaml);
+  if (run.teacher_run_id)
+    insert.bind(3, *run.teacher_run_id);
+  else
+    insert.bindNull(3);
+  insert.bind(4, hostName()).bind(5, static_cast<int64_t>(getpid()));
+  insert.run();
+  const int64_t id = sqlite3_last_insert_rowid(db_.get());
+  Statement param(db_.get(), "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)");
+  for (const auto& [key, value] : run.params) param.bind(1, id).bind(2, key).bind(3, value).run();
+  transaction.commit();
+  return id;
+}
+
+void RunStore::setEnvironment(int64_t run_id, const std::map<std::string, std::string>& environment) {
+  Transaction transaction(db_.get());
+  Statement upsert(db_.get(), "INSERT OR REPLACE INTO environment (run_id, key, value) VALUES (?, ?, ?)");
+  for (const auto& [key, value] : environment) upsert.bind(1, run_id).bind(2, key).bind(3, value).run();
+  transaction.commit();
+}
+
+void RunStore::finishRun(int64_t run_id, RunStatus status, const std::string& error) {
+  Statement update(db_.get(), std::string("UPDATE runs SET status = ?, error = ?, finished_at = ") + kNow +
+                                  ", duration_s = (julianday('now') - julianday(created_at)) * 86400.0 WHERE id = ?");
+  update.bind(1, std::string(statusName(status))).bind(2, error).bind(3, run_id).run();
+}
+
+int64_t RunStore::metricKeyId(const std::string& key) {
+  const auto found = key_ids_.find(key);
+  if (found != key_ids_.end()) return found->second;
+  Statement insert(db_.get(), "INSERT OR IGNORE INTO metric_keys (name) VALUES (?)");
+  insert.bind(1, key).run();
+  Statement select(db_.get(), "SELECT id FROM metric_keys WHERE name = ?");
+  select.bind(1, key);
+  select.step();
+  const int64_t id = select.integer(0);
+  key_ids_[key] = id;
+  return id;
+}
+
+void RunStore::appendMetrics(int64_t run_id, const std::vector<MetricPoint>& points) {
+  if (points.empty()) return;
+  Transaction transaction(db_.get());
+  Statement insert(db_.get(),
+                   "INSERT INTO metric_points (run_id, key_id, step, epoch, wall_time, value) VALUES (?, ?, ?, ?, ?, ?)");
+  for (const auto& p : points) {
+    insert.bind(1, run_id).bind(2, metricKeyId(p.key)).bind(3, p.step).bind(4, p.epoch).bind(5, p.wall_time).bind(6, p.value);
+    insert.run();
+  }
+  transaction.commit();
+}
+
+void RunStore::addCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint) {
+  Transaction transaction(db_.get());
+  // One row per role: the newest checkpoint replaces the older one (the file is overwritten).
+  Statement remove(db_.get(), "DELETE FROM checkpoints WHERE run_id = ? AND role = ?");
+  remove.bind(1, run_id).bind(2, checkpoint.role).run();
+  Statement insert(db_.get(), std::string("INSERT INTO checkpoints (run_id, role, path, step, epoch, created_at) "
+                                          "VALUES (?, ?, ?, ?, ?, ") + kNow + ")");
+  insert.bind(1, run_id).bind(2, checkpoint.role).bind(3, checkpoint.path).bind(4, checkpoint.step).bind(5, checkpoint.epoch);
+  insert.run();
+  transaction.commit();
+}
+
+int RunStore::markInterruptedRuns() {
+  std::vector<int64_t> dead;
+  {
+    Statement select(db_.get(), "SELECT id, host, pid FROM runs WHERE status = 'running'");
+    const std::string host = hostName();
+    while (select.step()) {
+      const auto pid = static_cast<pid_t>(select.integer(2));
+      if (select.text(1) != host) continue;  // another machine's run: cannot tell
+      if (pid > 0 && ::kill(pid, 0) == -1 && errno == ESRCH) dead.push_back(select.integer(0));
+    }
+  }
+  for (auto id : dead)
+    finishRun(id, RunStatus::Interrupted, "the process running it ended without finishing (crash or kill)");
+  return static_cast<int>(dead.size());
+}
+
+namespace {
+RunRecord readRunRow(const Statement& row) {
+  RunRecord run;
+  run.id = row.integer(0);
+  run.name = row.text(1);
+  run.status = statusFromName(row.text(2));
+  run.created_at = row.text(3);
+  run.finished_at = row.text(4);
+  run.duration_s = row.isNull(5) ? 0.0 : row.real(5);
+  run.error = row.text(6);
+  run.notes = row.text(7);
+  run.starred = row.integer(8) != 0;
+  if (!row.isNull(9)) run.teacher_run_id = row.integer(9);
+  run.config_yaml = row.text(10);
+  return run;
+}
+const char* kRunColumns =
+    "SELECT id, name, status, created_at, finished_at, duration_s, error, notes, starred, teacher_run_id, config_yaml "
+    "FROM runs ";
+}  // namespace
+
+std::vector<RunRecord> RunStore::listRuns() {
+  std::vector<RunRecord> runs;
+  {
+    Statement select(db_.get(), std::string(kRunColumns) + "ORDER BY id DESC");
+    while (select.step()) runs.push_back(readRunRow(select));
+  }
+  std::vector<std::pair<int64_t, std::string>> keys;
+  {
+    Statement select(db_.get(), "SELECT id, name FROM metric_keys");
+    while (select.step()) keys.emplace_back(select.integer(0), select.text(1));
+  }
+  Statement last(db_.get(),
+                 "SELECT value FROM metric_points WHERE run_id = ? AND key_id = ? ORDER BY step DESC, rowid DESC LIMIT 1");
+  Statement tags(db_.get(), "SELECT tag FROM tags WHERE run_id = ? ORDER BY tag");
+  for (auto& run : runs) {
+    for (const auto& [key_id, name] : keys) {
+      last.bind(1, run.id).bind(2, key_id);
+      if (last.step()) run.final_metrics[name] = last.real(0);
+      last.reset();
+    }
+    tags.bind(1, run.id);
+    while (tags.step()) run.tags.push_back(tags.text(0));
+    tags.reset();
+  }
+  return runs;
+}
+
+std::optional<RunRecord> RunStore::getRun(int64_t run_id) {
+  std::optional<RunRecord> found;
+  {
+    Statement select(db_.get(), std::string(kRunColumns) + "WHERE id = ?");
+    select.bind(1, run_id);
+    if (!select.step()) return std::nullopt;
+    found = readRunRow(select);
+  }
+  RunRecord& run = *found;
+  for (const auto& [table, target] :
+       {std::pair<const char*, std::map<std::string, std::string>*>{"params", &run.params}, {"environment", &run.environment}}) {
+    Statement select(db_.get(), std::string("SELECT key, value FROM ") + table + " WHERE run_id = ?");
+    select.bind(1, run_id);
+    while (select.step()) (*target)[select.text(0)] = select.text(1);
+  }
+  Statement tags(db_.get(), "SELECT tag FROM tags WHERE run_id = ? ORDER BY tag");
+  tags.bind(1, run_id);
+  while (tags.step()) run.tags.push_back(tags.text(0));
+  for (const auto& key : metricKeys(run_id)) {
+    Statement last(db_.get(),
+                   "SELECT p.value FROM metric_points p JOIN metric_keys k ON k.id = p.key_id "
+                   "WHERE p.run_id = ? AND k.name = ? ORDER BY p.step DESC, p.rowid DESC LIMIT 1");
+    last.bind(1, run_id).bind(2, key);
+    if (last.step()) run.final_metrics[key] = last.real(0);
+  }
+  return found;
+}
+
+std::vector<std::string> RunStore::metricKeys(int64_t run_id) {
+  std::vector<std::string> keys;
+  Statement select(db_.get(),
+                   "SELECT k.name FROM metric_keys k WHERE EXISTS "
+                   "(SELECT 1 FROM metric_points p WHERE p.run_id = ? AND p.key_id = k.id) ORDER BY k.name");
+  select.bind(1, run_id);
+  while (select.step()) keys.push_back(select.text(0));
+  return keys;
+}
+
+std::vector<MetricPoint> RunStore::metrics(int64_t run_id, const std::string& key) {
+  std::vector<MetricPoint> points;
+  Statement select(db_.get(), std::string("SELECT k.name, p.step, p.epoch, p.wall_time, p.value FROM metric_points p "
+                                          "JOIN metric_keys k ON k.id = p.key_id WHERE p.run_id = ?") +
+                                  (key.empty() ? "" : " AND k.name = ?") + " ORDER BY k.name, p.step, p.rowid");
+  select.bind(1, run_id);
+  if (!key.empty()) select.bind(2, key);
+  while (select.step())
+    points.push_back({select.text(0), select.integer(1), select.real(2), select.real(3), select.real(4)});
+  return points;
+}
+
+std::vector<CheckpointRecord> RunStore::checkpoints(int64_t run_id) {
+  std::vector<CheckpointRecord> result;
+  Statement select(db_.get(),
+                   "SELECT id, role, path, step, epoch, created_at FROM checkpoints WHERE run_id = ? ORDER BY id");
+  select.bind(1, run_id);
+  while (select.step())
+    result.push_back({select.integer(0), select.text(1), select.text(2), select.integer(3), select.real(4), select.text(5)});
+  return result;
+}
+
+void RunStore::rename(int64_t run_id, const std::string& name) {
+  requireRun(run_id);
+  Statement(db_.get(), "UPDATE runs SET name = ? WHERE id = ?").bind(1, name).bind(2, run_id).run();
+}
+
+void RunStore::setNotes(int64_t run_id, const std::string& notes) {
+  requireRun(run_id);
+  Statement(db_.get(), "UPDATE runs SET notes = ? WHERE id = ?").bind(1, notes).bind(2, run_id).run();
+}
+
+void RunStore::setStarred(int64_t run_id, bool starred) {
+  requireRun(run_id);
+  Statement(db_.get(), "UPDATE runs SET starred = ? WHERE id = ?").bind(1, int64_t{starred}).bind(2, run_id).run();
+}
+
+void RunStore::addTag(int64_t run_id, const std::string& tag) {
+  requireRun(run_id);
+  Statement(db_.get(), "INSERT OR IGNORE INTO tags (run_id, tag) VALUES (?, ?)").bind(1, run_id).bind(2, tag).run();
+}
+
+void RunStore::removeTag(int64_t run_id, const std::string& tag) {
+  Statement(db_.get(), "DELETE FROM tags WHERE run_id = ? AND tag = ?").bind(1, run_id).bind(2, tag).run();
+}
+
+void RunStore::deleteRun(int64_t run_id) {
+  requireRun(run_id);
+  Transaction transaction(db_.get());
+  Statement(db_.get(), "DELETE FROM runs WHERE id = ?").bind(1, run_id).run();
+  transaction.commit();
+}
+
+std::string defaultDatabasePath() {
+  if (const char* explicit_path = std::getenv("DISTILL_WORKBENCH_DB"); explicit_path && *explicit_path)
+    return explicit_path;
+  fs::path base;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+    base = xdg;
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    base = fs::path(home) / ".local" / "share";
+  else
+    base = fs::current_path();
+  return (base / "distill-workbench" / "runs.db").string();
+}
+
+std::string runArtifactsDir(const std::string& database_path, int64_t run_id) {
+  return (fs::path(database_path).parent_path() / "checkpoints" / ("run-" + std::to_string(run_id))).string();
+}
+
+StoreRecorder::~StoreRecorder() {
+  try {
+    flush();
+  } catch (...) {
+    // Destructors must not throw; the owner calls flush() itself to see errors.
+  }
+}
+
+void StoreRecorder::onStarted(const std::map<std::string, std::string>& environment) {
+  store_.setEnvironment(run_id_, environment);
+  last_flush_ = unixNow();
+}
+
+void StoreRecorder::onMetrics(const std::vector<MetricPoint>& points) {
+  pending_.insert(pending_.end(), points.begin(), points.end());
+  if (pending_.size() >= 2000 || unixNow() - last_flush_ >= 1.0) flush();
+}
+
+void StoreRecorder::onCheckpoint(const CheckpointInfo& checkpoint) {
+  flush();
+  store_.addCheckpoint(run_id_, checkpoint);
+}
+
+void StoreRecorder::flush() {
+  last_flush_ = unixNow();
+  if (pending_.empty()) return;
+  store_.appendMetrics(run_id_, pending_);
+  pending_.clear();
+}
+
+}  // namespace distill

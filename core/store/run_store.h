@@ -1,0 +1,138 @@
+// The run store: one SQLite file holding every run, its config, environment, metric points,
+// checkpoints, tags and notes. The schema is documented in README.md ("Database schema").
+//
+// Thread contract: a RunStore owns one connection and is used by one thread at a time. The
+// trainer's thread writes through its own RunStore (via StoreRecorder); the GUI reads through
+// another. WAL mode and a busy timeout let both, and other processes, share the file.
+// Errors come back as StoreError carrying SQLite's message; nothing here talks to the user.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/train/observer.h"
+
+struct sqlite3;
+
+namespace distill {
+
+enum class RunStatus { Running, Completed, Stopped, Failed, Interrupted };
+const char* statusName(RunStatus status);
+RunStatus statusFromName(const std::string& name);
+
+struct NewRun {
+  std::string name;
+  std::string config_yaml;
+  std::map<std::string, std::string> params;  // flattened config
+  std::optional<int64_t> teacher_run_id;       // lineage when the teacher came from a run
+};
+
+struct RunRecord {
+  int64_t id = 0;
+  std::string name;
+  RunStatus status = RunStatus::Running;
+  std::string created_at;   // ISO 8601, UTC
+  std::string finished_at;  // empty while running
+  double duration_s = 0.0;
+  std::string error;
+  std::string notes;
+  bool starred = false;
+  std::optional<int64_t> teacher_run_id;
+  std::string config_yaml;
+  std::map<std::string, std::string> params;
+  std::map<std::string, std::string> environment;
+  std::vector<std::string> tags;
+  std::map<std::string, double> final_metrics;  // last value of each metric key
+};
+
+struct CheckpointRecord {
+  int64_t id = 0;
+  std::string role;
+  std::string path;
+  int64_t step = 0;
+  double epoch = 0.0;
+  std::string created_at;
+};
+
+class RunStore {
+ public:
+  static constexpr int kSchemaVersion = 1;
+  enum class Mode { ReadWrite, ReadOnly };
+
+  // Opens (creating the file and its folder when missing) and migrates to kSchemaVersion.
+  // Throws StoreError: unwritable path, not a database, or written by a newer workbench.
+  explicit RunStore(const std::string& path, Mode mode = Mode::ReadWrite);
+  ~RunStore();
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+
+  const std::string& path() const { return path_; }
+  int schemaVersion() const;
+
+  int64_t createRun(const NewRun& run);
+  void setEnvironment(int64_t run_id, const std::map<std::string, std::string>& environment);
+  void finishRun(int64_t run_id, RunStatus status, const std::string& error = "");
+  // Appends points in one transaction.
+  void appendMetrics(int64_t run_id, const std::vector<MetricPoint>& points);
+  void addCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint);
+
+  // Runs still marked `running` whose process on this host is gone become `interrupted`.
+  int markInterruptedRuns();
+
+  std::vector<RunRecord> listRuns();  // newest first; params/environment not filled
+  std::optional<RunRecord> getRun(int64_t run_id);
+  std::vector<std::string> metricKeys(int64_t run_id);
+  std::vector<MetricPoint> metrics(int64_t run_id, const std::string& key = "");
+  std::vector<CheckpointRecord> checkpoints(int64_t run_id);
+
+  void rename(int64_t run_id, const std::string& name);
+  void setNotes(int64_t run_id, const std::string& notes);
+  void setStarred(int64_t run_id, bool starred);
+  void addTag(int64_t run_id, const std::string& tag);
+  void removeTag(int64_t run_id, const std::string& tag);
+  void deleteRun(int64_t run_id);
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* db) const;
+  };
+  void exec(const std::string& sql);
+  void migrate();
+  void requireRun(int64_t run_id);
+  int64_t metricKeyId(const std::string& key);
+
+  std::string path_;
+  std::unique_ptr<sqlite3, Closer> db_;
+  std::map<std::string, int64_t> key_ids_;
+};
+
+// Where the database lives by default: $XDG_DATA_HOME/distill-workbench/runs.db
+// (~/.local/share/distill-workbench/runs.db); DISTILL_WORKBENCH_DB overrides it.
+std::string defaultDatabasePath();
+// Folder for a run's checkpoints: <database folder>/checkpoints/run-<id>.
+std::string runArtifactsDir(const std::string& database_path, int64_t run_id);
+
+// Records a running trainer into a store: metric points are buffered and written in one
+// transaction at least once per second (or every 2000 points), checkpoints as they come.
+// Lives on the training thread, with its own RunStore connection.
+class StoreRecorder : public TrainingObserver {
+ public:
+  StoreRecorder(RunStore& store, int64_t run_id) : store_(store), run_id_(run_id) {}
+  ~StoreRecorder() override;
+  void onStarted(const std::map<std::string, std::string>& environment) override;
+  void onMetrics(const std::vector<MetricPoint>& points) override;
+  void onCheckpoint(const CheckpointInfo& checkpoint) override;
+  void flush();
+
+ private:
+  RunStore& store_;
+  int64_t run_id_;
+  std::vector<MetricPoint> pending_;
+  double last_flush_ = 0.0;
+};
+
+}  // namespace distill

@@ -1,0 +1,35 @@
+#include "core/store/teacher_source.h"
+
+#include <filesystem>
+
+#include "core/store/run_store.h"
+
+namespace distill {
+
+ResolvedTeacher resolveTeacherSource(ExperimentConfig& config, RunStore& store) {
+  ResolvedTeacher resolved;
+  const std::string& source = config.teacher.source;
+  if (source == "train") return resolved;
+  std::error_code ec;
+  if (source.rfind("run:", 0) == 0) {
+    const int64_t run_id = std::stoll(source.substr(4));
+    const auto run = store.getRun(run_id);
+    if (!run) throw ConfigError({{"teacher.source", "run " + std::to_string(run_id) + " not found in " + store.path()}});
+    std::string path;
+    for (const auto& checkpoint : store.checkpoints(run_id))
+      if (checkpoint.role == "teacher") path = checkpoint.path;
+    if (path.empty() || !std::filesystem::is_regular_file(path, ec))
+      throw ConfigError({{"teacher.source", "run " + std::to_string(run_id) + " has no saved teacher checkpoint" +
+                                                (path.empty() ? std::string() : " (missing file " + path + ")")}});
+    config.teacher.model = parseConfig(run->config_yaml, "run " + std::to_string(run_id)).teacher.model;
+    resolved.weights_path = path;
+    resolved.source_run_id = run_id;
+    return resolved;
+  }
+  if (!std::filesystem::is_regular_file(source, ec))
+    throw ConfigError({{"teacher.source", "'" + source + "': no such teacher file (expected train, run:<id> or a .pt path)"}});
+  resolved.weights_path = source;
+  return resolved;
+}
+
+}  // namespace distill

@@ -1,0 +1,47 @@
+// One experiment from a validated config to a finished run in the store; the CLI and the GUI
+// worker both drive runs through it, so a run behaves the same from either.
+//
+//   ExperimentRunner runner(config, db_path, observer, control);  // bad input throws here
+//   int64_t id = runner.createRun();                               // the run now exists
+//   RunResult result = runner.run();                               // trains, records status
+//
+// Thread contract: all three calls on one thread (the one that trains). It opens its own
+// store connection; observers are called on that thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/config/config.h"
+#include "core/train/observer.h"
+#include "core/train/trainer.h"
+
+namespace distill {
+
+class ExperimentRunner {
+ public:
+  // Opens the store, resolves the teacher source, loads the dataset and builds the models.
+  // Throws ConfigError, DataError, ModelError or StoreError, with nothing recorded.
+  ExperimentRunner(ExperimentConfig config, const std::string& database_path, TrainingObserver& observer,
+                   RunControl& control);
+  ~ExperimentRunner();
+
+  // Records the run as `running` (config, params, lineage) and returns its id.
+  int64_t createRun();
+  // Trains and records the final status; never throws for training problems.
+  RunResult run();
+
+  const ExperimentConfig& config() const { return config_; }
+  int64_t runId() const { return run_id_; }
+
+ private:
+  struct State;
+  ExperimentConfig config_;
+  std::string database_path_;
+  TrainingObserver& observer_;
+  RunControl& control_;
+  int64_t run_id_ = 0;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace distill

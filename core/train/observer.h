@@ -1,0 +1,92 @@
+// How a running trainer reports to its front ends (CLI progress, store recorder, GUI bridge)
+// and how they steer it. No torch and no Qt here, so any front end can include it.
+//
+// Thread contract: a Trainer calls every TrainingObserver method on its own (training)
+// thread, synchronously, between steps. A callback must be quick and must not call back into
+// the trainer; to reach another thread it copies the data and hands it over (the GUI bridge
+// queues a signal). RunControl is the one object shared across threads: its flags are
+// atomics, set by any thread, read by the trainer between steps.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace distill {
+
+// One value of one metric, e.g. {"eval/agreement", 4690, 10.0, 1764431234.5, 0.962}.
+struct MetricPoint {
+  std::string key;
+  int64_t step = 0;        // optimizer step within the phase the metric belongs to
+  double epoch = 0.0;      // fractional epoch within that phase (1.0 = end of the first)
+  double wall_time = 0.0;  // seconds since the Unix epoch
+  double value = 0.0;
+};
+
+enum class Phase { Teacher, Student };
+const char* phaseName(Phase phase);
+
+struct ProgressInfo {
+  Phase phase = Phase::Teacher;
+  int64_t epoch = 0;  // 1-based epoch in progress
+  int64_t epochs = 0;
+  int64_t step = 0;  // step within the phase
+  int64_t steps_in_phase = 0;
+  int64_t done_steps = 0;  // over both phases
+  int64_t total_steps = 0;
+  double samples_per_s = 0.0;
+  double elapsed_s = 0.0;
+  double eta_s = 0.0;  // estimated seconds to the end of the run
+  std::string device;
+};
+
+enum class LogLevel { Info, Warning, Error };
+
+struct CheckpointInfo {
+  std::string role;  // teacher | student
+  std::string path;
+  int64_t step = 0;
+  double epoch = 0.0;
+};
+
+class TrainingObserver {
+ public:
+  virtual ~TrainingObserver() = default;
+  // Once, before the first step: environment facts (versions, device, threads, host).
+  virtual void onStarted(const std::map<std::string, std::string>& environment) {}
+  virtual void onMetrics(const std::vector<MetricPoint>& points) {}
+  virtual void onProgress(const ProgressInfo& progress) {}
+  virtual void onLog(LogLevel level, const std::string& message) {}
+  virtual void onCheckpoint(const CheckpointInfo& checkpoint) {}
+};
+
+// Forwards every call to several observers, in order.
+class ObserverList : public TrainingObserver {
+ public:
+  void add(TrainingObserver* observer) { observers_.push_back(observer); }
+  void onStarted(const std::map<std::string, std::string>& environment) override;
+  void onMetrics(const std::vector<MetricPoint>& points) override;
+  void onProgress(const ProgressInfo& progress) override;
+  void onLog(LogLevel level, const std::string& message) override;
+  void onCheckpoint(const CheckpointInfo& checkpoint) override;
+
+ private:
+  std::vector<TrainingObserver*> observers_;
+};
+
+// Stop and pause requests, honoured between steps. Any thread may call any method.
+class RunControl {
+ public:
+  void requestStop() { stop_.store(true); }
+  void setPaused(bool paused) { pause_.store(paused); }
+  bool stopRequested() const { return stop_.load(); }
+  bool paused() const { return pause_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> pause_{false};
+};
+
+}  // namespace distill

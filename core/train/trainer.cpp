@@ -1,0 +1,339 @@
+#include "core/train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "core/data/dataset.h"
+#include "core/errors.h"
+#include "core/losses/loss.h"
+#include "core/metrics/metrics.h"
+#include "core/models/classifier.h"
+#include "core/runtime/runtime.h"
+
+namespace distill {
+
+namespace {
+
+double unixNow() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c, const std::vector<torch::Tensor>& params) {
+  if (c.optimizer == "adam")
+    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
+  if (c.optimizer == "adamw")
+    return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
+  return std::make_unique<torch::optim::SGD>(
+      params, torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
+}
+
+// Learning rate at `step` (0-based) of a phase with `total_steps` steps.
+double scheduledLr(const TrainConfig& c, int64_t step, int64_t steps_per_epoch, int64_t total_steps) {
+  if (c.schedule == "cosine" && total_steps > 0)
+    return c.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total_steps)));
+  if (c.schedule == "step" && steps_per_epoch > 0)
+    return c.lr * std::pow(c.gamma, static_cast<double>((step / steps_per_epoch) / c.step_size));
+  return c.lr;
+}
+
+void setLr(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+  ExperimentConfig config;
+  const DatasetSplits& data;
+  TrainerOptions options;
+  TrainingObserver& observer;
+  RunControl& control;
+
+  torch::Device device{torch::kCPU};
+  TensorDataset train;
+  TensorDataset test;
+  Classifier teacher{nullptr};
+  Classifier student{nullptr};
+  std::unique_ptr<DistillationLoss> loss;
+  std::map<std::string, std::string> environment;
+  std::map<std::string, double> last_values;
+
+  int64_t teacher_steps = 0;  // planned optimizer steps of each phase
+  int64_t student_steps = 0;
+  int64_t done_steps = 0;
+  std::chrono::steady_clock::time_point started;
+  torch::Tensor teacher_test_logits;
+
+  Impl(const ExperimentConfig& c, const DatasetSplits& d, TrainerOptions o, TrainingObserver& obs, RunControl& ctl)
+      : config(c), data(d), options(std::move(o)), observer(obs), control(ctl) {
+    device = torch::Device(resolveDevice(config.device));
+    const ThreadSettings threads = applyThreadSettings(config.threads);
+    torch::manual_seed(config.seed);
+    if (device.is_cuda()) torch::cuda::manual_seed_all(config.seed);
+
+    teacher = Classifier(config.teacher.model, data.input_shape, data.num_classes);
+    student = Classifier(config.student, data.input_shape, data.num_classes);
+    if (!options.teacher_weights.empty()) loadWeights(teacher, options.teacher_weights);
+    teacher->to(device);
+    student->to(device);
+    loss = makeLoss(config.distill);
+    train = data.train.to(device);
+    test = data.test.to(device);
+
+    const int64_t batches = (train.size() + config.train.batch_size - 1) / config.train.batch_size;
+    teacher_steps = teacherTrained() ? batches * config.teacher.epochs : 0;
+    student_steps = batches * config.train.epochs;
+
+    environment = {
+        {"workbench_version", workbenchVersion()},
+        {"torch_version", torchVersion()},
+        {"device", device.str()},
+        {"intra_op_threads", std::to_string(threads.intra_op_threads)},
+        {"blas_threads", std::to_string(threads.blas_threads)},
+        {"blas", threads.blas},
+        {"threads_reason", threads.reason},
+        {"cpu_cores", std::to_string(cpuCores())},
+        {"host", hostName()},
+        {"seed", std::to_string(config.seed)},
+        {"dataset_folder", data.folder},
+        {"train_samples", std::to_string(train.size())},
+        {"test_samples", std::to_string(test.size())},
+        {"num_classes", std::to_string(data.num_classes)},
+        {"teacher_parameters", std::to_string(teacher->parameterCount())},
+        {"student_parameters", std::to_string(student->parameterCount())},
+        {"teacher_summary", teacher->summary()},
+        {"student_summary", student->summary()},
+    };
+    if (device.is_cuda()) environment["cuda_device_count"] = std::to_string(torch::cuda::device_count());
+  }
+
+  bool teacherTrained() const { return options.teacher_weights.empty(); }
+
+  // Blocks while paused; true when the run should stop.
+  bool shouldStop() {
+    while (control.paused() && !control.stopRequested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return control.stopRequested();
+  }
+
+  void emit(std::vector<MetricPoint>& points) {
+    if (points.empty()) return;
+    for (const auto& p : points) last_values[p.key] = p.value;
+    observer.onMetrics(points);
+    points.clear();
+  }
+
+  void log(LogLevel level, const std::string& message) { observer.onLog(level, message); }
+
+  void evaluate(Phase phase, int64_t step, double epoch) {
+    const double now = unixNow();
+    std::vector<MetricPoint> points;
+    if (phase == Phase::Teacher) {
+      const auto logits = predictLogits(teacher, test.inputs);
+      points.push_back({"eval/teacher_acc", step, epoch, now, accuracy(logits, test.targets)});
+      points.push_back({"eval/teacher_loss", step, epoch, now, crossEntropy(logits, test.targets)});
+    } else {
+      const auto logits = predictLogits(student, test.inputs);
+      points.push_back({"eval/student_acc", step, epoch, now, accuracy(logits, test.targets)});
+      points.push_back({"eval/student_loss", step, epoch, now, crossEntropy(logits, test.targets)});
+      points.push_back({"eval/agreement", step, epoch, now, topOneAgreement(teacher_test_logits, logits)});
+      points.push_back({"eval/kl", step, epoch, now, predictiveKl(teacher_test_logits, logits)});
+    }
+    emit(points);
+  }
+
+  void checkpoint(const std::string& role, Classifier& model, int64_t step, double epoch) {
+    if (options.artifacts_dir.empty()) return;
+    std::filesystem::create_directories(options.artifacts_dir);
+    const auto final_path = std::filesystem::path(options.artifacts_dir) / (role + ".pt");
+    const auto temp_path = final_path.string() + ".tmp";
+    saveWeights(model, temp_path);
+    std::filesystem::rename(temp_path, final_path);  // atomic: a reader never sees half a file
+    observer.onCheckpoint({role, final_path.string(), step, epoch});
+  }
+
+  // Trains one phase; returns false when stopped.
+  bool trainPhase(Phase phase) {
+    const bool is_teacher = phase == Phase::Teacher;
+    Classifier& model = is_teacher ? teacher : student;
+    const int64_t epochs = is_teacher ? config.teacher.epochs : config.train.epochs;
+    const int64_t batch_size = config.train.batch_size;
+    const std::string prefix = is_teacher ? "train/teacher_loss" : "train/student_loss";
+
+    auto optimizer = makeOptimizer(config.train, model->parameters());
+    BatchSampler sampler(train.size(), batch_size, config.seed + (is_teacher ? 1 : 2));
+    const int64_t per_epoch = sampler.batchesPerEpoch();
+    const int64_t total = per_epoch * epochs;
+
+    torch::Tensor teacher_train_logits;
+    if (!is_teacher && loss->needsTeacher() && config.distill.cache_teacher_logits) {
+      teacher_train_logits = predictLogits(teacher, train.inputs);
+      log(LogLevel::Info, "cached the teacher's logits on " + std::to_string(train.size()) + " training inputs");
+    }
+    if (!is_teacher) teacher->eval();
+    model->train();
+
+    // Running sums stay on the device; read back only when logged (one sync per log).
+    auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+    torch::Tensor sum_total = zero.clone(), sum_kd = zero.clone(), sum_ce = zero.clone();
+    int64_t interval_steps = 0, interval_samples = 0;
+    auto interval_start = std::chrono::steady_clock::now();
+    auto last_progress = interval_start;
+    double samples_per_s = 0.0;
+    std::vector<MetricPoint> points;
+
+    int64_t step = 0;
+    for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
+      sampler.reshuffle();
+      for (int64_t b = 0; b < per_epoch; ++b) {
+        if (shouldStop()) return false;
+        const auto indices = sampler.batch(b).to(device);
+        const auto inputs = train.inputs.index_select(0, indices);
+        const auto targets = train.targets.index_select(0, indices);
+        setLr(*optimizer, scheduledLr(config.train, step, per_epoch, total));
+
+        optimizer->zero_grad();
+        const auto logits = model->forward(inputs);
+        LossTerms terms;
+        if (is_teacher) {
+          terms.total = torch::nn::functional::cross_entropy(logits, targets);
+        } else {
+          torch::Tensor teacher_logits;
+          if (teacher_train_logits.defined()) {
+            teacher_logits = teacher_train_logits.index_select(0, indices);
+          } else if (loss->needsTeacher()) {
+            torch::NoGradGuard no_grad;
+            teacher_logits = teacher->forward(inputs);
+          }
+          terms = loss->compute(logits, teacher_logits, targets);
+        }
+        terms.total.backward();
+        optimizer->step();
+        ++step;
+        ++done_steps;
+        ++interval_steps;
+        interval_samples += inputs.size(0);
+        sum_total += terms.total.detach();
+        if (!is_teacher) {
+          sum_kd += terms.kd.detach();
+          sum_ce += terms.ce.detach();
+        }
+
+        const double fractional_epoch = static_cast<double>(epoch - 1) + static_cast<double>(b + 1) / per_epoch;
+        const bool epoch_end = b + 1 == per_epoch;
+        if (step % config.train.log_every == 0 || epoch_end) {
+          const double mean_total = sum_total.item<double>() / interval_steps;
+          if (!std::isfinite(mean_total))
+            throw DivergenceError("diverged at step " + std::to_string(step) + " of the " + phaseName(phase) +
+                                  " phase (loss is " + std::to_string(mean_total) + ")");
+          const auto now = std::chrono::steady_clock::now();
+          const double seconds = std::chrono::duration<double>(now - interval_start).count();
+          samples_per_s = seconds > 0 ? interval_samples / seconds : 0.0;
+          const double wall = unixNow();
+          points.push_back({prefix, step, fractional_epoch, wall, mean_total});
+          if (!is_teacher) {
+            points.push_back({"train/kd_loss", step, fractional_epoch, wall, sum_kd.item<double>() / interval_steps});
+            points.push_back({"train/ce_loss", step, fractional_epoch, wall, sum_ce.item<double>() / interval_steps});
+          }
+          points.push_back({"perf/samples_per_s", step, fractional_epoch, wall, samples_per_s});
+          emit(points);
+          sum_total.zero_();
+          sum_kd.zero_();
+          sum_ce.zero_();
+          interval_steps = 0;
+          interval_samples = 0;
+          interval_start = now;
+        }
+        const bool eval_now = config.train.eval_every > 0 ? (step % config.train.eval_every == 0) : epoch_end;
+        if (eval_now) evaluate(phase, step, fractional_epoch);
+
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_progress > std::chrono::milliseconds(100) || epoch_end) {
+          last_progress = now;
+          reportProgress(phase, epoch, epochs, step, total, samples_per_s);
+        }
+      }
+      checkpoint(phaseName(phase), model, step, static_cast<double>(epoch));
+    }
+    if (config.train.eval_every > 0 && step % config.train.eval_every != 0) evaluate(phase, step, epochs);
+    return true;
+  }
+
+  void reportProgress(Phase phase, int64_t epoch, int64_t epochs, int64_t step, int64_t steps_in_phase,
+                      double samples_per_s) {
+    ProgressInfo p;
+    p.phase = phase;
+    p.epoch = epoch;
+    p.epochs = epochs;
+    p.step = step;
+    p.steps_in_phase = steps_in_phase;
+    p.done_steps = done_steps;
+    p.total_steps = teacher_steps + student_steps;
+    p.samples_per_s = samples_per_s;
+    p.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double steps_per_s = samples_per_s / static_cast<double>(config.train.batch_size);
+    p.eta_s = steps_per_s > 0 ? static_cast<double>(p.total_steps - p.done_steps) / steps_per_s : 0.0;
+    p.device = device.str();
+    observer.onProgress(p);
+  }
+
+  RunResult run() {
+    started = std::chrono::steady_clock::now();
+    observer.onStarted(environment);
+    log(LogLevel::Info, "device " + device.str() + ", " + environment["threads_reason"] + " (" + environment["blas"] + ")");
+    RunResult result;
+    try {
+      if (teacherTrained()) {
+        log(LogLevel::Info, "phase 1: training the teacher (" + environment["teacher_summary"] + ")");
+        if (!trainPhase(Phase::Teacher)) return stopped();
+      } else {
+        log(LogLevel::Info, "phase 1: teacher loaded from " + options.teacher_weights);
+        evaluate(Phase::Teacher, 0, 0.0);
+      }
+      teacher_test_logits = predictLogits(teacher, test.inputs);
+      log(LogLevel::Info, "phase 2: distilling into the student (" + environment["student_summary"] + ")");
+      evaluate(Phase::Student, 0, 0.0);
+      if (!trainPhase(Phase::Student)) return stopped();
+      result.outcome = RunOutcome::Completed;
+      log(LogLevel::Info, "run completed");
+    } catch (const DivergenceError& e) {
+      result.outcome = RunOutcome::Failed;
+      result.error = e.what();
+    } catch (const c10::Error& e) {
+      result.outcome = RunOutcome::Failed;
+      result.error = std::string("LibTorch: ") + e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      result.outcome = RunOutcome::Failed;
+      result.error = e.what();
+    }
+    if (result.outcome == RunOutcome::Failed) log(LogLevel::Error, result.error);
+    result.final = last_values;
+    return result;
+  }
+
+  RunResult stopped() {
+    log(LogLevel::Warning, "run stopped at the user's request");
+    RunResult result;
+    result.outcome = RunOutcome::Stopped;
+    result.final = last_values;
+    return result;
+  }
+};
+
+Trainer::Trainer(const ExperimentConfig& config, const DatasetSplits& data, TrainerOptions options,
+                 TrainingObserver& observer, RunControl& control)
+    : impl_(std::make_unique<Impl>(config, data, std::move(options), observer, control)) {}
+
+Trainer::~Trainer() = default;
+
+RunResult Trainer::run() { return impl_->run(); }
+
+void Trainer::setArtifactsDir(const std::string& folder) { impl_->options.artifacts_dir = folder; }
+
+const std::map<std::string, std::string>& Trainer::environment() const { return impl_->environment; }
+
+}  // namespace distill

@@ -1,0 +1,61 @@
+// The two-phase distillation trainer: (1) the teacher, trained from scratch or loaded from a
+// checkpoint, (2) the student, trained against the teacher with the configured loss.
+//
+// Thread contract: construct and run() on one thread (the CLI's main thread, or the GUI's
+// worker QThread); run() blocks until the run ends. Observers are called on that thread.
+// Only the RunControl is touched from other threads. No torch types in this header.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/config/config.h"
+#include "core/train/observer.h"
+
+namespace distill {
+
+struct DatasetSplits;
+
+struct TrainerOptions {
+  // Folder for this run's checkpoints (teacher.pt, student.pt); created when missing.
+  std::string artifacts_dir;
+  // Teacher weights to load instead of training (teacher.source run:<id> or a file),
+  // already resolved to a path; config.teacher.model must describe that teacher.
+  std::string teacher_weights;
+};
+
+enum class RunOutcome { Completed, Stopped, Failed };
+
+struct RunResult {
+  RunOutcome outcome = RunOutcome::Failed;
+  std::string error;                     // for Failed
+  std::map<std::string, double> final;   // last value of each metric
+};
+
+class Trainer {
+ public:
+  // Builds the models and loads a given teacher. Throws ConfigError (device), ModelError
+  // (teacher weights) before anything is trained.
+  Trainer(const ExperimentConfig& config, const DatasetSplits& data, TrainerOptions options,
+          TrainingObserver& observer, RunControl& control);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains both phases. Never throws for training problems: a NaN loss, a failed checkpoint
+  // write, or an exception inside LibTorch end the run as Failed with the message.
+  RunResult run();
+
+  // Where checkpoints go; set once the run has an id (before run()).
+  void setArtifactsDir(const std::string& folder);
+
+  // The environment facts that onStarted() reports (device, threads, versions, host).
+  const std::map<std::string, std::string>& environment() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace distill
