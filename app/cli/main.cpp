@@ -331,6 +331,14 @@ int mainImpl(int argc, char** argv) {
 
   app.add_subcommand("config-keys", "list every config key with its default");
 
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
+    if (!known) {
+      fmt::print(stderr, "error: unknown command '{}' (expected run, list, show, export or config-keys; see --help)\n", argv[1]);
+      return kExitBadInput;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,142 @@
+#include <gtest/gtest.h>
+
+#include "core/config/config.h"
+
+namespace distill {
+namespace {
+
+// The message for a bad config names the key that is wrong.
+std::vector<ConfigIssue> issuesFor(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    parseConfigWithOverrides(text, overrides);
+  } catch (const ConfigError& e) {
+    return e.issues();
+  }
+  return {};
+}
+
+bool mentions(const std::vector<ConfigIssue>& issues, const std::string& key) {
+  for (const auto& issue : issues)
+    if (issue.key == key) return true;
+  return false;
+}
+
+TEST(Config, DefaultsAreHintonOnFashionMnistAndValid) {
+  const auto config = parseConfig("");
+  EXPECT_TRUE(validate(config).empty());
+  EXPECT_EQ(config.dataset.name, "fashion-mnist");
+  EXPECT_EQ(config.teacher.model.hidden, (std::vector<int64_t>{1200, 1200}));
+  EXPECT_DOUBLE_EQ(config.teacher.model.dropout, 0.2);
+  EXPECT_EQ(config.student.hidden, (std::vector<int64_t>{800, 800}));
+  EXPECT_DOUBLE_EQ(config.distill.temperature, 4.0);
+  EXPECT_DOUBLE_EQ(config.distill.alpha, 0.9);
+}
+
+TEST(Config, YamlAndJsonGiveTheSameConfig) {
+  const auto from_yaml = parseConfig("distill:\n  temperature: 2.5\nstudent:\n  hidden: [64, 32]\n");
+  const auto from_json = parseConfig(R"({"distill": {"temperature": 2.5}, "student": {"hidden": [64, 32]}})");
+  EXPECT_EQ(toYaml(from_yaml), toYaml(from_json));
+  EXPECT_DOUBLE_EQ(from_json.distill.temperature, 2.5);
+  EXPECT_EQ(from_json.student.hidden, (std::vector<int64_t>{64, 32}));
+  EXPECT_DOUBLE_EQ(from_json.distill.alpha, 0.9);  // untouched keys keep their defaults
+}
+
+TEST(Config, OverridesUseDottedKeysAndYamlValues) {
+  const auto config = parseConfigWithOverrides(
+      "", {"distill.temperature=8", "teacher.hidden=[512,256]", "train.optimizer=adamw", "threads=3", "seed=42"});
+  EXPECT_DOUBLE_EQ(config.distill.temperature, 8.0);
+  EXPECT_EQ(config.teacher.model.hidden, (std::vector<int64_t>{512, 256}));
+  EXPECT_EQ(config.train.optimizer, "adamw");
+  EXPECT_EQ(config.threads, 3);
+  EXPECT_EQ(config.seed, 42u);
+}
+
+TEST(Config, ToYamlRoundTrips) {
+  const auto config = parseConfigWithOverrides("", {"teacher.arch=cnn", "teacher.channels=[8,16]", "name=my run"});
+  const auto again = parseConfig(toYaml(config));
+  EXPECT_EQ(toYaml(again), toYaml(config));
+  EXPECT_EQ(flatten(again), flatten(config));
+  EXPECT_EQ(flatten(config).at("teacher.channels"), "[8, 16]");
+  EXPECT_EQ(flatten(config).at("name"), "my run");
+}
+
+TEST(Config, EveryKeyIsListedOnce) {
+  const auto keys = configKeys();
+  EXPECT_EQ(keys.size(), flatten(defaultConfig()).size());
+  for (const char* key : {"dataset.name", "dataset.path", "dataset.limit_train", "dataset.limit_test", "teacher.arch",
+                          "teacher.hidden", "teacher.epochs", "student.arch", "student.hidden", "distill.method",
+                          "distill.temperature", "distill.alpha", "train.epochs", "train.batch_size", "train.optimizer",
+                          "train.lr", "seed", "device", "threads"})
+    EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  std::vector<std::string> overrides;
+  std::string key;  // the key the message must name ("" = document)
+};
+
+class ConfigRejects : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigRejects, WithAMessageNamingTheKey) {
+  const auto& c = GetParam();
+  const auto issues = issuesFor(c.text, c.overrides);
+  ASSERT_FALSE(issues.empty()) << "accepted: " << c.name;
+  EXPECT_TRUE(mentions(issues, c.key)) << c.name << ": " << ConfigError(issues).what();
+  for (const auto& issue : issues) EXPECT_FALSE(issue.message.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BadInput, ConfigRejects,
+    ::testing::Values(
+        BadCase{"unknown_top_key", "learning_rate: 0.1\n", {}, "learning_rate"},
+        BadCase{"unknown_nested_key", "distill:\n  temprature: 2\n", {}, "distill.temprature"},
+        BadCase{"unknown_override", "", {"train.epoch=3"}, "train.epoch"},
+        BadCase{"override_without_value", "", {"train.epochs"}, ""},
+        BadCase{"temperature_zero", "distill: {temperature: 0}\n", {}, "distill.temperature"},
+        BadCase{"temperature_negative", "", {"distill.temperature=-1"}, "distill.temperature"},
+        BadCase{"alpha_above_one", "", {"distill.alpha=1.5"}, "distill.alpha"},
+        BadCase{"alpha_negative", "", {"distill.alpha=-0.1"}, "distill.alpha"},
+        BadCase{"batch_size_zero", "", {"train.batch_size=0"}, "train.batch_size"},
+        BadCase{"epochs_negative", "", {"train.epochs=-1"}, "train.epochs"},
+        BadCase{"teacher_epochs_negative", "", {"teacher.epochs=-2"}, "teacher.epochs"},
+        BadCase{"epochs_not_a_number", "train: {epochs: many}\n", {}, "train.epochs"},
+        BadCase{"epochs_fraction", "", {"train.epochs=2.5"}, "train.epochs"},
+        BadCase{"lr_text", "train: {lr: fast}\n", {}, "train.lr"},
+        BadCase{"hidden_not_list", "student: {hidden: {a: 1}}\n", {}, "student.hidden"},
+        BadCase{"hidden_negative", "", {"student.hidden=[800,-5]"}, "student.hidden"},
+        BadCase{"section_as_value", "train: 5\n", {}, "train"},
+        BadCase{"unknown_method", "", {"distill.method=magic"}, "distill.method"},
+        BadCase{"unknown_optimizer", "", {"train.optimizer=rmsprop9"}, "train.optimizer"},
+        BadCase{"unknown_arch", "", {"student.arch=transformer"}, "student.arch"},
+        BadCase{"bad_device", "", {"device=gpu"}, "device"},
+        BadCase{"bad_threads", "", {"threads=-3"}, "threads"},
+        BadCase{"bad_teacher_source", "", {"teacher.source=run:abc"}, "teacher.source"},
+        BadCase{"dropout_one", "", {"teacher.dropout=1"}, "teacher.dropout"},
+        BadCase{"even_kernel", "", {"teacher.arch=cnn", "teacher.kernel=4"}, "teacher.kernel"},
+        BadCase{"limit_negative", "", {"dataset.limit_train=-5"}, "dataset.limit_train"},
+        BadCase{"idx_without_path", "", {"dataset.name=idx"}, "dataset.path"},
+        BadCase{"nesterov_bool", "train: {nesterov: perhaps}\n", {}, "train.nesterov"},
+        BadCase{"not_yaml", "train: [unclosed\n", {}, ""},
+        BadCase{"top_level_list", "- 1\n- 2\n", {}, ""}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Config, ReportsEveryProblemAtOnce) {
+  const auto issues = issuesFor("", {"distill.alpha=2", "train.batch_size=-1", "distill.temperature=0"});
+  EXPECT_TRUE(mentions(issues, "distill.alpha"));
+  EXPECT_TRUE(mentions(issues, "train.batch_size"));
+  EXPECT_TRUE(mentions(issues, "distill.temperature"));
+}
+
+TEST(Config, AlphaBoundsAreInclusive) {
+  EXPECT_NO_THROW(parseConfigWithOverrides("", {"distill.alpha=0"}));
+  EXPECT_NO_THROW(parseConfigWithOverrides("", {"distill.alpha=1"}));
+}
+
+TEST(Config, DescribeNamesArchitecturesAndMethod) {
+  EXPECT_EQ(describe(defaultConfig()), "mlp1200x1200->mlp800x800 kd T4 a0.9");
+}
+
+}  // namespace
+}  // namespace distill

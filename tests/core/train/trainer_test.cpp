@@ -1,0 +1,197 @@
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/config/config.h"
+#include "core/data/dataset.h"
+#include "core/errors.h"
+#include "core/store/run_store.h"
+#include "core/train/experiment_runner.h"
+#include "core/train/trainer.h"
+#include "support/test_support.h"
+
+namespace distill {
+namespace {
+
+using testing::TempDir;
+
+// Records everything a trainer reports.
+class Recorder : public TrainingObserver {
+ public:
+  std::map<std::string, std::vector<MetricPoint>> series;
+  std::vector<CheckpointInfo> checkpoints;
+  std::map<std::string, std::string> environment;
+  int progress_calls = 0;
+  std::atomic<int> point_count{0};
+  std::function<void(const ProgressInfo&)> on_progress;
+  void onStarted(const std::map<std::string, std::string>& env) override { environment = env; }
+  void onMetrics(const std::vector<MetricPoint>& points) override {
+    for (const auto& p : points) series[p.key].push_back(p);
+    point_count += static_cast<int>(points.size());
+  }
+  void onProgress(const ProgressInfo& p) override {
+    ++progress_calls;
+    if (on_progress) on_progress(p);
+  }
+  void onCheckpoint(const CheckpointInfo& c) override { checkpoints.push_back(c); }
+};
+
+ExperimentConfig toyConfig(const std::string& folder) {
+  return parseConfigWithOverrides(
+      "", {"dataset.name=idx", "dataset.path=" + folder, "dataset.mean=0.2", "dataset.std=0.3", "teacher.hidden=[64]",
+           "teacher.dropout=0", "teacher.epochs=3", "student.hidden=[16]", "train.epochs=3", "train.batch_size=32",
+           "train.log_every=5", "seed=5"});
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::writeToyIdxDataset(dir.path() / "data", 600, 200, 4, false);
+    config = toyConfig((dir.path() / "data").string());
+    data = loadDataset(config.dataset);
+  }
+  TempDir dir;
+  ExperimentConfig config;
+  DatasetSplits data;
+};
+
+TEST_F(TrainerTest, TwoPhasesLearnTheToyTaskAndReportEveryMetric) {
+  Recorder recorder;
+  RunControl control;
+  Trainer trainer(config, data, {(dir.path() / "artifacts").string(), ""}, recorder, control);
+  const auto result = trainer.run();
+  ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
+  for (const char* key : {"train/teacher_loss", "train/student_loss", "train/kd_loss", "train/ce_loss",
+                          "perf/samples_per_s", "eval/teacher_acc", "eval/teacher_loss", "eval/student_acc",
+                          "eval/student_loss", "eval/agreement", "eval/kl"})
+    EXPECT_FALSE(recorder.series[key].empty()) << key;
+  EXPECT_GT(result.final.at("eval/teacher_acc"), 0.9);
+  EXPECT_GT(result.final.at("eval/student_acc"), 0.9);
+  EXPECT_GT(result.final.at("eval/agreement"), 0.9);
+  // 600 samples / 32 = 19 steps per epoch: teacher evaluations at steps 19, 38, 57.
+  const auto& teacher_eval = recorder.series["eval/teacher_acc"];
+  ASSERT_EQ(teacher_eval.size(), 3u);
+  EXPECT_EQ(teacher_eval[2].step, 57);
+  EXPECT_DOUBLE_EQ(teacher_eval[2].epoch, 3.0);
+  // Student: an evaluation before training, then one per epoch.
+  EXPECT_EQ(recorder.series["eval/agreement"].size(), 4u);
+  EXPECT_EQ(recorder.series["eval/agreement"].front().step, 0);
+  EXPECT_GT(recorder.series["eval/kl"].front().value, recorder.series["eval/kl"].back().value);
+  EXPECT_EQ(recorder.environment.at("device"), "cpu");
+  EXPECT_EQ(recorder.environment.at("seed"), "5");
+  ASSERT_GE(recorder.checkpoints.size(), 2u);
+  EXPECT_TRUE(std::filesystem::exists(recorder.checkpoints.back().path));
+  EXPECT_GT(recorder.progress_calls, 0);
+}
+
+TEST_F(TrainerTest, SameSeedGivesTheSameRun) {
+  std::vector<double> finals;
+  for (int i = 0; i < 2; ++i) {
+    Recorder recorder;
+    RunControl control;
+    Trainer trainer(config, data, {}, recorder, control);
+    finals.push_back(trainer.run().final.at("eval/kl"));
+  }
+  EXPECT_DOUBLE_EQ(finals[0], finals[1]);
+}
+
+TEST_F(TrainerTest, TeacherLogitCacheGivesTheSameStudent) {
+  std::vector<double> finals;
+  for (bool cache : {true, false}) {
+    config.distill.cache_teacher_logits = cache;
+    Recorder recorder;
+    RunControl control;
+    Trainer trainer(config, data, {}, recorder, control);
+    finals.push_back(trainer.run().final.at("eval/student_loss"));
+  }
+  EXPECT_NEAR(finals[0], finals[1], 1e-5);
+}
+
+TEST_F(TrainerTest, StopRequestEndsTheRunBetweenSteps) {
+  Recorder recorder;
+  RunControl control;
+  recorder.on_progress = [&](const ProgressInfo& p) {
+    if (p.phase == Phase::Student) control.requestStop();
+  };
+  Trainer trainer(config, data, {}, recorder, control);
+  const auto result = trainer.run();
+  EXPECT_EQ(result.outcome, RunOutcome::Stopped);
+  EXPECT_LT(recorder.series["eval/agreement"].size(), 4u);
+}
+
+TEST_F(TrainerTest, PauseHoldsTheRunUntilResumed) {
+  Recorder recorder;
+  RunControl control;
+  std::atomic<int64_t> steps_when_paused{-1};
+  recorder.on_progress = [&](const ProgressInfo& p) {
+    if (steps_when_paused < 0) {
+      steps_when_paused = p.done_steps;
+      control.setPaused(true);
+    }
+  };
+  std::thread resumer([&] {
+    while (steps_when_paused < 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const int points_at_pause = recorder.point_count;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(recorder.point_count, points_at_pause) << "no step may run while paused";
+    control.setPaused(false);
+  });
+  Trainer trainer(config, data, {}, recorder, control);
+  EXPECT_EQ(trainer.run().outcome, RunOutcome::Completed);
+  resumer.join();
+}
+
+TEST_F(TrainerTest, DivergenceFailsTheRunWithTheStep) {
+  config.train.lr = 1e30;
+  config.train.schedule = "constant";
+  Recorder recorder;
+  RunControl control;
+  Trainer trainer(config, data, {}, recorder, control);
+  const auto result = trainer.run();
+  EXPECT_EQ(result.outcome, RunOutcome::Failed);
+  EXPECT_NE(result.error.find("diverged at step"), std::string::npos) << result.error;
+}
+
+TEST_F(TrainerTest, ExperimentRunnerStoresTheRunAndReusesItsTeacher) {
+  const std::string db = dir.file("runs.db");
+  Recorder recorder;
+  RunControl control;
+  int64_t first_id = 0;
+  {
+    ExperimentRunner runner(config, db, recorder, control);
+    first_id = runner.createRun();
+    ASSERT_EQ(runner.run().outcome, RunOutcome::Completed);
+  }
+  RunStore store(db);
+  const auto first = store.getRun(first_id);
+  EXPECT_EQ(first->status, RunStatus::Completed);
+  EXPECT_EQ(first->environment.at("train_samples"), "600");
+  EXPECT_EQ(store.metrics(first_id, "eval/teacher_acc").size(), 3u);
+  EXPECT_EQ(store.checkpoints(first_id).size(), 2u);
+
+  // Reuse that teacher without retraining: same teacher accuracy, lineage recorded.
+  auto reuse = config;
+  reuse.teacher.source = "run:" + std::to_string(first_id);
+  reuse.teacher.model.hidden = {999};  // ignored: the architecture comes from the source run
+  Recorder second_recorder;
+  ExperimentRunner runner(reuse, db, second_recorder, control);
+  const int64_t second_id = runner.createRun();
+  const auto result = runner.run();
+  ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
+  EXPECT_TRUE(second_recorder.series["train/teacher_loss"].empty());
+  EXPECT_DOUBLE_EQ(result.final.at("eval/teacher_acc"), first->final_metrics.at("eval/teacher_acc"));
+  EXPECT_EQ(*store.getRun(second_id)->teacher_run_id, first_id);
+}
+
+TEST_F(TrainerTest, ExperimentRunnerRejectsAMissingTeacherRunBeforeRecording) {
+  const std::string db = dir.file("runs.db");
+  config.teacher.source = "run:42";
+  Recorder recorder;
+  RunControl control;
+  EXPECT_THROW(ExperimentRunner(config, db, recorder, control), ConfigError);
+  EXPECT_TRUE(RunStore(db).listRuns().empty());
+}
+
+}  // namespace
+}  // namespace distill

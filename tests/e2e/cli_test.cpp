@@ -1,0 +1,253 @@
+// End-to-end tests of the `distill` binary: real runs on a Fashion-MNIST subset into
+// temporary databases, and every kind of bad input through the command line.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/data/idx.h"
+#include "core/store/run_store.h"
+#include "support/test_support.h"
+
+namespace distill {
+namespace {
+
+using testing::CommandResult;
+using testing::TempDir;
+
+std::string quote(const std::string& text) { return "'" + text + "'"; }
+
+CommandResult distillCli(const std::string& args) { return testing::runCommand(std::string(DISTILL_CLI_PATH) + " " + args); }
+
+bool haveFashionMnist() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
+
+const char* kSubset =
+    "--set dataset.limit_train=5000 --set dataset.limit_test=1000 --set teacher.epochs=2 --set train.epochs=2";
+
+class CliRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    db_ = dir_->file("runs.db");
+    if (!haveFashionMnist()) return;
+    first_ = new CommandResult(distillCli(std::string("run ") + kSubset + " --name subset --db " + quote(db_)));
+  }
+  static void TearDownTestSuite() {
+    delete first_;
+    delete dir_;
+  }
+  void SetUp() override {
+    if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  }
+  static TempDir* dir_;
+  static std::string db_;
+  static CommandResult* first_;
+};
+TempDir* CliRun::dir_ = nullptr;
+std::string CliRun::db_;
+CommandResult* CliRun::first_ = nullptr;
+
+TEST_F(CliRun, CompletesWithAccuracyWellAboveChanceAndPrintsTheRunId) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  EXPECT_NE(first_->out.find("run 1 completed"), std::string::npos) << first_->out;
+  EXPECT_NE(first_->err.find("teacher eval"), std::string::npos) << first_->err;
+  EXPECT_NE(first_->err.find("student eval"), std::string::npos);
+  EXPECT_NE(first_->err.find("OpenBLAS"), std::string::npos) << "thread settings are printed";
+}
+
+TEST_F(CliRun, ShowJsonGivesBackWhatWasStored) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  const auto shown = distillCli("show 1 --json --db " + quote(db_));
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const auto run = nlohmann::json::parse(shown.out);
+  EXPECT_EQ(run["status"], "completed");
+  EXPECT_EQ(run["name"], "subset");
+  EXPECT_EQ(run["params"]["dataset.limit_train"], "5000");
+  EXPECT_EQ(run["environment"]["train_samples"], "5000");
+  const double student_acc = run["final"]["eval/student_acc"];
+  const double teacher_acc = run["final"]["eval/teacher_acc"];
+  const double agreement = run["final"]["eval/agreement"];
+  EXPECT_GT(teacher_acc, 0.7);  // chance is 0.1
+  EXPECT_GT(student_acc, 0.7);
+  EXPECT_GT(agreement, 0.8);
+  EXPECT_GE(run["checkpoints"].size(), 2u);
+
+  RunStore store(db_);
+  const auto record = store.getRun(1);
+  EXPECT_DOUBLE_EQ(record->final_metrics.at("eval/agreement"), agreement);
+  EXPECT_EQ(run["config_yaml"], record->config_yaml);
+}
+
+TEST_F(CliRun, ListShowsTheRun) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  const auto listed = distillCli("list --json --db " + quote(db_));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto runs = nlohmann::json::parse(listed.out);
+  ASSERT_GE(runs.size(), 1u);
+  EXPECT_EQ(runs.back()["id"], 1);
+  const auto table = distillCli("list --db " + quote(db_));
+  EXPECT_NE(table.out.find("subset"), std::string::npos);
+  EXPECT_NE(table.out.find("completed"), std::string::npos);
+}
+
+TEST_F(CliRun, CsvExportRoundTripsToTheStoredPoints) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  const std::string csv_path = dir_->file("points.csv");
+  const auto exported = distillCli("export 1 --format csv --out " + quote(csv_path) + " --db " + quote(db_));
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  std::ifstream in(csv_path);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "run,metric,step,epoch,wall_time,value");
+  RunStore store(db_);
+  const auto stored = store.metrics(1);
+  size_t rows = 0;
+  while (std::getline(in, line)) {
+    ASSERT_LT(rows, stored.size());
+    std::stringstream fields(line);
+    std::string run, key, step, epoch, wall, value;
+    std::getline(fields, run, ',');
+    std::getline(fields, key, ',');
+    std::getline(fields, step, ',');
+    std::getline(fields, epoch, ',');
+    std::getline(fields, wall, ',');
+    std::getline(fields, value, ',');
+    const auto& p = stored[rows++];
+    EXPECT_EQ(run, "1");
+    EXPECT_EQ(key, p.key);
+    EXPECT_EQ(std::stoll(step), p.step);
+    EXPECT_DOUBLE_EQ(std::stod(epoch), p.epoch);
+    EXPECT_DOUBLE_EQ(std::stod(wall), p.wall_time);
+    EXPECT_DOUBLE_EQ(std::stod(value), p.value);  // shortest round-trip formatting: exact
+  }
+  EXPECT_EQ(rows, stored.size());
+  EXPECT_GT(rows, 20u);
+}
+
+TEST_F(CliRun, JsonExportHoldsEverySeries) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  const auto exported = distillCli("export 1 --format json --metric eval/agreement --db " + quote(db_));
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const auto doc = nlohmann::json::parse(exported.out);
+  const auto& metrics = doc["runs"][0]["metrics"];
+  ASSERT_EQ(metrics.size(), 1u);
+  RunStore store(db_);
+  const auto stored = store.metrics(1, "eval/agreement");
+  ASSERT_EQ(metrics["eval/agreement"]["value"].size(), stored.size());
+  EXPECT_DOUBLE_EQ(metrics["eval/agreement"]["value"].back().get<double>(), stored.back().value);
+}
+
+TEST_F(CliRun, ReusesTheTeacherOfAnEarlierRun) {
+  ASSERT_EQ(first_->exit_code, 0) << first_->err;
+  const auto second = distillCli(std::string("run ") + kSubset + " --set teacher.source=run:1 --json --db " + quote(db_));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const auto result = nlohmann::json::parse(second.out);
+  RunStore store(db_);
+  const auto first = store.getRun(1);
+  EXPECT_DOUBLE_EQ(result["final"]["eval/teacher_acc"].get<double>(), first->final_metrics.at("eval/teacher_acc"));
+  EXPECT_EQ(*store.getRun(result["run_id"].get<int64_t>())->teacher_run_id, 1);
+}
+
+TEST(Cli, PresetsAllValidate) {
+  for (const auto& entry : std::filesystem::directory_iterator(DISTILL_PRESETS_DIR)) {
+    const auto result = distillCli("run " + quote(entry.path().string()) + " --print-config");
+    EXPECT_EQ(result.exit_code, 0) << entry.path() << ": " << result.err;
+  }
+}
+
+TEST(Cli, VersionAndHelp) {
+  const auto version = distillCli("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.out.find("LibTorch"), std::string::npos);
+  const auto help = distillCli("run --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--set"), std::string::npos);
+}
+
+// ---- bad input: exit code 2, a message naming the key or file, nothing stored as completed
+
+struct BadInput {
+  const char* name;
+  std::string args;          // after `distill`, before --db
+  std::string must_mention;  // in stderr
+};
+
+class CliBadInput : public ::testing::TestWithParam<BadInput> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    auto write = [](const std::string& name, const std::string& text) { std::ofstream(dir_->file(name)) << text; };
+    write("malformed.yaml", "distill:\n  temperature: [unclosed\n");
+    write("unknown.yaml", "distill:\n  temprature: 2\n");
+    write("wrongtype.json", R"({"train": {"epochs": "ten"}})");
+    // IDX datasets with one broken file each.
+    const std::vector<std::string> broken{"magic", "truncated", "mismatch", "huge"};
+    for (const auto& b : broken) testing::writeToyIdxDataset(dir_->path() / b, 100, 20, 3, false);
+    std::ofstream(dir_->file("magic/train-images-idx3-ubyte"), std::ios::binary) << "GIF89a not an idx file";
+    std::filesystem::resize_file(dir_->file("truncated/t10k-images-idx3-ubyte"), 1000);
+    writeIdxFile(dir_->file("mismatch/train-labels-idx1-ubyte"), IdxArray{{99}, std::vector<uint8_t>(99, 1)}, false);
+    std::ofstream huge(dir_->file("huge/train-images-idx3-ubyte"), std::ios::binary);
+    huge.write("\0\0\x08\x03\x7f\xff\xff\xff\0\0\0\x1c\0\0\0\x1c", 16);
+    std::ofstream(dir_->file("a_file")) << "x";
+    RunStore empty(dir_->file("empty.db"));
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static TempDir* dir_;
+};
+TempDir* CliBadInput::dir_ = nullptr;
+
+std::string expand(std::string text, const std::string& dir) {
+  for (size_t at; (at = text.find("$DIR")) != std::string::npos;) text.replace(at, 4, dir);
+  return text;
+}
+
+TEST_P(CliBadInput, ExitsWithTwoAndAMessageNamingTheCulprit) {
+  const auto& c = GetParam();
+  const std::string db = dir_->file(std::string(c.name) + ".db");
+  const std::string args = expand(c.args, dir_->path().string());
+  const auto result = distillCli(args + (args.find("--db") == std::string::npos ? " --db " + quote(db) : ""));
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find(expand(c.must_mention, dir_->path().string())), std::string::npos)
+      << "stderr: " << result.err;
+  EXPECT_EQ(result.err.find("terminate called"), std::string::npos);
+  if (std::filesystem::exists(db)) {
+    RunStore store(db);
+    for (const auto& run : store.listRuns()) EXPECT_NE(run.status, RunStatus::Completed) << c.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, CliBadInput,
+    ::testing::Values(
+        BadInput{"temperature_zero", "run --set distill.temperature=0", "distill.temperature"},
+        BadInput{"temperature_negative", "run --set distill.temperature=-2", "distill.temperature"},
+        BadInput{"alpha_above_one", "run --set distill.alpha=1.1", "distill.alpha"},
+        BadInput{"alpha_below_zero", "run --set distill.alpha=-0.5", "distill.alpha"},
+        BadInput{"batch_size_zero", "run --set train.batch_size=0", "train.batch_size"},
+        BadInput{"epochs_negative", "run --set train.epochs=-1", "train.epochs"},
+        BadInput{"unknown_key_set", "run --set train.learning_rate=0.1", "train.learning_rate"},
+        BadInput{"unknown_key_file", "run $DIR/unknown.yaml", "distill.temprature"},
+        BadInput{"wrong_type_json", "run $DIR/wrongtype.json", "train.epochs"},
+        BadInput{"malformed_yaml", "run $DIR/malformed.yaml", "malformed.yaml"},
+        BadInput{"missing_config", "run $DIR/nope.yaml", "nope.yaml"},
+        BadInput{"set_without_equals", "run --set train.epochs", "KEY=VALUE"},
+        BadInput{"missing_dataset_folder", "run --set dataset.name=idx --set dataset.path=$DIR/nowhere", "$DIR/nowhere"},
+        BadInput{"wrong_magic", "run --set dataset.name=idx --set dataset.path=$DIR/magic",
+                 "$DIR/magic/train-images-idx3-ubyte: not an IDX file"},
+        BadInput{"truncated_file", "run --set dataset.name=idx --set dataset.path=$DIR/truncated",
+                 "$DIR/truncated/t10k-images-idx3-ubyte: truncated"},
+        BadInput{"dimension_mismatch", "run --set dataset.name=idx --set dataset.path=$DIR/mismatch", "99 labels"},
+        BadInput{"huge_dimensions", "run --set dataset.name=idx --set dataset.path=$DIR/huge", "4 GiB"},
+        BadInput{"unwritable_db", "run --db $DIR/a_file/runs.db", "$DIR/a_file/runs.db"},
+        BadInput{"cuda_without_gpu", "run --set device=cuda:7", "device"},
+        BadInput{"teacher_run_missing", "run --set teacher.source=run:77", "teacher.source"},
+        BadInput{"teacher_file_missing", "run --set teacher.source=$DIR/none.pt", "teacher.source"},
+        BadInput{"show_unknown_run", "show 999 --db $DIR/empty.db", "run 999 not found"},
+        BadInput{"show_not_a_number", "show abc --db $DIR/empty.db", "RUN"},
+        BadInput{"export_bad_format", "export 1 --format xml", "xml"},
+        BadInput{"unknown_command", "frobnicate", "unknown command 'frobnicate'"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace distill
