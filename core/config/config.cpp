@@ -1,5 +1,6 @@
 #include "core/config/config.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -26,6 +27,9 @@ std::string joinIssues(const std::vector<ConfigIssue>& issues) {
 
 // ---- typed config -> YAML tree ----------------------------------------------------------
 
+// Shortest text that reads back as the same double ("0.286", not "0.28599999999999998").
+YAML::Node number(double value) { return YAML::Node(fmt::format("{}", value)); }
+
 YAML::Node listNode(const std::vector<int64_t>& values) {
   YAML::Node node(YAML::NodeType::Sequence);
   for (auto v : values) node.push_back(v);
@@ -38,7 +42,7 @@ YAML::Node modelNode(const ModelConfig& m) {
   node["arch"] = m.arch;
   node["hidden"] = listNode(m.hidden);
   node["activation"] = m.activation;
-  node["dropout"] = m.dropout;
+  node["dropout"] = number(m.dropout);
   node["channels"] = listNode(m.channels);
   node["kernel"] = m.kernel;
   node["pool"] = m.pool;
@@ -59,8 +63,8 @@ YAML::Node toNode(const ExperimentConfig& c) {
   d["path"] = c.dataset.path;
   d["limit_train"] = c.dataset.limit_train;
   d["limit_test"] = c.dataset.limit_test;
-  d["mean"] = c.dataset.mean;
-  d["std"] = c.dataset.std;
+  d["mean"] = number(c.dataset.mean);
+  d["std"] = number(c.dataset.std);
   root["dataset"] = d;
   YAML::Node t = modelNode(c.teacher.model);
   YAML::Node teacher;
@@ -71,21 +75,21 @@ YAML::Node toNode(const ExperimentConfig& c) {
   root["student"] = modelNode(c.student);
   YAML::Node k;
   k["method"] = c.distill.method;
-  k["temperature"] = c.distill.temperature;
-  k["alpha"] = c.distill.alpha;
+  k["temperature"] = number(c.distill.temperature);
+  k["alpha"] = number(c.distill.alpha);
   k["cache_teacher_logits"] = c.distill.cache_teacher_logits;
   root["distill"] = k;
   YAML::Node tr;
   tr["epochs"] = c.train.epochs;
   tr["batch_size"] = c.train.batch_size;
   tr["optimizer"] = c.train.optimizer;
-  tr["lr"] = c.train.lr;
-  tr["momentum"] = c.train.momentum;
+  tr["lr"] = number(c.train.lr);
+  tr["momentum"] = number(c.train.momentum);
   tr["nesterov"] = c.train.nesterov;
-  tr["weight_decay"] = c.train.weight_decay;
+  tr["weight_decay"] = number(c.train.weight_decay);
   tr["schedule"] = c.train.schedule;
   tr["step_size"] = c.train.step_size;
-  tr["gamma"] = c.train.gamma;
+  tr["gamma"] = number(c.train.gamma);
   tr["log_every"] = c.train.log_every;
   tr["eval_every"] = c.train.eval_every;
   root["train"] = tr;
