@@ -1,0 +1,227 @@
+#include "ui/chart_view.h"
+
+#include <QToolTip>
+
+#include <algorithm>
+#include <cmath>
+
+namespace distill::ui {
+
+ChartView::ChartView(const QString& title, const QString& x_label, const QString& y_label, const QString& y2_label,
+                     QWidget* parent)
+    : QCustomPlot(parent) {
+  setObjectName(title);
+  setMinimumSize(260, 200);
+  setAntialiasedElements(QCP::aePlottables);
+  setNoAntialiasingOnDrag(true);  // keeps panning smooth on big curves
+
+  plotLayout()->insertRow(0);
+  auto* title_element = new QCPTextElement(this, title, QFont(font().family(), font().pointSize() + 1, QFont::Bold));
+  plotLayout()->addElement(0, 0, title_element);
+
+  xAxis->setLabel(x_label);
+  yAxis->setLabel(y_label);
+  if (!y2_label.isEmpty()) {
+    yAxis2->setVisible(true);
+    yAxis2->setLabel(y2_label);
+  }
+  for (auto* axis : {xAxis, yAxis, yAxis2}) {
+    axis->grid()->setPen(QPen(QColor(0, 0, 0, 28), 1, Qt::DotLine));
+    axis->setBasePen(QPen(QColor(90, 90, 90)));
+    axis->setTickPen(QPen(QColor(90, 90, 90)));
+    axis->setSubTickPen(QPen(QColor(120, 120, 120)));
+  }
+
+  // The legend sits in its own row under the axes, filled left to right, so it never covers
+  // the curves.
+  auto* legend_rect = new QCPLayoutGrid;
+  plotLayout()->addElement(2, 0, legend_rect);
+  plotLayout()->setRowStretchFactor(2, 0.001);
+  legend->setVisible(true);
+  legend_rect->addElement(0, 0, legend);
+  legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  legend->setWrap(3);
+  legend->setBorderPen(Qt::NoPen);
+  legend->setBrush(Qt::NoBrush);
+  legend->setSelectableParts(QCPLegend::spNone);
+  legend->setIconSize(22, 10);
+
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  const QList<QCPAxis*> horizontal{xAxis};
+  const QList<QCPAxis*> vertical = y2_label.isEmpty() ? QList<QCPAxis*>{yAxis} : QList<QCPAxis*>{yAxis, yAxis2};
+  axisRect()->setRangeDragAxes(horizontal, vertical);
+  axisRect()->setRangeZoomAxes(horizontal, vertical);
+  connect(this, &QCustomPlot::legendClick, this, &ChartView::onLegendClick);
+
+  replot_timer_.setSingleShot(true);
+  replot_timer_.setInterval(33);  // at most ~30 redraws a second, whatever the step rate
+  connect(&replot_timer_, &QTimer::timeout, this, &ChartView::replotNow);
+  xAxis->setRange(0, 1);
+  yAxis->setRange(0, 1);
+  yAxis2->setRange(0, 1);
+}
+
+void ChartView::addSeries(const SeriesSpec& spec) {
+  Series series;
+  series.spec = spec;
+  series.graph = addGraph(xAxis, spec.right_axis ? yAxis2 : yAxis);
+  series.graph->setName(spec.label);
+  series.graph->setPen(QPen(spec.color, spec.pen_width, spec.pen_style));
+  if (spec.markers)
+    series.graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(spec.color, 1.4), QBrush(Qt::white), 6));
+  series_[spec.key] = std::move(series);
+}
+
+void ChartView::append(const MetricPoint& point) {
+  auto it = series_.find(point.key);
+  if (it == series_.end()) return;
+  if (!std::isfinite(point.value)) return;  // a diverged run ends with a NaN; do not plot it
+  it->second.graph->addData(point.epoch, point.value);
+  it->second.points.push_back(point);
+  scheduleReplot();
+}
+
+void ChartView::clearData() {
+  for (auto& [key, series] : series_) {
+    series.graph->data()->clear();
+    series.points.clear();
+  }
+  following_ = true;
+  scheduleReplot();
+}
+
+int ChartView::pointCount(const std::string& key) const {
+  auto it = series_.find(key);
+  return it == series_.end() ? 0 : static_cast<int>(it->second.points.size());
+}
+
+int ChartView::totalPointCount() const {
+  int total = 0;
+  for (const auto& [key, series] : series_) total += static_cast<int>(series.points.size());
+  return total;
+}
+
+QCPGraph* ChartView::graphFor(const std::string& key) const {
+  auto it = series_.find(key);
+  return it == series_.end() ? nullptr : it->second.graph;
+}
+
+void ChartView::scheduleReplot() {
+  dirty_ = true;
+  if (!replot_timer_.isActive()) replot_timer_.start();
+}
+
+void ChartView::replotNow() {
+  if (!dirty_) return;
+  dirty_ = false;
+  if (following_) rescale();
+  ++replot_count_;
+  replot(QCustomPlot::rpQueuedRefresh);
+}
+
+void ChartView::rescale() {
+  bool any_left = false, any_right = false;
+  for (const auto& [key, series] : series_) {
+    if (!series.graph->visible() || series.points.empty()) continue;
+    (series.spec.right_axis ? any_right : any_left) = true;
+  }
+  if (!any_left && !any_right) return;
+  xAxis->rescale(/*onlyVisiblePlottables=*/true);
+  const double x_pad = std::max(xAxis->range().size() * 0.02, 0.01);
+  xAxis->setRange(std::max(0.0, xAxis->range().lower - x_pad), xAxis->range().upper + x_pad);
+  for (auto* axis : {yAxis, yAxis2}) {
+    if (axis == yAxis ? !any_left : !any_right) continue;
+    axis->rescale(/*onlyVisiblePlottables=*/true);
+    const double pad = std::max(axis->range().size() * 0.06, 1e-3);
+    axis->setRange(axis->range().lower - pad, axis->range().upper + pad);
+  }
+}
+
+void ChartView::resetView() {
+  following_ = true;
+  dirty_ = true;
+  replotNow();
+}
+
+void ChartView::setSeriesVisible(const std::string& key, bool visible) {
+  auto it = series_.find(key);
+  if (it == series_.end()) return;
+  it->second.graph->setVisible(visible);
+  if (auto* item = legend->itemWithPlottable(it->second.graph))
+    item->setTextColor(visible ? QColor(Qt::black) : QColor(160, 160, 160));
+  scheduleReplot();
+}
+
+void ChartView::onLegendClick(QCPLegend*, QCPAbstractLegendItem* item, QMouseEvent*) {
+  auto* plottable_item = qobject_cast<QCPPlottableLegendItem*>(item);
+  if (!plottable_item) return;
+  for (const auto& [key, series] : series_) {
+    if (series.graph == plottable_item->plottable()) {
+      setSeriesVisible(key, !series.graph->visible());
+      return;
+    }
+  }
+}
+
+QString ChartView::tooltipAt(const QPoint& pos) const {
+  if (!axisRect()->rect().contains(pos)) return QString();
+  const Series* best = nullptr;
+  const MetricPoint* best_point = nullptr;
+  double best_distance = 14.0;  // pixels: close enough to mean "this point"
+  for (const auto& [key, series] : series_) {
+    if (!series.graph->visible() || series.points.empty()) continue;
+    QCPAxis* value_axis = series.spec.right_axis ? yAxis2 : yAxis;
+    const double epoch = xAxis->pixelToCoord(pos.x());
+    auto it = std::lower_bound(series.points.begin(), series.points.end(), epoch,
+                               [](const MetricPoint& p, double e) { return p.epoch < e; });
+    // Check a few neighbours on each side: evaluation points of both phases may interleave.
+    const auto from = it - std::min<std::ptrdiff_t>(it - series.points.begin(), 3);
+    const auto to = it + std::min<std::ptrdiff_t>(series.points.end() - it, 3);
+    for (auto p = from; p != to; ++p) {
+      const double dx = xAxis->coordToPixel(p->epoch) - pos.x();
+      const double dy = value_axis->coordToPixel(p->value) - pos.y();
+      const double distance = std::hypot(dx, dy);
+      if (distance < best_distance) {
+        best_distance = distance;
+        best = &series;
+        best_point = &*p;
+      }
+    }
+  }
+  if (!best) return QString();
+  return QStringLiteral("<b>%1</b><br>step %2 · epoch %3<br>value %4")
+      .arg(best->spec.label.toHtmlEscaped())
+      .arg(best_point->step)
+      .arg(best_point->epoch, 0, 'f', 3)
+      .arg(best_point->value, 0, 'g', 6);
+}
+
+void ChartView::mouseMoveEvent(QMouseEvent* event) {
+  QCustomPlot::mouseMoveEvent(event);
+  if (event->buttons() & Qt::LeftButton) {
+    following_ = false;  // the user pans: stop following new data until a double-click
+    return;
+  }
+  const QString text = tooltipAt(event->pos());
+  if (text.isEmpty())
+    QToolTip::hideText();
+  else
+    QToolTip::showText(event->globalPosition().toPoint(), text, this);
+}
+
+void ChartView::leaveEvent(QEvent* event) {
+  QToolTip::hideText();
+  QCustomPlot::leaveEvent(event);
+}
+
+void ChartView::wheelEvent(QWheelEvent* event) {
+  following_ = false;
+  QCustomPlot::wheelEvent(event);
+}
+
+void ChartView::mouseDoubleClickEvent(QMouseEvent* event) {
+  QCustomPlot::mouseDoubleClickEvent(event);
+  if (event->button() == Qt::LeftButton) resetView();
+}
+
+}  // namespace distill::ui

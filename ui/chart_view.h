@@ -1,0 +1,86 @@
+// One live chart: a QCustomPlot with named metric series, plotted against the fractional
+// epoch within the metric's phase, so the teacher's and the student's curves share an axis.
+//
+// Interaction: wheel zooms, drag pans, double-click resets, hovering shows the nearest
+// point's exact step/epoch/value, clicking a legend entry hides or shows its curve. The
+// view follows new data (rescales) until the user zooms or pans; a double-click resumes it.
+//
+// Redraws are coalesced: append() only marks the chart dirty and arms a single-shot timer,
+// so however many points arrive, the chart redraws at most once per interval (PlotJuggler's
+// approach). Thread contract: a widget; GUI thread only.
+#pragma once
+
+#include <QColor>
+#include <QString>
+#include <QTimer>
+
+#include <qcustomplot.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/train/observer.h"
+
+namespace distill::ui {
+
+struct SeriesSpec {
+  std::string key;  // metric key, e.g. "train/student_loss"
+  QString label;    // legend text
+  QColor color;
+  Qt::PenStyle pen_style = Qt::SolidLine;
+  double pen_width = 1.6;
+  bool markers = false;     // evaluation points: few, so mark each
+  bool right_axis = false;  // on yAxis2 (e.g. KL beside agreement)
+};
+
+class ChartView : public QCustomPlot {
+  Q_OBJECT
+ public:
+  ChartView(const QString& title, const QString& x_label, const QString& y_label, const QString& y2_label = QString(),
+            QWidget* parent = nullptr);
+
+  void addSeries(const SeriesSpec& spec);
+  bool hasSeries(const std::string& key) const { return series_.count(key) != 0; }
+  // Points must arrive in step order per key (they do: the trainer logs them so).
+  void append(const MetricPoint& point);
+  void clearData();
+  int pointCount(const std::string& key) const;
+  int totalPointCount() const;
+  QCPGraph* graphFor(const std::string& key) const;
+
+  bool following() const { return following_; }
+  void resetView();                  // rescale to all data and follow again
+  void setSeriesVisible(const std::string& key, bool visible);
+  void setReplotInterval(int milliseconds) { replot_timer_.setInterval(milliseconds); }
+  void scheduleReplot();
+  int replotCount() const { return replot_count_; }
+  // The tooltip text for a point near widget position `pos`, empty when none is close.
+  QString tooltipAt(const QPoint& pos) const;
+
+ protected:
+  void mouseDoubleClickEvent(QMouseEvent* event) override;
+  void mouseMoveEvent(QMouseEvent* event) override;
+  void wheelEvent(QWheelEvent* event) override;
+  void leaveEvent(QEvent* event) override;
+
+ private slots:
+  void onLegendClick(QCPLegend* legend, QCPAbstractLegendItem* item, QMouseEvent* event);
+  void replotNow();
+
+ private:
+  struct Series {
+    SeriesSpec spec;
+    QCPGraph* graph = nullptr;
+    std::vector<MetricPoint> points;  // the exact values, for the tooltip
+  };
+  void rescale();
+
+  std::map<std::string, Series> series_;
+  QTimer replot_timer_;
+  bool dirty_ = false;
+  bool following_ = true;
+  int replot_count_ = 0;
+};
+
+}  // namespace distill::ui

@@ -1,0 +1,467 @@
+#include "ui/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QStyle>
+#include <QTableView>
+#include <QToolBar>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include "core/runtime/runtime.h"
+#include "ui/chart_view.h"
+#include "ui/experiment_form.h"
+#include "ui/metric_charts.h"
+#include "ui/run_list_model.h"
+#include "ui/status_panel.h"
+
+// Q_INIT_RESOURCE must be called outside any namespace; the resources live in a static
+// library, whose unreferenced objects the linker would otherwise drop.
+static void initWorkbenchResources() { Q_INIT_RESOURCE(workbench); }
+
+namespace distill::ui {
+namespace {
+QString toQ(const std::string& text) { return QString::fromStdString(text); }
+}  // namespace
+
+MainWindow::MainWindow(const QString& database_path, QWidget* parent) : QMainWindow(parent) {
+  initWorkbenchResources();
+  QFile style(QStringLiteral(":/style.qss"));
+  if (style.open(QIODevice::ReadOnly)) setStyleSheet(QString::fromUtf8(style.readAll()));
+  setWindowIcon(QIcon(QStringLiteral(":/icons/distill-workbench.svg")));
+
+  controller_ = new RunController(this);
+  connect(controller_, &RunController::runStarted, this, &MainWindow::onRunStarted);
+  connect(controller_, &RunController::startFailed, this, &MainWindow::onStartFailed);
+  connect(controller_, &RunController::batchArrived, this, &MainWindow::onBatch);
+  connect(controller_, &RunController::runFinished, this, &MainWindow::onRunFinished);
+  connect(controller_, &RunController::stateChanged, this, &MainWindow::onStateChanged);
+  confirm_close_ = [this] {
+    return QMessageBox::question(this, tr("Stop the run?"),
+                                 tr("A run is in progress. Stop it and close? What it has recorded so far is kept, "
+                                    "with the status 'stopped'."),
+                                 QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel) == QMessageBox::Yes;
+  };
+
+  buildActions();
+  buildLayout();
+  resize(1600, 1000);
+  openDatabase(database_path);
+  appendLog(LogLevel::Info, tr("Distill Workbench %1, LibTorch %2, %3 CPU cores, devices: %4")
+                                .arg(toQ(workbenchVersion()), toQ(torchVersion()))
+                                .arg(cpuCores())
+                                .arg([] {
+                                  QStringList names;
+                                  for (const auto& d : availableDevices()) names << toQ(d);
+                                  return names.join(QStringLiteral(", "));
+                                }()));
+  updateActions();
+}
+
+MainWindow::~MainWindow() {
+  // The worker holds references into the controller; stop it before the widgets go.
+  controller_->shutdown();
+}
+
+void MainWindow::buildActions() {
+  start_action_ = new QAction(style()->standardIcon(QStyle::SP_MediaPlay), tr("&Start"), this);
+  start_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+  start_action_->setToolTip(tr("Start the experiment (Ctrl+R)"));
+  pause_action_ = new QAction(style()->standardIcon(QStyle::SP_MediaPause), tr("&Pause"), this);
+  pause_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
+  stop_action_ = new QAction(style()->standardIcon(QStyle::SP_MediaStop), tr("S&top"), this);
+  stop_action_->setToolTip(tr("Stop after the current step; the run is kept as 'stopped'"));
+  connect(start_action_, &QAction::triggered, this, &MainWindow::startRun);
+  connect(pause_action_, &QAction::triggered, this, &MainWindow::togglePause);
+  connect(stop_action_, &QAction::triggered, this, &MainWindow::stopRun);
+
+  new_db_action_ = new QAction(tr("&New database…"), this);
+  open_db_action_ = new QAction(style()->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open database…"), this);
+  open_db_action_->setShortcut(QKeySequence::Open);
+  connect(new_db_action_, &QAction::triggered, this, &MainWindow::onNewDatabase);
+  connect(open_db_action_, &QAction::triggered, this, &MainWindow::onOpenDatabase);
+
+  auto* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(new_db_action_);
+  file->addAction(open_db_action_);
+  file->addSeparator();
+  file->addAction(tr("&Load experiment…"), this, [this] { form_->onLoadClicked(); });
+  file->addAction(tr("&Save experiment…"), this, [this] { form_->onSaveClicked(); });
+  file->addSeparator();
+  auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+  quit->setShortcut(QKeySequence::Quit);
+  auto* run = menuBar()->addMenu(tr("&Run"));
+  run->addAction(start_action_);
+  run->addAction(pause_action_);
+  run->addAction(stop_action_);
+  auto* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(tr("&Reset chart views"), this, [this] {
+    for (auto* chart : charts_->charts()) chart->resetView();
+  });
+  auto* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&About"), this, [this] {
+    QMessageBox::about(this, tr("About Distill Workbench"),
+                       tr("<b>Distill Workbench %1</b><br>Knowledge distillation, teacher versus student, live.<br>"
+                          "LibTorch %2 · Qt %3")
+                           .arg(toQ(workbenchVersion()), toQ(torchVersion()), QString::fromLatin1(qVersion())));
+  });
+
+  auto* toolbar = addToolBar(tr("Run"));
+  toolbar->setObjectName(QStringLiteral("run-toolbar"));
+  toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  toolbar->setMovable(false);
+  toolbar->addAction(start_action_);
+  toolbar->addAction(pause_action_);
+  toolbar->addAction(stop_action_);
+  toolbar->addSeparator();
+  toolbar->addAction(open_db_action_);
+}
+
+void MainWindow::buildLayout() {
+  setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks);
+
+  // ---- left: the experiment
+  form_ = new ExperimentForm;
+  connect(form_, &ExperimentForm::validityChanged, this, &MainWindow::updateActions);
+  connect(form_, &ExperimentForm::message, this, [this](const QString& text) {
+    appendLog(LogLevel::Error, text);
+    showBanner(text);
+  });
+  auto* start_button = new QToolButton;
+  start_button->setObjectName(QStringLiteral("start-button"));
+  start_button->setDefaultAction(start_action_);
+  start_button->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  start_button->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+  auto* pause_button = new QToolButton;
+  pause_button->setDefaultAction(pause_action_);
+  pause_button->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  auto* stop_button = new QToolButton;
+  stop_button->setDefaultAction(stop_action_);
+  stop_button->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  auto* buttons = new QHBoxLayout;
+  buttons->addWidget(start_button, 1);
+  buttons->addWidget(pause_button);
+  buttons->addWidget(stop_button);
+  auto* experiment = new QWidget;
+  auto* experiment_layout = new QVBoxLayout(experiment);
+  experiment_layout->setContentsMargins(6, 4, 2, 6);
+  experiment_layout->addWidget(form_, 1);
+  experiment_layout->addLayout(buttons);
+  auto* experiment_dock = new QDockWidget(tr("Experiment"));
+  experiment_dock->setObjectName(QStringLiteral("experiment-dock"));
+  experiment_dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+  experiment_dock->setWidget(experiment);
+  experiment_dock->setMinimumWidth(360);
+  addDockWidget(Qt::LeftDockWidgetArea, experiment_dock);
+
+  // ---- centre: banner, charts, status
+  banner_ = new QLabel;
+  banner_->setObjectName(QStringLiteral("banner"));
+  banner_->setWordWrap(true);
+  banner_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  banner_->setVisible(false);
+  charts_ = new MetricCharts;
+  status_ = new StatusPanel;
+  auto* centre = new QWidget;
+  auto* centre_layout = new QVBoxLayout(centre);
+  centre_layout->setContentsMargins(4, 4, 4, 0);
+  centre_layout->setSpacing(4);
+  centre_layout->addWidget(banner_);
+  centre_layout->addWidget(charts_, 1);
+  centre_layout->addWidget(status_);
+  setCentralWidget(centre);
+
+  // ---- right: runs
+  run_list_ = new RunListModel(this);
+  run_table_ = new QTableView;
+  run_table_->setObjectName(QStringLiteral("runs"));
+  run_table_->setModel(run_list_);
+  run_table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  run_table_->setSelectionMode(QAbstractItemView::SingleSelection);
+  run_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  run_table_->setAlternatingRowColors(true);
+  run_table_->setShowGrid(false);
+  run_table_->setWordWrap(false);
+  run_table_->verticalHeader()->hide();
+  run_table_->verticalHeader()->setDefaultSectionSize(24);
+  run_table_->horizontalHeader()->setHighlightSections(false);
+  run_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+  run_table_->horizontalHeader()->setStretchLastSection(true);
+  for (auto [column, width] : std::initializer_list<std::pair<int, int>>{
+           {RunListModel::Id, 34}, {RunListModel::Name, 150}, {RunListModel::Status, 108}, {RunListModel::Started, 116},
+           {RunListModel::Dataset, 120}, {RunListModel::Models, 150}, {RunListModel::Agreement, 76}})
+    run_table_->setColumnWidth(column, width);
+  connect(run_table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+          [this](const QModelIndex& current) {
+            const qint64 id = run_list_->runIdAt(current.row());
+            if (id != 0 && id != displayed_run_id_) showRun(id);
+          });
+  auto* runs_dock = new QDockWidget(tr("Runs"));
+  runs_dock->setObjectName(QStringLiteral("runs-dock"));
+  runs_dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+  runs_dock->setWidget(run_table_);
+  addDockWidget(Qt::RightDockWidgetArea, runs_dock);
+
+  // ---- bottom: log
+  log_ = new QPlainTextEdit;
+  log_->setObjectName(QStringLiteral("log"));
+  log_->setReadOnly(true);
+  log_->setMaximumBlockCount(5000);
+  log_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  auto* log_dock = new QDockWidget(tr("Log"));
+  log_dock->setObjectName(QStringLiteral("log-dock"));
+  log_dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+  log_dock->setWidget(log_);
+  addDockWidget(Qt::BottomDockWidgetArea, log_dock);
+  setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
+  setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+  resizeDocks({experiment_dock, runs_dock}, {380, 560}, Qt::Horizontal);
+  resizeDocks({log_dock}, {150}, Qt::Vertical);
+}
+
+// ---- database ---------------------------------------------------------------------------
+
+bool MainWindow::openDatabase(const QString& path) {
+  if (controller_->busy()) {
+    showBanner(tr("Stop the run before opening another database."));
+    return false;
+  }
+  try {
+    auto store = std::make_unique<RunStore>(path.toStdString());
+    const int interrupted = store->markInterruptedRuns();
+    store_ = std::move(store);
+    database_path_ = path;
+    if (interrupted > 0) appendLog(LogLevel::Warning, tr("%1 run(s) whose process had ended were marked 'interrupted'").arg(interrupted));
+  } catch (const std::exception& error) {
+    const QString message = tr("Cannot open the database: %1").arg(toQ(error.what()));
+    appendLog(LogLevel::Error, message);
+    showBanner(message);
+    return false;
+  }
+  setWindowTitle(tr("Distill Workbench — %1").arg(QFileInfo(path).fileName()));
+  appendLog(LogLevel::Info, tr("Database %1").arg(path));
+  displayed_run_id_ = 0;
+  charts_->clear();
+  refreshRuns();
+  return true;
+}
+
+void MainWindow::onNewDatabase() {
+  const QString path = QFileDialog::getSaveFileName(this, tr("New run database"), QStringLiteral("runs.db"),
+                                                    tr("SQLite databases (*.db *.sqlite);;All files (*)"));
+  if (path.isEmpty()) return;
+  if (QFileInfo::exists(path)) {
+    showBanner(tr("%1 already exists; use Open database to open it.").arg(path));
+    return;
+  }
+  openDatabase(path);
+}
+
+void MainWindow::onOpenDatabase() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open run database"), QFileInfo(database_path_).absolutePath(),
+                                                    tr("SQLite databases (*.db *.sqlite);;All files (*)"));
+  if (!path.isEmpty()) openDatabase(path);
+}
+
+void MainWindow::refreshRuns() {
+  if (!store_) return;
+  try {
+    auto runs = store_->listRuns();
+    QStringList teachers;
+    for (const auto& run : runs)
+      if (run.status == RunStatus::Completed) teachers << QStringLiteral("run:%1").arg(run.id);
+    run_list_->refresh(std::move(runs));
+    form_->setTeacherRuns(teachers);
+  } catch (const std::exception& error) {
+    appendLog(LogLevel::Error, tr("Cannot read the run list: %1").arg(toQ(error.what())));
+  }
+  const int row = run_list_->rowOf(displayed_run_id_);
+  if (row >= 0 && run_table_->currentIndex().row() != row) {
+    const QSignalBlocker blocker(run_table_->selectionModel());
+    run_table_->selectRow(row);
+  }
+}
+
+void MainWindow::showRun(qint64 run_id) {
+  displayed_run_id_ = run_id;
+  if (run_id == controller_->runId() && controller_->busy()) {
+    charts_->showPoints(live_points_);
+    return;
+  }
+  try {
+    charts_->showPoints(store_->metrics(run_id));
+  } catch (const std::exception& error) {
+    appendLog(LogLevel::Error, tr("Cannot read run %1: %2").arg(run_id).arg(toQ(error.what())));
+  }
+}
+
+bool MainWindow::loadExperiment(const QString& path) {
+  QString error;
+  if (form_->loadFile(path, &error)) {
+    appendLog(LogLevel::Info, tr("Loaded experiment %1").arg(path));
+    return true;
+  }
+  appendLog(LogLevel::Error, error);
+  showBanner(error);
+  return false;
+}
+
+// ---- run control ------------------------------------------------------------------------
+
+void MainWindow::startRun() {
+  if (controller_->busy()) return;
+  if (!form_->isValid()) {
+    showBanner(tr("The experiment has problems; see the list under the form."));
+    return;
+  }
+  showBanner(QString());
+  const ExperimentConfig config = form_->config();
+  live_points_.clear();
+  charts_->clear();
+  status_->reset();
+  appendLog(LogLevel::Info, tr("Starting %1").arg(toQ(describe(config))));
+  controller_->start(config, database_path_);
+}
+
+void MainWindow::togglePause() { controller_->setPaused(controller_->state() == RunState::Running); }
+
+void MainWindow::stopRun() {
+  if (!controller_->busy()) return;
+  appendLog(LogLevel::Info, tr("Stopping after the current step…"));
+  controller_->stop();
+}
+
+void MainWindow::onRunStarted(qint64 run_id, QString description) {
+  displayed_run_id_ = run_id;
+  appendLog(LogLevel::Info, tr("Run %1 started: %2").arg(run_id).arg(description));
+  refreshRuns();
+  run_list_->setLiveNote(run_id, tr("0%"));
+}
+
+void MainWindow::onStartFailed(QString message) {
+  appendLog(LogLevel::Error, tr("The run could not start: %1").arg(message));
+  showBanner(tr("The run could not start: %1").arg(message));
+  status_->setState(tr("not started"));
+  if (close_when_stopped_) close();
+}
+
+void MainWindow::onBatch(qint64 run_id, MailboxBatch batch) {
+  if (run_id != controller_->runId()) return;  // from a run that is no longer the live one
+  if (batch.environment) {
+    auto it = batch.environment->find("device");
+    if (it != batch.environment->end()) status_->setDevice(toQ(it->second));
+  }
+  for (const auto& line : batch.logs) appendLog(line.level, toQ(line.message));
+  if (batch.progress) {
+    status_->showProgress(*batch.progress);
+    if (controller_->state() == RunState::Running)
+      run_list_->setLiveNote(run_id, QStringLiteral("%1%").arg(status_->progressValue() / 10));
+  }
+  if (!batch.metrics.empty()) {
+    bool evaluation = false;
+    for (const auto& point : batch.metrics) evaluation = evaluation || point.key.rfind("eval/", 0) == 0;
+    live_points_.insert(live_points_.end(), batch.metrics.begin(), batch.metrics.end());
+    if (displayed_run_id_ == run_id) charts_->append(batch.metrics);
+    // The store has the evaluation by now or within a second; the list shows it then.
+    if (evaluation) refreshRuns();
+  }
+}
+
+void MainWindow::onRunFinished(qint64 run_id, RunEnd run_end, QString error) {
+  run_list_->setLiveNote(run_id, QString());
+  switch (run_end) {
+    case RunEnd::Completed:
+      appendLog(LogLevel::Info, tr("Run %1 completed").arg(run_id));
+      status_->setState(tr("completed"));
+      break;
+    case RunEnd::Stopped:
+      appendLog(LogLevel::Warning, tr("Run %1 stopped; what it recorded is kept").arg(run_id));
+      status_->setState(tr("stopped"));
+      break;
+    case RunEnd::Failed:
+      appendLog(LogLevel::Error, tr("Run %1 failed: %2").arg(run_id).arg(error));
+      status_->setState(tr("failed"));
+      showBanner(tr("Run %1 failed: %2").arg(run_id).arg(error));
+      break;
+  }
+  refreshRuns();
+  if (close_when_stopped_) close();
+}
+
+void MainWindow::onStateChanged(RunState state) {
+  if (state != RunState::Idle) status_->setState(tr(runStateName(state)));
+  const qint64 live = controller_->runId();
+  if (live != 0 && state == RunState::Paused) run_list_->setLiveNote(live, tr("paused"));
+  updateActions();
+}
+
+void MainWindow::updateActions() {
+  const RunState state = controller_->state();
+  const bool idle = state == RunState::Idle;
+  start_action_->setEnabled(idle && form_->isValid());
+  start_action_->setToolTip(form_->isValid() ? tr("Start the experiment (Ctrl+R)")
+                                             : tr("Fix the experiment's problems first (listed under the form)"));
+  pause_action_->setEnabled(state == RunState::Running || state == RunState::Paused);
+  const bool paused = state == RunState::Paused;
+  pause_action_->setText(paused ? tr("&Resume") : tr("&Pause"));
+  pause_action_->setIcon(style()->standardIcon(paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
+  stop_action_->setEnabled(state == RunState::Starting || state == RunState::Running || state == RunState::Paused);
+  new_db_action_->setEnabled(idle);
+  open_db_action_->setEnabled(idle);
+  form_->setEditable(idle);
+}
+
+// ---- log, banner, close -----------------------------------------------------------------
+
+void MainWindow::appendLog(LogLevel level, const QString& message) {
+  const QString time = QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss"));
+  QString color = QStringLiteral("#333333");
+  QString prefix;
+  if (level == LogLevel::Warning) {
+    color = QStringLiteral("#a66300");
+    prefix = tr("warning: ");
+  } else if (level == LogLevel::Error) {
+    color = QStringLiteral("#c0392b");
+    prefix = tr("error: ");
+  }
+  log_->appendHtml(QStringLiteral("<span style='color:#888888'>%1</span> <span style='color:%2'>%3%4</span>")
+                       .arg(time, color, prefix, message.toHtmlEscaped()));
+}
+
+QString MainWindow::logText() const { return log_->toPlainText(); }
+
+void MainWindow::showBanner(const QString& message) {
+  banner_->setText(message);
+  banner_->setVisible(!message.isEmpty());
+}
+
+QString MainWindow::bannerText() const { return banner_->isVisible() ? banner_->text() : QString(); }
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (!controller_->busy()) {
+    event->accept();
+    return;
+  }
+  event->ignore();
+  if (close_when_stopped_) return;  // already stopping; closes when the run ends
+  if (!confirm_close_ || !confirm_close_()) return;
+  // Stop through the RunControl and close once the worker reports the run recorded as
+  // stopped; the window stays responsive meanwhile.
+  close_when_stopped_ = true;
+  appendLog(LogLevel::Info, tr("Stopping the run before closing…"));
+  controller_->stop();
+}
+
+}  // namespace distill::ui

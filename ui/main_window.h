@@ -1,0 +1,112 @@
+// The workbench window: the experiment form on the left, the live charts in the middle with
+// the run's status under them, the runs of the open database on the right, the log below.
+//
+// One run from the button to the chart: Start -> ExperimentForm::config() -> RunController
+// (worker QThread: ExperimentRunner -> Trainer -> StoreRecorder + RunMailbox) -> 33 ms tick
+// -> batchArrived -> MetricCharts::append -> coalesced replot. Past runs come from the
+// window's own read connection to the store.
+//
+// Thread contract: a widget; GUI thread only.
+#pragma once
+
+#include <QMainWindow>
+#include <QString>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/store/run_store.h"
+#include "ui/run_controller.h"
+
+class QAction;
+class QLabel;
+class QPlainTextEdit;
+class QTableView;
+class QToolButton;
+
+namespace distill::ui {
+
+class ExperimentForm;
+class MetricCharts;
+class RunListModel;
+class StatusPanel;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  // Opens (creating when missing) the database at `database_path`.
+  explicit MainWindow(const QString& database_path, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  bool openDatabase(const QString& path);
+  bool loadExperiment(const QString& path);
+  QString databasePath() const { return database_path_; }
+
+  // Asked when the window is closed during a run; true = stop the run and close. The default
+  // asks with a message box; tests replace it.
+  void setCloseConfirmation(std::function<bool()> confirm) { confirm_close_ = std::move(confirm); }
+
+  ExperimentForm* form() const { return form_; }
+  MetricCharts* charts() const { return charts_; }
+  StatusPanel* statusPanel() const { return status_; }
+  RunListModel* runList() const { return run_list_; }
+  QTableView* runTable() const { return run_table_; }
+  RunController* controller() const { return controller_; }
+  QAction* startAction() const { return start_action_; }
+  QAction* pauseAction() const { return pause_action_; }
+  QAction* stopAction() const { return stop_action_; }
+  QString logText() const;
+  QString bannerText() const;
+  qint64 displayedRunId() const { return displayed_run_id_; }
+
+ public slots:
+  void startRun();
+  void togglePause();
+  void stopRun();
+  void showRun(qint64 run_id);
+  void refreshRuns();
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private slots:
+  void onRunStarted(qint64 run_id, QString description);
+  void onStartFailed(QString message);
+  void onBatch(qint64 run_id, distill::ui::MailboxBatch batch);
+  void onRunFinished(qint64 run_id, distill::ui::RunEnd run_end, QString error);
+  void onStateChanged(distill::ui::RunState state);
+  void onNewDatabase();
+  void onOpenDatabase();
+
+ private:
+  void buildActions();
+  void buildLayout();
+  void updateActions();
+  void appendLog(LogLevel level, const QString& message);
+  void showBanner(const QString& message);  // empty hides it
+
+  QString database_path_;
+  std::unique_ptr<RunStore> store_;  // the GUI's read connection
+  RunController* controller_ = nullptr;
+  ExperimentForm* form_ = nullptr;
+  MetricCharts* charts_ = nullptr;
+  StatusPanel* status_ = nullptr;
+  RunListModel* run_list_ = nullptr;
+  QTableView* run_table_ = nullptr;
+  QPlainTextEdit* log_ = nullptr;
+  QLabel* banner_ = nullptr;
+
+  QAction* start_action_ = nullptr;
+  QAction* pause_action_ = nullptr;
+  QAction* stop_action_ = nullptr;
+  QAction* new_db_action_ = nullptr;
+  QAction* open_db_action_ = nullptr;
+
+  qint64 displayed_run_id_ = 0;
+  std::vector<MetricPoint> live_points_;  // the live run's curves, kept for re-selection
+  bool close_when_stopped_ = false;
+  std::function<bool()> confirm_close_;
+};
+
+}  // namespace distill::ui

@@ -1,0 +1,78 @@
+#include "ui/status_panel.h"
+
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QProgressBar>
+
+#include <cmath>
+
+namespace distill::ui {
+namespace {
+QLabel* label(const QString& object_name, int min_width) {
+  auto* l = new QLabel;
+  l->setObjectName(object_name);
+  l->setMinimumWidth(min_width);
+  return l;
+}
+}  // namespace
+
+StatusPanel::StatusPanel(QWidget* parent) : QWidget(parent) {
+  state_ = label(QStringLiteral("state"), 90);
+  state_->setStyleSheet(QStringLiteral("font-weight: bold;"));
+  phase_ = label(QStringLiteral("phase"), 110);
+  position_ = label(QStringLiteral("position"), 190);
+  progress_ = new QProgressBar;
+  progress_->setObjectName(QStringLiteral("progress"));
+  progress_->setRange(0, 1000);
+  progress_->setMinimumWidth(220);
+  speed_ = label(QStringLiteral("speed"), 120);
+  device_ = label(QStringLiteral("device"), 90);
+  auto* layout = new QHBoxLayout(this);
+  layout->setContentsMargins(6, 2, 6, 2);
+  layout->addWidget(state_);
+  layout->addWidget(phase_);
+  layout->addWidget(position_);
+  layout->addWidget(progress_, 1);
+  layout->addWidget(speed_);
+  layout->addWidget(device_);
+  reset();
+}
+
+QString StatusPanel::durationText(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) return QStringLiteral("?");
+  const auto total = static_cast<long long>(std::llround(seconds));
+  if (total < 60) return QStringLiteral("%1 s").arg(total);
+  if (total < 3600) return QStringLiteral("%1 min %2 s").arg(total / 60).arg(total % 60, 2, 10, QChar('0'));
+  return QStringLiteral("%1 h %2 min").arg(total / 3600).arg((total / 60) % 60, 2, 10, QChar('0'));
+}
+
+void StatusPanel::showProgress(const ProgressInfo& p) {
+  const bool teacher = p.phase == Phase::Teacher;
+  phase_->setText(teacher ? tr("Phase 1: teacher") : tr("Phase 2: student"));
+  phase_->setStyleSheet(teacher ? QStringLiteral("color: #c05c00;") : QStringLiteral("color: #1f6fc5;"));
+  position_->setText(tr("epoch %1/%2 · step %3/%4").arg(p.epoch).arg(p.epochs).arg(p.step).arg(p.steps_in_phase));
+  const int value = p.total_steps > 0 ? static_cast<int>(1000.0 * p.done_steps / p.total_steps) : 0;
+  progress_->setValue(value);
+  progress_->setFormat(tr("%1% · ETA %2").arg(value / 10.0, 0, 'f', 1).arg(durationText(p.eta_s)));
+  speed_->setText(tr("%1 samples/s").arg(p.samples_per_s, 0, 'f', 0));
+  if (!p.device.empty()) setDevice(QString::fromStdString(p.device));
+}
+
+void StatusPanel::setState(const QString& state) { state_->setText(state); }
+
+void StatusPanel::setDevice(const QString& device) { device_->setText(tr("device %1").arg(device)); }
+
+void StatusPanel::reset() {
+  state_->setText(tr("idle"));
+  phase_->setText(QStringLiteral("–"));
+  phase_->setStyleSheet(QString());
+  position_->setText(QString());
+  progress_->setValue(0);
+  progress_->setFormat(tr("no run"));
+  speed_->setText(QString());
+}
+
+QString StatusPanel::phaseText() const { return phase_->text(); }
+int StatusPanel::progressValue() const { return progress_->value(); }
+
+}  // namespace distill::ui
