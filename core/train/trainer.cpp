@@ -13,6 +13,7 @@
 #include "core/metrics/metrics.h"
 #include "core/models/classifier.h"
 #include "core/runtime/runtime.h"
+#include "core/train/schedule.h"
 
 namespace distill {
 
@@ -30,15 +31,6 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c, con
     return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
   return std::make_unique<torch::optim::SGD>(
       params, torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
-}
-
-// Learning rate at `step` (0-based) of a phase with `total_steps` steps.
-double scheduledLr(const TrainConfig& c, int64_t step, int64_t steps_per_epoch, int64_t total_steps) {
-  if (c.schedule == "cosine" && total_steps > 0)
-    return c.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(total_steps)));
-  if (c.schedule == "step" && steps_per_epoch > 0)
-    return c.lr * std::pow(c.gamma, static_cast<double>((step / steps_per_epoch) / c.step_size));
-  return c.lr;
 }
 
 void setLr(torch::optim::Optimizer& optimizer, double lr) {
@@ -194,7 +186,7 @@ struct Trainer::Impl {
         const auto indices = sampler.batch(b).to(device);
         const auto inputs = train.inputs.index_select(0, indices);
         const auto targets = train.targets.index_select(0, indices);
-        setLr(*optimizer, scheduledLr(config.train, step, per_epoch, total));
+        setLr(*optimizer, learningRateAt(config.train, step, per_epoch, total));
 
         optimizer->zero_grad();
         const auto logits = model->forward(inputs);

@@ -84,6 +84,26 @@ TEST_F(TrainerTest, TwoPhasesLearnTheToyTaskAndReportEveryMetric) {
   EXPECT_GT(recorder.progress_calls, 0);
 }
 
+TEST_F(TrainerTest, CnnTeacherDistilsIntoMlpStudentWithAdamW) {
+  config.teacher.model.arch = "cnn";
+  config.teacher.model.channels = {4, 8};
+  config.teacher.model.hidden = {16};
+  config.teacher.epochs = 1;
+  config.train.epochs = 2;
+  config.train.optimizer = "adamw";
+  config.train.lr = 0.003;
+  config.train.schedule = "step";
+  config.train.step_size = 1;
+  Recorder recorder;
+  RunControl control;
+  Trainer trainer(config, data, {}, recorder, control);
+  const auto result = trainer.run();
+  ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
+  EXPECT_GT(result.final.at("eval/teacher_acc"), 0.5);
+  EXPECT_GT(result.final.at("eval/agreement"), 0.5);
+  EXPECT_NE(recorder.environment.at("teacher_summary").find("CNN"), std::string::npos);
+}
+
 TEST_F(TrainerTest, SameSeedGivesTheSameRun) {
   std::vector<double> finals;
   for (int i = 0; i < 2; ++i) {
