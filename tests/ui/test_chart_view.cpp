@@ -1,0 +1,122 @@
+// Charts: routing of metric keys, coalesced redraws, follow mode, legend toggling, tooltips.
+#include <QSignalSpy>
+#include <QTest>
+
+#include "ui/chart_view.h"
+#include "ui/metric_charts.h"
+
+using namespace distill;
+using namespace distill::ui;
+
+namespace {
+std::vector<MetricPoint> curve(const std::string& key, int count, double steps_per_epoch = 100.0) {
+  std::vector<MetricPoint> points;
+  for (int i = 1; i <= count; ++i) points.push_back({key, i, i / steps_per_epoch, 0.0, 2.0 / (1.0 + i)});
+  return points;
+}
+}  // namespace
+
+class TestChartView : public QObject {
+  Q_OBJECT
+ private slots:
+  void routesKeysToCharts() {
+    MetricCharts charts;
+    charts.append(curve("train/teacher_loss", 5));
+    charts.append(curve("train/kd_loss", 4));
+    charts.append(curve("eval/kl", 3));
+    charts.append(curve("eval/student_acc", 2));
+    charts.append(curve("perf/samples_per_s", 7));  // not plotted
+    QCOMPARE(charts.lossChart()->pointCount("train/teacher_loss"), 5);
+    QCOMPARE(charts.lossChart()->pointCount("train/kd_loss"), 4);
+    QCOMPARE(charts.agreementChart()->pointCount("eval/kl"), 3);
+    QCOMPARE(charts.accuracyChart()->pointCount("eval/student_acc"), 2);
+    QCOMPARE(charts.pointCount("perf/samples_per_s"), 0);
+    // KL is on the agreement chart's right axis.
+    QCOMPARE(charts.agreementChart()->graphFor("eval/kl")->valueAxis(), charts.agreementChart()->yAxis2);
+  }
+
+  void teacherAndStudentHaveFixedColours() {
+    MetricCharts charts;
+    QCOMPARE(charts.accuracyChart()->graphFor("eval/teacher_acc")->pen().color(), kTeacherColor);
+    QCOMPARE(charts.accuracyChart()->graphFor("eval/student_acc")->pen().color(), kStudentColor);
+    QCOMPARE(charts.lossChart()->graphFor("eval/teacher_loss")->pen().color(), kTeacherColor);
+  }
+
+  void redrawsAreCoalesced() {
+    MetricCharts charts;
+    charts.resize(800, 600);
+    charts.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&charts));
+    ChartView* chart = charts.lossChart();
+    const int before = chart->replotCount();
+    // A thousand appends in one go, as from one big batch: one redraw, not a thousand.
+    for (const auto& point : curve("train/student_loss", 1000)) charts.append({point});
+    QTRY_COMPARE(chart->replotCount(), before + 1);
+    QTest::qWait(100);
+    QCOMPARE(chart->replotCount(), before + 1);
+  }
+
+  void followsUntilTheUserZooms() {
+    ChartView chart("Loss", "epoch", "loss");
+    chart.addSeries({"train/student_loss", "student", kStudentColor});
+    chart.resize(600, 400);
+    chart.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&chart));
+    for (const auto& p : curve("train/student_loss", 50)) chart.append(p);
+    QTRY_VERIFY(chart.xAxis->range().upper >= 0.5);
+    QVERIFY(chart.following());
+
+    // A wheel turn zooms and ends following: new data no longer moves the view.
+    const QPoint centre = chart.axisRect()->rect().center();
+    QWheelEvent wheel(centre, chart.mapToGlobal(centre), QPoint(), QPoint(0, 120), Qt::NoButton, Qt::NoModifier,
+                      Qt::NoScrollPhase, false);
+    QApplication::sendEvent(&chart, &wheel);
+    QVERIFY(!chart.following());
+    const QCPRange zoomed = chart.xAxis->range();
+    for (int i = 51; i <= 200; ++i) chart.append({"train/student_loss", i, i / 100.0, 0.0, 0.1});
+    QTest::qWait(80);
+    QCOMPARE(chart.xAxis->range().upper, zoomed.upper);
+
+    // A double-click resets the view to all data and follows again.
+    QTest::mouseDClick(&chart, Qt::LeftButton, Qt::NoModifier, centre);
+    QVERIFY(chart.following());
+    QVERIFY(chart.xAxis->range().upper >= 2.0);
+  }
+
+  void legendClickTogglesACurve() {
+    ChartView chart("Accuracy", "epoch", "accuracy");
+    chart.addSeries({"eval/teacher_acc", "teacher", kTeacherColor});
+    chart.addSeries({"eval/student_acc", "student", kStudentColor});
+    chart.resize(600, 400);
+    chart.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&chart));
+    chart.replot();
+    auto* item = chart.legend->itemWithPlottable(chart.graphFor("eval/student_acc"));
+    QVERIFY(item);
+    const QPoint where = item->outerRect().center();
+    QTest::mouseClick(&chart, Qt::LeftButton, Qt::NoModifier, where);
+    QVERIFY(!chart.graphFor("eval/student_acc")->visible());
+    QVERIFY(chart.graphFor("eval/teacher_acc")->visible());
+    QTest::mouseClick(&chart, Qt::LeftButton, Qt::NoModifier, where);
+    QVERIFY(chart.graphFor("eval/student_acc")->visible());
+  }
+
+  void tooltipShowsExactValues() {
+    ChartView chart("Accuracy", "epoch", "accuracy");
+    chart.addSeries({"eval/student_acc", "student", kStudentColor});
+    chart.resize(600, 400);
+    chart.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&chart));
+    chart.append({"eval/student_acc", 469, 1.0, 0.0, 0.8125});
+    chart.append({"eval/student_acc", 938, 2.0, 0.0, 0.84375});
+    chart.resetView();
+    chart.replot();
+    const QPoint at(static_cast<int>(chart.xAxis->coordToPixel(2.0)), static_cast<int>(chart.yAxis->coordToPixel(0.84375)));
+    const QString tip = chart.tooltipAt(at + QPoint(3, -2));
+    QVERIFY2(tip.contains("step 938") && tip.contains("epoch 2.000") && tip.contains("0.84375"), qPrintable(tip));
+    QVERIFY(chart.tooltipAt(QPoint(2, 2)).isEmpty());
+  }
+};
+
+QTEST_MAIN(TestChartView)
+#include "test_chart_view.moc"

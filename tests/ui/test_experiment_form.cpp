@@ -1,0 +1,143 @@
+// The experiment form: every key round-trips, presets load, and validation as you type uses
+// the core's rules and the CLI's messages.
+#include <QAction>
+#include <QLabel>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "core/config/config.h"
+#include "tests/ui/ui_test_support.h"
+#include "ui/experiment_form.h"
+#include "ui/main_window.h"
+
+using namespace distill;
+using namespace distill::ui;
+
+class TestExperimentForm : public QObject {
+  Q_OBJECT
+ private slots:
+  void defaultsAreValidAndRoundTrip() {
+    ExperimentForm form;
+    QVERIFY(form.isValid());
+    QCOMPARE(toYaml(form.config()), toYaml(defaultConfig()));
+  }
+
+  void everyKeyHasAField() {
+    ExperimentForm form;
+    for (const auto& key : configKeys()) QVERIFY2(form.field(QString::fromStdString(key)), key.c_str());
+  }
+
+  void presetsLoadAndRoundTrip() {
+    const auto presets = ExperimentForm::findPresets();
+    QVERIFY2(!presets.empty(), "no presets found in resources/presets");
+    ExperimentForm form;
+    for (const auto& [name, path] : presets) {
+      QString error;
+      QVERIFY2(form.loadFile(path, &error), qPrintable(error));
+      QVERIFY2(form.isValid(), qPrintable(name));
+      QCOMPARE(toYaml(form.config()), toYaml(loadConfigFile(path.toStdString())));
+    }
+  }
+
+  void filledThroughWidgets() {
+    ExperimentForm form;
+    test::fillTinyExperiment(form);
+    QVERIFY(form.isValid());
+    QCOMPARE(toYaml(form.config()), toYaml(test::tinyConfig()));
+  }
+
+  void saveThenLoad() {
+    QTemporaryDir dir;
+    ExperimentForm form;
+    form.setConfig(test::tinyConfig());
+    const QString path = dir.filePath("experiment.yaml");
+    QString error;
+    QVERIFY2(form.saveFile(path, &error), qPrintable(error));
+    ExperimentForm other;
+    QVERIFY2(other.loadFile(path, &error), qPrintable(error));
+    QCOMPARE(toYaml(other.config()), toYaml(test::tinyConfig()));
+  }
+
+  void badFileKeepsTheForm() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath("bad.yaml");
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("train:\n  lr: -1\n  warmup: 3\n");
+    file.close();
+    ExperimentForm form;
+    form.setConfig(test::tinyConfig());
+    QString error;
+    QVERIFY(!form.loadFile(path, &error));
+    QVERIFY2(error.contains("train.warmup"), qPrintable(error));
+    QCOMPARE(toYaml(form.config()), toYaml(test::tinyConfig()));
+  }
+
+  // Typed text, the key the form must blame, and the CLI override that fails the same way.
+  void invalidInputIsReported_data() {
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QString>("cli_override");
+    QTest::newRow("zero learning rate") << "train.lr" << "0" << "train.lr=0";
+    QTest::newRow("negative std") << "dataset.std" << "-1" << "dataset.std=-1";
+    QTest::newRow("bad run reference") << "teacher.source" << "run:abc" << "teacher.source=run:abc";
+    QTest::newRow("zero width") << "student.hidden" << "64, 0" << "student.hidden=[64, 0]";
+    QTest::newRow("not a list") << "student.hidden" << "64, wide" << "";
+    QTest::newRow("not a number") << "train.weight_decay" << "lots" << "";
+  }
+
+  void invalidInputIsReported() {
+    QFETCH(QString, key);
+    QFETCH(QString, text);
+    QFETCH(QString, cli_override);
+    ExperimentForm form;
+    QSignalSpy validity(&form, &ExperimentForm::validityChanged);
+    test::typeInto(form, key, text);
+    QVERIFY(!form.isValid());
+    // Typing passes through other states ("run:" before "run:abc"); the last one counts.
+    QVERIFY(validity.count() >= 1);
+    QCOMPARE(validity.takeLast().at(0).toBool(), false);
+    const auto issues = form.issues();
+    QCOMPARE(QString::fromStdString(issues.front().key), key);
+    QVERIFY(form.field(key)->property("invalid").toBool());
+    auto* label = form.findChild<QLabel*>("issues");
+    QVERIFY(label && !label->isHidden());
+    QVERIFY(label->text().contains(key));
+    if (!cli_override.isEmpty()) {
+      // The CLI (parseConfigWithOverrides) says exactly the same.
+      try {
+        parseConfigWithOverrides("", {cli_override.toStdString()});
+        QFAIL("the CLI accepted what the form rejects");
+      } catch (const ConfigError& error) {
+        QCOMPARE(error.issues().front().key, issues.front().key);
+        QCOMPARE(error.issues().front().message, issues.front().message);
+      }
+    }
+    form.setConfig(defaultConfig());
+    QVERIFY(form.isValid());
+    QVERIFY(label->isHidden());
+    QVERIFY(!form.field(key)->property("invalid").toBool());
+  }
+
+  void invalidConfigDisablesStart() {
+    QTemporaryDir dir;
+    MainWindow window(dir.filePath("runs.db"));
+    window.show();
+    QVERIFY(window.startAction()->isEnabled());
+    test::typeInto(*window.form(), "train.lr", "0");
+    QVERIFY(!window.startAction()->isEnabled());
+    auto* label = window.form()->findChild<QLabel*>("issues");
+    QVERIFY(label->isVisible());
+    QVERIFY2(label->text().contains("expected a learning rate &gt; 0") || label->text().contains("expected a learning rate > 0"),
+             qPrintable(label->text()));
+    window.startRun();  // e.g. a shortcut: still refused
+    QVERIFY(!window.controller()->busy());
+    test::typeInto(*window.form(), "train.lr", "0.05");
+    QVERIFY(window.startAction()->isEnabled());
+    QVERIFY(label->isHidden());
+  }
+};
+
+QTEST_MAIN(TestExperimentForm)
+#include "test_experiment_form.moc"

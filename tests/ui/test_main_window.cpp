@@ -1,0 +1,229 @@
+// The window end to end: a tiny real run on Fashion-MNIST from the form to the charts and the
+// run list, pause/resume, stop, closing during a run, failures shown as messages, and
+// stale worker signals dropped.
+#include <QAction>
+#include <QSignalSpy>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QToolButton>
+
+#include "core/store/run_store.h"
+#include "tests/ui/ui_test_support.h"
+#include "ui/chart_view.h"
+#include "ui/main_window.h"
+#include "ui/metric_charts.h"
+#include "ui/run_list_model.h"
+#include "ui/status_panel.h"
+
+using namespace distill;
+using namespace distill::ui;
+
+namespace {
+constexpr int kRunTimeoutMs = 120'000;
+
+RunStatus storedStatus(const QString& db, qint64 run_id) {
+  RunStore store(db.toStdString(), RunStore::Mode::ReadOnly);
+  auto run = store.getRun(run_id);
+  return run ? run->status : RunStatus::Running;
+}
+
+QString listedStatus(MainWindow& window, qint64 run_id) {
+  const int row = window.runList()->rowOf(run_id);
+  return row < 0 ? QString() : window.runList()->index(row, RunListModel::Status).data().toString();
+}
+}  // namespace
+
+class TestMainWindow : public QObject {
+  Q_OBJECT
+ private:
+  QTemporaryDir dir_;
+  QString db() const { return dir_.filePath("runs.db"); }
+
+ private slots:
+  void tinyRunFromTheForm() {
+    MainWindow window(db());
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    test::fillTinyExperiment(*window.form());
+    QVERIFY(window.startAction()->isEnabled());
+
+    RunController* controller = window.controller();
+    QSignalSpy started(controller, &RunController::runStarted);
+    QSignalSpy batches(controller, &RunController::batchArrived);
+    QSignalSpy finished(controller, &RunController::runFinished);
+    QTest::mouseClick(window.findChild<QToolButton*>("start-button"), Qt::LeftButton);
+    QVERIFY(controller->busy());
+    QVERIFY(!window.startAction()->isEnabled());
+    QVERIFY(started.wait(30'000));
+    const qint64 run_id = started.first().at(0).toLongLong();
+    QVERIFY(batches.count() > 0 || batches.wait(30'000));
+    QVERIFY(finished.count() == 1 || finished.wait(kRunTimeoutMs));
+    QCOMPARE(finished.first().at(1).value<RunEnd>(), RunEnd::Completed);
+
+    // Every batch carried this run's id, and far fewer batches came than points.
+    int points = 0;
+    for (const auto& args : batches) {
+      QCOMPARE(args.at(0).toLongLong(), run_id);
+      points += static_cast<int>(args.at(1).value<MailboxBatch>().metrics.size());
+    }
+    QVERIFY(batches.count() < points);
+
+    MetricCharts* charts = window.charts();
+    QVERIFY(charts->pointCount("train/teacher_loss") > 0);
+    QVERIFY(charts->pointCount("train/student_loss") > 0);
+    QVERIFY(charts->pointCount("train/kd_loss") > 0);
+    QVERIFY(charts->pointCount("eval/teacher_acc") >= 1);
+    QVERIFY(charts->pointCount("eval/student_acc") >= 1);
+    QVERIFY(charts->pointCount("eval/agreement") >= 1);
+    QVERIFY(charts->pointCount("eval/kl") >= 1);
+
+    QCOMPARE(storedStatus(db(), run_id), RunStatus::Completed);
+    QCOMPARE(listedStatus(window, run_id), QString("completed"));
+    const int row = window.runList()->rowOf(run_id);
+    QVERIFY(!window.runList()->index(row, RunListModel::Agreement).data().toString().isEmpty());
+    QVERIFY(!window.runList()->index(row, RunListModel::StudentAccuracy).data().toString().isEmpty());
+    QVERIFY(window.startAction()->isEnabled());
+    QVERIFY(window.logText().contains("completed"));
+
+    // The curves of the store match the live ones.
+    RunStore store(db().toStdString(), RunStore::Mode::ReadOnly);
+    QCOMPARE(charts->pointCount("train/student_loss"), static_cast<int>(store.metrics(run_id, "train/student_loss").size()));
+  }
+
+  void pastRunsComeBackAfterRestart() {
+    MainWindow window(db());  // a new window on the database of the previous test
+    window.show();
+    QVERIFY(window.runList()->rowCount() >= 1);
+    const qint64 run_id = window.runList()->runIdAt(0);
+    QVERIFY(window.charts()->pointCount("eval/student_acc") == 0);
+    window.runTable()->selectRow(0);
+    QCOMPARE(window.displayedRunId(), run_id);
+    RunStore store(db().toStdString(), RunStore::Mode::ReadOnly);
+    QCOMPARE(window.charts()->pointCount("eval/student_acc"), static_cast<int>(store.metrics(run_id, "eval/student_acc").size()));
+    QVERIFY(window.charts()->pointCount("train/student_loss") > 0);
+  }
+
+  void pauseResumeThenStop() {
+    MainWindow window(db());
+    window.show();
+    window.form()->setConfig(test::longConfig());
+    RunController* controller = window.controller();
+    int64_t done_steps = 0;
+    connect(controller, &RunController::batchArrived, this, [&](qint64, const MailboxBatch& batch) {
+      if (batch.progress) done_steps = batch.progress->done_steps;
+    });
+    QSignalSpy finished(controller, &RunController::runFinished);
+    window.startAction()->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(done_steps > 20, 30'000);
+
+    QVERIFY(window.pauseAction()->isEnabled());
+    window.pauseAction()->trigger();
+    QCOMPARE(controller->state(), RunState::Paused);
+    QCOMPARE(window.pauseAction()->text(), QString("&Resume"));
+    QTest::qWait(300);  // the step in flight ends and its progress arrives
+    const int64_t paused_at = done_steps;
+    QTest::qWait(600);
+    QCOMPARE(done_steps, paused_at);
+    QVERIFY(listedStatus(window, controller->runId()).contains("paused"));
+
+    window.pauseAction()->trigger();
+    QCOMPARE(controller->state(), RunState::Running);
+    QTRY_VERIFY_WITH_TIMEOUT(done_steps > paused_at, 10'000);
+
+    window.stopAction()->trigger();
+    QVERIFY(finished.wait(30'000));
+    QCOMPARE(finished.first().at(1).value<RunEnd>(), RunEnd::Stopped);
+    const qint64 run_id = finished.first().at(0).toLongLong();
+    QCOMPARE(storedStatus(db(), run_id), RunStatus::Stopped);
+    QCOMPARE(listedStatus(window, run_id), QString("stopped"));
+  }
+
+  void stopWhilePaused() {
+    MainWindow window(db());
+    window.form()->setConfig(test::longConfig());
+    RunController* controller = window.controller();
+    QSignalSpy batches(controller, &RunController::batchArrived);
+    QSignalSpy finished(controller, &RunController::runFinished);
+    window.startRun();
+    QVERIFY(batches.wait(30'000));
+    window.togglePause();
+    QCOMPARE(controller->state(), RunState::Paused);
+    window.stopRun();
+    QVERIFY(finished.wait(10'000));
+    QCOMPARE(finished.first().at(1).value<RunEnd>(), RunEnd::Stopped);
+    QCOMPARE(storedStatus(db(), finished.first().at(0).toLongLong()), RunStatus::Stopped);
+  }
+
+  void closingDuringARunAsksThenStops() {
+    MainWindow window(db());
+    window.show();
+    window.form()->setConfig(test::longConfig());
+    int asked = 0;
+    bool answer = false;
+    window.setCloseConfirmation([&] {
+      ++asked;
+      return answer;
+    });
+    RunController* controller = window.controller();
+    QSignalSpy batches(controller, &RunController::batchArrived);
+    QSignalSpy finished(controller, &RunController::runFinished);
+    window.startRun();
+    QVERIFY(batches.wait(30'000));
+
+    // "Cancel": the window and the run go on.
+    QVERIFY(!window.close());
+    QCOMPARE(asked, 1);
+    QVERIFY(window.isVisible());
+    QVERIFY(controller->busy() && controller->state() != RunState::Stopping);
+
+    // "Yes": the run stops cleanly, then the window closes by itself.
+    answer = true;
+    QVERIFY(!window.close());  // not yet: the run is still being stopped
+    QCOMPARE(asked, 2);
+    QVERIFY(finished.wait(30'000));
+    QTRY_VERIFY(!window.isVisible());
+    const qint64 run_id = finished.first().at(0).toLongLong();
+    QCOMPARE(storedStatus(db(), run_id), RunStatus::Stopped);
+  }
+
+  void missingDatasetIsAMessageNotACrash() {
+    MainWindow window(db());
+    window.show();
+    window.form()->setConfig(test::tinyConfig());
+    test::typeInto(*window.form(), "dataset.path", dir_.filePath("no-such-folder"));
+    QVERIFY(window.startAction()->isEnabled());  // valid as a config; the files are missing
+    QSignalSpy failed(window.controller(), &RunController::startFailed);
+    window.startRun();
+    QVERIFY(failed.wait(30'000));
+    QVERIFY(window.bannerText().contains("no-such-folder"));
+    QVERIFY(window.logText().contains("could not start"));
+    QVERIFY(!window.controller()->busy());
+    QVERIFY(window.startAction()->isEnabled());
+  }
+
+  void staleWorkerSignalsAreDropped() {
+    RunController controller;
+    QSignalSpy started(&controller, &RunController::runStarted);
+    QSignalSpy batches(&controller, &RunController::batchArrived);
+    QSignalSpy finished(&controller, &RunController::runFinished);
+    QVERIFY(controller.start(test::tinyConfig(), db()));
+    QVERIFY(!controller.start(test::tinyConfig(), db()));  // one run at a time
+    controller.shutdown();  // stops and joins; the worker's queued signals are now stale
+    QCOMPARE(controller.state(), RunState::Idle);
+    QTest::qWait(300);
+    QCOMPARE(started.count(), 0);
+    QCOMPARE(finished.count(), 0);
+    QCOMPARE(batches.count(), 0);
+
+    // The next run's signals do arrive, tagged with its own id.
+    QVERIFY(controller.start(test::tinyConfig(), db()));
+    QVERIFY(finished.wait(kRunTimeoutMs));
+    QCOMPARE(started.count(), 1);
+    QCOMPARE(finished.first().at(0).toLongLong(), started.first().at(0).toLongLong());
+    for (const auto& args : batches) QCOMPARE(args.at(0).toLongLong(), started.first().at(0).toLongLong());
+  }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "test_main_window.moc"
