@@ -1,8 +1,11 @@
 #include "core/config/config.h"
 
+#include "core/losses/methods.h"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -77,6 +80,17 @@ YAML::Node toNode(const ExperimentConfig& c) {
   k["method"] = c.distill.method;
   k["temperature"] = number(c.distill.temperature);
   k["alpha"] = number(c.distill.alpha);
+  k["teacher_access"] = c.distill.teacher_access;
+  k["topk"] = c.distill.topk;
+  k["topk_renormalize"] = c.distill.topk_renormalize;
+  k["jsd_beta"] = number(c.distill.jsd_beta);
+  k["dkd_alpha"] = number(c.distill.dkd_alpha);
+  k["dkd_beta"] = number(c.distill.dkd_beta);
+  k["warmup_epochs"] = number(c.distill.warmup_epochs);
+  k["hint_student_layer"] = c.distill.hint_student_layer;
+  k["hint_teacher_layer"] = c.distill.hint_teacher_layer;
+  k["hint_weight"] = number(c.distill.hint_weight);
+  k["hint_epochs"] = c.distill.hint_epochs;
   k["cache_teacher_logits"] = c.distill.cache_teacher_logits;
   root["distill"] = k;
   YAML::Node tr;
@@ -232,6 +246,17 @@ ExperimentConfig fromNode(const YAML::Node& root, std::vector<ConfigIssue>& issu
   r.read("distill.method", c.distill.method);
   r.read("distill.temperature", c.distill.temperature);
   r.read("distill.alpha", c.distill.alpha);
+  r.read("distill.teacher_access", c.distill.teacher_access);
+  r.read("distill.topk", c.distill.topk);
+  r.read("distill.topk_renormalize", c.distill.topk_renormalize);
+  r.read("distill.jsd_beta", c.distill.jsd_beta);
+  r.read("distill.dkd_alpha", c.distill.dkd_alpha);
+  r.read("distill.dkd_beta", c.distill.dkd_beta);
+  r.read("distill.warmup_epochs", c.distill.warmup_epochs);
+  r.read("distill.hint_student_layer", c.distill.hint_student_layer);
+  r.read("distill.hint_teacher_layer", c.distill.hint_teacher_layer);
+  r.read("distill.hint_weight", c.distill.hint_weight);
+  r.read("distill.hint_epochs", c.distill.hint_epochs);
   r.read("distill.cache_teacher_logits", c.distill.cache_teacher_logits);
   r.read("train.epochs", c.train.epochs);
   r.read("train.batch_size", c.train.batch_size);
@@ -426,9 +451,33 @@ std::vector<ConfigIssue> validate(const ExperimentConfig& c) {
     issues.push_back({"teacher.epochs", "must be at least 1 when teacher.source is 'train'"});
   validateModel(c.student, "student", issues);
 
-  const auto methods = {"kd"};
-  if (!oneOf(c.distill.method, methods))
-    issues.push_back({"distill.method", "expected one of " + listOf(methods) + ", got '" + c.distill.method + "'"});
+  const auto methods = lossMethods();
+  if (std::find(methods.begin(), methods.end(), c.distill.method) == methods.end()) {
+    std::string known;
+    for (const auto& m : methods) known += (known.empty() ? "" : ", ") + m;
+    issues.push_back({"distill.method", "expected one of " + known + ", got '" + c.distill.method + "'"});
+  }
+  const auto accesses = {"logits", "topk", "label"};
+  if (!oneOf(c.distill.teacher_access, accesses))
+    issues.push_back({"distill.teacher_access", "expected one of " + listOf(accesses) + ", got '" + c.distill.teacher_access + "'"});
+  else if (c.distill.teacher_access != "logits" && methodNeedsWhiteBoxLogits(c.distill.method))
+    issues.push_back({"distill.teacher_access", "method '" + c.distill.method +
+                                                    "' needs the teacher's logits (teacher_access: logits), got '" +
+                                                    c.distill.teacher_access + "'"});
+  if (c.distill.topk < 1 || c.distill.topk > 100000)
+    issues.push_back({"distill.topk", "expected k >= 1, got " + std::to_string(c.distill.topk)});
+  if (!(c.distill.jsd_beta >= 0.0 && c.distill.jsd_beta <= 1.0))
+    issues.push_back({"distill.jsd_beta", "expected a weight in [0, 1], got " + std::to_string(c.distill.jsd_beta)});
+  if (!(c.distill.dkd_alpha >= 0.0) || !std::isfinite(c.distill.dkd_alpha))
+    issues.push_back({"distill.dkd_alpha", "expected a weight >= 0, got " + std::to_string(c.distill.dkd_alpha)});
+  if (!(c.distill.dkd_beta >= 0.0) || !std::isfinite(c.distill.dkd_beta))
+    issues.push_back({"distill.dkd_beta", "expected a weight >= 0, got " + std::to_string(c.distill.dkd_beta)});
+  if (!(c.distill.warmup_epochs >= 0.0) || !std::isfinite(c.distill.warmup_epochs))
+    issues.push_back({"distill.warmup_epochs", "expected a number of epochs >= 0, got " + std::to_string(c.distill.warmup_epochs)});
+  if (!(c.distill.hint_weight >= 0.0) || !std::isfinite(c.distill.hint_weight))
+    issues.push_back({"distill.hint_weight", "expected a weight >= 0, got " + std::to_string(c.distill.hint_weight)});
+  if (c.distill.hint_epochs < 0)
+    issues.push_back({"distill.hint_epochs", "expected a number of epochs >= 0, got " + std::to_string(c.distill.hint_epochs)});
   if (!(c.distill.temperature > 0.0) || !std::isfinite(c.distill.temperature))
     issues.push_back({"distill.temperature", "expected a temperature > 0, got " + std::to_string(c.distill.temperature)});
   if (!(c.distill.alpha >= 0.0 && c.distill.alpha <= 1.0))

@@ -63,6 +63,19 @@ struct DistillConfig {
   std::string method = "kd";  // see core/losses/registry.cpp
   double temperature = 4.0;
   double alpha = 0.9;  // weight of the distillation term; 0 = plain student baseline
+  // What the student sees of the teacher: logits (white-box) | topk (an API's k largest
+  // probabilities) | label (its top-1 prediction only).
+  std::string teacher_access = "logits";
+  int64_t topk = 5;
+  bool topk_renormalize = false;  // topk: renormalise over k classes instead of a tail bucket
+  double jsd_beta = 0.5;          // jsd: M = beta * P_t + (1 - beta) * P_s
+  double dkd_alpha = 1.0;         // dkd: weight of the target-class part (TCKD)
+  double dkd_beta = 8.0;          // dkd: weight of the non-target-class part (NCKD)
+  double warmup_epochs = 0.0;     // dkd/fitnet: ramp the distillation weight up over these epochs
+  int64_t hint_student_layer = -1;  // fitnet: student hidden layer to guide (0-based; -1 = last)
+  int64_t hint_teacher_layer = -1;  // fitnet: teacher hidden layer giving the hint (-1 = last)
+  double hint_weight = 1.0;         // fitnet: weight of the hint term
+  int64_t hint_epochs = 0;          // fitnet: > 0 trains the hint alone for these epochs first
   // Precompute the teacher's logits on the training split once (the teacher is frozen and in
   // eval mode, so they are exactly what a forward pass per step would give).
   bool cache_teacher_logits = true;

@@ -14,11 +14,29 @@
 #include <vector>
 
 #include "core/config/config.h"
+#include "core/losses/methods.h"
 
 namespace distill {
 
+// What the student may see of the teacher (distill.teacher_access), the black-box setting:
+// white-box logits, an API's top-k probabilities, or only its top-1 label.
+struct TeacherAccess {
+  std::string mode = "logits";  // logits | topk | label
+  int64_t k = 5;                // topk: how many probabilities the "API" returns
+  bool renormalize = false;     // topk: renormalise over the k classes instead of a tail bucket
+};
+
+struct LossInputs {
+  torch::Tensor student_logits;  // [N, C] or [N, L, C], requires grad
+  torch::Tensor teacher_logits;  // same shape, no grad; undefined when !needsTeacher()
+  torch::Tensor targets;         // class indices, [N] or [N, L]
+  double epoch = 0.0;            // fractional epoch of the student phase (for warm-ups)
+  TeacherAccess access;
+};
+
 // The total to minimise and its parts, as logged under train/student_loss, train/kd_loss and
-// train/ce_loss.
+// train/ce_loss (kd = the teacher-matching term before weighting, ce = cross-entropy with the
+// labels).
 struct LossTerms {
   torch::Tensor total;
   torch::Tensor kd;
@@ -28,35 +46,53 @@ struct LossTerms {
 class DistillationLoss {
  public:
   virtual ~DistillationLoss() = default;
-  // `teacher_logits` is undefined when the loss does not need the teacher (needsTeacher()).
-  virtual LossTerms compute(const torch::Tensor& student_logits, const torch::Tensor& teacher_logits,
-                            const torch::Tensor& targets) const = 0;
+  virtual LossTerms compute(const LossInputs& inputs) const = 0;
   // False when the teacher's output does not enter the loss (e.g. alpha = 0), so the trainer
   // can skip the teacher's forward pass.
   virtual bool needsTeacher() const = 0;
 };
 
 std::unique_ptr<DistillationLoss> makeLoss(const DistillConfig& config);
-// The methods makeLoss() knows.
-std::vector<std::string> lossMethods();
+
+// Teacher and student log-probabilities at temperature T over the same outcomes, flattened
+// to [M, K], after applying the teacher access mode (core/losses/teacher_access.cpp):
+//   logits: log_softmax(t/T) and log_softmax(s/T) over the C classes (K = C).
+//   topk:   the teacher's k largest probabilities p_i (at T = 1, as an API returns them),
+//           tempered as p_i^(1/T). With a tail bucket (default) K = k + 1: the teacher's
+//           remaining mass is one outcome, and the student's matching outcome is the sum of
+//           its tempered probabilities outside the teacher's top k. Renormalised: K = C, the
+//           teacher's distribution is its top k renormalised; other classes get probability 0
+//           (log-probability -1e4, finite so that 0 * log 0 terms stay 0 and gradients finite).
+//   label:  the teacher's top-1 class with probability 1 (others as above), K = C.
+struct TemperedDistributions {
+  torch::Tensor teacher_log_probs;
+  torch::Tensor student_log_probs;
+};
+TemperedDistributions temperedDistributions(const LossInputs& inputs, double temperature);
+
+// Mean over positions of KL(P || Q) given log P and log Q ([M, K]).
+torch::Tensor klFromLogProbs(const torch::Tensor& log_p, const torch::Tensor& log_q);
+
+// Mean cross-entropy of the student's logits with the labels.
+torch::Tensor labelCrossEntropy(const torch::Tensor& student_logits, const torch::Tensor& targets);
+
+// Mean over positions of KL(softmax(teacher/T) || softmax(student/T)) (no T^2 factor),
+// white-box; used by the metrics.
+torch::Tensor softKlDivergence(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits,
+                               double temperature);
 
 // Hinton, Vinyals & Dean (2015), "Distilling the Knowledge in a Neural Network":
-//   loss = alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(s, y)
+//   loss = alpha * T^2 * KL(P_t^T || P_s^T) + (1 - alpha) * CE(s, y)
 // The T^2 factor keeps the soft term's gradient scale independent of T.
 class HintonKdLoss : public DistillationLoss {
  public:
   HintonKdLoss(double temperature, double alpha) : temperature_(temperature), alpha_(alpha) {}
-  LossTerms compute(const torch::Tensor& student_logits, const torch::Tensor& teacher_logits,
-                    const torch::Tensor& targets) const override;
+  LossTerms compute(const LossInputs& inputs) const override;
   bool needsTeacher() const override { return alpha_ > 0.0; }
 
  private:
   double temperature_;
   double alpha_;
 };
-
-// Mean over positions of KL(softmax(teacher/T) || softmax(student/T)) (no T^2 factor).
-torch::Tensor softKlDivergence(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits,
-                               double temperature);
 
 }  // namespace distill

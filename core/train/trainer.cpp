@@ -161,6 +161,7 @@ struct Trainer::Impl {
     const int64_t per_epoch = sampler.batchesPerEpoch();
     const int64_t total = per_epoch * epochs;
 
+    const TeacherAccess access{config.distill.teacher_access, config.distill.topk, config.distill.topk_renormalize};
     torch::Tensor teacher_train_logits;
     if (!is_teacher && loss->needsTeacher() && config.distill.cache_teacher_logits) {
       teacher_train_logits = predictLogits(teacher, train.inputs);
@@ -188,6 +189,7 @@ struct Trainer::Impl {
         const auto targets = train.targets.index_select(0, indices);
         setLr(*optimizer, learningRateAt(config.train, step, per_epoch, total));
 
+        const double fractional_epoch = static_cast<double>(epoch - 1) + static_cast<double>(b) / per_epoch;
         optimizer->zero_grad();
         const auto logits = model->forward(inputs);
         LossTerms terms;
@@ -201,7 +203,7 @@ struct Trainer::Impl {
             torch::NoGradGuard no_grad;
             teacher_logits = teacher->forward(inputs);
           }
-          terms = loss->compute(logits, teacher_logits, targets);
+          terms = loss->compute({logits, teacher_logits, targets, fractional_epoch, access});
         }
         terms.total.backward();
         optimizer->step();
@@ -215,7 +217,7 @@ struct Trainer::Impl {
           sum_ce += terms.ce.detach();
         }
 
-        const double fractional_epoch = static_cast<double>(epoch - 1) + static_cast<double>(b + 1) / per_epoch;
+        const double epoch_done = static_cast<double>(epoch - 1) + static_cast<double>(b + 1) / per_epoch;
         const bool epoch_end = b + 1 == per_epoch;
         if (step % config.train.log_every == 0 || epoch_end) {
           const double mean_total = sum_total.item<double>() / interval_steps;
@@ -226,12 +228,12 @@ struct Trainer::Impl {
           const double seconds = std::chrono::duration<double>(now - interval_start).count();
           samples_per_s = seconds > 0 ? interval_samples / seconds : 0.0;
           const double wall = unixNow();
-          points.push_back({prefix, step, fractional_epoch, wall, mean_total});
+          points.push_back({prefix, step, epoch_done, wall, mean_total});
           if (!is_teacher) {
-            points.push_back({"train/kd_loss", step, fractional_epoch, wall, sum_kd.item<double>() / interval_steps});
-            points.push_back({"train/ce_loss", step, fractional_epoch, wall, sum_ce.item<double>() / interval_steps});
+            points.push_back({"train/kd_loss", step, epoch_done, wall, sum_kd.item<double>() / interval_steps});
+            points.push_back({"train/ce_loss", step, epoch_done, wall, sum_ce.item<double>() / interval_steps});
           }
-          points.push_back({"perf/samples_per_s", step, fractional_epoch, wall, samples_per_s});
+          points.push_back({"perf/samples_per_s", step, epoch_done, wall, samples_per_s});
           emit(points);
           sum_total.zero_();
           sum_kd.zero_();
@@ -241,7 +243,7 @@ struct Trainer::Impl {
           interval_start = now;
         }
         const bool eval_now = config.train.eval_every > 0 ? (step % config.train.eval_every == 0) : epoch_end;
-        if (eval_now) evaluate(phase, step, fractional_epoch);
+        if (eval_now) evaluate(phase, step, epoch_done);
 
         const auto now = std::chrono::steady_clock::now();
         if (now - last_progress > std::chrono::milliseconds(100) || epoch_end) {

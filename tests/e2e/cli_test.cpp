@@ -173,6 +173,8 @@ struct BadInput {
   std::string must_mention;  // in stderr
 };
 
+void PrintTo(const BadInput& c, std::ostream* os) { *os << c.name; }
+
 class CliBadInput : public ::testing::TestWithParam<BadInput> {
  protected:
   static void SetUpTestSuite() {

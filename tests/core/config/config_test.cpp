@@ -77,6 +77,8 @@ struct BadCase {
   std::string key;  // the key the message must name ("" = document)
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
 class ConfigRejects : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(ConfigRejects, WithAMessageNamingTheKey) {
@@ -108,6 +110,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"hidden_negative", "", {"student.hidden=[800,-5]"}, "student.hidden"},
         BadCase{"section_as_value", "train: 5\n", {}, "train"},
         BadCase{"unknown_method", "", {"distill.method=magic"}, "distill.method"},
+        BadCase{"unknown_access", "", {"distill.teacher_access=oracle"}, "distill.teacher_access"},
+        BadCase{"topk_zero", "", {"distill.teacher_access=topk", "distill.topk=0"}, "distill.topk"},
         BadCase{"unknown_optimizer", "", {"train.optimizer=rmsprop9"}, "train.optimizer"},
         BadCase{"unknown_arch", "", {"student.arch=transformer"}, "student.arch"},
         BadCase{"bad_device", "", {"device=gpu"}, "device"},
