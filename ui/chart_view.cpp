@@ -11,7 +11,7 @@ ChartView::ChartView(const QString& title, const QString& x_label, const QString
                      QWidget* parent)
     : QCustomPlot(parent) {
   setObjectName(title);
-  setMinimumSize(260, 200);
+  setMinimumSize(220, 180);
   setAntialiasedElements(QCP::aePlottables);
   setNoAntialiasingOnDrag(true);  // keeps panning smooth on big curves
 

@@ -198,7 +198,10 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   auto* student_group = buildModelGroup(tr("Student"), QStringLiteral("student"), student_, nullptr, nullptr);
 
   // ---- distillation
+  // Editable: the core's loss registry may know more methods than this list; validation
+  // names the accepted ones.
   method_ = track(combo({"kd"}), QStringLiteral("distill.method"));
+  method_->setEditable(true);
   method_->setToolTip(tr("kd: Hinton et al. 2015, alpha*T^2*KL(teacher_T || student_T) + (1-alpha)*CE"));
   temperature_ = track(doubleSpin(0.0, 1000.0, 0.5, 2), QStringLiteral("distill.temperature"));
   alpha_ = track(doubleSpin(0.0, 1.0, 0.05, 3), QStringLiteral("distill.alpha"));
@@ -249,6 +252,21 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   connect(schedule_, &QComboBox::currentTextChanged, this, update_schedule_fields);
   connect(optimizer_, &QComboBox::currentTextChanged, this, update_schedule_fields);
 
+  // ---- keys without a dedicated widget
+  QGroupBox* extra_group = nullptr;
+  for (const auto& std_key : configKeys()) {
+    const QString key = fromStd(std_key);
+    if (fields_.count(key)) continue;
+    if (!extra_group) {
+      extra_group = new QGroupBox(tr("More settings"));
+      extra_group->setLayout(new QFormLayout);
+    }
+    auto* edit = track(new QLineEdit, key);
+    edit->setToolTip(tr("%1 (a YAML value, as with distill run --set %1=...)").arg(key));
+    extra_fields_[key] = edit;
+    static_cast<QFormLayout*>(extra_group->layout())->addRow(key, edit);
+  }
+
   // ---- issues
   issues_label_ = new QLabel;
   issues_label_->setObjectName(QStringLiteral("issues"));
@@ -261,6 +279,7 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   fields_layout->setContentsMargins(0, 0, 4, 0);
   for (QWidget* group : std::initializer_list<QWidget*>{run_group, data_group, teacher_group, student_group, distill_group, train_group})
     fields_layout->addWidget(group);
+  if (extra_group) fields_layout->addWidget(extra_group);
   fields_layout->addStretch(1);
   auto* scroll = new QScrollArea;
   scroll->setWidget(fields);
@@ -368,6 +387,11 @@ void ExperimentForm::setConfig(const ExperimentConfig& c) {
   gamma_->setValue(c.train.gamma);
   log_every_->setValue(clampInt(c.train.log_every));
   eval_every_->setValue(clampInt(c.train.eval_every));
+  const auto flat = flatten(c);
+  for (const auto& [key, edit] : extra_fields_) {
+    auto it = flat.find(key.toStdString());
+    edit->setText(it == flat.end() ? QString() : fromStd(it->second));
+  }
   loading_ = false;
   revalidate();
 }
@@ -385,8 +409,27 @@ ModelConfig ExperimentForm::readModel(const QString& prefix, const ModelFields& 
   return m;
 }
 
+std::vector<std::string> ExperimentForm::extraOverrides() const {
+  std::vector<std::string> overrides;
+  for (const auto& [key, edit] : extra_fields_) {
+    const QString text = edit->text().trimmed();
+    if (!text.isEmpty()) overrides.push_back((key + '=' + text).toStdString());
+  }
+  return overrides;
+}
+
 ExperimentConfig ExperimentForm::config() const {
   std::vector<ConfigIssue> ignored;
+  ExperimentConfig typed = typedConfig(ignored);
+  if (extra_fields_.empty()) return typed;
+  try {
+    return parseConfigWithOverrides(toYaml(typed), extraOverrides(), "form");
+  } catch (const ConfigError&) {
+    return typed;  // invalid: issues() says why, and Start is disabled
+  }
+}
+
+ExperimentConfig ExperimentForm::typedConfig(std::vector<ConfigIssue>& issues) const {
   ExperimentConfig c = defaultConfig();
   c.name = name_->text().trimmed().toStdString();
   c.seed = static_cast<uint64_t>(seed_->value());
@@ -396,12 +439,12 @@ ExperimentConfig ExperimentForm::config() const {
   c.dataset.path = dataset_path_->text().trimmed().toStdString();
   c.dataset.limit_train = limit_train_->value();
   c.dataset.limit_test = limit_test_->value();
-  c.dataset.mean = parseNumber(mean_, c.dataset.mean, "dataset.mean", ignored);
-  c.dataset.std = parseNumber(std_, c.dataset.std, "dataset.std", ignored);
+  c.dataset.mean = parseNumber(mean_, c.dataset.mean, "dataset.mean", issues);
+  c.dataset.std = parseNumber(std_, c.dataset.std, "dataset.std", issues);
   c.teacher.source = teacher_source_->currentText().trimmed().toStdString();
   c.teacher.epochs = teacher_epochs_->value();
-  c.teacher.model = readModel(QStringLiteral("teacher"), teacher_, ignored);
-  c.student = readModel(QStringLiteral("student"), student_, ignored);
+  c.teacher.model = readModel(QStringLiteral("teacher"), teacher_, issues);
+  c.student = readModel(QStringLiteral("student"), student_, issues);
   c.distill.method = method_->currentText().toStdString();
   c.distill.temperature = temperature_->value();
   c.distill.alpha = alpha_->value();
@@ -409,10 +452,10 @@ ExperimentConfig ExperimentForm::config() const {
   c.train.epochs = epochs_->value();
   c.train.batch_size = batch_size_->value();
   c.train.optimizer = optimizer_->currentText().toStdString();
-  c.train.lr = parseNumber(lr_, c.train.lr, "train.lr", ignored);
+  c.train.lr = parseNumber(lr_, c.train.lr, "train.lr", issues);
   c.train.momentum = momentum_->value();
   c.train.nesterov = nesterov_->isChecked();
-  c.train.weight_decay = parseNumber(weight_decay_, c.train.weight_decay, "train.weight_decay", ignored);
+  c.train.weight_decay = parseNumber(weight_decay_, c.train.weight_decay, "train.weight_decay", issues);
   c.train.schedule = schedule_->currentText().toStdString();
   c.train.step_size = step_size_->value();
   c.train.gamma = gamma_->value();
@@ -425,13 +468,18 @@ void ExperimentForm::revalidate() {
   if (loading_) return;
   // Parse problems of the text fields first, then the core's rules on what did parse.
   std::vector<ConfigIssue> issues;
-  parseNumber(mean_, 0, "dataset.mean", issues);
-  parseNumber(std_, 0, "dataset.std", issues);
-  parseNumber(lr_, 0, "train.lr", issues);
-  parseNumber(weight_decay_, 0, "train.weight_decay", issues);
-  readModel(QStringLiteral("teacher"), teacher_, issues);
-  readModel(QStringLiteral("student"), student_, issues);
-  for (auto& issue : validate(config())) {
+  const ExperimentConfig typed = typedConfig(issues);
+  std::vector<ConfigIssue> core_issues;
+  if (extra_fields_.empty()) {
+    core_issues = validate(typed);
+  } else {
+    try {
+      parseConfigWithOverrides(toYaml(typed), extraOverrides(), "form");
+    } catch (const ConfigError& error) {
+      core_issues = error.issues();
+    }
+  }
+  for (auto& issue : core_issues) {
     const bool duplicate = std::any_of(issues.begin(), issues.end(), [&](const ConfigIssue& i) { return i.key == issue.key; });
     if (!duplicate) issues.push_back(issue);
   }

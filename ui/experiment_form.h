@@ -85,9 +85,16 @@ class ExperimentForm : public QWidget {
   void updateArchFields(ModelFields& fields);
   template <typename W>
   W* track(W* widget, const QString& key);
+  // The config from the dedicated widgets only; parse problems go to `issues`.
+  ExperimentConfig typedConfig(std::vector<ConfigIssue>& issues) const;
+  // `key=value` for the generic fields, in the CLI's --set syntax.
+  std::vector<std::string> extraOverrides() const;
   void showIssues();
 
   std::map<QString, QWidget*> fields_;
+  // Keys without a dedicated widget (say, ones a newer core added) get a plain text field
+  // taking YAML values, applied like the CLI's --set, so the form always covers every key.
+  std::map<QString, QLineEdit*> extra_fields_;
   std::vector<ConfigIssue> issues_;
   bool was_valid_ = true;
   bool loading_ = false;  // setConfig() in progress: validate once at its end

@@ -3,6 +3,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QShowEvent>
 #include <QDateTime>
 #include <QDockWidget>
 #include <QFile>
@@ -163,7 +164,7 @@ void MainWindow::buildLayout() {
   experiment_dock->setObjectName(QStringLiteral("experiment-dock"));
   experiment_dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
   experiment_dock->setWidget(experiment);
-  experiment_dock->setMinimumWidth(360);
+  experiment_dock->setMinimumWidth(340);
   addDockWidget(Qt::LeftDockWidgetArea, experiment_dock);
 
   // ---- centre: banner, charts, status
@@ -199,9 +200,10 @@ void MainWindow::buildLayout() {
   run_table_->horizontalHeader()->setHighlightSections(false);
   run_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
   run_table_->horizontalHeader()->setStretchLastSection(true);
+  run_table_->setMinimumWidth(420);  // #, name, status, agreement and accuracy at a glance
   for (auto [column, width] : std::initializer_list<std::pair<int, int>>{
-           {RunListModel::Id, 34}, {RunListModel::Name, 150}, {RunListModel::Status, 108}, {RunListModel::Started, 116},
-           {RunListModel::Dataset, 120}, {RunListModel::Models, 150}, {RunListModel::Agreement, 76}})
+           {RunListModel::Id, 30}, {RunListModel::Name, 118}, {RunListModel::Status, 126}, {RunListModel::Agreement, 76},
+           {RunListModel::StudentAccuracy, 80}, {RunListModel::Started, 112}, {RunListModel::Dataset, 120}})
     run_table_->setColumnWidth(column, width);
   connect(run_table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
           [this](const QModelIndex& current) {
@@ -227,8 +229,18 @@ void MainWindow::buildLayout() {
   addDockWidget(Qt::BottomDockWidgetArea, log_dock);
   setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
   setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
-  resizeDocks({experiment_dock, runs_dock}, {380, 560}, Qt::Horizontal);
-  resizeDocks({log_dock}, {150}, Qt::Vertical);
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+  QMainWindow::showEvent(event);
+  if (docks_sized_) return;
+  // Dock sizes only take once the window has its real size.
+  docks_sized_ = true;
+  auto* experiment = findChild<QDockWidget*>(QStringLiteral("experiment-dock"));
+  auto* runs = findChild<QDockWidget*>(QStringLiteral("runs-dock"));
+  auto* log = findChild<QDockWidget*>(QStringLiteral("log-dock"));
+  resizeDocks({experiment, runs}, {380, 480}, Qt::Horizontal);
+  resizeDocks({log}, {150}, Qt::Vertical);
 }
 
 // ---- database ---------------------------------------------------------------------------

@@ -69,6 +69,7 @@ class MainWindow : public QMainWindow {
 
  protected:
   void closeEvent(QCloseEvent* event) override;
+  void showEvent(QShowEvent* event) override;
 
  private slots:
   void onRunStarted(qint64 run_id, QString description);
@@ -106,6 +107,7 @@ class MainWindow : public QMainWindow {
   qint64 displayed_run_id_ = 0;
   std::vector<MetricPoint> live_points_;  // the live run's curves, kept for re-selection
   bool close_when_stopped_ = false;
+  bool docks_sized_ = false;
   std::function<bool()> confirm_close_;
 };
 

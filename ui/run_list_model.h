@@ -19,7 +19,8 @@ namespace distill::ui {
 class RunListModel : public QAbstractTableModel {
   Q_OBJECT
  public:
-  enum Column { Id, Name, Status, Started, Dataset, Models, Agreement, StudentAccuracy, ColumnCount };
+  // The outcome columns come before the descriptive ones, so a narrow side panel shows them.
+  enum Column { Id, Name, Status, Agreement, StudentAccuracy, Started, Dataset, Models, ColumnCount };
   static constexpr int kRunIdRole = Qt::UserRole + 1;
 
   explicit RunListModel(QObject* parent = nullptr);
