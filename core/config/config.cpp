@@ -47,6 +47,7 @@ YAML::Node modelNode(const ModelConfig& m) {
   node["activation"] = m.activation;
   node["dropout"] = number(m.dropout);
   node["channels"] = listNode(m.channels);
+  node["blocks"] = m.blocks;
   node["kernel"] = m.kernel;
   node["pool"] = m.pool;
   return node;
@@ -68,6 +69,9 @@ YAML::Node toNode(const ExperimentConfig& c) {
   d["limit_test"] = c.dataset.limit_test;
   d["mean"] = number(c.dataset.mean);
   d["std"] = number(c.dataset.std);
+  d["augment"] = c.dataset.augment;
+  d["label_column"] = c.dataset.label_column;
+  d["test_fraction"] = number(c.dataset.test_fraction);
   root["dataset"] = d;
   YAML::Node t = modelNode(c.teacher.model);
   YAML::Node teacher;
@@ -75,7 +79,11 @@ YAML::Node toNode(const ExperimentConfig& c) {
   for (auto it = t.begin(); it != t.end(); ++it) teacher[it->first.as<std::string>()] = it->second;
   teacher["epochs"] = c.teacher.epochs;
   root["teacher"] = teacher;
-  root["student"] = modelNode(c.student);
+  YAML::Node student;
+  student["source"] = c.student_source;
+  YAML::Node s = modelNode(c.student);
+  for (auto it = s.begin(); it != s.end(); ++it) student[it->first.as<std::string>()] = it->second;
+  root["student"] = student;
   YAML::Node k;
   k["method"] = c.distill.method;
   k["temperature"] = number(c.distill.temperature);
@@ -205,6 +213,7 @@ void readModel(Reader& r, const std::string& prefix, ModelConfig& m) {
   r.read(prefix + ".activation", m.activation);
   r.read(prefix + ".dropout", m.dropout);
   r.read(prefix + ".channels", m.channels);
+  r.read(prefix + ".blocks", m.blocks);
   r.read(prefix + ".kernel", m.kernel);
   r.read(prefix + ".pool", m.pool);
 }
@@ -239,9 +248,13 @@ ExperimentConfig fromNode(const YAML::Node& root, std::vector<ConfigIssue>& issu
   r.read("dataset.limit_test", c.dataset.limit_test);
   r.read("dataset.mean", c.dataset.mean);
   r.read("dataset.std", c.dataset.std);
+  r.read("dataset.augment", c.dataset.augment);
+  r.read("dataset.label_column", c.dataset.label_column);
+  r.read("dataset.test_fraction", c.dataset.test_fraction);
   r.read("teacher.source", c.teacher.source);
   readModel(r, "teacher", c.teacher.model);
   r.read("teacher.epochs", c.teacher.epochs);
+  r.read("student.source", c.student_source);
   readModel(r, "student", c.student);
   r.read("distill.method", c.distill.method);
   r.read("distill.temperature", c.distill.temperature);
@@ -379,7 +392,7 @@ std::string listOf(std::initializer_list<const char*> allowed) {
 }
 
 void validateModel(const ModelConfig& m, const std::string& prefix, std::vector<ConfigIssue>& issues) {
-  const auto archs = {"mlp", "cnn"};
+  const auto archs = {"mlp", "cnn", "resnet"};
   if (!oneOf(m.arch, archs)) issues.push_back({prefix + ".arch", "expected one of " + listOf(archs) + ", got '" + m.arch + "'"});
   const auto acts = {"relu", "gelu", "tanh", "sigmoid", "leaky_relu", "silu"};
   if (!oneOf(m.activation, acts))
@@ -391,9 +404,12 @@ void validateModel(const ModelConfig& m, const std::string& prefix, std::vector<
       issues.push_back({prefix + ".hidden", "expected widths between 1 and 1000000, got " + std::to_string(width)});
   if (m.arch == "mlp" && m.hidden.size() > 64)
     issues.push_back({prefix + ".hidden", "expected at most 64 hidden layers"});
-  if (m.arch == "cnn") {
+  if (m.arch == "resnet" && (m.blocks < 1 || m.blocks > 32))
+    issues.push_back({prefix + ".blocks", "expected 1 to 32 residual blocks per stage, got " + std::to_string(m.blocks)});
+  if (m.arch == "cnn" || m.arch == "resnet") {
     if (m.channels.empty() || m.channels.size() > 4)
-      issues.push_back({prefix + ".channels", "expected 1 to 4 convolution blocks (28x28 inputs halve at each)"});
+      issues.push_back({prefix + ".channels", "expected 1 to 4 " + std::string(m.arch == "cnn" ? "convolution blocks" : "stages") +
+                                                  " (the image halves at each)"});
     for (auto ch : m.channels)
       if (ch <= 0 || ch > 4096)
         issues.push_back({prefix + ".channels", "expected channel counts between 1 and 4096, got " + std::to_string(ch)});
@@ -423,11 +439,18 @@ ExperimentConfig defaultConfig() {
 
 std::vector<ConfigIssue> validate(const ExperimentConfig& c) {
   std::vector<ConfigIssue> issues;
-  const auto datasets = {"fashion-mnist", "mnist", "idx"};
+  const auto datasets = {"fashion-mnist", "mnist", "idx", "cifar10", "cifar100", "csv"};
   if (!oneOf(c.dataset.name, datasets))
     issues.push_back({"dataset.name", "expected one of " + listOf(datasets) + ", got '" + c.dataset.name + "'"});
   if (c.dataset.name == "idx" && c.dataset.path.empty())
     issues.push_back({"dataset.path", "required for dataset.name 'idx': a folder with train-/t10k- IDX files"});
+  if (c.dataset.name == "csv" && c.dataset.path.empty())
+    issues.push_back({"dataset.path", "required for dataset.name 'csv': a .csv file, or a folder with train.csv and test.csv"});
+  if ((c.dataset.name == "cifar10" || c.dataset.name == "cifar100") && c.dataset.path.empty())
+    issues.push_back({"dataset.path", "required for " + c.dataset.name + ": the folder of the dataset's binary version"});
+  if (c.dataset.label_column.empty()) issues.push_back({"dataset.label_column", "expected a column name"});
+  if (!(c.dataset.test_fraction > 0.0 && c.dataset.test_fraction < 1.0))
+    issues.push_back({"dataset.test_fraction", "expected a fraction in (0, 1), got " + std::to_string(c.dataset.test_fraction)});
   if (c.dataset.limit_train < 0)
     issues.push_back({"dataset.limit_train", "expected 0 (all) or a positive count, got " + std::to_string(c.dataset.limit_train)});
   if (c.dataset.limit_test < 0)
@@ -442,8 +465,12 @@ std::vector<ConfigIssue> validate(const ExperimentConfig& c) {
 
   const std::string& source = c.teacher.source;
   static const std::regex run_pattern("run:[0-9]+");
-  if (source.empty() || (source != "train" && source.rfind("run:", 0) == 0 && !std::regex_match(source, run_pattern)))
-    issues.push_back({"teacher.source", "expected 'train', 'run:<id>' or the path of a teacher .pt file, got '" + source + "'"});
+  if (source.empty() || (source != "train" && source.rfind("run:", 0) == 0 && !std::regex_match(source, run_pattern)) ||
+      source == "torchscript:")
+    issues.push_back({"teacher.source", "expected 'train', 'run:<id>', 'torchscript:<path>' or the path of a teacher .pt file, got '" +
+                                            source + "'"});
+  if (c.student_source != "init" && (c.student_source.rfind("torchscript:", 0) != 0 || c.student_source == "torchscript:"))
+    issues.push_back({"student.source", "expected 'init' or 'torchscript:<path>', got '" + c.student_source + "'"});
   validateModel(c.teacher.model, "teacher", issues);
   if (c.teacher.epochs < 0)
     issues.push_back({"teacher.epochs", "expected a number of epochs >= 0, got " + std::to_string(c.teacher.epochs)});

@@ -33,27 +33,34 @@ class ConfigError : public std::runtime_error {
 };
 
 struct DatasetConfig {
-  std::string name = "fashion-mnist";  // fashion-mnist | mnist | idx
+  std::string name = "fashion-mnist";  // fashion-mnist | mnist | idx | cifar10 | cifar100 | csv
   std::string path;                    // empty: the dataset's default folder
   int64_t limit_train = 0;             // 0: the whole split
   int64_t limit_test = 0;
   double mean = 0.2860;  // normalisation: (x/255 - mean) / std
   double std = 0.3530;
+  // Standard image augmentation for training (random crop with 4-pixel padding, horizontal
+  // flip). Turns the teacher-logit cache off, since inputs differ at every epoch.
+  bool augment = false;
+  std::string label_column = "label";  // csv: the column holding class indices
+  double test_fraction = 0.2;          // csv: held-out share when dataset.path is a single file
 };
 
 // Architecture of a classifier that maps a batch of inputs to logits.
 struct ModelConfig {
-  std::string arch = "mlp";               // mlp | cnn
+  std::string arch = "mlp";               // mlp | cnn | resnet
   std::vector<int64_t> hidden;            // mlp: hidden widths; cnn: widths of the dense head
   std::string activation = "relu";        // relu | gelu | tanh | sigmoid | leaky_relu | silu
   double dropout = 0.0;                   // after each hidden activation
-  std::vector<int64_t> channels{32, 64};  // cnn: output channels per conv block
+  std::vector<int64_t> channels{32, 64};  // cnn: output channels per conv block; resnet: per stage
+  int64_t blocks = 2;                     // resnet: residual blocks per stage
   int64_t kernel = 3;                     // cnn: square kernel size (odd)
   std::string pool = "max";               // cnn: max | avg (2x2 after each block)
 };
 
 struct TeacherConfig {
-  // train | run:<id> (reuse the teacher saved by that run) | path to a teacher .pt file
+  // train | run:<id> (reuse the teacher saved by that run) | torchscript:<path> (a module
+  // exported from Python) | path to a teacher .pt file of the configured architecture
   std::string source = "train";
   ModelConfig model;
   int64_t epochs = 10;
@@ -104,6 +111,9 @@ struct ExperimentConfig {
   DatasetConfig dataset;
   TeacherConfig teacher;
   ModelConfig student;
+  // init (a fresh student of the configured architecture) | torchscript:<path> (a trainable
+  // TorchScript module exported from Python)
+  std::string student_source = "init";
   DistillConfig distill;
   TrainConfig train;
 };
