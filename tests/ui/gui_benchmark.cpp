@@ -1,0 +1,133 @@
+// Benchmark, not a test (not registered with ctest): the same experiment run headless (as
+// `distill run` does: ExperimentRunner on the calling thread) and in the window (worker
+// QThread, live charts on the offscreen platform), comparing training throughput, while a
+// probe on the GUI thread measures how late a 10 ms timer fires (event-loop latency).
+//
+//   QT_QPA_PLATFORM=offscreen build/tests/ui/gui_benchmark [repeats]
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTimer>
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <vector>
+
+#include "core/train/experiment_runner.h"
+#include "ui/chart_view.h"
+#include "ui/experiment_form.h"
+#include "ui/main_window.h"
+#include "ui/metric_charts.h"
+
+using namespace distill;
+
+namespace {
+
+ExperimentConfig benchConfig() {
+  ExperimentConfig c = defaultConfig();  // Hinton's MLPs (1200x1200 teacher, 800x800 student)
+  c.name = "gui-benchmark";
+  c.device = "cpu";
+  c.dataset.limit_train = 20000;
+  c.dataset.limit_test = 2000;
+  c.teacher.epochs = 1;
+  c.train.epochs = 2;
+  return c;
+}
+
+double meanSamplesPerSecond(const std::vector<MetricPoint>& points) {
+  std::vector<double> values;
+  for (const auto& p : points)
+    if (p.key == "perf/samples_per_s" && p.value > 0) values.push_back(p.value);
+  if (values.empty()) return 0.0;
+  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
+struct Collector : TrainingObserver {
+  std::vector<MetricPoint> points;
+  void onMetrics(const std::vector<MetricPoint>& batch) override { points.insert(points.end(), batch.begin(), batch.end()); }
+};
+
+double runHeadless(const QString& db) {
+  Collector collector;
+  RunControl control;
+  ExperimentRunner runner(benchConfig(), db.toStdString(), collector, control);
+  runner.createRun();
+  runner.run();
+  return meanSamplesPerSecond(collector.points);
+}
+
+struct GuiResult {
+  double samples_per_s = 0.0;
+  double max_late_ms = 0.0;
+  double p99_late_ms = 0.0;
+  int redraws = 0;
+};
+
+GuiResult runInWindow(const QString& db) {
+  ui::MainWindow window(db);
+  window.resize(1600, 1000);
+  window.show();
+  window.form()->setConfig(benchConfig());
+  std::vector<MetricPoint> points;
+  QObject::connect(window.controller(), &ui::RunController::batchArrived, &window,
+                   [&](qint64, const ui::MailboxBatch& batch) {
+                     points.insert(points.end(), batch.metrics.begin(), batch.metrics.end());
+                   });
+  // The probe: a 10 ms timer; how much later than due each tick fires is the time the GUI
+  // thread was busy (drawing, draining, list refreshes) and could not react to the user.
+  std::vector<double> late_ms;
+  QElapsedTimer clock;
+  QTimer probe;
+  probe.setTimerType(Qt::PreciseTimer);
+  probe.setInterval(10);
+  qint64 last = 0;
+  QObject::connect(&probe, &QTimer::timeout, [&] {
+    const qint64 now = clock.nsecsElapsed();
+    if (last != 0) late_ms.push_back(std::max(0.0, (now - last) / 1e6 - 10.0));
+    last = now;
+  });
+  QSignalSpy finished(window.controller(), &ui::RunController::runFinished);
+  QSignalSpy started(window.controller(), &ui::RunController::runStarted);
+  window.startRun();
+  started.wait(60'000);
+  clock.start();
+  probe.start();
+  finished.wait(1'800'000);
+  probe.stop();
+  GuiResult result;
+  result.samples_per_s = meanSamplesPerSecond(points);
+  if (!late_ms.empty()) {
+    std::sort(late_ms.begin(), late_ms.end());
+    result.max_late_ms = late_ms.back();
+    result.p99_late_ms = late_ms[static_cast<size_t>(0.99 * static_cast<double>(late_ms.size() - 1))];
+  }
+  for (auto* chart : window.charts()->charts()) result.redraws += chart->replotCount();
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 2;
+  QTemporaryDir dir;
+  std::vector<double> headless, gui;
+  for (int i = 0; i < repeats; ++i) {
+    // Alternate, so that drift of the machine (heat, other load) hits both sides alike.
+    const double h = runHeadless(dir.filePath("headless.db"));
+    const GuiResult g = runInWindow(dir.filePath("gui.db"));
+    headless.push_back(h);
+    gui.push_back(g.samples_per_s);
+    std::printf("repeat %d: headless %.0f samples/s, window %.0f samples/s (%+.1f%%), GUI thread late by max %.1f ms, "
+                "p99 %.1f ms, %d chart redraws\n",
+                i + 1, h, g.samples_per_s, 100.0 * (g.samples_per_s - h) / h, g.max_late_ms, g.p99_late_ms, g.redraws);
+    std::fflush(stdout);
+  }
+  const double h = std::accumulate(headless.begin(), headless.end(), 0.0) / repeats;
+  const double g = std::accumulate(gui.begin(), gui.end(), 0.0) / repeats;
+  std::printf("mean: headless %.0f samples/s, window %.0f samples/s, window is %.1f%% %s\n", h, g,
+              100.0 * std::abs(g - h) / h, g < h ? "slower" : "faster");
+  return 0;
+}
