@@ -23,6 +23,7 @@
 
 #include <limits>
 
+#include "core/losses/methods.h"
 #include "core/runtime/runtime.h"
 
 namespace distill::ui {
@@ -198,11 +199,12 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   auto* student_group = buildModelGroup(tr("Student"), QStringLiteral("student"), student_, nullptr, nullptr);
 
   // ---- distillation
-  // Editable: the core's loss registry may know more methods than this list; validation
-  // names the accepted ones.
-  method_ = track(combo({"kd"}), QStringLiteral("distill.method"));
-  method_->setEditable(true);
-  method_->setToolTip(tr("kd: Hinton et al. 2015, alpha*T^2*KL(teacher_T || student_T) + (1-alpha)*CE"));
+  // The core's loss registry decides which methods exist (core/losses/methods.h, no torch).
+  QStringList methods;
+  for (const auto& method : lossMethods()) methods << fromStd(method);
+  method_ = track(combo(methods), QStringLiteral("distill.method"));
+  method_->setToolTip(tr("kd: Hinton et al. 2015, alpha*T^2*KL(teacher_T || student_T) + (1-alpha)*CE; "
+                          "see core/losses for the others"));
   temperature_ = track(doubleSpin(0.0, 1000.0, 0.5, 2), QStringLiteral("distill.temperature"));
   alpha_ = track(doubleSpin(0.0, 1.0, 0.05, 3), QStringLiteral("distill.alpha"));
   alpha_->setToolTip(tr("Weight of the distillation term; 0 trains a plain student baseline"));

@@ -56,6 +56,10 @@ MainWindow::MainWindow(const QString& database_path, QWidget* parent) : QMainWin
                                  QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel) == QMessageBox::Yes;
   };
 
+  list_refresh_.setSingleShot(true);
+  list_refresh_.setInterval(1000);
+  connect(&list_refresh_, &QTimer::timeout, this, &MainWindow::refreshRuns);
+
   buildActions();
   buildLayout();
   resize(1600, 1000);
@@ -387,7 +391,7 @@ void MainWindow::onBatch(qint64 run_id, MailboxBatch batch) {
     live_points_.insert(live_points_.end(), batch.metrics.begin(), batch.metrics.end());
     if (displayed_run_id_ == run_id) charts_->append(batch.metrics);
     // The store has the evaluation by now or within a second; the list shows it then.
-    if (evaluation) refreshRuns();
+    if (evaluation && !list_refresh_.isActive()) list_refresh_.start();
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include <QMainWindow>
 #include <QString>
+#include <QTimer>
 
 #include <functional>
 #include <memory>
@@ -108,6 +109,9 @@ class MainWindow : public QMainWindow {
   std::vector<MetricPoint> live_points_;  // the live run's curves, kept for re-selection
   bool close_when_stopped_ = false;
   bool docks_sized_ = false;
+  // Coalesces run-list refreshes during a run to at most one a second: listRuns() reads the
+  // last value of every metric of every run, which grows with the database.
+  QTimer list_refresh_;
   std::function<bool()> confirm_close_;
 };
 
