@@ -19,6 +19,29 @@ torch::nn::AnyModule activation(const std::string& name) {
 
 }  // namespace
 
+ResidualBlockImpl::ResidualBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride) {
+  conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels, /*kernel_size=*/3)
+                                                          .stride(stride)
+                                                          .padding(1)
+                                                          .bias(false)));
+  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(out_channels));
+  conv2_ = register_module(
+      "conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(out_channels, out_channels, /*kernel_size=*/3).padding(1).bias(false)));
+  bn2_ = register_module("bn2", torch::nn::BatchNorm2d(out_channels));
+  if (stride != 1 || in_channels != out_channels) {
+    shortcut_->push_back(
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels, /*kernel_size=*/1).stride(stride).bias(false)));
+    shortcut_->push_back(torch::nn::BatchNorm2d(out_channels));
+  }
+  register_module("shortcut", shortcut_);
+}
+
+torch::Tensor ResidualBlockImpl::forward(torch::Tensor x) {
+  auto out = torch::relu(bn1_->forward(conv1_->forward(x)));
+  out = bn2_->forward(conv2_->forward(out));
+  return torch::relu(out + (shortcut_->is_empty() ? x : shortcut_->forward(x)));
+}
+
 ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int64_t>& input_shape, int64_t num_classes)
     : config_(config), num_classes_(num_classes) {
   TORCH_CHECK(!input_shape.empty(), "input shape must not be empty");
@@ -41,9 +64,34 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
         height /= 2;
         width /= 2;
       }
+      addHidden();
       channels = out_channels;
     }
     features = channels * height * width;
+  } else if (config.arch == "resnet") {
+    TORCH_CHECK(input_shape.size() == 3, "a ResNet needs image inputs [C, H, W]");
+    int64_t channels = config.channels.front(), height = input_shape[1], width = input_shape[2];
+    // Stem: one 3x3 convolution at full resolution (the CIFAR variant: no 7x7 conv, no max-pool).
+    layers_->push_back(torch::nn::Conv2d(
+        torch::nn::Conv2dOptions(input_shape[0], channels, /*kernel_size=*/3).padding(1).bias(false)));
+    layers_->push_back(torch::nn::BatchNorm2d(channels));
+    layers_->push_back(torch::nn::ReLU());
+    macs_per_sample_ += input_shape[0] * channels * 9 * height * width;
+    for (size_t stage = 0; stage < config.channels.size(); ++stage) {
+      const int64_t out_channels = config.channels[stage];
+      for (int64_t block = 0; block < config.blocks; ++block) {
+        const int64_t stride = (stage > 0 && block == 0 && height >= 2) ? 2 : 1;
+        layers_->push_back(ResidualBlock(channels, out_channels, stride));
+        height /= stride;
+        width /= stride;
+        macs_per_sample_ += (channels * out_channels + out_channels * out_channels) * 9 * height * width;
+        if (stride != 1 || channels != out_channels) macs_per_sample_ += channels * out_channels * height * width;
+        channels = out_channels;
+      }
+      addHidden();
+    }
+    layers_->push_back(torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions(1)));
+    features = channels;
   }
   layers_->push_back(torch::nn::Flatten());
   for (auto width : config.hidden) {
@@ -51,6 +99,7 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
     macs_per_sample_ += features * width;
     layers_->push_back(activation(config.activation));
     if (config.dropout > 0) layers_->push_back(torch::nn::Dropout(config.dropout));
+    addHidden();
     features = width;
   }
   layers_->push_back(torch::nn::Linear(features, num_classes));
@@ -60,16 +109,31 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
 
 torch::Tensor ClassifierImpl::forward(torch::Tensor inputs) { return layers_->forward(inputs); }
 
-int64_t ClassifierImpl::parameterCount() const {
-  int64_t count = 0;
-  for (const auto& p : parameters()) count += p.numel();
-  return count;
+std::pair<torch::Tensor, torch::Tensor> ClassifierImpl::forwardWithFeature(torch::Tensor inputs, int64_t index) {
+  const int64_t count = hiddenCount();
+  const int64_t resolved = index < 0 ? count + index : index;
+  if (resolved < 0 || resolved >= count)
+    throw ModelError("hidden layer " + std::to_string(index) + " does not exist (this " + config_.arch + " has " +
+                     std::to_string(count) + " hidden representations)");
+  const size_t end = hidden_ends_[static_cast<size_t>(resolved)];
+  torch::Tensor x = inputs, feature;
+  size_t position = 0;
+  for (auto& layer : *layers_) {
+    x = layer.forward(x);
+    if (++position == end) feature = x;
+  }
+  return {x, feature};
 }
 
 std::string ClassifierImpl::summary() const {
   std::ostringstream out;
   const auto& c = config_;
-  if (c.arch == "cnn") {
+  if (c.arch == "resnet") {
+    out << "ResNet stages";
+    for (size_t i = 0; i < c.channels.size(); ++i) out << (i ? "-" : " ") << c.channels[i];
+    out << " x" << c.blocks << " blocks";
+    if (!c.hidden.empty()) out << ", dense";
+  } else if (c.arch == "cnn") {
     out << "CNN conv";
     for (size_t i = 0; i < c.channels.size(); ++i) out << (i ? "-" : " ") << c.channels[i];
     out << " k" << c.kernel << " " << c.pool << "pool";
@@ -84,33 +148,8 @@ std::string ClassifierImpl::summary() const {
   return out.str();
 }
 
-void saveWeights(Classifier& model, const std::string& path) {
-  try {
-    torch::save(model, path);
-  } catch (const c10::Error& e) {
-    throw ModelError(path + ": cannot write model weights (" + std::string(e.what_without_backtrace()) + ")");
-  }
-}
+void saveWeights(Classifier& model, const std::string& path) { model->saveCheckpoint(path); }
 
-void loadWeights(Classifier& model, const std::string& path) {
-  // torch::load replaces tensors by name without comparing shapes, so compare them here.
-  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
-  for (const auto& item : model->named_parameters())
-    expected.emplace_back(item.key(), item.value().sizes().vec());
-  try {
-    torch::load(model, path);
-  } catch (const c10::Error& e) {
-    throw ModelError(path + ": cannot load model weights for " + model->config().arch + " (" +
-                     std::string(e.what_without_backtrace()).substr(0, 300) +
-                     "); is the file a checkpoint of this architecture?");
-  }
-  const auto loaded = model->named_parameters();
-  for (const auto& [name, shape] : expected) {
-    const auto* tensor = loaded.find(name);
-    if (!tensor || tensor->sizes().vec() != shape)
-      throw ModelError(path + ": parameter '" + name + "' does not match the configured " + model->config().arch +
-                       " architecture (the file holds another model)");
-  }
-}
+void loadWeights(Classifier& model, const std::string& path) { model->loadCheckpoint(path); }
 
 }  // namespace distill

@@ -1,6 +1,5 @@
-// Classifiers for teacher and student: a configurable MLP or small CNN that maps a batch of
-// inputs to logits. Both are one module type (ClassifierImpl) holding a Sequential, so that
-// checkpoints, the trainer and the losses never care which architecture they handle.
+// Built-in classifiers for teacher and student: a configurable MLP, a small CNN, or a small
+// ResNet, each one module type (ClassifierImpl) holding a Sequential.
 // Thread contract: a model is used by one thread at a time (the training thread).
 #pragma once
 
@@ -10,34 +9,53 @@
 #include <vector>
 
 #include "core/config/config.h"
+#include "core/models/model.h"
 
 namespace distill {
 
-class ClassifierImpl : public torch::nn::Module {
+class ClassifierImpl : public ModelImpl {
  public:
-  // `input_shape` is one sample's shape ({1, 28, 28} for MNIST-like images).
+  // `input_shape` is one sample's shape ({1, 28, 28} for MNIST-like images, {F} for tables).
   ClassifierImpl(const ModelConfig& config, const std::vector<int64_t>& input_shape, int64_t num_classes);
 
-  torch::Tensor forward(torch::Tensor inputs);
+  torch::Tensor forward(torch::Tensor inputs) override;
+  std::pair<torch::Tensor, torch::Tensor> forwardWithFeature(torch::Tensor inputs, int64_t index) override;
+  int64_t hiddenCount() const override { return static_cast<int64_t>(hidden_ends_.size()); }
+  std::string summary() const override;
+  int64_t forwardMacsPerSample() const override { return macs_per_sample_; }
 
   const ModelConfig& config() const { return config_; }
   int64_t numClasses() const { return num_classes_; }
-  int64_t parameterCount() const;
-  // Multiply-accumulates of one forward pass for one sample (for FLOP accounting).
-  int64_t forwardMacsPerSample() const { return macs_per_sample_; }
-  // Human-readable layer summary, e.g. "Linear(784->1200) ReLU Dropout(0.2) ...".
-  std::string summary() const;  // e.g. "MLP 1200 1200 -> 10, relu, dropout 0.2; 2395210 parameters"
 
  private:
+  void addHidden() { hidden_ends_.push_back(layers_->size()); }
+
   ModelConfig config_;
   int64_t num_classes_;
   int64_t macs_per_sample_ = 0;
   torch::nn::Sequential layers_;
+  // Layer counts after which a hidden representation is complete (for forwardWithFeature).
+  std::vector<size_t> hidden_ends_;
 };
 TORCH_MODULE(Classifier);
 
-// Saves the weights; loads them into a model built with the same config (throws ModelError
-// naming the file when it is missing, corrupt, or of another architecture).
+// ResNet basic block (He et al. 2016, "Deep Residual Learning for Image Recognition"):
+// conv3x3-BN-ReLU-conv3x3-BN plus the input (through a 1x1 projection when the shape
+// changes), then ReLU.
+class ResidualBlockImpl : public torch::nn::Module {
+ public:
+  ResidualBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  torch::nn::Sequential shortcut_;
+};
+TORCH_MODULE(ResidualBlock);
+
+// Saves / loads a built-in classifier's weights (throws ModelError naming the file when it is
+// missing, corrupt, or of another architecture).
 void saveWeights(Classifier& model, const std::string& path);
 void loadWeights(Classifier& model, const std::string& path);
 

@@ -8,9 +8,12 @@ namespace distill {
 
 ResolvedTeacher resolveTeacherSource(ExperimentConfig& config, RunStore& store) {
   ResolvedTeacher resolved;
+  std::error_code ec;
+  if (config.student_source.rfind("torchscript:", 0) == 0 &&
+      !std::filesystem::is_regular_file(config.student_source.substr(12), ec))
+    throw ConfigError({{"student.source", "'" + config.student_source.substr(12) + "': no such TorchScript file"}});
   const std::string& source = config.teacher.source;
   if (source == "train") return resolved;
-  std::error_code ec;
   if (source.rfind("run:", 0) == 0) {
     const int64_t run_id = std::stoll(source.substr(4));
     const auto run = store.getRun(run_id);
@@ -25,6 +28,12 @@ ResolvedTeacher resolveTeacherSource(ExperimentConfig& config, RunStore& store) 
     resolved.weights_path = path;
     resolved.source_run_id = run_id;
     return resolved;
+  }
+  if (source.rfind("torchscript:", 0) == 0) {
+    const std::string path = source.substr(12);
+    if (!std::filesystem::is_regular_file(path, ec))
+      throw ConfigError({{"teacher.source", "'" + path + "': no such TorchScript file"}});
+    return resolved;  // the trainer loads it
   }
   if (!std::filesystem::is_regular_file(source, ec))
     throw ConfigError({{"teacher.source", "'" + source + "': no such teacher file (expected train, run:<id> or a .pt path)"}});

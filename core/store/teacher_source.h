@@ -1,6 +1,7 @@
 // Resolves `teacher.source` into weights to load: `train` needs none; `run:<id>` takes the
-// teacher checkpoint of that run and its teacher architecture; anything else is a path to
-// a .pt file for the configured teacher architecture.
+// teacher checkpoint of that run and its teacher architecture; `torchscript:<path>` is
+// checked to exist (the trainer loads it); anything else is a path to a .pt file for the
+// configured teacher architecture. student.source torchscript:<path> is checked too.
 #pragma once
 
 #include <optional>

@@ -12,6 +12,7 @@
 #include "core/losses/loss.h"
 #include "core/metrics/metrics.h"
 #include "core/models/classifier.h"
+#include "core/models/factory.h"
 #include "core/runtime/runtime.h"
 #include "core/train/schedule.h"
 
@@ -49,8 +50,8 @@ struct Trainer::Impl {
   torch::Device device{torch::kCPU};
   TensorDataset train;
   TensorDataset test;
-  Classifier teacher{nullptr};
-  Classifier student{nullptr};
+  Model teacher;
+  Model student;
   std::unique_ptr<DistillationLoss> loss;
   std::map<std::string, std::string> environment;
   std::map<std::string, double> last_values;
@@ -68,9 +69,9 @@ struct Trainer::Impl {
     torch::manual_seed(config.seed);
     if (device.is_cuda()) torch::cuda::manual_seed_all(config.seed);
 
-    teacher = Classifier(config.teacher.model, data.input_shape, data.num_classes);
-    student = Classifier(config.student, data.input_shape, data.num_classes);
-    if (!options.teacher_weights.empty()) loadWeights(teacher, options.teacher_weights);
+    teacher = buildModel(config.teacher.model, config.teacher.source, data.input_shape, data.num_classes);
+    student = buildModel(config.student, config.student_source, data.input_shape, data.num_classes);
+    if (!options.teacher_weights.empty()) teacher->loadCheckpoint(options.teacher_weights);
     teacher->to(device);
     student->to(device);
     loss = makeLoss(config.distill);
@@ -104,7 +105,10 @@ struct Trainer::Impl {
     if (device.is_cuda()) environment["cuda_device_count"] = std::to_string(torch::cuda::device_count());
   }
 
-  bool teacherTrained() const { return options.teacher_weights.empty(); }
+  bool teacherTrained() const { return options.teacher_weights.empty() && !isTorchScriptSource(config.teacher.source); }
+  std::string teacherOrigin() const {
+    return options.teacher_weights.empty() ? torchScriptPath(config.teacher.source) : options.teacher_weights;
+  }
 
   // Blocks while paused; true when the run should stop.
   bool shouldStop() {
@@ -138,12 +142,12 @@ struct Trainer::Impl {
     emit(points);
   }
 
-  void checkpoint(const std::string& role, Classifier& model, int64_t step, double epoch) {
+  void checkpoint(const std::string& role, Model& model, int64_t step, double epoch) {
     if (options.artifacts_dir.empty()) return;
     std::filesystem::create_directories(options.artifacts_dir);
     const auto final_path = std::filesystem::path(options.artifacts_dir) / (role + ".pt");
     const auto temp_path = final_path.string() + ".tmp";
-    saveWeights(model, temp_path);
+    model->saveCheckpoint(temp_path);
     std::filesystem::rename(temp_path, final_path);  // atomic: a reader never sees half a file
     observer.onCheckpoint({role, final_path.string(), step, epoch});
   }
@@ -151,7 +155,7 @@ struct Trainer::Impl {
   // Trains one phase; returns false when stopped.
   bool trainPhase(Phase phase) {
     const bool is_teacher = phase == Phase::Teacher;
-    Classifier& model = is_teacher ? teacher : student;
+    Model& model = is_teacher ? teacher : student;
     const int64_t epochs = is_teacher ? config.teacher.epochs : config.train.epochs;
     const int64_t batch_size = config.train.batch_size;
     const std::string prefix = is_teacher ? "train/teacher_loss" : "train/student_loss";
@@ -285,7 +289,7 @@ struct Trainer::Impl {
         log(LogLevel::Info, "phase 1: training the teacher (" + environment["teacher_summary"] + ")");
         if (!trainPhase(Phase::Teacher)) return stopped();
       } else {
-        log(LogLevel::Info, "phase 1: teacher loaded from " + options.teacher_weights);
+        log(LogLevel::Info, "phase 1: teacher loaded from " + teacherOrigin());
         evaluate(Phase::Teacher, 0, 0.0);
       }
       teacher_test_logits = predictLogits(teacher, test.inputs);

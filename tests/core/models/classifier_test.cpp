@@ -66,3 +66,41 @@ TEST(Classifier, WeightsRoundTripAndWrongArchitectureIsRefused) {
 
 }  // namespace
 }  // namespace distill
+
+namespace distill {
+namespace {
+
+TEST(Classifier, ResNetMapsImagesToLogitsAndDownsamplesPerStage) {
+  ModelConfig c;
+  c.arch = "resnet";
+  c.channels = {8, 16};
+  c.blocks = 2;
+  c.hidden = {};
+  Classifier model(c, std::vector<int64_t>{3, 32, 32}, 10);
+  EXPECT_EQ(model->forward(torch::randn({2, 3, 32, 32})).sizes(), (std::vector<int64_t>{2, 10}));
+  EXPECT_EQ(model->hiddenCount(), 2);
+  const auto [logits, stage2] = model->forwardWithFeature(torch::randn({2, 3, 32, 32}), -1);
+  EXPECT_EQ(stage2.sizes(), (std::vector<int64_t>{2, 16, 16, 16}));
+  const auto [unused, stage1] = model->forwardWithFeature(torch::randn({2, 3, 32, 32}), 0);
+  EXPECT_EQ(stage1.sizes(), (std::vector<int64_t>{2, 8, 32, 32}));
+  EXPECT_NE(model->summary().find("ResNet"), std::string::npos);
+  EXPECT_GT(model->forwardMacsPerSample(), 0);
+}
+
+TEST(Classifier, FeaturesOfAnMlpAreItsHiddenActivations) {
+  torch::manual_seed(0);
+  ModelConfig c;
+  c.hidden = {32, 16};
+  Classifier model(c, std::vector<int64_t>{1, 28, 28}, 10);
+  model->eval();
+  const auto x = torch::randn({3, 1, 28, 28});
+  const auto [logits, last] = model->forwardWithFeature(x, -1);
+  EXPECT_TRUE(torch::allclose(logits, model->forward(x)));
+  EXPECT_EQ(last.sizes(), (std::vector<int64_t>{3, 16}));
+  EXPECT_EQ(model->forwardWithFeature(x, 0).second.sizes(), (std::vector<int64_t>{3, 32}));
+  EXPECT_GE(last.min().item<float>(), 0.0f);  // after the ReLU
+  EXPECT_THROW(model->forwardWithFeature(x, 2), ModelError);
+}
+
+}  // namespace
+}  // namespace distill

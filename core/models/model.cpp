@@ -1,0 +1,48 @@
+#include "core/models/model.h"
+
+#include "core/errors.h"
+
+namespace distill {
+
+std::pair<torch::Tensor, torch::Tensor> ModelImpl::forwardWithFeature(torch::Tensor, int64_t) {
+  throw ModelError("this model exposes no hidden representations for feature distillation");
+}
+
+int64_t ModelImpl::parameterCount() const {
+  int64_t count = 0;
+  for (const auto& p : parameters()) count += p.numel();
+  return count;
+}
+
+void ModelImpl::saveCheckpoint(const std::string& path) {
+  try {
+    torch::serialize::OutputArchive archive;
+    save(archive);
+    archive.save_to(path);
+  } catch (const c10::Error& e) {
+    throw ModelError(path + ": cannot write model weights (" + std::string(e.what_without_backtrace()) + ")");
+  }
+}
+
+void ModelImpl::loadCheckpoint(const std::string& path) {
+  // Module::load replaces tensors by name without comparing shapes, so compare them here.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+  for (const auto& item : named_parameters()) expected.emplace_back(item.key(), item.value().sizes().vec());
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    load(archive);
+  } catch (const c10::Error& e) {
+    throw ModelError(path + ": cannot load model weights (" + std::string(e.what_without_backtrace()).substr(0, 300) +
+                     "); is the file a checkpoint of this architecture?");
+  }
+  const auto loaded = named_parameters();
+  for (const auto& [name, shape] : expected) {
+    const auto* tensor = loaded.find(name);
+    if (!tensor || tensor->sizes().vec() != shape)
+      throw ModelError(path + ": parameter '" + name +
+                       "' does not match the configured architecture (the file holds another model)");
+  }
+}
+
+}  // namespace distill
