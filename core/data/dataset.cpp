@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "core/data/cifar.h"
+#include "core/data/csv.h"
 #include "core/data/idx.h"
 #include "core/errors.h"
 
@@ -59,9 +61,7 @@ std::vector<std::string> classNames(const std::string& dataset, int64_t num_clas
   return names;
 }
 
-}  // namespace
-
-DatasetSplits loadDataset(const DatasetConfig& config) {
+DatasetSplits loadIdxDataset(const DatasetConfig& config) {
   const fs::path folder = config.path.empty() ? defaultDatasetPath(config.name) : config.path;
   std::error_code ec;
   if (!fs::is_directory(folder, ec))
@@ -84,6 +84,17 @@ DatasetSplits loadDataset(const DatasetConfig& config) {
   const auto sample_shape = splits.train.inputs.sizes().slice(1);
   splits.input_shape.assign(sample_shape.begin(), sample_shape.end());
   return splits;
+}
+
+}  // namespace
+
+DatasetSplits loadDataset(const DatasetConfig& config, uint64_t split_seed) {
+  if (config.name == "fashion-mnist" || config.name == "mnist" || config.name == "idx") return loadIdxDataset(config);
+  if (config.name == "cifar10") return loadCifar(config, CifarVersion::kCifar10);
+  if (config.name == "cifar100") return loadCifar(config, CifarVersion::kCifar100);
+  if (config.name == "csv") return loadCsvDataset(config, split_seed);
+  throw DataError("dataset.name '" + config.name + "': unknown dataset (expected fashion-mnist, mnist, idx, cifar10, "
+                  "cifar100 or csv)");
 }
 
 BatchSampler::BatchSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed)

@@ -17,7 +17,7 @@
 namespace distill {
 
 struct TensorDataset {
-  torch::Tensor inputs;   // float32, normalised; [N, C, H, W] for images
+  torch::Tensor inputs;   // float32, normalised; [N, C, H, W] for images, [N, F] for tables
   torch::Tensor targets;  // int64 class indices
   int64_t size() const { return inputs.defined() ? inputs.size(0) : 0; }
   TensorDataset to(const torch::Device& device) const { return {inputs.to(device), targets.to(device)}; }
@@ -32,9 +32,12 @@ struct DatasetSplits {
   std::string folder;                // where the files came from
 };
 
-// Loads the dataset the config names (Fashion-MNIST by default). Throws DataError naming the
-// missing or corrupt file.
-DatasetSplits loadDataset(const DatasetConfig& config);
+// Loads the dataset the config names (Fashion-MNIST by default): IDX folders for
+// fashion-mnist, mnist and idx, CIFAR binary folders (core/data/cifar.h), CSV tables
+// (core/data/csv.h). `split_seed` only seeds the train/test split of a single CSV file; keep
+// it fixed across runs that should be compared on the same test rows. Throws DataError
+// naming the missing or corrupt file.
+DatasetSplits loadDataset(const DatasetConfig& config, uint64_t split_seed = 0);
 
 // Seeded shuffling into index batches; the last partial batch is kept.
 // One sampler per training phase, used from the training thread only.
