@@ -417,6 +417,42 @@ std::vector<RunRecord> RunStore::listRuns() {
   return runs;
 }
 
+void RunStore::loadParams(std::vector<RunRecord>& runs) {
+  std::map<int64_t, RunRecord*> by_id;
+  for (auto& run : runs) by_id[run.id] = &run;
+  Statement select(db_.get(), "SELECT run_id, key, value FROM params");
+  while (select.step()) {
+    auto it = by_id.find(select.integer(0));
+    if (it != by_id.end()) it->second->params[select.text(1)] = select.text(2);
+  }
+}
+
+std::map<int64_t, double> RunStore::bestValues(const std::string& key, bool higher_is_better) {
+  std::map<int64_t, double> best;
+  int64_t key_id = 0;
+  {
+    Statement find(db_.get(), "SELECT id FROM metric_keys WHERE name = ?");
+    find.bind(1, key);
+    if (!find.step()) return best;
+    key_id = find.integer(0);
+  }
+  // Per run through the (run_id, key_id, step) index: evaluation keys hold few points each,
+  // so this stays fast however many training points the runs have.
+  std::vector<int64_t> ids;
+  {
+    Statement select(db_.get(), "SELECT id FROM runs");
+    while (select.step()) ids.push_back(select.integer(0));
+  }
+  Statement value(db_.get(), std::string("SELECT ") + (higher_is_better ? "max" : "min") +
+                                 "(value) FROM metric_points WHERE run_id = ? AND key_id = ?");
+  for (int64_t id : ids) {
+    value.bind(1, id).bind(2, key_id);
+    if (value.step() && !value.isNull(0)) best[id] = value.real(0);
+    value.reset();
+  }
+  return best;
+}
+
 std::optional<RunRecord> RunStore::getRun(int64_t run_id) {
   std::optional<RunRecord> found;
   {
@@ -505,6 +541,17 @@ void RunStore::deleteRun(int64_t run_id) {
   requireRun(run_id);
   Transaction transaction(db_.get());
   Statement(db_.get(), "DELETE FROM runs WHERE id = ?").bind(1, run_id).run();
+  transaction.commit();
+}
+
+void RunStore::deleteRuns(const std::vector<int64_t>& run_ids) {
+  for (int64_t id : run_ids) requireRun(id);
+  Transaction transaction(db_.get());
+  Statement remove(db_.get(), "DELETE FROM runs WHERE id = ?");
+  for (int64_t id : run_ids) {
+    remove.bind(1, id);
+    remove.run();
+  }
   transaction.commit();
 }
 

@@ -84,6 +84,10 @@ class RunStore {
   int markInterruptedRuns();
 
   std::vector<RunRecord> listRuns();  // newest first; params/environment not filled
+  // Fills the params of listed runs in one query (for filtering and the run browser's columns).
+  void loadParams(std::vector<RunRecord>& runs);
+  // The best value of one metric key for every run that has it: max or min over its points.
+  std::map<int64_t, double> bestValues(const std::string& key, bool higher_is_better);
   std::optional<RunRecord> getRun(int64_t run_id);
   std::vector<std::string> metricKeys(int64_t run_id);
   std::vector<MetricPoint> metrics(int64_t run_id, const std::string& key = "");
@@ -95,6 +99,8 @@ class RunStore {
   void addTag(int64_t run_id, const std::string& tag);
   void removeTag(int64_t run_id, const std::string& tag);
   void deleteRun(int64_t run_id);
+  // Several runs in one transaction: all go, or (on an error) none.
+  void deleteRuns(const std::vector<int64_t>& run_ids);
 
  private:
   struct Closer {
