@@ -95,4 +95,99 @@ class HintonKdLoss : public DistillationLoss {
   double alpha_;
 };
 
+// Reverse KL, the mode-seeking direction (e.g. Gu et al. 2024, "MiniLLM: Knowledge
+// Distillation of Large Language Models", ICLR):
+//   loss = alpha * T^2 * KL(P_s^T || P_t^T) + (1 - alpha) * CE(s, y)
+// T^2 for the same reason as in kd: near P_s = P_t both KL directions equal half the
+// chi-square distance, so the gradient shrinks as 1/T^2 in either direction.
+class ReverseKlLoss : public DistillationLoss {
+ public:
+  ReverseKlLoss(double temperature, double alpha) : temperature_(temperature), alpha_(alpha) {}
+  LossTerms compute(const LossInputs& inputs) const override;
+  bool needsTeacher() const override { return alpha_ > 0.0; }
+
+ private:
+  double temperature_;
+  double alpha_;
+};
+
+// Generalised (skew) Jensen-Shannon divergence, normalised so that its endpoints are the two
+// KL directions (Huszar 2015, "How (not) to train your generative model"; Agarwal et al.
+// 2024, "On-Policy Distillation of Language Models", ICLR). With M = beta P_t + (1-beta) P_s:
+//   JSD_beta = beta KL(P_t || M) + (1 - beta) KL(P_s || M)
+//   D_beta   = JSD_beta / (beta (1 - beta))  for 0 < beta < 1,
+//   D_0 = KL(P_t || P_s) (forward, = kd),   D_1 = KL(P_s || P_t) (reverse)
+//   loss = alpha * T^2 * D_beta + (1 - alpha) * CE(s, y)
+// See jsd.cpp for why the normalisation makes D continuous in beta.
+class JsdLoss : public DistillationLoss {
+ public:
+  JsdLoss(double temperature, double alpha, double beta) : temperature_(temperature), alpha_(alpha), beta_(beta) {}
+  LossTerms compute(const LossInputs& inputs) const override;
+  bool needsTeacher() const override { return alpha_ > 0.0; }
+
+ private:
+  double temperature_;
+  double alpha_;
+  double beta_;
+};
+
+// Total variation distance between the tempered distributions (Wen et al. 2023,
+// "f-Divergence Minimization for Sequence-Level Knowledge Distillation", ACL):
+//   TVD  = 1/2 sum_i |P_t,i - P_s,i|
+//   loss = alpha * T * TVD + (1 - alpha) * CE(s, y)
+// T (not T^2): |.| does not flatten near P_s = P_t as a KL does, so the gradient shrinks only
+// by the softmax's 1/T.
+class TvdLoss : public DistillationLoss {
+ public:
+  TvdLoss(double temperature, double alpha) : temperature_(temperature), alpha_(alpha) {}
+  LossTerms compute(const LossInputs& inputs) const override;
+  bool needsTeacher() const override { return alpha_ > 0.0; }
+
+ private:
+  double temperature_;
+  double alpha_;
+};
+
+// Logit regression (Ba & Caruana 2014, "Do Deep Nets Really Need to be Deep?"; Kim et al.
+// 2021, "Comparing Kullback-Leibler Divergence and Mean Squared Error Loss in Knowledge
+// Distillation", IJCAI):
+//   loss = alpha * mean_{positions, classes} (s - t)^2 + (1 - alpha) * CE(s, y)
+// No temperature: it is the T -> infinity limit of T^2 KL for zero-mean logits (Hinton et al.
+// 2015, section 2.1). Needs white-box logits (methodNeedsWhiteBoxLogits).
+class MseLogitsLoss : public DistillationLoss {
+ public:
+  explicit MseLogitsLoss(double alpha) : alpha_(alpha) {}
+  LossTerms compute(const LossInputs& inputs) const override;
+  bool needsTeacher() const override { return alpha_ > 0.0; }
+
+ private:
+  double alpha_;
+};
+
+// Decoupled Knowledge Distillation (Zhao et al. 2022, "Decoupled Knowledge Distillation",
+// CVPR). KD splits into a target-class part and a non-target part,
+//   KL(P_t || P_s) = TCKD + (1 - p_t,y) NCKD,
+// where TCKD is the KL between the binary (target, rest) distributions and NCKD the KL between
+// the distributions over the non-target classes renormalised, both at T. DKD weights them
+// freely:
+//   kd    = T^2 (dkd_alpha TCKD + dkd_beta NCKD)
+//   loss  = CE(s, y) + warm * kd,   warm = min(epoch / warmup_epochs, 1)  (1 if no warm-up)
+// as in the authors' code (mdistiller): CE at full weight, distill.alpha unused. Needs the
+// ground-truth targets and white-box logits (methodNeedsWhiteBoxLogits).
+class DkdLoss : public DistillationLoss {
+ public:
+  DkdLoss(double temperature, double dkd_alpha, double dkd_beta, double warmup_epochs)
+      : temperature_(temperature), dkd_alpha_(dkd_alpha), dkd_beta_(dkd_beta), warmup_epochs_(warmup_epochs) {}
+  LossTerms compute(const LossInputs& inputs) const override;
+  bool needsTeacher() const override { return dkd_alpha_ > 0.0 || dkd_beta_ > 0.0; }
+  // The warm-up factor at a fractional student epoch.
+  double warmup(double epoch) const;
+
+ private:
+  double temperature_;
+  double dkd_alpha_;
+  double dkd_beta_;
+  double warmup_epochs_;
+};
+
 }  // namespace distill

@@ -9,10 +9,16 @@ namespace distill {
 
 std::unique_ptr<DistillationLoss> makeLoss(const DistillConfig& config) {
   if (config.method == "kd") return std::make_unique<HintonKdLoss>(config.temperature, config.alpha);
+  if (config.method == "reverse_kl") return std::make_unique<ReverseKlLoss>(config.temperature, config.alpha);
+  if (config.method == "jsd") return std::make_unique<JsdLoss>(config.temperature, config.alpha, config.jsd_beta);
+  if (config.method == "tvd") return std::make_unique<TvdLoss>(config.temperature, config.alpha);
+  if (config.method == "mse_logits") return std::make_unique<MseLogitsLoss>(config.alpha);
+  if (config.method == "dkd")
+    return std::make_unique<DkdLoss>(config.temperature, config.dkd_alpha, config.dkd_beta, config.warmup_epochs);
   throw std::invalid_argument("distill.method: unknown method '" + config.method + "'");
 }
 
-std::vector<std::string> lossMethods() { return {"kd"}; }
+std::vector<std::string> lossMethods() { return {"kd", "reverse_kl", "jsd", "tvd", "mse_logits", "dkd"}; }
 
 bool methodNeedsWhiteBoxLogits(const std::string& method) { return method == "mse_logits" || method == "dkd"; }
 
