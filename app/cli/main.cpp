@@ -1,4 +1,4 @@
-// `distill`: the headless front end over the core (runs, listing, inspection, export).
+// `distill`: the headless front end over the core (runs, listing, inspection, comparison, export).
 // Exit codes: 0 success, 1 failure during a run, 2 bad input, 130 stopped by Ctrl-C.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -12,10 +12,13 @@
 #include <iostream>
 #include <sstream>
 
+#include "app/cli/chart_render.h"
+#include "app/cli/comparison.h"
 #include "app/cli/console_progress.h"
 #include "core/config/config.h"
 #include "core/errors.h"
 #include "core/runtime/runtime.h"
+#include "core/store/run_query.h"
 #include "core/store/run_store.h"
 #include "core/train/experiment_runner.h"
 
@@ -138,10 +141,20 @@ RunStore openForReading(const std::string& db) {
   return RunStore(path);
 }
 
-int listCommand(const std::string& db, bool json) {
+int listCommand(const std::string& db, bool json, const std::string& filter) {
   RunStore store = openForReading(db);
   store.markInterruptedRuns();
-  const auto runs = store.listRuns();
+  auto runs = store.listRuns();
+  if (!filter.empty()) {
+    store.loadParams(runs);
+    const auto fields = queryFields(runs);
+    try {
+      runs = RunQuery::parse(filter, &fields).filter(runs);
+    } catch (const QueryError& e) {
+      fmt::print(stderr, "error: --filter, {}\n{}\n", e.what(), e.pointAt(filter));
+      return kExitBadInput;
+    }
+  }
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& run : runs) out.push_back(runJson(run, false));
@@ -149,7 +162,7 @@ int listCommand(const std::string& db, bool json) {
     return kExitOk;
   }
   if (runs.empty()) {
-    fmt::print("no runs in {}\n", store.path());
+    fmt::print(filter.empty() ? "no runs in {}\n" : "no runs in {} match the filter\n", store.path());
     return kExitOk;
   }
   fmt::print("{:>5}  {:<40}  {:<11}  {:<20}  {:>9}  {:>8}  {:>8}  {:>9}\n", "id", "name", "status", "created (UTC)",
@@ -229,8 +242,74 @@ std::string csvField(const std::string& text) {
   return quoted + "\"";
 }
 
+ConfigError badOption(const std::string& option, const std::string& message) {
+  return ConfigError(std::vector<ConfigIssue>{{option, message}});
+}
+
+// Options of the chart formats of `export` and of `report`.
+struct ChartArgs {
+  std::string x_axis = "step";
+  double smoothing = 0.0;
+  bool log_y = false;
+  double width_in = 6.0, height_in = 3.6;
+  int dpi = 300;
+  std::string size_px;  // "WxH" for png
+  std::string title;
+};
+
+std::vector<int64_t> parseRunIds(const std::vector<std::string>& texts) {
+  std::vector<int64_t> ids;
+  for (const auto& text : texts) ids.push_back(parseRunId(text));
+  return ids;
+}
+
+int exportChart(const std::string& db, const std::vector<std::string>& run_texts, const std::string& format,
+                const std::string& out_path, const std::vector<std::string>& metric_keys, const ChartArgs& chart) {
+  if (!chartsAvailable()) {
+    fmt::print(stderr,
+               "error: --format {} needs the GUI build of distill (this one was built with DISTILL_BUILD_GUI=OFF, "
+               "without Qt); --format csv and json, compare and report work here\n",
+               format);
+    return kExitBadInput;
+  }
+  if (metric_keys.size() != 1)
+    throw ConfigError({{"--metric", "a " + format + " chart shows one metric: pass exactly one --metric KEY (e.g. --metric eval/agreement)"}});
+  if (out_path.empty() || out_path == "-") throw ConfigError({{"--out", "a " + format + " chart needs --out FILE"}});
+  if (chart.smoothing < 0.0 || chart.smoothing >= 1.0) throw badOption("--smoothing", "expected a weight in [0, 1)");
+  RunStore store = openForReading(db);
+  const Comparison comparison = loadComparison(store, parseRunIds(run_texts), metric_keys);
+  XAxis x_axis;
+  try {
+    x_axis = xAxisFromName(chart.x_axis);
+  } catch (const std::invalid_argument& e) {
+    throw badOption("--x", e.what());
+  }
+  ChartRequest request = chartFor(comparison, metric_keys.front(), x_axis);
+  request.format = format;
+  request.smoothing = chart.smoothing;
+  request.log_y = chart.log_y;
+  request.width_in = chart.width_in;
+  request.height_in = chart.height_in;
+  request.dpi = chart.dpi;
+  if (!chart.title.empty()) request.title = chart.title;
+  if (!chart.size_px.empty()) {
+    int w = 0, h = 0;
+    char x = 0;
+    std::istringstream in(chart.size_px);
+    if (!(in >> w >> x >> h) || x != 'x' || w < 64 || h < 64 || w > 20000 || h > 20000)
+      throw ConfigError({{"--size", "expected WIDTHxHEIGHT in pixels, e.g. 1800x1200, got '" + chart.size_px + "'"}});
+    request.width_px = w, request.height_px = h;
+  }
+  if (request.dpi < 30 || request.dpi > 2400) throw badOption("--dpi", "expected 30..2400");
+  writeChart(request, out_path);
+  fmt::print(stderr, "wrote {} ({} run(s), {}, {})\n", out_path, comparison.runs.size(), metric_keys.front(), format);
+  return kExitOk;
+}
+
 int exportCommand(const std::string& db, const std::vector<std::string>& run_texts, const std::string& format,
-                  const std::string& out_path, const std::vector<std::string>& metric_keys) {
+                  const std::string& out_path, const std::vector<std::string>& metric_keys, const ChartArgs& chart) {
+  if (format == "png" || format == "pdf" || format == "svg")
+    return exportChart(db, run_texts, format, out_path, metric_keys, chart);
   RunStore store = openForReading(db);
   std::vector<RunRecord> runs;
   for (const auto& text : run_texts) runs.push_back(requireRun(store, parseRunId(text)));
@@ -280,6 +359,45 @@ int exportCommand(const std::string& db, const std::vector<std::string>& run_tex
   return kExitOk;
 }
 
+// ---- compare / report --------------------------------------------------------------------
+
+int compareCommand(const std::string& db, const std::vector<std::string>& run_texts,
+                   const std::vector<std::string>& metric_keys, bool all_params, bool json) {
+  RunStore store = openForReading(db);
+  store.markInterruptedRuns();
+  const Comparison comparison = loadComparison(store, parseRunIds(run_texts), metric_keys);
+  if (json)
+    fmt::print("{}\n", compareJson(comparison).dump(2));
+  else
+    fmt::print("{}", compareText(comparison, all_params));
+  return kExitOk;
+}
+
+int reportCommand(const std::string& db, const std::vector<std::string>& run_texts,
+                  const std::vector<std::string>& metric_keys, const std::string& out_path, const ChartArgs& chart) {
+  if (chart.smoothing < 0.0 || chart.smoothing >= 1.0) throw badOption("--smoothing", "expected a weight in [0, 1)");
+  ReportOptions options;
+  try {
+    options.x_axis = xAxisFromName(chart.x_axis);
+  } catch (const std::invalid_argument& e) {
+    throw badOption("--x", e.what());
+  }
+  options.smoothing = chart.smoothing;
+  options.log_y = chart.log_y;
+  RunStore store = openForReading(db);
+  store.markInterruptedRuns();
+  const Comparison comparison = loadComparison(store, parseRunIds(run_texts), metric_keys);
+  const std::string text = reportHtml(comparison, options);
+  std::ofstream file(out_path, std::ios::binary);
+  if (!file) throw ConfigError({{"--out", "cannot write '" + out_path + "'"}});
+  file << text;
+  file.close();
+  if (!file) throw ConfigError({{"--out", "writing '" + out_path + "' failed (disk full?)"}});
+  fmt::print(stderr, "wrote {} ({} run(s), {} metric(s){})\n", out_path, comparison.runs.size(),
+             comparison.metric_keys.size(), chartsAvailable() ? "" : ", tables only: charts need the GUI build");
+  return kExitOk;
+}
+
 int configKeysCommand() {
   const auto defaults = flatten(defaultConfig());
   for (const auto& key : configKeys()) fmt::print("{:<32} {}\n", key, defaults.at(key));
@@ -309,8 +427,12 @@ int mainImpl(int argc, char** argv) {
   run->add_flag("--print-config", run_args.print_config, "print the full validated config and exit");
 
   bool list_json = false;
+  std::string list_filter;
   auto* list = app.add_subcommand("list", "list stored runs");
   list->add_flag("--json", list_json, "JSON output for scripts");
+  list->add_option("-F,--filter", list_filter,
+                   "only runs matching a query, e.g. \"agreement > 0.95 and distill.temperature = 4 and tag:baseline\"")
+      ->type_name("QUERY");
   list->add_option("--db", db, "run database")->type_name("FILE");
 
   std::string show_run;
@@ -322,12 +444,47 @@ int mainImpl(int argc, char** argv) {
 
   std::vector<std::string> export_runs, export_metrics;
   std::string export_format = "csv", export_out;
-  auto* exp = app.add_subcommand("export", "export metric points of runs as CSV (long format) or JSON");
+  ChartArgs chart_args;
+  auto add_chart_options = [&](CLI::App* command) {
+    command->add_option("--x", chart_args.x_axis, "x axis: step, epoch, relative (seconds since start) or wall")
+        ->check(CLI::IsMember({"step", "epoch", "relative", "wall"}));
+    command->add_option("--smoothing", chart_args.smoothing, "TensorBoard EMA weight in [0, 1) (raw curve drawn faint)")
+        ->type_name("W");
+    command->add_flag("--log-y", chart_args.log_y, "logarithmic y axis");
+  };
+  auto* exp = app.add_subcommand("export", "export metric points as CSV (long format) or JSON, or a chart as PNG, PDF or SVG");
   exp->add_option("runs", export_runs, "run ids")->required()->type_name("RUN...");
-  exp->add_option("-f,--format", export_format, "csv or json")->check(CLI::IsMember({"csv", "json"}));
-  exp->add_option("-o,--out", export_out, "output file (default: standard output)")->type_name("FILE");
+  exp->add_option("-f,--format", export_format, "csv, json, png, pdf or svg (charts: one --metric)")
+      ->check(CLI::IsMember({"csv", "json", "png", "pdf", "svg"}));
+  exp->add_option("-o,--out", export_out, "output file (default: standard output; charts need one)")->type_name("FILE");
   exp->add_option("-m,--metric", export_metrics, "only this metric key (repeatable)")->type_name("KEY");
   exp->add_option("--db", db, "run database")->type_name("FILE");
+  add_chart_options(exp);
+  exp->add_option("--width", chart_args.width_in, "chart width in inches (default 6)")->type_name("IN");
+  exp->add_option("--height", chart_args.height_in, "chart height in inches (default 3.6)")->type_name("IN");
+  exp->add_option("--dpi", chart_args.dpi, "png resolution (default 300)");
+  exp->add_option("--size", chart_args.size_px, "png size in pixels, e.g. 1800x1200 (overrides --width/--height)")
+      ->type_name("WxH");
+  exp->add_option("--title", chart_args.title, "chart title (default: the metric key)");
+
+  std::vector<std::string> compare_runs, compare_metrics;
+  bool compare_all = false, compare_json = false;
+  auto* compare = app.add_subcommand("compare", "compare runs: config differences and final/best of every metric");
+  compare->add_option("runs", compare_runs, "run ids (2 or more)")->required()->expected(2, 50)->type_name("RUN...");
+  compare->add_option("-m,--metric", compare_metrics, "only this metric key (repeatable)")->type_name("KEY");
+  compare->add_flag("-a,--all", compare_all, "every config key, not only those that differ");
+  compare->add_flag("--json", compare_json, "JSON output for scripts");
+  compare->add_option("--db", db, "run database")->type_name("FILE");
+
+  std::vector<std::string> report_runs, report_metrics;
+  std::string report_out;
+  auto* report = app.add_subcommand("report", "write a comparison of runs as one self-contained HTML file");
+  report->add_option("runs", report_runs, "run ids")->required()->expected(1, 50)->type_name("RUN...");
+  report->add_option("-o,--out", report_out, "the HTML file")->required()->type_name("FILE");
+  report->add_option("-m,--metric", report_metrics, "only this metric key (repeatable; default: every metric)")
+      ->type_name("KEY");
+  report->add_option("--db", db, "run database")->type_name("FILE");
+  add_chart_options(report);
 
   app.add_subcommand("config-keys", "list every config key with its default");
 
@@ -335,7 +492,7 @@ int mainImpl(int argc, char** argv) {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
     if (!known) {
-      fmt::print(stderr, "error: unknown command '{}' (expected run, list, show, export or config-keys; see --help)\n", argv[1]);
+      fmt::print(stderr, "error: unknown command '{}' (expected run, list, show, export, compare, report or config-keys; see --help)\n", argv[1]);
       return kExitBadInput;
     }
   }
@@ -348,9 +505,11 @@ int mainImpl(int argc, char** argv) {
 
   try {
     if (*run) return runCommand(run_args, db);
-    if (*list) return listCommand(db, list_json);
+    if (*list) return listCommand(db, list_json, list_filter);
     if (*show) return showCommand(db, show_run, show_json);
-    if (*exp) return exportCommand(db, export_runs, export_format, export_out, export_metrics);
+    if (*exp) return exportCommand(db, export_runs, export_format, export_out, export_metrics, chart_args);
+    if (*compare) return compareCommand(db, compare_runs, compare_metrics, compare_all, compare_json);
+    if (*report) return reportCommand(db, report_runs, report_metrics, report_out, chart_args);
     return configKeysCommand();
   } catch (const ConfigError& e) {
     for (const auto& issue : e.issues()) fmt::print(stderr, "error: {}\n", issue.toString());
