@@ -72,8 +72,13 @@ void requireFiles(const fs::path& folder, const std::vector<std::string>& names,
     if (!fs::is_regular_file(folder / name, ec)) missing.push_back(name);
   }
   if (missing.empty()) return;
-  throw DataError(fmt::format("{}: missing {} ({} binary version expected: {})", folder.string(),
-                              fmt::join(missing, ", "), versionName(version), fmt::join(names, ", ")));
+  const std::string archive = version == CifarVersion::kCifar10 ? "cifar-10-binary.tar.gz" : "cifar-100-binary.tar.gz";
+  if (missing.size() == names.size())
+    throw DataError(fmt::format("{}: no {} files here (expected {} from the binary version, {}; the Python and "
+                                "MATLAB versions are not read)",
+                                folder.string(), versionName(version), fmt::join(names, ", "), archive));
+  throw DataError(fmt::format("{}: missing {} (the {} binary version, {}, holds {})", folder.string(),
+                              fmt::join(missing, ", "), versionName(version), archive, fmt::join(names, ", ")));
 }
 
 }  // namespace

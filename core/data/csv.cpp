@@ -87,11 +87,18 @@ std::vector<std::string> labelsOf(const CsvTable& table, size_t column) {
   return labels;
 }
 
+// "a", "b, c": quoted, since a column name may itself hold a comma.
+std::string quotedList(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "\"" : ", \"") + name + "\"";
+  return text;
+}
+
 size_t findColumn(const CsvTable& table, const std::string& name, const std::string& role) {
   const auto it = std::find(table.header.begin(), table.header.end(), name);
   if (it == table.header.end())
     throw DataError(fmt::format("{}:1: no column \"{}\" ({}); the columns are: {}", table.path, name, role,
-                                fmt::join(table.header, ", ")));
+                                quotedList(table.header)));
   return static_cast<size_t>(it - table.header.begin());
 }
 
@@ -229,10 +236,17 @@ CsvTable parseCsv(const std::string& text, const std::string& path) {
   if (records.empty()) throw DataError(path + ": file is empty (expected a header row, then one sample a row)");
   for (const auto& name : records[0]) table.header.push_back(trim(name));
   std::set<std::string> seen;
-  for (size_t c = 0; c < table.header.size(); ++c)
+  for (size_t c = 0; c < table.header.size(); ++c) {
+    // Refused rather than read as a feature: it is most often a row index (pandas writes one
+    // unless index=False), and a row index would leak the file's order into the model.
+    if (table.header[c].empty())
+      throw DataError(fmt::format("{}:{}: column {} has no name (an unnamed first column is usually a pandas index: "
+                                  "write the file with index=False, or name the column)",
+                                  path, record_lines[0], c + 1));
     if (!seen.insert(table.header[c]).second)
       throw DataError(fmt::format("{}:{}: column {}: duplicate column name \"{}\"", path, record_lines[0], c + 1,
                                   table.header[c]));
+  }
   for (size_t r = 1; r < records.size(); ++r) {
     if (records[r].size() != table.header.size())
       throw DataError(fmt::format("{}:{}: ragged row: {} fields, the header has {} columns", path, record_lines[r],
@@ -321,7 +335,7 @@ DatasetSplits loadCsvDataset(const DatasetConfig& config, uint64_t seed) {
       for (const auto& name : test_table.header)
         if (name != config.label_column && std::find(feature_names.begin(), feature_names.end(), name) == feature_names.end())
           extra.push_back(name);
-      throw DataError(fmt::format("{}:1: column(s) {} not in {}", test_table.path, fmt::join(extra, ", "),
+      throw DataError(fmt::format("{}:1: column(s) {} not in {}", test_table.path, quotedList(extra),
                                   train_table.path));
     }
     if (test_table.rows.empty()) throw DataError(test_table.path + ": no data rows after the header");

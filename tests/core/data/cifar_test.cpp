@@ -173,6 +173,12 @@ INSTANTIATE_TEST_SUITE_P(
                      fs::remove(f / "test_batch.bin");
                    },
                    {"missing data_batch_3.bin, test_batch.bin", "binary version"}},
+        BrokenCase{"NoFilesAtAll", "cifar100",
+                   [](const fs::path& f) {
+                     fs::remove(f / "train.bin");
+                     fs::remove(f / "test.bin");
+                   },
+                   {"no CIFAR-100 files here", "train.bin, test.bin", "cifar-100-binary.tar.gz"}},
         BrokenCase{"TruncatedFile", "cifar10",
                    [](const fs::path& f) { fs::resize_file(f / "data_batch_2.bin", 3073 - 100); },
                    {"data_batch_2.bin", "size 2973 bytes", "3073-byte", "truncated"}},

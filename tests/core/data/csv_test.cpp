@@ -65,6 +65,7 @@ TEST(CsvParse, ErrorsNameFileLineAndColumn) {
       {"a,b\n1,\"open\n2,3\n", {"t.csv:2", "column 2", "unterminated quoted field"}},
       {"a,b\n\"x\"y,2\n", {"t.csv:2", "column 1", "text after a closing quote"}},
       {"a,b,a\n1,2,3\n", {"t.csv:1", "column 3", "duplicate column name \"a\""}},
+      {",a,b\n0,1,2\n", {"t.csv:1", "column 1 has no name", "index=False"}},
   };
   for (const auto& c : cases) {
     const auto message = parseError(c.text);
@@ -167,7 +168,7 @@ TEST(Csv, LoadErrorsNameFileLineAndColumn) {
     std::vector<std::string> expected;
   };
   const std::vector<Case> cases{
-      {"nolabel.csv", "a,b,class\n1,2,0\n3,4,1\n", {"nolabel.csv:1", "no column \"label\"", "the columns are: a, b, class"}},
+      {"nolabel.csv", "a,b,class\n1,2,0\n3,4,1\n", {"nolabel.csv:1", "no column \"label\"", "the columns are: \"a\", \"b\", \"class\""}},
       {"text.csv", "a,b,label\n1,2,0\n3,high,1\n", {"text.csv:3", "column 2 (\"b\")", "\"high\"", "expected a finite number"}},
       {"nan.csv", "a,label\n1,0\nnan,1\n", {"nan.csv:3", "column 1 (\"a\")", "\"nan\""}},
       {"missing.csv", "a,label\n1,0\n,1\n", {"missing.csv:3", "column 1 (\"a\") is empty"}},
@@ -199,7 +200,7 @@ TEST(Csv, FolderErrorsNameTheFiles) {
 
   writeText(dir.file("test.csv"), "a,b,c,label\n1,2,3,0\n");
   message = loadError(csvConfig(dir.path()));
-  EXPECT_NE(message.find("test.csv:1: column(s) c not in"), std::string::npos) << message;
+  EXPECT_NE(message.find("test.csv:1: column(s) \"c\" not in"), std::string::npos) << message;
 
   writeText(dir.file("test.csv"), "a,b,label\n1,2,0\n1,x,1\n");
   message = loadError(csvConfig(dir.path()));
