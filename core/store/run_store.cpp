@@ -369,6 +369,29 @@ int RunStore::markInterruptedRuns() {
   return static_cast<int>(dead.size());
 }
 
+bool RunStore::isRunAlive(int64_t run_id) {
+  Statement select(db_.get(), "SELECT status, host, pid FROM runs WHERE id = ?");
+  select.bind(1, run_id);
+  if (!select.step() || select.text(0) != "running") return false;
+  if (select.text(1) != hostName()) return true;  // cannot tell: assume it is
+  const auto pid = static_cast<pid_t>(select.integer(2));
+  return pid > 0 && !(::kill(pid, 0) == -1 && errno == ESRCH);
+}
+
+void RunStore::reopenRun(int64_t run_id) {
+  requireRun(run_id);
+  Statement update(db_.get(),
+                   "UPDATE runs SET status = 'running', error = '', finished_at = NULL, duration_s = NULL, host = ?, "
+                   "pid = ? WHERE id = ?");
+  update.bind(1, hostName()).bind(2, static_cast<int64_t>(getpid())).bind(3, run_id).run();
+}
+
+int64_t RunStore::deletePointsAfter(int64_t run_id, double wall_time) {
+  Statement remove(db_.get(), "DELETE FROM metric_points WHERE run_id = ? AND wall_time > ?");
+  remove.bind(1, run_id).bind(2, wall_time).run();
+  return sqlite3_changes(db_.get());
+}
+
 namespace {
 RunRecord readRunRow(const Statement& row) {
   RunRecord run;

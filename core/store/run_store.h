@@ -82,6 +82,13 @@ class RunStore {
 
   // Runs still marked `running` whose process on this host is gone become `interrupted`.
   int markInterruptedRuns();
+  // Whether a run marked `running` is driven by a live process on this host.
+  bool isRunAlive(int64_t run_id);
+  // Marks a run `running` again in this process (for a resume), clearing its end.
+  void reopenRun(int64_t run_id);
+  // Removes the run's metric points written after `wall_time` (stale once a run resumes
+  // from an earlier checkpoint); returns how many.
+  int64_t deletePointsAfter(int64_t run_id, double wall_time);
 
   std::vector<RunRecord> listRuns();  // newest first; params/environment not filled
   // Fills the params of listed runs in one query (for filtering and the run browser's columns).

@@ -1,6 +1,9 @@
 #include "core/train/experiment_runner.h"
 
+#include <filesystem>
+
 #include "core/data/dataset.h"
+#include "core/errors.h"
 #include "core/store/run_store.h"
 #include "core/store/teacher_source.h"
 
@@ -13,6 +16,8 @@ struct ExperimentRunner::State {
   std::unique_ptr<StoreRecorder> recorder;
   ObserverList observers;
   std::unique_ptr<Trainer> trainer;
+  int64_t resume_run_id = 0;
+  double resume_wall_time = 0.0;
 };
 
 ExperimentRunner::ExperimentRunner(ExperimentConfig config, const std::string& database_path,
@@ -27,20 +32,59 @@ ExperimentRunner::ExperimentRunner(ExperimentConfig config, const std::string& d
   state_->trainer = std::make_unique<Trainer>(config_, state_->data, options, state_->observers, control_);
 }
 
+ExperimentRunner::ExperimentRunner(ResumeRun resume, const std::string& database_path, TrainingObserver& observer,
+                                   RunControl& control)
+    : database_path_(database_path), observer_(observer), control_(control), state_(std::make_unique<State>()) {
+  state_->store = std::make_unique<RunStore>(database_path_);
+  state_->store->markInterruptedRuns();
+  const auto run = state_->store->getRun(resume.run_id);
+  const std::string name = "run " + std::to_string(resume.run_id);
+  if (!run) throw StoreError(name + " not found in " + database_path_);
+  if (run->status == RunStatus::Completed) throw ConfigError({{"RUN", name + " has already completed; nothing to resume"}});
+  if (state_->store->isRunAlive(resume.run_id)) throw StoreError(name + " is still running in another process");
+  std::string state_path;
+  for (const auto& checkpoint : state_->store->checkpoints(resume.run_id))
+    if (checkpoint.role == "state") state_path = checkpoint.path;
+  std::error_code ec;
+  if (state_path.empty() || !std::filesystem::is_regular_file(state_path, ec))
+    throw ConfigError({{"RUN", name + " has no checkpoint to resume from (it ended before its first epoch did)"}});
+  config_ = parseConfig(run->config_yaml, name);
+  state_->teacher = resolveTeacherSource(config_, *state_->store);
+  state_->data = loadDataset(config_.dataset);
+  TrainerOptions options;
+  options.teacher_weights = state_->teacher.weights_path;
+  options.resume_state = state_path;
+  options.artifacts_dir = runArtifactsDir(database_path_, resume.run_id);
+  state_->resume_wall_time = readResumePoint(state_path).wall_time;
+  state_->trainer = std::make_unique<Trainer>(config_, state_->data, options, state_->observers, control_);
+  state_->resume_run_id = resume.run_id;
+}
+
 ExperimentRunner::~ExperimentRunner() = default;
 
 int64_t ExperimentRunner::createRun() {
+  if (state_->resume_run_id > 0) {
+    run_id_ = state_->resume_run_id;
+    state_->store->reopenRun(run_id_);
+    state_->store->deletePointsAfter(run_id_, state_->resume_wall_time);
+  } else {
+    run_id_ = createNewRun();
+  }
+  state_->recorder = std::make_unique<StoreRecorder>(*state_->store, run_id_);
+  state_->observers.add(state_->recorder.get());
+  state_->observers.add(&observer_);
+  return run_id_;
+}
+
+int64_t ExperimentRunner::createNewRun() {
   NewRun record;
   record.name = config_.name.empty() ? describe(config_) : config_.name;
   record.config_yaml = toYaml(config_);
   record.params = flatten(config_);
   record.teacher_run_id = state_->teacher.source_run_id;
-  run_id_ = state_->store->createRun(record);
-  state_->trainer->setArtifactsDir(runArtifactsDir(database_path_, run_id_));
-  state_->recorder = std::make_unique<StoreRecorder>(*state_->store, run_id_);
-  state_->observers.add(state_->recorder.get());
-  state_->observers.add(&observer_);
-  return run_id_;
+  const int64_t id = state_->store->createRun(record);
+  state_->trainer->setArtifactsDir(runArtifactsDir(database_path_, id));
+  return id;
 }
 
 RunResult ExperimentRunner::run() {
@@ -58,6 +102,9 @@ RunResult ExperimentRunner::run() {
                            : result.outcome == RunOutcome::Stopped ? RunStatus::Stopped
                                                                    : RunStatus::Failed;
   state_->store->finishRun(run_id_, status, result.error);
+  // A resumed run reports what was stored before the interruption too (e.g. the teacher's).
+  if (const auto stored = state_->store->getRun(run_id_))
+    for (const auto& [key, value] : stored->final_metrics) result.final.emplace(key, value);
   return result;
 }
 

@@ -18,15 +18,25 @@
 
 namespace distill {
 
+// Names a stored run to continue from its last checkpoint (`distill resume RUN`).
+struct ResumeRun {
+  int64_t run_id = 0;
+};
+
 class ExperimentRunner {
  public:
   // Opens the store, resolves the teacher source, loads the dataset and builds the models.
   // Throws ConfigError, DataError, ModelError or StoreError, with nothing recorded.
   ExperimentRunner(ExperimentConfig config, const std::string& database_path, TrainingObserver& observer,
                    RunControl& control);
+  // Prepares to continue run `resume.run_id` from its last epoch checkpoint, with its stored
+  // config. Throws StoreError (no such run, or it is still running), ConfigError (it has no
+  // checkpoint yet, or already completed), DataError or ModelError, with nothing changed.
+  ExperimentRunner(ResumeRun resume, const std::string& database_path, TrainingObserver& observer, RunControl& control);
   ~ExperimentRunner();
 
-  // Records the run as `running` (config, params, lineage) and returns its id.
+  // Records the run as `running` (config, params, lineage) and returns its id. For a resume:
+  // marks the stored run `running` again and drops its points written after the checkpoint.
   int64_t createRun();
   // Trains and records the final status; never throws for training problems.
   RunResult run();
@@ -35,6 +45,7 @@ class ExperimentRunner {
   int64_t runId() const { return run_id_; }
 
  private:
+  int64_t createNewRun();
   struct State;
   ExperimentConfig config_;
   std::string database_path_;

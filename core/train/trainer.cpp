@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/losses/loss.h"
@@ -61,6 +63,7 @@ struct Trainer::Impl {
   int64_t done_steps = 0;
   std::chrono::steady_clock::time_point started;
   torch::Tensor teacher_test_logits;
+  ResumePoint resume;  // phase empty: a fresh run
 
   Impl(const ExperimentConfig& c, const DatasetSplits& d, TrainerOptions o, TrainingObserver& obs, RunControl& ctl)
       : config(c), data(d), options(std::move(o)), observer(obs), control(ctl) {
@@ -72,6 +75,17 @@ struct Trainer::Impl {
     teacher = buildModel(config.teacher.model, config.teacher.source, data.input_shape, data.num_classes);
     student = buildModel(config.student, config.student_source, data.input_shape, data.num_classes);
     if (!options.teacher_weights.empty()) teacher->loadCheckpoint(options.teacher_weights);
+    if (!options.resume_state.empty()) {
+      resume = readResumePoint(options.resume_state);
+      const auto folder = std::filesystem::path(options.resume_state).parent_path();
+      // The model of the interrupted phase comes from the state itself; in the student phase
+      // the teacher is the final one of phase 1 (teacher.pt, unchanged since).
+      if (resume.phase == "student" && teacherTrained()) teacher->loadCheckpoint((folder / "teacher.pt").string());
+      torch::serialize::InputArchive state, model_state;
+      state.load_from(options.resume_state);
+      state.read("model", model_state);
+      (resume.phase == "student" ? student : teacher)->load(model_state);
+    }
     teacher->to(device);
     student->to(device);
     loss = makeLoss(config.distill);
@@ -142,14 +156,39 @@ struct Trainer::Impl {
     emit(points);
   }
 
-  void checkpoint(const std::string& role, Model& model, int64_t step, double epoch) {
+  // Writes the model (<role>.pt, for reuse and export) and the training state (state.pt:
+  // the same weights, optimizer, RNG, epoch and step), each to a temporary file renamed into
+  // place, so a reader never sees half a file. The state carries its own copy of the weights
+  // so that a kill between the two writes cannot pair a state with weights of another epoch.
+  void checkpoint(const std::string& role, Model& model, int64_t step, int64_t epoch,
+                  torch::optim::Optimizer& optimizer) {
     if (options.artifacts_dir.empty()) return;
     std::filesystem::create_directories(options.artifacts_dir);
-    const auto final_path = std::filesystem::path(options.artifacts_dir) / (role + ".pt");
-    const auto temp_path = final_path.string() + ".tmp";
-    model->saveCheckpoint(temp_path);
-    std::filesystem::rename(temp_path, final_path);  // atomic: a reader never sees half a file
-    observer.onCheckpoint({role, final_path.string(), step, epoch});
+    const auto folder = std::filesystem::path(options.artifacts_dir);
+    const auto model_path = folder / (role + ".pt");
+    model->saveCheckpoint(model_path.string() + ".tmp");
+    std::filesystem::rename(model_path.string() + ".tmp", model_path);
+
+    torch::serialize::OutputArchive state;
+    state.write("phase_is_student", torch::tensor(role == "student" ? 1 : 0, torch::kInt64));
+    state.write("epoch", torch::tensor(epoch, torch::kInt64));
+    state.write("step", torch::tensor(step, torch::kInt64));
+    state.write("wall_time", torch::tensor(unixNow(), torch::kFloat64));
+    {
+      at::Generator generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      state.write("cpu_rng", generator.get_state());
+    }
+    torch::serialize::OutputArchive optimizer_state, model_state;
+    optimizer.save(optimizer_state);
+    state.write("optimizer", optimizer_state);
+    model->save(model_state);
+    state.write("model", model_state);
+    const auto state_path = folder / "state.pt";
+    state.save_to(state_path.string() + ".tmp");
+    std::filesystem::rename(state_path.string() + ".tmp", state_path);
+    observer.onCheckpoint({role, model_path.string(), step, static_cast<double>(epoch)});
+    observer.onCheckpoint({"state", state_path.string(), step, static_cast<double>(epoch)});
   }
 
   // Trains one phase; returns false when stopped.
@@ -164,6 +203,26 @@ struct Trainer::Impl {
     BatchSampler sampler(train.size(), batch_size, config.seed + (is_teacher ? 1 : 2));
     const int64_t per_epoch = sampler.batchesPerEpoch();
     const int64_t total = per_epoch * epochs;
+
+    int64_t first_epoch = 1, step = 0;
+    if (resume.phase == phaseName(phase)) {
+      // Same shuffles as the uninterrupted run: replay the permutations of the done epochs.
+      for (int64_t e = 0; e < resume.epoch; ++e) sampler.reshuffle();
+      first_epoch = resume.epoch + 1;
+      step = resume.step;
+      done_steps += step;
+      torch::serialize::InputArchive state, optimizer_state;
+      state.load_from(options.resume_state);
+      state.read("optimizer", optimizer_state);
+      optimizer->load(optimizer_state);
+      torch::Tensor rng;
+      state.read("cpu_rng", rng);
+      at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle: shares the default
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(rng);
+      log(LogLevel::Info, std::string("resumed the ") + phaseName(phase) + " phase after epoch " +
+                              std::to_string(resume.epoch) + " (step " + std::to_string(step) + ")");
+    }
 
     const TeacherAccess access{config.distill.teacher_access, config.distill.topk, config.distill.topk_renormalize};
     torch::Tensor teacher_train_logits;
@@ -183,8 +242,7 @@ struct Trainer::Impl {
     double samples_per_s = 0.0;
     std::vector<MetricPoint> points;
 
-    int64_t step = 0;
-    for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
+    for (int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
       sampler.reshuffle();
       for (int64_t b = 0; b < per_epoch; ++b) {
         if (shouldStop()) return false;
@@ -255,7 +313,7 @@ struct Trainer::Impl {
           reportProgress(phase, epoch, epochs, step, total, samples_per_s);
         }
       }
-      checkpoint(phaseName(phase), model, step, static_cast<double>(epoch));
+      checkpoint(phaseName(phase), model, step, epoch, *optimizer);
     }
     if (config.train.eval_every > 0 && step % config.train.eval_every != 0) evaluate(phase, step, epochs);
     return true;
@@ -285,16 +343,18 @@ struct Trainer::Impl {
     log(LogLevel::Info, "device " + device.str() + ", " + environment["threads_reason"] + " (" + environment["blas"] + ")");
     RunResult result;
     try {
-      if (teacherTrained()) {
+      if (teacherTrained() && resume.phase != "student") {
         log(LogLevel::Info, "phase 1: training the teacher (" + environment["teacher_summary"] + ")");
         if (!trainPhase(Phase::Teacher)) return stopped();
+      } else if (teacherTrained()) {
+        done_steps += teacher_steps;
       } else {
         log(LogLevel::Info, "phase 1: teacher loaded from " + teacherOrigin());
         evaluate(Phase::Teacher, 0, 0.0);
       }
       teacher_test_logits = predictLogits(teacher, test.inputs);
       log(LogLevel::Info, "phase 2: distilling into the student (" + environment["student_summary"] + ")");
-      evaluate(Phase::Student, 0, 0.0);
+      if (resume.phase != "student") evaluate(Phase::Student, 0, 0.0);
       if (!trainPhase(Phase::Student)) return stopped();
       result.outcome = RunOutcome::Completed;
       log(LogLevel::Info, "run completed");
@@ -321,6 +381,27 @@ struct Trainer::Impl {
     return result;
   }
 };
+
+ResumePoint readResumePoint(const std::string& state_path) {
+  ResumePoint point;
+  try {
+    torch::serialize::InputArchive state;
+    state.load_from(state_path);
+    torch::Tensor phase, epoch, step, wall;
+    state.read("phase_is_student", phase);
+    state.read("epoch", epoch);
+    state.read("step", step);
+    state.read("wall_time", wall);
+    point.phase = phase.item<int64_t>() == 1 ? "student" : "teacher";
+    point.epoch = epoch.item<int64_t>();
+    point.step = step.item<int64_t>();
+    point.wall_time = wall.item<double>();
+  } catch (const c10::Error& e) {
+    throw ModelError(state_path + ": not a training-state checkpoint (" +
+                     std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+  }
+  return point;
+}
 
 Trainer::Trainer(const ExperimentConfig& config, const DatasetSplits& data, TrainerOptions options,
                  TrainingObserver& observer, RunControl& control)

@@ -23,7 +23,21 @@ struct TrainerOptions {
   // Teacher weights to load instead of training (teacher.source run:<id> or a file),
   // already resolved to a path; config.teacher.model must describe that teacher.
   std::string teacher_weights;
+  // Resume from this training-state checkpoint (state.pt in the artifacts folder) instead of
+  // starting afresh: weights, optimizer, RNG, phase, epoch and step are restored, and the run
+  // continues with the epoch after the checkpoint.
+  std::string resume_state;
 };
+
+// Where a resumable checkpoint stands, read without loading any weights.
+struct ResumePoint {
+  std::string phase;  // teacher | student
+  int64_t epoch = 0;  // epochs completed in that phase
+  int64_t step = 0;   // optimizer steps completed in that phase
+  double wall_time = 0.0;  // when it was written (Unix seconds); later metric points are stale
+};
+// Throws ModelError when the file is missing or not a training-state checkpoint.
+ResumePoint readResumePoint(const std::string& state_path);
 
 enum class RunOutcome { Completed, Stopped, Failed };
 

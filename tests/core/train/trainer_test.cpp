@@ -188,7 +188,7 @@ TEST_F(TrainerTest, ExperimentRunnerStoresTheRunAndReusesItsTeacher) {
   EXPECT_EQ(first->status, RunStatus::Completed);
   EXPECT_EQ(first->environment.at("train_samples"), "600");
   EXPECT_EQ(store.metrics(first_id, "eval/teacher_acc").size(), 3u);
-  EXPECT_EQ(store.checkpoints(first_id).size(), 2u);
+  EXPECT_EQ(store.checkpoints(first_id).size(), 3u);  // teacher, student, training state
 
   // Reuse that teacher without retraining: same teacher accuracy, lineage recorded.
   auto reuse = config;

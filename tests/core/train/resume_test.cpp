@@ -1,0 +1,158 @@
+// Crash safety: a run killed with SIGKILL mid-training leaves a sound database, shows as
+// interrupted, and resumes from its last epoch checkpoint to the same final numbers as an
+// uninterrupted run with the same seed.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/errors.h"
+#include "core/store/run_store.h"
+#include "core/train/experiment_runner.h"
+#include "support/test_support.h"
+
+namespace distill {
+namespace {
+
+using testing::TempDir;
+
+std::vector<std::string> toyOverrides(const std::string& folder) {
+  return {"dataset.name=idx", "dataset.path=" + folder, "teacher.hidden=[64]", "teacher.dropout=0.1",
+          "teacher.epochs=3", "student.hidden=[32]", "student.dropout=0.1", "train.epochs=4",
+          "train.batch_size=32", "seed=11"};
+}
+
+pid_t spawn(const std::vector<std::string>& args) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    freopen("/dev/null", "w", stdout);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string integrityCheck(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  std::string result;
+  sqlite3_exec(
+      db, "PRAGMA integrity_check",
+      [](void* out, int, char** values, char**) {
+        *static_cast<std::string*>(out) += values[0] ? values[0] : "";
+        return 0;
+      },
+      &result, nullptr);
+  sqlite3_close(db);
+  return result;
+}
+
+class Quiet : public TrainingObserver {};
+
+TEST(Resume, AfterSigkillTheRunContinuesToTheSameFinalNumbers) {
+  TempDir dir;
+  const std::string data = (dir.path() / "data").string();
+  testing::writeToyIdxDataset(data, 640, 160, 4, false);
+  const auto overrides = toyOverrides(data);
+
+  // The uninterrupted reference.
+  Quiet quiet;
+  RunControl control;
+  RunResult reference;
+  {
+    ExperimentRunner runner(parseConfigWithOverrides("", overrides), dir.file("reference.db"), quiet, control);
+    runner.createRun();
+    reference = runner.run();
+    ASSERT_EQ(reference.outcome, RunOutcome::Completed) << reference.error;
+  }
+
+  // The same run in another process, killed with SIGKILL after its second student epoch.
+  const std::string db = dir.file("killed.db");
+  std::vector<std::string> args{RUN_EXPERIMENT_PATH, db, "--slow-ms", "400"};
+  args.insert(args.end(), overrides.begin(), overrides.end());
+  const pid_t child = spawn(args);
+  ASSERT_GT(child, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  bool killed = false;
+  while (!killed && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!std::filesystem::exists(db)) continue;
+    try {
+      RunStore store(db, RunStore::Mode::ReadOnly);
+      for (const auto& c : store.checkpoints(1))
+        if (c.role == "student" && c.epoch >= 2) {
+          kill(child, SIGKILL);
+          killed = true;
+        }
+    } catch (const StoreError&) {
+      // not created yet
+    }
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(killed) << "the child never reached its second student epoch";
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  EXPECT_EQ(integrityCheck(db), "ok");
+  {
+    RunStore store(db);
+    EXPECT_EQ(store.getRun(1)->status, RunStatus::Running);
+    EXPECT_EQ(store.markInterruptedRuns(), 1);
+    EXPECT_EQ(store.getRun(1)->status, RunStatus::Interrupted);
+    EXPECT_EQ(store.metrics(1, "eval/teacher_acc").size(), 3u) << "points flushed before the kill are kept";
+  }
+
+  ExperimentRunner resumed(ResumeRun{1}, db, quiet, control);
+  EXPECT_EQ(resumed.createRun(), 1);
+  const auto result = resumed.run();
+  ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
+  for (const char* key : {"eval/student_acc", "eval/agreement", "eval/teacher_acc"})
+    EXPECT_DOUBLE_EQ(result.final.at(key), reference.final.at(key)) << key;
+  EXPECT_NEAR(result.final.at("eval/kl"), reference.final.at("eval/kl"), 1e-6);
+
+  RunStore store(db);
+  EXPECT_EQ(store.getRun(1)->status, RunStatus::Completed);
+  RunStore reference_store(dir.file("reference.db"));
+  for (const char* key : {"eval/agreement", "train/student_loss", "eval/teacher_acc"}) {
+    const auto points = store.metrics(1, key);
+    const auto expected = reference_store.metrics(1, key);
+    ASSERT_EQ(points.size(), expected.size()) << key << ": the curve continues without gaps or duplicates";
+    for (size_t i = 0; i < points.size(); ++i) EXPECT_EQ(points[i].step, expected[i].step) << key;
+  }
+}
+
+TEST(Resume, RefusesCompletedUnknownAndCheckpointlessRuns) {
+  TempDir dir;
+  const std::string data = (dir.path() / "data").string();
+  testing::writeToyIdxDataset(data, 64, 32, 3, false);
+  auto config = parseConfigWithOverrides("", toyOverrides(data));
+  config.teacher.epochs = 1;
+  config.train.epochs = 1;
+  Quiet quiet;
+  RunControl control;
+  const std::string db = dir.file("runs.db");
+  {
+    ExperimentRunner runner(config, db, quiet, control);
+    runner.createRun();
+    ASSERT_EQ(runner.run().outcome, RunOutcome::Completed);
+  }
+  EXPECT_THROW(ExperimentRunner(ResumeRun{1}, db, quiet, control), ConfigError);  // completed
+  EXPECT_THROW(ExperimentRunner(ResumeRun{9}, db, quiet, control), StoreError);   // unknown
+  {
+    RunStore store(db);
+    NewRun bare{"bare", toYaml(config), flatten(config), std::nullopt};
+    const int64_t id = store.createRun(bare);
+    store.finishRun(id, RunStatus::Failed, "x");
+  }
+  EXPECT_THROW(ExperimentRunner(ResumeRun{2}, db, quiet, control), ConfigError);  // no checkpoint
+}
+
+}  // namespace
+}  // namespace distill
