@@ -16,6 +16,7 @@
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QStyle>
+#include <QTabWidget>
 #include <QTableView>
 #include <QToolBar>
 #include <QToolButton>
@@ -23,6 +24,9 @@
 
 #include "core/runtime/runtime.h"
 #include "ui/chart_view.h"
+#include "ui/compare_view.h"
+#include "core/config/config.h"
+#include "ui/run_browser.h"
 #include "ui/experiment_form.h"
 #include "ui/metric_charts.h"
 #include "ui/run_list_model.h"
@@ -186,7 +190,40 @@ void MainWindow::buildLayout() {
   centre_layout->addWidget(banner_);
   centre_layout->addWidget(charts_, 1);
   centre_layout->addWidget(status_);
-  setCentralWidget(centre);
+
+  // The centre has three pages: the run being watched, the browser of every run, and the
+  // comparison of selected runs.
+  browser_ = new RunBrowser;
+  browser_->setObjectName(QStringLiteral("runBrowser"));
+  compare_ = new CompareView;
+  compare_->setObjectName(QStringLiteral("compareView"));
+  pages_ = new QTabWidget;
+  pages_->setObjectName(QStringLiteral("pages"));
+  pages_->setDocumentMode(true);
+  pages_->addTab(centre, tr("Run"));
+  pages_->addTab(browser_, tr("Runs"));
+  pages_->addTab(compare_, tr("Compare"));
+  setCentralWidget(pages_);
+  connect(pages_, &QTabWidget::currentChanged, this, [this](int page) {
+    if (pages_->widget(page) == browser_) browser_->refresh();
+  });
+  connect(browser_, &RunBrowser::compareRequested, this, [this](QList<qint64> ids) {
+    if (compare_->setRuns(ids)) pages_->setCurrentWidget(compare_);
+  });
+  connect(browser_, &RunBrowser::showRequested, this, [this](qint64 id) {
+    showRun(id);
+    pages_->setCurrentIndex(0);
+  });
+  connect(browser_, &RunBrowser::runsChanged, this, &MainWindow::refreshRuns);
+  connect(browser_, &RunBrowser::duplicateRequested, this, [this](QString yaml, QString name) {
+    try {
+      form_->setConfig(parseConfigWithOverrides(yaml.toStdString(), {}, "run config"));
+      appendLog(LogLevel::Info, tr("Loaded the config of \"%1\" into the form").arg(name));
+      pages_->setCurrentIndex(0);
+    } catch (const std::exception& e) {
+      showBanner(tr("Cannot load that run's config: %1").arg(toQ(e.what())));
+    }
+  });
 
   // ---- right: runs
   run_list_ = new RunListModel(this);
@@ -270,6 +307,8 @@ bool MainWindow::openDatabase(const QString& path) {
   appendLog(LogLevel::Info, tr("Database %1").arg(path));
   displayed_run_id_ = 0;
   charts_->clear();
+  browser_->setStore(store_.get());
+  compare_->setStore(store_.get());
   refreshRuns();
   return true;
 }
@@ -293,6 +332,7 @@ void MainWindow::onOpenDatabase() {
 
 void MainWindow::refreshRuns() {
   if (!store_) return;
+  if (pages_ && pages_->currentWidget() == browser_) browser_->refresh();
   try {
     auto runs = store_->listRuns();
     QStringList teachers;

@@ -23,13 +23,16 @@
 class QAction;
 class QLabel;
 class QPlainTextEdit;
+class QTabWidget;
 class QTableView;
 class QToolButton;
 
 namespace distill::ui {
 
+class CompareView;
 class ExperimentForm;
 class MetricCharts;
+class RunBrowser;
 class RunListModel;
 class StatusPanel;
 
@@ -54,6 +57,9 @@ class MainWindow : public QMainWindow {
   RunListModel* runList() const { return run_list_; }
   QTableView* runTable() const { return run_table_; }
   RunController* controller() const { return controller_; }
+  RunBrowser* browser() const { return browser_; }
+  CompareView* compareView() const { return compare_; }
+  QTabWidget* pages() const { return pages_; }
   QAction* startAction() const { return start_action_; }
   QAction* pauseAction() const { return pause_action_; }
   QAction* stopAction() const { return stop_action_; }
@@ -98,6 +104,9 @@ class MainWindow : public QMainWindow {
   QTableView* run_table_ = nullptr;
   QPlainTextEdit* log_ = nullptr;
   QLabel* banner_ = nullptr;
+  QTabWidget* pages_ = nullptr;
+  RunBrowser* browser_ = nullptr;
+  CompareView* compare_ = nullptr;
 
   QAction* start_action_ = nullptr;
   QAction* pause_action_ = nullptr;

@@ -1,0 +1,512 @@
+#include "ui/compare_view.h"
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QClipboard>
+#include <QComboBox>
+#include <QContextMenuEvent>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenu>
+#include <QMessageBox>
+#include <QScrollArea>
+#include <QSlider>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QTextStream>
+#include <QVBoxLayout>
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "core/metrics/smoothing.h"
+
+namespace distill::ui {
+namespace {
+
+QString toQ(const std::string& text) { return QString::fromStdString(text); }
+
+// Decimation buckets per chart: one per horizontal pixel of the axis rectangle.
+int bucketsFor(const QCustomPlot& plot) { return std::max(100, plot.axisRect()->width()); }
+
+}  // namespace
+
+// ---- CompareChart ------------------------------------------------------------------------
+
+CompareChart::CompareChart(QWidget* parent) : QCustomPlot(parent) {
+  setMinimumHeight(260);
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  setNoAntialiasingOnDrag(true);
+  legend->setVisible(true);
+  QFont small = font();
+  small.setPointSizeF(8.5);
+  legend->setFont(small);
+  legend->setBrush(QColor(255, 255, 255, 210));
+  redecimate_.setSingleShot(true);
+  redecimate_.setInterval(30);
+  connect(&redecimate_, &QTimer::timeout, this, [this] {
+    redecimate(*this, figure_, bucketsFor(*this));
+    replot(QCustomPlot::rpQueuedReplot);
+  });
+  connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { redecimate_.start(); });
+}
+
+void CompareChart::setFigure(FigureData figure) {
+  figure_ = std::move(figure);
+  const QSignalBlocker blocker(xAxis);  // populatePlot rescales; one decimation follows
+  populatePlot(*this, figure_, bucketsFor(*this));
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+int CompareChart::drawnPointCount() const {
+  int count = 0;
+  for (int i = 0; i < graphCount(); ++i) count += graph(i)->dataCount();
+  return count;
+}
+
+void CompareChart::mouseDoubleClickEvent(QMouseEvent* event) {
+  rescaleAxes();
+  redecimate_.start();
+  replot(QCustomPlot::rpQueuedReplot);
+  QCustomPlot::mouseDoubleClickEvent(event);
+}
+
+void CompareChart::contextMenuEvent(QContextMenuEvent* event) {
+  QMenu menu(this);
+  menu.addAction(tr("Export chart…"), this, [this] { emit exportRequested(this); });
+  menu.addAction(tr("Copy chart"), this, [this] { emit copyRequested(this); });
+  menu.addAction(tr("Reset view"), this, [this] {
+    rescaleAxes();
+    redecimate_.start();
+  });
+  menu.exec(event->globalPos());
+}
+
+void CompareChart::resizeEvent(QResizeEvent* event) {
+  QCustomPlot::resizeEvent(event);
+  redecimate_.start();
+}
+
+// ---- CompareView -------------------------------------------------------------------------
+
+CompareView::CompareView(QWidget* parent) : QWidget(parent) {
+  message_ = new QLabel(tr("Select 2 to 50 runs in the run browser and press Compare."));
+  message_->setObjectName(QStringLiteral("compareMessage"));
+
+  smoothing_slider_ = new QSlider(Qt::Horizontal);
+  smoothing_slider_->setObjectName(QStringLiteral("smoothing"));
+  smoothing_slider_->setRange(0, 99);
+  smoothing_slider_->setMaximumWidth(180);
+  smoothing_slider_->setToolTip(tr("TensorBoard smoothing: debiased exponential moving average weight"));
+  smoothing_label_ = new QLabel(QStringLiteral("0.00"));
+  connect(smoothing_slider_, &QSlider::valueChanged, this, [this](int v) { setSmoothing(v / 100.0); });
+
+  x_axis_box_ = new QComboBox;
+  x_axis_box_->addItems({tr("Step"), tr("Epoch"), tr("Relative time"), tr("Wall time")});
+  connect(x_axis_box_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+          [this](int i) { setXAxis(static_cast<XAxis>(i)); });
+  log_y_box_ = new QCheckBox(tr("Log Y"));
+  connect(log_y_box_, &QCheckBox::toggled, this, &CompareView::setLogY);
+  auto* export_data = new QPushButton(tr("Export data…"));
+  export_data->setToolTip(tr("Every point of the compared runs as CSV (long format) or JSON"));
+  connect(export_data, &QPushButton::clicked, this, &CompareView::exportDataInteractive);
+
+  auto* controls = new QHBoxLayout;
+  controls->addWidget(message_, 1);
+  controls->addWidget(new QLabel(tr("Smoothing")));
+  controls->addWidget(smoothing_slider_);
+  controls->addWidget(smoothing_label_);
+  controls->addSpacing(12);
+  controls->addWidget(new QLabel(tr("X")));
+  controls->addWidget(x_axis_box_);
+  controls->addWidget(log_y_box_);
+  controls->addWidget(export_data);
+
+  chart_area_ = new QWidget;
+  chart_grid_ = new QGridLayout(chart_area_);
+  chart_grid_->setContentsMargins(0, 0, 0, 0);
+  auto* scroll = new QScrollArea;
+  scroll->setWidgetResizable(true);
+  scroll->setWidget(chart_area_);
+
+  params_ = new QTableWidget;
+  params_->setObjectName(QStringLiteral("compareParams"));
+  params_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  params_->verticalHeader()->hide();
+  differences_box_ = new QCheckBox(tr("Differences only"));
+  differences_box_->setChecked(true);
+  connect(differences_box_, &QCheckBox::toggled, this, &CompareView::setDifferencesOnly);
+  auto* params_page = new QWidget;
+  auto* params_layout = new QVBoxLayout(params_page);
+  params_layout->setContentsMargins(0, 4, 0, 0);
+  params_layout->addWidget(differences_box_);
+  params_layout->addWidget(params_);
+
+  summary_ = new QTableWidget;
+  summary_->setObjectName(QStringLiteral("compareSummary"));
+  summary_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  summary_->verticalHeader()->hide();
+
+  auto* tables = new QTabWidget;
+  tables->addTab(summary_, tr("Summary"));
+  tables->addTab(params_page, tr("Config"));
+
+  auto* splitter = new QSplitter(Qt::Vertical);
+  splitter->addWidget(scroll);
+  splitter->addWidget(tables);
+  splitter->setStretchFactor(0, 3);
+  splitter->setStretchFactor(1, 1);
+  splitter->setSizes({3000, 1000});  // the charts first: the tables need only a few rows
+
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(6, 6, 6, 6);
+  layout->addLayout(controls);
+  layout->addWidget(splitter, 1);
+}
+
+bool CompareView::setRuns(const QList<qint64>& run_ids) {
+  if (run_ids.size() < 2 || run_ids.size() > 50) {
+    message_->setText(tr("Compare needs 2 to 50 runs (%1 selected).").arg(run_ids.size()));
+    return false;
+  }
+  if (!store_) return false;
+  std::vector<Run> runs;
+  std::set<std::string> keys;
+  try {
+    for (qint64 id : run_ids) {
+      auto record = store_->getRun(id);
+      if (!record) {
+        message_->setText(tr("Run %1 is no longer in the database.").arg(id));
+        return false;
+      }
+      Run run{std::move(*record), {}, 0.0};
+      bool have_start = false;
+      for (auto& point : store_->metrics(id)) {
+        if (!have_start || point.wall_time < run.start_time) run.start_time = point.wall_time, have_start = true;
+        keys.insert(point.key);
+        run.series[point.key].push_back(std::move(point));
+      }
+      runs.push_back(std::move(run));
+    }
+  } catch (const std::exception& e) {
+    message_->setText(QString::fromStdString(e.what()));
+    return false;
+  }
+  runs_ = std::move(runs);
+  metric_keys_.assign(keys.begin(), keys.end());
+  QStringList ids;
+  for (const auto& run : runs_) ids << QStringLiteral("#%1").arg(run.record.id);
+  message_->setText(tr("Comparing %1").arg(ids.join(QStringLiteral(", "))));
+  rebuildCharts();
+  fillParamTable();
+  fillSummaryTable();
+  return true;
+}
+
+QList<qint64> CompareView::runIds() const {
+  QList<qint64> ids;
+  for (const auto& run : runs_) ids << run.record.id;
+  return ids;
+}
+
+QColor CompareView::colorOf(qint64 run_id) const {
+  for (size_t i = 0; i < runs_.size(); ++i)
+    if (runs_[i].record.id == run_id) return runColor(static_cast<int>(i));
+  return {};
+}
+
+CompareChart* CompareView::chartFor(const std::string& metric) const {
+  for (size_t i = 0; i < metric_keys_.size() && i < charts_.size(); ++i)
+    if (metric_keys_[i] == metric) return charts_[i];
+  return nullptr;
+}
+
+FigureData CompareView::figureFor(const std::string& metric) const {
+  FigureData figure;
+  figure.title = toQ(metric);
+  figure.y_label = toQ(metric);
+  static const char* const kXLabels[] = {"step", "epoch", "time since start (s)", "wall time"};
+  figure.x_label = QString::fromLatin1(kXLabels[static_cast<int>(x_axis_)]);
+  figure.x_is_wall_time = x_axis_ == XAxis::WallTime;
+  figure.log_y = log_y_;
+  figure.smoothing = smoothing_;
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    const Run& run = runs_[i];
+    FigureCurve curve{QStringLiteral("#%1 %2").arg(run.record.id).arg(toQ(run.record.name)), runColor(static_cast<int>(i)),
+                      {}, {}};
+    auto it = run.series.find(metric);
+    if (it != run.series.end()) {
+      curve.x.reserve(it->second.size());
+      curve.y.reserve(it->second.size());
+      for (const auto& p : it->second) {
+        switch (x_axis_) {
+          case XAxis::Step: curve.x.push_back(static_cast<double>(p.step)); break;
+          case XAxis::Epoch: curve.x.push_back(p.epoch); break;
+          case XAxis::RelativeTime: curve.x.push_back(p.wall_time - run.start_time); break;
+          case XAxis::WallTime: curve.x.push_back(p.wall_time); break;
+        }
+        curve.y.push_back(p.value);
+      }
+    }
+    figure.curves.push_back(std::move(curve));  // empty curves keep the colours in run order
+  }
+  return figure;
+}
+
+void CompareView::rebuildCharts() {
+  for (auto* chart : charts_) chart->deleteLater();
+  charts_.clear();
+  int index = 0;
+  for (const auto& key : metric_keys_) {
+    auto* chart = new CompareChart;
+    chart->setObjectName(toQ("chart:" + key));
+    connect(chart, &CompareChart::exportRequested, this, &CompareView::exportChartInteractive);
+    connect(chart, &CompareChart::copyRequested, this, &CompareView::copyChart);
+    chart_grid_->addWidget(chart, index / 2, index % 2);
+    charts_.push_back(chart);
+    ++index;
+  }
+  refreshFigures();
+}
+
+void CompareView::refreshFigures() {
+  for (size_t i = 0; i < charts_.size(); ++i) charts_[i]->setFigure(figureFor(metric_keys_[i]));
+}
+
+void CompareView::setSmoothing(double weight) {
+  smoothing_ = std::clamp(weight, 0.0, 0.99);
+  smoothing_label_->setText(QString::number(smoothing_, 'f', 2));
+  const int slider = static_cast<int>(std::lround(smoothing_ * 100));
+  if (smoothing_slider_->value() != slider) {
+    const QSignalBlocker blocker(smoothing_slider_);
+    smoothing_slider_->setValue(slider);
+  }
+  refreshFigures();
+}
+
+void CompareView::setXAxis(XAxis axis) {
+  x_axis_ = axis;
+  if (x_axis_box_->currentIndex() != static_cast<int>(axis)) {
+    const QSignalBlocker blocker(x_axis_box_);
+    x_axis_box_->setCurrentIndex(static_cast<int>(axis));
+  }
+  refreshFigures();
+}
+
+void CompareView::setLogY(bool log_y) {
+  log_y_ = log_y;
+  if (log_y_box_->isChecked() != log_y) {
+    const QSignalBlocker blocker(log_y_box_);
+    log_y_box_->setChecked(log_y);
+  }
+  refreshFigures();
+}
+
+void CompareView::setDifferencesOnly(bool on) {
+  differences_only_ = on;
+  if (differences_box_->isChecked() != on) {
+    const QSignalBlocker blocker(differences_box_);
+    differences_box_->setChecked(on);
+  }
+  fillParamTable();
+}
+
+void CompareView::fillParamTable() {
+  std::set<std::string> keys;
+  for (const auto& run : runs_)
+    for (const auto& [key, value] : run.record.params) keys.insert(key);
+  auto value = [](const Run& run, const std::string& key) {
+    auto it = run.record.params.find(key);
+    return it == run.record.params.end() ? std::string("-") : it->second;
+  };
+  std::vector<std::pair<std::string, bool>> rows;
+  for (const auto& key : keys) {
+    bool differs = false;
+    for (const auto& run : runs_) differs = differs || value(run, key) != value(runs_.front(), key);
+    if (differs || !differences_only_) rows.emplace_back(key, differs);
+  }
+  params_->clear();
+  params_->setColumnCount(static_cast<int>(runs_.size()) + 1);
+  params_->setRowCount(static_cast<int>(rows.size()));
+  QStringList headers{tr("key")};
+  for (const auto& run : runs_) headers << QStringLiteral("#%1").arg(run.record.id);
+  params_->setHorizontalHeaderLabels(headers);
+  for (size_t c = 0; c < runs_.size(); ++c) {
+    auto* header = new QTableWidgetItem(headers[static_cast<int>(c) + 1]);
+    header->setForeground(runColor(static_cast<int>(c)));
+    params_->setHorizontalHeaderItem(static_cast<int>(c) + 1, header);
+  }
+  const QColor highlight(0xFF, 0xF1, 0xC7);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    auto* key_item = new QTableWidgetItem(toQ(rows[r].first));
+    if (rows[r].second) key_item->setBackground(highlight);
+    params_->setItem(static_cast<int>(r), 0, key_item);
+    for (size_t c = 0; c < runs_.size(); ++c) {
+      auto* item = new QTableWidgetItem(toQ(value(runs_[c], rows[r].first)));
+      if (rows[r].second) item->setBackground(highlight);
+      params_->setItem(static_cast<int>(r), static_cast<int>(c) + 1, item);
+    }
+  }
+  params_->resizeColumnsToContents();
+}
+
+void CompareView::fillSummaryTable() {
+  summary_->clear();
+  summary_->setRowCount(static_cast<int>(runs_.size()));
+  summary_->setColumnCount(1 + 3 * static_cast<int>(metric_keys_.size()));
+  QStringList headers{tr("run")};
+  for (const auto& key : metric_keys_) headers << toQ(key + " final") << toQ(key + " best") << tr("step of best");
+  summary_->setHorizontalHeaderLabels(headers);
+  for (size_t r = 0; r < runs_.size(); ++r) {
+    auto* name = new QTableWidgetItem(QStringLiteral("#%1 %2").arg(runs_[r].record.id).arg(toQ(runs_[r].record.name)));
+    name->setForeground(runColor(static_cast<int>(r)));
+    summary_->setItem(static_cast<int>(r), 0, name);
+    for (size_t k = 0; k < metric_keys_.size(); ++k) {
+      auto it = runs_[r].series.find(metric_keys_[k]);
+      if (it == runs_[r].series.end()) continue;
+      std::vector<int64_t> steps;
+      std::vector<double> values;
+      for (const auto& p : it->second) steps.push_back(p.step), values.push_back(p.value);
+      const auto s = summarizeSeries(steps, values, higherIsBetter(metric_keys_[k]));
+      const int column = 1 + 3 * static_cast<int>(k);
+      summary_->setItem(static_cast<int>(r), column, new QTableWidgetItem(QString::number(s.final_value, 'g', 5)));
+      summary_->setItem(static_cast<int>(r), column + 1, new QTableWidgetItem(QString::number(s.best_value, 'g', 5)));
+      summary_->setItem(static_cast<int>(r), column + 2, new QTableWidgetItem(QString::number(s.best_step)));
+    }
+  }
+  summary_->resizeColumnsToContents();
+}
+
+void CompareView::exportChart(CompareChart* chart, const QString& path, const ExportOptions& options) {
+  // The chart's figure holds every point; the export draws them all, in paper style.
+  exportFigure(chart->figure(), path, options);
+}
+
+void CompareView::exportChartInteractive(CompareChart* chart) {
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), chart->figure().title.section('/', -1) +
+                                                                                  QStringLiteral(".pdf"),
+                                                    tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
+  if (path.isEmpty()) return;
+  ExportOptions options;
+  options.format = figureFormatFromSuffix(path, FigureFormat::Pdf);
+  QDialog dialog(this);
+  dialog.setWindowTitle(tr("Figure size"));
+  auto* form = new QFormLayout(&dialog);
+  auto* width = new QDoubleSpinBox;
+  width->setRange(1, 20);
+  width->setValue(options.width_in);
+  width->setSuffix(tr(" in"));
+  auto* height = new QDoubleSpinBox;
+  height->setRange(1, 20);
+  height->setValue(options.height_in);
+  height->setSuffix(tr(" in"));
+  auto* dpi = new QSpinBox;
+  dpi->setRange(30, 1200);
+  dpi->setValue(options.dpi);
+  dpi->setEnabled(options.format == FigureFormat::Png);
+  form->addRow(tr("Width"), width);
+  form->addRow(tr("Height"), height);
+  form->addRow(tr("DPI (PNG)"), dpi);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+  form->addRow(buttons);
+  if (dialog.exec() != QDialog::Accepted) return;
+  options.width_in = width->value();
+  options.height_in = height->value();
+  options.dpi = dpi->value();
+  try {
+    exportChart(chart, path, options);
+  } catch (const ExportError& e) {
+    QMessageBox::warning(this, tr("Export failed"), QString::fromUtf8(e.what()));
+  }
+}
+
+void CompareView::copyChart(CompareChart* chart) {
+  ExportOptions options;
+  options.format = FigureFormat::Png;
+  options.dpi = 150;
+  QApplication::clipboard()->setImage(renderFigureImage(chart->figure(), options));
+}
+
+bool CompareView::exportCsv(const QString& path) const {
+  QFile file(path);
+  if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) return false;
+  std::string text = "run,metric,step,epoch,wall_time,value\n";
+  for (const auto& run : runs_)
+    for (const auto& [key, points] : run.series)
+      for (const auto& p : points)
+        text += fmt::format("{},{},{},{},{},{}\n", run.record.id, key, p.step, p.epoch, p.wall_time, p.value);
+  return file.write(text.data(), static_cast<qint64>(text.size())) == static_cast<qint64>(text.size());
+}
+
+bool CompareView::exportJson(const QString& path) const {
+  QFile file(path);
+  if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) return false;
+  // Written by hand to keep nlohmann out of the window's link line; numbers in shortest
+  // round-trip form, as the CLI writes them.
+  auto quoted = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (static_cast<unsigned char>(c) < 0x20) {
+        out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        continue;
+      }
+      out += c;
+    }
+    return out + "\"";
+  };
+  std::string text = "{\"runs\": [";
+  for (size_t r = 0; r < runs_.size(); ++r) {
+    const auto& run = runs_[r];
+    text += r ? ",\n" : "\n";
+    text += fmt::format("{{\"id\": {}, \"name\": {}, \"status\": {}, \"params\": {{", run.record.id,
+                        quoted(run.record.name), quoted(statusName(run.record.status)));
+    bool first = true;
+    for (const auto& [key, value] : run.record.params) {
+      text += (first ? "" : ", ") + quoted(key) + ": " + quoted(value);
+      first = false;
+    }
+    text += "}, \"metrics\": {";
+    first = true;
+    for (const auto& [key, points] : run.series) {
+      std::string step, epoch, wall, value;
+      for (size_t i = 0; i < points.size(); ++i) {
+        const char* sep = i ? ", " : "";
+        step += fmt::format("{}{}", sep, points[i].step);
+        epoch += fmt::format("{}{}", sep, points[i].epoch);
+        wall += fmt::format("{}{}", sep, points[i].wall_time);
+        value += fmt::format("{}{}", sep, points[i].value);
+      }
+      text += (first ? "" : ", ") + quoted(key) + ": {\"step\": [" + step + "], \"epoch\": [" + epoch +
+              "], \"wall_time\": [" + wall + "], \"value\": [" + value + "]}";
+      first = false;
+    }
+    text += "}}";
+  }
+  text += "\n]}\n";
+  return file.write(text.data(), static_cast<qint64>(text.size())) == static_cast<qint64>(text.size());
+}
+
+void CompareView::exportDataInteractive() {
+  if (runs_.empty()) return;
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export data"), QStringLiteral("runs.csv"),
+                                                    tr("CSV, long format (*.csv);;JSON (*.json)"));
+  if (path.isEmpty()) return;
+  const bool ok = path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive) ? exportJson(path) : exportCsv(path);
+  if (!ok) QMessageBox::warning(this, tr("Export failed"), tr("Cannot write %1").arg(path));
+}
+
+}  // namespace distill::ui
