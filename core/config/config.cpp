@@ -449,6 +449,8 @@ std::vector<ConfigIssue> validate(const ExperimentConfig& c) {
   if ((c.dataset.name == "cifar10" || c.dataset.name == "cifar100") && c.dataset.path.empty())
     issues.push_back({"dataset.path", "required for " + c.dataset.name + ": the folder of the dataset's binary version"});
   if (c.dataset.label_column.empty()) issues.push_back({"dataset.label_column", "expected a column name"});
+  if (c.dataset.augment && c.dataset.name == "csv")
+    issues.push_back({"dataset.augment", "crop-and-flip augmentation needs images; a CSV table has none"});
   if (!(c.dataset.test_fraction > 0.0 && c.dataset.test_fraction < 1.0))
     issues.push_back({"dataset.test_fraction", "expected a fraction in (0, 1), got " + std::to_string(c.dataset.test_fraction)});
   if (c.dataset.limit_train < 0)
@@ -491,6 +493,11 @@ std::vector<ConfigIssue> validate(const ExperimentConfig& c) {
     issues.push_back({"distill.teacher_access", "method '" + c.distill.method +
                                                     "' needs the teacher's logits (teacher_access: logits), got '" +
                                                     c.distill.teacher_access + "'"});
+  if (c.distill.method == "reverse_kl" &&
+      (c.distill.teacher_access == "label" || (c.distill.teacher_access == "topk" && c.distill.topk_renormalize)))
+    issues.push_back({"distill.teacher_access", "reverse_kl is infinite when the teacher gives classes probability 0 ('" +
+                                                    c.distill.teacher_access +
+                                                    "' access); use jsd, tvd or kd, or topk with a tail bucket"});
   if (c.distill.topk < 1 || c.distill.topk > 100000)
     issues.push_back({"distill.topk", "expected k >= 1, got " + std::to_string(c.distill.topk)});
   if (!(c.distill.jsd_beta >= 0.0 && c.distill.jsd_beta <= 1.0))

@@ -9,6 +9,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/losses/loss.h"
@@ -161,7 +162,7 @@ struct Trainer::Impl {
   // place, so a reader never sees half a file. The state carries its own copy of the weights
   // so that a kill between the two writes cannot pair a state with weights of another epoch.
   void checkpoint(const std::string& role, Model& model, int64_t step, int64_t epoch,
-                  torch::optim::Optimizer& optimizer) {
+                  torch::optim::Optimizer& optimizer, torch::Generator& augment_generator) {
     if (options.artifacts_dir.empty()) return;
     std::filesystem::create_directories(options.artifacts_dir);
     const auto folder = std::filesystem::path(options.artifacts_dir);
@@ -178,6 +179,10 @@ struct Trainer::Impl {
       at::Generator generator = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(generator.mutex());
       state.write("cpu_rng", generator.get_state());
+    }
+    {
+      std::lock_guard<std::mutex> lock(augment_generator.mutex());
+      state.write("augment_rng", augment_generator.get_state());
     }
     torch::serialize::OutputArchive optimizer_state, model_state;
     optimizer.save(optimizer_state);
@@ -204,10 +209,24 @@ struct Trainer::Impl {
     const int64_t per_epoch = sampler.batchesPerEpoch();
     const int64_t total = per_epoch * epochs;
 
+    // Augmentation: per-phase generator, so a resumed run draws the same crops and flips.
+    const bool augment = config.dataset.augment;
+    torch::Generator augment_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + (is_teacher ? 3 : 4));
+    AugmentOptions augment_options;
+    augment_options.fill = -config.dataset.mean / config.dataset.std;  // black, as torchvision pads
+
     int64_t first_epoch = 1, step = 0;
     if (resume.phase == phaseName(phase)) {
       // Same shuffles as the uninterrupted run: replay the permutations of the done epochs.
       for (int64_t e = 0; e < resume.epoch; ++e) sampler.reshuffle();
+      if (augment) {
+        torch::serialize::InputArchive augment_state;
+        augment_state.load_from(options.resume_state);
+        torch::Tensor saved;
+        augment_state.read("augment_rng", saved);
+        std::lock_guard<std::mutex> lock(augment_generator.mutex());
+        augment_generator.set_state(saved);
+      }
       first_epoch = resume.epoch + 1;
       step = resume.step;
       done_steps += step;
@@ -225,10 +244,16 @@ struct Trainer::Impl {
     }
 
     const TeacherAccess access{config.distill.teacher_access, config.distill.topk, config.distill.topk_renormalize};
+
     torch::Tensor teacher_train_logits;
     if (!is_teacher && loss->needsTeacher() && config.distill.cache_teacher_logits) {
-      teacher_train_logits = predictLogits(teacher, train.inputs);
-      log(LogLevel::Info, "cached the teacher's logits on " + std::to_string(train.size()) + " training inputs");
+      // Exact only when the teacher sees the same input at every epoch.
+      if (augment) {
+        log(LogLevel::Info, "teacher-logit cache off: augmented inputs differ at every epoch");
+      } else {
+        teacher_train_logits = predictLogits(teacher, train.inputs);
+        log(LogLevel::Info, "cached the teacher's logits on " + std::to_string(train.size()) + " training inputs");
+      }
     }
     if (!is_teacher) teacher->eval();
     model->train();
@@ -247,7 +272,8 @@ struct Trainer::Impl {
       for (int64_t b = 0; b < per_epoch; ++b) {
         if (shouldStop()) return false;
         const auto indices = sampler.batch(b).to(device);
-        const auto inputs = train.inputs.index_select(0, indices);
+        const auto inputs = augment ? augmentImages(train.inputs.index_select(0, indices), augment_generator, augment_options)
+                                    : train.inputs.index_select(0, indices);
         const auto targets = train.targets.index_select(0, indices);
         setLr(*optimizer, learningRateAt(config.train, step, per_epoch, total));
 
@@ -313,7 +339,7 @@ struct Trainer::Impl {
           reportProgress(phase, epoch, epochs, step, total, samples_per_s);
         }
       }
-      checkpoint(phaseName(phase), model, step, epoch, *optimizer);
+      checkpoint(phaseName(phase), model, step, epoch, *optimizer, augment_generator);
     }
     if (config.train.eval_every > 0 && step % config.train.eval_every != 0) evaluate(phase, step, epochs);
     return true;

@@ -104,6 +104,23 @@ TEST_F(TrainerTest, CnnTeacherDistilsIntoMlpStudentWithAdamW) {
   EXPECT_NE(recorder.environment.at("teacher_summary").find("CNN"), std::string::npos);
 }
 
+TEST_F(TrainerTest, AugmentationTurnsTheLogitCacheOffAndStillLearns) {
+  config.dataset.augment = true;
+  class Logs : public Recorder {
+   public:
+    std::vector<std::string> lines;
+    void onLog(LogLevel, const std::string& message) override { lines.push_back(message); }
+  } recorder;
+  RunControl control;
+  Trainer trainer(config, data, {}, recorder, control);
+  const auto result = trainer.run();
+  ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
+  bool cache_off = false;
+  for (const auto& line : recorder.lines) cache_off = cache_off || line.find("cache off") != std::string::npos;
+  EXPECT_TRUE(cache_off);
+  EXPECT_GT(result.final.at("eval/student_acc"), 0.6);
+}
+
 TEST_F(TrainerTest, SameSeedGivesTheSameRun) {
   std::vector<double> finals;
   for (int i = 0; i < 2; ++i) {
