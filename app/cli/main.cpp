@@ -62,6 +62,10 @@ struct RunArgs {
   bool print_config = false;
 };
 
+int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& control, const std::string& db_path,
+               bool quiet, bool json);
+int64_t parseRunId(const std::string& text);
+
 int runCommand(const RunArgs& args, const std::string& db) {
   const std::string text = args.config_path.empty() ? std::string() : readText(args.config_path);
   ExperimentConfig config =
@@ -76,8 +80,24 @@ int runCommand(const RunArgs& args, const std::string& db) {
   ConsoleProgress progress(args.quiet);
   const std::string db_path = fullPath(db);
   ExperimentRunner runner(config, db_path, progress, control);
+  return executeRun(runner, progress, control, db_path, args.quiet, args.json);
+}
+
+// `distill resume RUN`: continues an interrupted, stopped or failed run from its last epoch
+// checkpoint, with its stored config.
+int resumeCommand(const std::string& run_text, const std::string& db, bool quiet, bool json) {
+  RunControl control;
+  ConsoleProgress progress(quiet);
+  const std::string db_path = fullPath(db);
+  ExperimentRunner runner(ResumeRun{parseRunId(run_text)}, db_path, progress, control);
+  return executeRun(runner, progress, control, db_path, quiet, json);
+}
+
+// Trains a prepared run with Ctrl-C handling and prints its result line.
+int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& control, const std::string& db_path,
+               bool quiet, bool json) {
   const int64_t run_id = runner.createRun();
-  if (!args.quiet) fmt::print(stderr, "run {} \"{}\" -> {}\n", run_id, describe(runner.config()), db_path);
+  if (!quiet) fmt::print(stderr, "run {} \"{}\" -> {}\n", run_id, describe(runner.config()), db_path);
 
   g_control = &control;
   std::signal(SIGINT, onInterrupt);
@@ -95,7 +115,7 @@ int runCommand(const RunArgs& args, const std::string& db) {
   const char* status = result.outcome == RunOutcome::Completed ? "completed"
                        : result.outcome == RunOutcome::Stopped ? "stopped"
                                                                : "failed";
-  if (args.json) {
+  if (json) {
     nlohmann::json out = {{"run_id", run_id}, {"status", status}, {"error", result.error}, {"final", result.final}};
     fmt::print("{}\n", out.dump());
   } else {
@@ -486,13 +506,21 @@ int mainImpl(int argc, char** argv) {
   report->add_option("--db", db, "run database")->type_name("FILE");
   add_chart_options(report);
 
+  std::string resume_run;
+  bool resume_quiet = false, resume_json = false;
+  auto* resume = app.add_subcommand("resume", "continue an interrupted, stopped or failed run from its last epoch checkpoint");
+  resume->add_option("run", resume_run, "run id")->required()->type_name("RUN");
+  resume->add_flag("-q,--quiet", resume_quiet, "print only the result line and errors");
+  resume->add_flag("--json", resume_json, "print the result as JSON");
+  resume->add_option("--db", db, "run database")->type_name("FILE");
+
   app.add_subcommand("config-keys", "list every config key with its default");
 
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
     if (!known) {
-      fmt::print(stderr, "error: unknown command '{}' (expected run, list, show, export, compare, report or config-keys; see --help)\n", argv[1]);
+      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, compare, report or config-keys; see --help)\n", argv[1]);
       return kExitBadInput;
     }
   }
@@ -505,6 +533,7 @@ int mainImpl(int argc, char** argv) {
 
   try {
     if (*run) return runCommand(run_args, db);
+    if (*resume) return resumeCommand(resume_run, db, resume_quiet, resume_json);
     if (*list) return listCommand(db, list_json, list_filter);
     if (*show) return showCommand(db, show_run, show_json);
     if (*exp) return exportCommand(db, export_runs, export_format, export_out, export_metrics, chart_args);

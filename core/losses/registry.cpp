@@ -15,11 +15,14 @@ std::unique_ptr<DistillationLoss> makeLoss(const DistillConfig& config) {
   if (config.method == "mse_logits") return std::make_unique<MseLogitsLoss>(config.alpha);
   if (config.method == "dkd")
     return std::make_unique<DkdLoss>(config.temperature, config.dkd_alpha, config.dkd_beta, config.warmup_epochs);
+  // FitNet: Hinton KD on the logits here; the hint term needs features, which the trainer
+  // takes from both models and feeds to a HintRegressor (core/losses/fitnet.h).
+  if (config.method == "fitnet") return std::make_unique<HintonKdLoss>(config.temperature, config.alpha);
   throw std::invalid_argument("distill.method: unknown method '" + config.method + "'");
 }
 
-std::vector<std::string> lossMethods() { return {"kd", "reverse_kl", "jsd", "tvd", "mse_logits", "dkd"}; }
+std::vector<std::string> lossMethods() { return {"kd", "reverse_kl", "jsd", "tvd", "mse_logits", "dkd", "fitnet"}; }
 
-bool methodNeedsWhiteBoxLogits(const std::string& method) { return method == "mse_logits" || method == "dkd"; }
+bool methodNeedsWhiteBoxLogits(const std::string& method) { return method == "mse_logits" || method == "dkd" || method == "fitnet"; }
 
 }  // namespace distill

@@ -12,6 +12,7 @@
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
+#include "core/losses/fitnet.h"
 #include "core/losses/loss.h"
 #include "core/metrics/metrics.h"
 #include "core/models/classifier.h"
@@ -56,6 +57,8 @@ struct Trainer::Impl {
   Model teacher;
   Model student;
   std::unique_ptr<DistillationLoss> loss;
+  bool fitnet = false;  // feature hints beside the logits (core/losses/fitnet.h)
+  HintRegressor regressor{nullptr};
   std::map<std::string, std::string> environment;
   std::map<std::string, double> last_values;
 
@@ -86,10 +89,26 @@ struct Trainer::Impl {
       state.load_from(options.resume_state);
       state.read("model", model_state);
       (resume.phase == "student" ? student : teacher)->load(model_state);
+      if (fitnet && resume.phase == "student") {
+        torch::serialize::InputArchive regressor_state;
+        state.read("regressor", regressor_state);
+        regressor->load(regressor_state);
+      }
     }
     teacher->to(device);
     student->to(device);
     loss = makeLoss(config.distill);
+    fitnet = config.distill.method == "fitnet";
+    if (fitnet) {
+      // Probe both models once for their feature shapes (an invalid layer index fails here,
+      // before anything is trained).
+      torch::NoGradGuard no_grad;
+      const auto probe = data.train.inputs.slice(0, 0, 2).to(device);
+      const auto student_features = student->forwardWithFeature(probe, config.distill.hint_student_layer).second;
+      const auto teacher_features = teacher->forwardWithFeature(probe, config.distill.hint_teacher_layer).second;
+      regressor = HintRegressor(student_features.sizes().slice(1).vec(), teacher_features.sizes().slice(1).vec());
+      regressor->to(device);
+    }
     train = data.train.to(device);
     test = data.test.to(device);
 
@@ -189,6 +208,11 @@ struct Trainer::Impl {
     state.write("optimizer", optimizer_state);
     model->save(model_state);
     state.write("model", model_state);
+    if (fitnet && role == "student") {
+      torch::serialize::OutputArchive regressor_state;
+      regressor->save(regressor_state);
+      state.write("regressor", regressor_state);
+    }
     const auto state_path = folder / "state.pt";
     state.save_to(state_path.string() + ".tmp");
     std::filesystem::rename(state_path.string() + ".tmp", state_path);
@@ -204,7 +228,10 @@ struct Trainer::Impl {
     const int64_t batch_size = config.train.batch_size;
     const std::string prefix = is_teacher ? "train/teacher_loss" : "train/student_loss";
 
-    auto optimizer = makeOptimizer(config.train, model->parameters());
+    auto parameters = model->parameters();
+    if (fitnet && !is_teacher)
+      for (const auto& p : regressor->parameters()) parameters.push_back(p);
+    auto optimizer = makeOptimizer(config.train, parameters);
     BatchSampler sampler(train.size(), batch_size, config.seed + (is_teacher ? 1 : 2));
     const int64_t per_epoch = sampler.batchesPerEpoch();
     const int64_t total = per_epoch * epochs;
@@ -248,7 +275,9 @@ struct Trainer::Impl {
     torch::Tensor teacher_train_logits;
     if (!is_teacher && loss->needsTeacher() && config.distill.cache_teacher_logits) {
       // Exact only when the teacher sees the same input at every epoch.
-      if (augment) {
+      if (fitnet) {
+        log(LogLevel::Info, "teacher-logit cache off: FitNet needs the teacher's features at every step");
+      } else if (augment) {
         log(LogLevel::Info, "teacher-logit cache off: augmented inputs differ at every epoch");
       } else {
         teacher_train_logits = predictLogits(teacher, train.inputs);
@@ -260,7 +289,8 @@ struct Trainer::Impl {
 
     // Running sums stay on the device; read back only when logged (one sync per log).
     auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-    torch::Tensor sum_total = zero.clone(), sum_kd = zero.clone(), sum_ce = zero.clone();
+    torch::Tensor sum_total = zero.clone(), sum_kd = zero.clone(), sum_ce = zero.clone(), sum_hint = zero.clone();
+    const bool hints = fitnet && !is_teacher;
     int64_t interval_steps = 0, interval_samples = 0;
     auto interval_start = std::chrono::steady_clock::now();
     auto last_progress = interval_start;
@@ -279,19 +309,41 @@ struct Trainer::Impl {
 
         const double fractional_epoch = static_cast<double>(epoch - 1) + static_cast<double>(b) / per_epoch;
         optimizer->zero_grad();
-        const auto logits = model->forward(inputs);
+        torch::Tensor logits, student_features;
+        if (hints)
+          std::tie(logits, student_features) = model->forwardWithFeature(inputs, config.distill.hint_student_layer);
+        else
+          logits = model->forward(inputs);
         LossTerms terms;
         if (is_teacher) {
           terms.total = torch::nn::functional::cross_entropy(logits, targets);
         } else {
-          torch::Tensor teacher_logits;
-          if (teacher_train_logits.defined()) {
+          torch::Tensor teacher_logits, teacher_features;
+          if (hints) {
+            torch::NoGradGuard no_grad;
+            std::tie(teacher_logits, teacher_features) =
+                teacher->forwardWithFeature(inputs, config.distill.hint_teacher_layer);
+          } else if (teacher_train_logits.defined()) {
             teacher_logits = teacher_train_logits.index_select(0, indices);
           } else if (loss->needsTeacher()) {
             torch::NoGradGuard no_grad;
             teacher_logits = teacher->forward(inputs);
           }
           terms = loss->compute({logits, teacher_logits, targets, fractional_epoch, access});
+          if (hints) {
+            const auto hint = hintLoss(regressor->forward(student_features), teacher_features);
+            sum_hint += hint.detach();
+            const double weight = config.distill.hint_weight;
+            if (config.distill.hint_epochs > 0) {
+              // Stage 1 (Romero et al.): the hint alone; stage 2: knowledge distillation.
+              if (epoch <= config.distill.hint_epochs) terms.total = weight * hint;
+            } else {
+              const double warm = config.distill.warmup_epochs > 0
+                                      ? std::min(fractional_epoch / config.distill.warmup_epochs, 1.0)
+                                      : 1.0;
+              terms.total = terms.total + warm * weight * hint;
+            }
+          }
         }
         terms.total.backward();
         optimizer->step();
@@ -321,11 +373,13 @@ struct Trainer::Impl {
             points.push_back({"train/kd_loss", step, epoch_done, wall, sum_kd.item<double>() / interval_steps});
             points.push_back({"train/ce_loss", step, epoch_done, wall, sum_ce.item<double>() / interval_steps});
           }
+          if (hints) points.push_back({"train/hint_loss", step, epoch_done, wall, sum_hint.item<double>() / interval_steps});
           points.push_back({"perf/samples_per_s", step, epoch_done, wall, samples_per_s});
           emit(points);
           sum_total.zero_();
           sum_kd.zero_();
           sum_ce.zero_();
+          sum_hint.zero_();
           interval_steps = 0;
           interval_samples = 0;
           interval_start = now;

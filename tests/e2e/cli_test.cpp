@@ -3,10 +3,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "core/data/idx.h"
+#include "core/errors.h"
 #include "core/store/run_store.h"
 #include "support/test_support.h"
 
@@ -147,6 +154,52 @@ TEST_F(CliRun, ReusesTheTeacherOfAnEarlierRun) {
   const auto first = store.getRun(1);
   EXPECT_DOUBLE_EQ(result["final"]["eval/teacher_acc"].get<double>(), first->final_metrics.at("eval/teacher_acc"));
   EXPECT_EQ(*store.getRun(result["run_id"].get<int64_t>())->teacher_run_id, 1);
+}
+
+TEST(Cli, KilledRunShowsInterruptedAndResumesToCompletion) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const std::string db = dir.file("runs.db");
+  const pid_t child = fork();
+  if (child == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execl(DISTILL_CLI_PATH, DISTILL_CLI_PATH, "run", "--db", db.c_str(), "--set", "dataset.limit_train=4000", "--set",
+          "dataset.limit_test=500", "--set", "teacher.epochs=2", "--set", "train.epochs=6", "--set", "teacher.hidden=[256]",
+          "--set", "student.hidden=[128]", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Kill -9 once the student has finished an epoch (its checkpoint is in the store).
+  bool killed = false;
+  for (int i = 0; i < 6000 && !killed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!std::filesystem::exists(db)) continue;
+    try {
+      RunStore store(db, RunStore::Mode::ReadOnly);
+      for (const auto& c : store.checkpoints(1))
+        if (c.role == "student") killed = kill(child, SIGKILL) == 0;
+    } catch (const StoreError&) {
+    }
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(killed);
+  const auto listed = nlohmann::json::parse(distillCli("list --json --db " + quote(db)).out);
+  EXPECT_EQ(listed[0]["status"], "interrupted");
+
+  const auto resumed = distillCli("resume 1 --json --db " + quote(db));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed the student phase"), std::string::npos) << resumed.err;
+  const auto shown = nlohmann::json::parse(distillCli("show 1 --json --db " + quote(db)).out);
+  EXPECT_EQ(shown["status"], "completed");
+  RunStore store(db);
+  const auto agreement = store.metrics(1, "eval/agreement");
+  ASSERT_EQ(agreement.size(), 7u) << "before training and after each of the 6 epochs, no duplicates";
+  for (size_t i = 1; i < agreement.size(); ++i) EXPECT_GT(agreement[i].step, agreement[i - 1].step);
+
+  const auto again = distillCli("resume 1 --db " + quote(db));
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("already completed"), std::string::npos);
 }
 
 TEST(Cli, PresetsAllValidate) {

@@ -18,7 +18,7 @@ TEST(LossRegistry, BuildsEveryListedMethod) {
 TEST(LossRegistry, OnlyRawLogitMethodsNeedWhiteBoxAccess) {
   // mse_logits and dkd read the teacher's raw logits; the distribution-based methods go
   // through temperedDistributions() and accept topk and label access.
-  for (const auto* method : {"mse_logits", "dkd"}) EXPECT_TRUE(methodNeedsWhiteBoxLogits(method)) << method;
+  for (const auto* method : {"mse_logits", "dkd", "fitnet"}) EXPECT_TRUE(methodNeedsWhiteBoxLogits(method)) << method;
   for (const auto* method : {"kd", "reverse_kl", "jsd", "tvd"}) EXPECT_FALSE(methodNeedsWhiteBoxLogits(method)) << method;
 }
 
