@@ -23,6 +23,8 @@ packages=(
   zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
+  python3-torch           # tests: TorchScript from Python; benchmarks: the plain PyTorch reference loop
+  poppler-utils           # tests: pdfinfo checks exported PDF figures
 )
 if [ "$gui" = 1 ]; then
   packages+=(qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev xvfb xauth)
