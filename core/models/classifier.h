@@ -26,6 +26,8 @@ class ClassifierImpl : public ModelImpl {
 
   const ModelConfig& config() const { return config_; }
   int64_t numClasses() const { return num_classes_; }
+  // The layers in order, read-only (for the TorchScript exporter, core/models/torchscript_export.h).
+  const torch::nn::Sequential& layers() const { return layers_; }
 
  private:
   void addHidden() { hidden_ends_.push_back(layers_->size()); }
@@ -46,6 +48,13 @@ class ResidualBlockImpl : public torch::nn::Module {
  public:
   ResidualBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride);
   torch::Tensor forward(torch::Tensor x);
+
+  // Read-only views for the TorchScript exporter; `shortcut()` is empty for the identity.
+  const torch::nn::Conv2d& conv1() const { return conv1_; }
+  const torch::nn::BatchNorm2d& bn1() const { return bn1_; }
+  const torch::nn::Conv2d& conv2() const { return conv2_; }
+  const torch::nn::BatchNorm2d& bn2() const { return bn2_; }
+  const torch::nn::Sequential& shortcut() const { return shortcut_; }
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
