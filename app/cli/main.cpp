@@ -1,4 +1,5 @@
-// `distill`: the headless front end over the core (runs, listing, inspection, comparison, export).
+// `distill`: the headless front end over the core (runs, listing, inspection, comparison, export,
+// model export as TorchScript).
 // Exit codes: 0 success, 1 failure during a run, 2 bad input, 130 stopped by Ctrl-C.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -6,17 +7,22 @@
 
 #include <sqlite3.h>
 
+#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "app/cli/chart_render.h"
 #include "app/cli/comparison.h"
 #include "app/cli/console_progress.h"
 #include "core/config/config.h"
+#include "core/data/dataset.h"
 #include "core/errors.h"
+#include "core/models/factory.h"
+#include "core/models/torchscript_export.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_query.h"
 #include "core/store/run_store.h"
@@ -379,6 +385,77 @@ int exportCommand(const std::string& db, const std::vector<std::string>& run_tex
   return kExitOk;
 }
 
+// ---- export-model ------------------------------------------------------------------------
+
+// One sample's shape as the trainer records it in the environment ("[1, 28, 28]"); empty
+// when the text is missing or malformed.
+std::vector<int64_t> parseShape(const std::string& text) {
+  std::vector<int64_t> shape;
+  std::string digits;
+  for (char c : text) {
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      digits += c;
+    } else if (!digits.empty()) {
+      shape.push_back(std::stoll(digits));
+      digits.clear();
+    }
+  }
+  if (!digits.empty() || text.empty() || text.front() != '[' || text.back() != ']') return {};
+  return shape;
+}
+
+// `distill export-model RUN`: the run's stored teacher or student as a TorchScript file that
+// Python loads with torch.jit.load (see core/models/torchscript_export.h).
+int exportModelCommand(const std::string& db, const std::string& run_text, const std::string& role,
+                       const std::string& out_path) {
+  RunStore store = openForReading(db);
+  store.markInterruptedRuns();
+  const RunRecord run = requireRun(store, parseRunId(run_text));
+  const std::string name = "run " + std::to_string(run.id);
+  const ExperimentConfig config = parseConfig(run.config_yaml, name);
+  const std::string source = role == "teacher" ? config.teacher.source : config.student_source;
+
+  std::optional<CheckpointRecord> checkpoint;
+  for (const auto& c : store.checkpoints(run.id))
+    if (c.role == role) checkpoint = c;
+  if (!checkpoint) {
+    std::string why = "it ended before the first " + role + " epoch did";
+    if (role == "teacher" && source != "train")
+      why = "the teacher was not trained in this run, it came from teacher.source '" + source + "'";
+    throw ConfigError({{"RUN", name + " has no " + role + " checkpoint (" + why + ")"}});
+  }
+
+  // The input shape and class count the trainer recorded; runs stored before input_shape was
+  // recorded read them from the dataset.
+  auto environment = [&](const std::string& key) {
+    const auto it = run.environment.find(key);
+    return it == run.environment.end() ? std::string() : it->second;
+  };
+  std::vector<int64_t> input_shape = parseShape(environment("input_shape"));
+  const std::string classes_text = environment("num_classes");
+  int64_t num_classes = classes_text.empty() ? 0 : std::stoll(classes_text);
+  if (input_shape.empty() || num_classes <= 0) {
+    const DatasetSplits data = loadDataset(config.dataset);
+    input_shape = data.input_shape;
+    num_classes = data.num_classes;
+  }
+
+  // A TorchScript model's checkpoint is the trained module itself; a built-in one is rebuilt
+  // from the stored architecture and given the checkpoint's weights.
+  Model model;
+  if (isTorchScriptSource(source)) {
+    model = buildModel(ModelConfig{}, "torchscript:" + checkpoint->path, input_shape, num_classes);
+  } else {
+    model = buildModel(role == "teacher" ? config.teacher.model : config.student, "init", input_shape, num_classes);
+    model->loadCheckpoint(checkpoint->path);
+  }
+  model->eval();
+  exportTorchScript(*model, out_path);
+  fmt::print(stderr, "wrote {} ({} of {}, epoch {}, step {}; {})\n", out_path, role, name, checkpoint->epoch,
+             checkpoint->step, model->summary());
+  return kExitOk;
+}
+
 // ---- compare / report --------------------------------------------------------------------
 
 int compareCommand(const std::string& db, const std::vector<std::string>& run_texts,
@@ -514,13 +591,24 @@ int mainImpl(int argc, char** argv) {
   resume->add_flag("--json", resume_json, "print the result as JSON");
   resume->add_option("--db", db, "run database")->type_name("FILE");
 
+  std::string export_model_run, export_model_role = "student", export_model_out;
+  auto* export_model =
+      app.add_subcommand("export-model", "write a run's trained student (or teacher) as TorchScript for Python");
+  export_model->add_option("run", export_model_run, "run id")->required()->type_name("RUN");
+  export_model->add_option("--role", export_model_role, "which model: student (default) or teacher")
+      ->check(CLI::IsMember({"student", "teacher"}));
+  export_model->add_option("-o,--out", export_model_out, "the TorchScript file (torch.jit.load in Python)")
+      ->required()
+      ->type_name("FILE.pt");
+  export_model->add_option("--db", db, "run database")->type_name("FILE");
+
   app.add_subcommand("config-keys", "list every config key with its default");
 
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
     if (!known) {
-      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, compare, report or config-keys; see --help)\n", argv[1]);
+      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, compare, report or config-keys; see --help)\n", argv[1]);
       return kExitBadInput;
     }
   }
@@ -539,6 +627,7 @@ int mainImpl(int argc, char** argv) {
     if (*exp) return exportCommand(db, export_runs, export_format, export_out, export_metrics, chart_args);
     if (*compare) return compareCommand(db, compare_runs, compare_metrics, compare_all, compare_json);
     if (*report) return reportCommand(db, report_runs, report_metrics, report_out, chart_args);
+    if (*export_model) return exportModelCommand(db, export_model_run, export_model_role, export_model_out);
     return configKeysCommand();
   } catch (const ConfigError& e) {
     for (const auto& issue : e.issues()) fmt::print(stderr, "error: {}\n", issue.toString());

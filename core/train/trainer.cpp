@@ -131,6 +131,7 @@ struct Trainer::Impl {
         {"train_samples", std::to_string(train.size())},
         {"test_samples", std::to_string(test.size())},
         {"num_classes", std::to_string(data.num_classes)},
+        {"input_shape", c10::str(c10::IntArrayRef(data.input_shape))},
         {"teacher_parameters", std::to_string(teacher->parameterCount())},
         {"student_parameters", std::to_string(student->parameterCount())},
         {"teacher_summary", teacher->summary()},
