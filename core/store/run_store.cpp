@@ -4,10 +4,12 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 
 #include "core/errors.h"
 #include "core/runtime/runtime.h"
@@ -514,16 +516,81 @@ std::vector<std::string> RunStore::metricKeys(int64_t run_id) {
   return keys;
 }
 
-std::vector<MetricPoint> RunStore::metrics(int64_t run_id, const std::string& key) {
-  std::vector<MetricPoint> points;
-  Statement select(db_.get(), std::string("SELECT k.name, p.step, p.epoch, p.wall_time, p.value FROM metric_points p "
-                                          "JOIN metric_keys k ON k.id = p.key_id WHERE p.run_id = ?") +
-                                  (key.empty() ? "" : " AND k.name = ?") + " ORDER BY k.name, p.step, p.rowid");
+namespace {
+// Every point of a run (or of one key) in (key_id, step, rowid) order: the order of the
+// (run_id, key_id, step) index, so SQLite walks it without a join or a sort; calls
+// `on_point(key_id, step, epoch, wall_time, value)` for each.
+template <typename OnPoint>
+void scanPoints(sqlite3* db, int64_t run_id, std::optional<int64_t> key_id, OnPoint on_point) {
+  Statement select(db, std::string("SELECT key_id, step, epoch, wall_time, value FROM metric_points WHERE run_id = ?") +
+                           (key_id ? " AND key_id = ?" : "") + " ORDER BY key_id, step, rowid");
   select.bind(1, run_id);
-  if (!key.empty()) select.bind(2, key);
+  if (key_id) select.bind(2, *key_id);
   while (select.step())
-    points.push_back({select.text(0), select.integer(1), select.real(2), select.real(3), select.real(4)});
+    on_point(select.integer(0), select.integer(1), select.real(2), select.real(3), select.real(4));
+}
+
+// Metric key names by id; `only` restricts to one name (empty map when it is unknown).
+std::map<int64_t, std::string> keyNames(sqlite3* db, const std::string& only = "") {
+  std::map<int64_t, std::string> names;
+  Statement select(db, std::string("SELECT id, name FROM metric_keys") + (only.empty() ? "" : " WHERE name = ?"));
+  if (!only.empty()) select.bind(1, only);
+  while (select.step()) names.emplace(select.integer(0), select.text(1));
+  return names;
+}
+}  // namespace
+
+std::vector<MetricPoint> RunStore::metrics(int64_t run_id, const std::string& key) {
+  const auto names = keyNames(db_.get(), key);
+  if (names.empty()) return {};
+  // Read in key-id order, then lay the keys out by name: the order callers have always had
+  // (name, step, write order), without asking SQLite to sort every point by a joined name.
+  std::map<int64_t, std::vector<MetricPoint>> by_key;
+  std::vector<MetricPoint>* current = nullptr;
+  int64_t current_id = -1;
+  const std::string* current_name = nullptr;
+  scanPoints(db_.get(), run_id, key.empty() ? std::nullopt : std::optional<int64_t>(names.begin()->first),
+             [&](int64_t key_id, int64_t step, double epoch, double wall_time, double value) {
+               if (key_id != current_id) {
+                 current_id = key_id;
+                 current = &by_key[key_id];
+                 const auto name = names.find(key_id);
+                 current_name = name == names.end() ? nullptr : &name->second;
+               }
+               if (current_name) current->push_back({*current_name, step, epoch, wall_time, value});
+             });
+  std::vector<std::pair<const std::string*, std::vector<MetricPoint>*>> ordered;
+  size_t total = 0;
+  for (auto& [key_id, points] : by_key) {
+    ordered.emplace_back(&names.at(key_id), &points);
+    total += points.size();
+  }
+  std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  std::vector<MetricPoint> points;
+  points.reserve(total);
+  for (auto& [name, key_points] : ordered)
+    points.insert(points.end(), std::make_move_iterator(key_points->begin()), std::make_move_iterator(key_points->end()));
   return points;
+}
+
+std::map<std::string, MetricSeries> RunStore::metricSeries(int64_t run_id) {
+  const auto names = keyNames(db_.get());
+  std::map<std::string, MetricSeries> series;
+  MetricSeries* current = nullptr;
+  int64_t current_id = -1;
+  scanPoints(db_.get(), run_id, std::nullopt, [&](int64_t key_id, int64_t step, double epoch, double wall_time, double value) {
+    if (key_id != current_id) {
+      current_id = key_id;
+      const auto name = names.find(key_id);
+      current = name == names.end() ? nullptr : &series[name->second];
+    }
+    if (!current) return;
+    current->steps.push_back(step);
+    current->epochs.push_back(epoch);
+    current->wall_times.push_back(wall_time);
+    current->values.push_back(value);
+  });
+  return series;
 }
 
 std::vector<CheckpointRecord> RunStore::checkpoints(int64_t run_id) {

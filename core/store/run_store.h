@@ -58,6 +58,15 @@ struct CheckpointRecord {
   std::string created_at;
 };
 
+// One metric of one run as columns, in step order (equal steps in write order): what charts
+// draw, without a key string per point.
+struct MetricSeries {
+  std::vector<int64_t> steps;
+  std::vector<double> epochs;
+  std::vector<double> wall_times;
+  std::vector<double> values;
+};
+
 class RunStore {
  public:
   static constexpr int kSchemaVersion = 1;
@@ -97,7 +106,10 @@ class RunStore {
   std::map<int64_t, double> bestValues(const std::string& key, bool higher_is_better);
   std::optional<RunRecord> getRun(int64_t run_id);
   std::vector<std::string> metricKeys(int64_t run_id);
+  // Points ordered by key name, then step, then write order; one key when `key` is given.
   std::vector<MetricPoint> metrics(int64_t run_id, const std::string& key = "");
+  // Every metric of a run by key, as columns (the compare view's 100,000-point runs).
+  std::map<std::string, MetricSeries> metricSeries(int64_t run_id);
   std::vector<CheckpointRecord> checkpoints(int64_t run_id);
 
   void rename(int64_t run_id, const std::string& name);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <tuple>
 
 #include "core/config/config.h"
 #include "core/errors.h"
@@ -99,6 +100,37 @@ TEST(RunStore, RoundTripsConfigParamsMetricsCheckpointsAndStatus) {
   const auto runs = store.listRuns();
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_DOUBLE_EQ(runs[0].final_metrics.at("eval/agreement"), 0.95);
+}
+
+// metrics() orders by key name, then step, then write order (equal steps keep theirs), even
+// when the keys were created in another order and points came out of step order; metricSeries
+// holds the same points as columns.
+TEST(RunStore, MetricsAndSeriesOrderByNameStepAndWriteOrder) {
+  TempDir dir;
+  RunStore store(dir.file("runs.db"));
+  const int64_t id = store.createRun(sampleRun());
+  const int64_t other = store.createRun(sampleRun());
+  store.appendMetrics(id, {{"z/last", 2, 0.2, 10.0, 1.0}, {"a/first", 3, 0.3, 11.0, 2.0}, {"z/last", 1, 0.1, 12.0, 3.0}});
+  store.appendMetrics(other, {{"a/first", 1, 0.1, 13.0, 9.0}});
+  store.appendMetrics(id, {{"a/first", 3, 0.3, 14.0, 4.0}, {"a/first", 1, 0.1, 15.0, 5.0}});
+
+  const auto points = store.metrics(id);
+  std::vector<std::tuple<std::string, int64_t, double>> got;
+  for (const auto& p : points) got.emplace_back(p.key, p.step, p.value);
+  EXPECT_EQ(got, (std::vector<std::tuple<std::string, int64_t, double>>{
+                     {"a/first", 1, 5.0}, {"a/first", 3, 2.0}, {"a/first", 3, 4.0}, {"z/last", 1, 3.0}, {"z/last", 2, 1.0}}));
+  EXPECT_EQ(store.metrics(id, "z/last").size(), 2u);
+  EXPECT_TRUE(store.metrics(id, "no/such_key").empty());
+
+  const auto series = store.metricSeries(id);
+  ASSERT_EQ(series.size(), 2u);
+  const MetricSeries& first = series.at("a/first");
+  EXPECT_EQ(first.steps, (std::vector<int64_t>{1, 3, 3}));
+  EXPECT_EQ(first.values, (std::vector<double>{5.0, 2.0, 4.0}));
+  EXPECT_EQ(first.epochs, (std::vector<double>{0.1, 0.3, 0.3}));
+  EXPECT_EQ(first.wall_times, (std::vector<double>{15.0, 11.0, 14.0}));
+  EXPECT_EQ(series.at("z/last").steps, (std::vector<int64_t>{1, 2}));
+  EXPECT_TRUE(store.metricSeries(other + 1).empty());
 }
 
 TEST(RunStore, TagsNotesStarsRenameAndDelete) {
