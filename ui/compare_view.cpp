@@ -48,6 +48,9 @@ CompareChart::CompareChart(QWidget* parent) : QCustomPlot(parent) {
   setMinimumHeight(260);
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   setNoAntialiasingOnDrag(true);
+  // Lines as separate segments: a polyline of thousands of min/max spikes makes Qt's stroker
+  // build one huge self-overlapping path; segments rasterize quickly (see tests/benchmarks).
+  setPlottingHint(QCP::phFastPolylines, true);
   legend->setVisible(true);
   QFont small = font();
   small.setPointSizeF(8.5);
@@ -190,12 +193,12 @@ bool CompareView::setRuns(const QList<qint64>& run_ids) {
         message_->setText(tr("Run %1 is no longer in the database.").arg(id));
         return false;
       }
-      Run run{std::move(*record), {}, 0.0};
+      Run run{std::move(*record), store_->metricSeries(id), 0.0};
       bool have_start = false;
-      for (auto& point : store_->metrics(id)) {
-        if (!have_start || point.wall_time < run.start_time) run.start_time = point.wall_time, have_start = true;
-        keys.insert(point.key);
-        run.series[point.key].push_back(std::move(point));
+      for (const auto& [key, series] : run.series) {
+        keys.insert(key);
+        for (double t : series.wall_times)
+          if (!have_start || t < run.start_time) run.start_time = t, have_start = true;
       }
       runs.push_back(std::move(run));
     }
@@ -247,17 +250,17 @@ FigureData CompareView::figureFor(const std::string& metric) const {
                       {}, {}};
     auto it = run.series.find(metric);
     if (it != run.series.end()) {
-      curve.x.reserve(it->second.size());
-      curve.y.reserve(it->second.size());
-      for (const auto& p : it->second) {
-        switch (x_axis_) {
-          case XAxis::Step: curve.x.push_back(static_cast<double>(p.step)); break;
-          case XAxis::Epoch: curve.x.push_back(p.epoch); break;
-          case XAxis::RelativeTime: curve.x.push_back(p.wall_time - run.start_time); break;
-          case XAxis::WallTime: curve.x.push_back(p.wall_time); break;
-        }
-        curve.y.push_back(p.value);
+      const MetricSeries& series = it->second;
+      switch (x_axis_) {
+        case XAxis::Step: curve.x.assign(series.steps.begin(), series.steps.end()); break;
+        case XAxis::Epoch: curve.x = series.epochs; break;
+        case XAxis::RelativeTime:
+          curve.x.reserve(series.wall_times.size());
+          for (double t : series.wall_times) curve.x.push_back(t - run.start_time);
+          break;
+        case XAxis::WallTime: curve.x = series.wall_times; break;
       }
+      curve.y = series.values;
     }
     figure.curves.push_back(std::move(curve));  // empty curves keep the colours in run order
   }
@@ -375,10 +378,7 @@ void CompareView::fillSummaryTable() {
     for (size_t k = 0; k < metric_keys_.size(); ++k) {
       auto it = runs_[r].series.find(metric_keys_[k]);
       if (it == runs_[r].series.end()) continue;
-      std::vector<int64_t> steps;
-      std::vector<double> values;
-      for (const auto& p : it->second) steps.push_back(p.step), values.push_back(p.value);
-      const auto s = summarizeSeries(steps, values, higherIsBetter(metric_keys_[k]));
+      const auto s = summarizeSeries(it->second.steps, it->second.values, higherIsBetter(metric_keys_[k]));
       const int column = 1 + 3 * static_cast<int>(k);
       summary_->setItem(static_cast<int>(r), column, new QTableWidgetItem(QString::number(s.final_value, 'g', 5)));
       summary_->setItem(static_cast<int>(r), column + 1, new QTableWidgetItem(QString::number(s.best_value, 'g', 5)));
@@ -445,9 +445,10 @@ bool CompareView::exportCsv(const QString& path) const {
   if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) return false;
   std::string text = "run,metric,step,epoch,wall_time,value\n";
   for (const auto& run : runs_)
-    for (const auto& [key, points] : run.series)
-      for (const auto& p : points)
-        text += fmt::format("{},{},{},{},{},{}\n", run.record.id, key, p.step, p.epoch, p.wall_time, p.value);
+    for (const auto& [key, series] : run.series)
+      for (size_t i = 0; i < series.values.size(); ++i)
+        text += fmt::format("{},{},{},{},{},{}\n", run.record.id, key, series.steps[i], series.epochs[i],
+                            series.wall_times[i], series.values[i]);
   return file.write(text.data(), static_cast<qint64>(text.size())) == static_cast<qint64>(text.size());
 }
 
@@ -481,14 +482,14 @@ bool CompareView::exportJson(const QString& path) const {
     }
     text += "}, \"metrics\": {";
     first = true;
-    for (const auto& [key, points] : run.series) {
+    for (const auto& [key, series] : run.series) {
       std::string step, epoch, wall, value;
-      for (size_t i = 0; i < points.size(); ++i) {
+      for (size_t i = 0; i < series.values.size(); ++i) {
         const char* sep = i ? ", " : "";
-        step += fmt::format("{}{}", sep, points[i].step);
-        epoch += fmt::format("{}{}", sep, points[i].epoch);
-        wall += fmt::format("{}{}", sep, points[i].wall_time);
-        value += fmt::format("{}{}", sep, points[i].value);
+        step += fmt::format("{}{}", sep, series.steps[i]);
+        epoch += fmt::format("{}{}", sep, series.epochs[i]);
+        wall += fmt::format("{}{}", sep, series.wall_times[i]);
+        value += fmt::format("{}{}", sep, series.values[i]);
       }
       text += (first ? "" : ", ") + quoted(key) + ": {\"step\": [" + step + "], \"epoch\": [" + epoch +
               "], \"wall_time\": [" + wall + "], \"value\": [" + value + "]}";

@@ -91,7 +91,7 @@ class CompareView : public QWidget {
  private:
   struct Run {
     RunRecord record;
-    std::map<std::string, std::vector<MetricPoint>> series;
+    std::map<std::string, MetricSeries> series;
     double start_time = 0.0;
   };
   void rebuildCharts();

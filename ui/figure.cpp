@@ -8,7 +8,10 @@
 
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <memory>
 
 #include "core/metrics/smoothing.h"
@@ -73,6 +76,16 @@ void fillData(QCustomPlot& plot, const FigureData& figure, int decimation_width)
       kept = &indices;
     }
     if (graphs[c].raw) setGraphData(graphs[c].raw, curve.x, curve.y, kept, figure.log_y);
+    if (decimation_width > 0) {
+      // A decimated curve is a column of min/max spikes per pixel: antialiasing it makes Qt's
+      // rasterizer crawl with 20 noisy curves and shows nothing more, so only curves drawn
+      // point for point keep it. Exports (decimation_width 0) are untouched.
+      const auto first = std::lower_bound(curve.x.begin(), curve.x.end(), range.lower);
+      const auto in_range = std::upper_bound(first, curve.x.end(), range.upper) - first;
+      const bool dense = static_cast<std::ptrdiff_t>(indices.size()) < in_range;
+      for (QCPGraph* graph : {graphs[c].raw, graphs[c].smooth})
+        if (graph) graph->setAntialiased(!dense);
+    }
     if (graphs[c].smooth) {
       // Smoothing runs over the full series (the EMA depends on every earlier point); only
       // the drawing is decimated.
@@ -133,8 +146,16 @@ void populatePlot(QCustomPlot& plot, const FigureData& figure, int decimation_wi
     }
   }
   plot.legend->setVisible(!figure.curves.empty());
-  // Rescale on the full data first, so the decimation sees the whole range.
-  fillData(plot, figure, 0);
+  // Rescale on the full range first, so the decimation sees all of it. Min/max decimation
+  // over that range keeps every curve's first and last point and its extremes, so on a linear
+  // Y axis the decimated curves rescale exactly as the full ones would, without QCustomPlot
+  // holding every point; on a log axis dropped non-positive points could change that.
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo;
+  for (const auto& curve : figure.curves)
+    if (!curve.x.empty()) x_lo = std::min(x_lo, curve.x.front()), x_hi = std::max(x_hi, curve.x.back());
+  const bool decimate_first = decimation_width > 0 && !figure.log_y && x_lo < x_hi;
+  if (decimate_first) plot.xAxis->setRange(x_lo, x_hi);
+  fillData(plot, figure, decimate_first ? decimation_width : 0);
   plot.rescaleAxes();
   // Keep the legend off the curves' ends: rising curves (accuracy, agreement) end high, so
   // their legend goes bottom right; falling ones (losses) keep it top right.
@@ -145,7 +166,8 @@ void populatePlot(QCustomPlot& plot, const FigureData& figure, int decimation_wi
   const QCPRange y_range = plot.yAxis->range();
   const bool ends_high = ends > 0 && end_sum / ends > (y_range.lower + y_range.upper) / 2;
   plot.axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignRight | (ends_high ? Qt::AlignBottom : Qt::AlignTop));
-  if (decimation_width > 0) fillData(plot, figure, decimation_width);
+  if (decimation_width > 0 && !(decimate_first && plot.xAxis->range() == QCPRange(x_lo, x_hi)))
+    fillData(plot, figure, decimation_width);
 }
 
 void redecimate(QCustomPlot& plot, const FigureData& figure, int decimation_width) {

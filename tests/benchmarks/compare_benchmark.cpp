@@ -76,6 +76,14 @@ int main(int argc, char** argv) {
   QList<qint64> ids;
   for (const auto& run : store.listRuns()) ids << run.id;
 
+  // ---- where setRuns' time goes: the store's share ----
+  std::vector<double> load;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = Clock::now();
+    for (qint64 id : ids) store.metricSeries(id);
+    load.push_back(msSince(start));
+  }
+
   // ---- first complete render ----
   std::vector<double> load_and_build, settled;
   size_t chart_count = 0;
@@ -96,7 +104,12 @@ int main(int argc, char** argv) {
   }
   std::printf("\ncompare view, %d runs x %d points, %zu charts, 1600x1000 window\n", runs, points, chart_count);
   std::printf("  setRuns (load + charts + tables)   median %8.2f ms\n", stats(load_and_build).median);
+  std::printf("    of which RunStore::metricSeries  median %8.2f ms (%d runs, every point)\n", stats(load).median, runs);
   std::printf("  first complete render              %s\n", verdict(stats(settled), 300).c_str());
+  // The same without the store's share: the view's own work on points already in memory.
+  std::vector<double> without_store;
+  for (double t : settled) without_store.push_back(t - stats(load).median);
+  std::printf("  first render less the store's share %s\n", verdict(stats(without_store), 300).c_str());
 
   // ---- pan / zoom ----
   ui::CompareView view;
