@@ -26,21 +26,18 @@ torch::Tensor logOnePlusExp(const torch::Tensor& x) {
 // D_beta is half the chi-square distance, like both KLs, so T^2 is the right scale for all
 // beta and the values compare directly with kd and reverse_kl.
 LossTerms JsdLoss::compute(const LossInputs& in) const {
-  LossTerms terms;
-  terms.ce = labelCrossEntropy(in.student_logits, in.targets);
-  if (alpha_ <= 0.0) {
-    terms.kd = torch::zeros({}, in.student_logits.options());
-    terms.total = terms.ce;
-    return terms;
-  }
+  return mixWithLabels(in, alpha_, [&] { return divergence(in) * (temperature_ * temperature_); });
+}
+
+torch::Tensor JsdLoss::divergence(const LossInputs& in) const {
   const auto d = temperedDistributions(in, temperature_);
   const auto& log_t = d.teacher_log_probs;
   const auto& log_s = d.student_log_probs;
-  torch::Tensor divergence;
+  torch::Tensor value;
   if (beta_ <= 0.0) {
-    divergence = klFromLogProbs(log_t, log_s);
+    value = klFromLogProbs(log_t, log_s);
   } else if (beta_ >= 1.0) {
-    divergence = klFromLogProbs(log_s, log_t);
+    value = klFromLogProbs(log_s, log_t);
   } else {
     // The log-ratios log(M / P_s) and log(M / P_t) from the ratio r = log P_t - log P_s, not
     // as log M - log P: near beta = 0, log(M / P_s) is O(beta), and a subtraction (or
@@ -54,11 +51,9 @@ LossTerms JsdLoss::compute(const LossInputs& in) const {
     const auto x = (log_t - log_s) + (log_beta - log_rest);
     const auto kl_t_m = -(log_t.exp() * (log_beta + logOnePlusExp(-x))).sum(-1).mean();  // KL(P_t || M)
     const auto kl_s_m = -(log_s.exp() * (log_rest + logOnePlusExp(x))).sum(-1).mean();   // KL(P_s || M)
-    divergence = (beta_ * kl_t_m + (1.0 - beta_) * kl_s_m) / (beta_ * (1.0 - beta_));
+    value = (beta_ * kl_t_m + (1.0 - beta_) * kl_s_m) / (beta_ * (1.0 - beta_));
   }
-  terms.kd = divergence * (temperature_ * temperature_);
-  terms.total = alpha_ * terms.kd + (1.0 - alpha_) * terms.ce;
-  return terms;
+  return value;
 }
 
 }  // namespace distill

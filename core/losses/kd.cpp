@@ -3,17 +3,10 @@
 namespace distill {
 
 LossTerms HintonKdLoss::compute(const LossInputs& in) const {
-  LossTerms terms;
-  terms.ce = labelCrossEntropy(in.student_logits, in.targets);
-  if (alpha_ > 0.0) {
+  return mixWithLabels(in, alpha_, [&] {
     const auto d = temperedDistributions(in, temperature_);
-    terms.kd = klFromLogProbs(d.teacher_log_probs, d.student_log_probs) * (temperature_ * temperature_);
-    terms.total = alpha_ * terms.kd + (1.0 - alpha_) * terms.ce;
-  } else {
-    terms.kd = torch::zeros({}, in.student_logits.options());
-    terms.total = terms.ce;
-  }
-  return terms;
+    return klFromLogProbs(d.teacher_log_probs, d.student_log_probs) * (temperature_ * temperature_);
+  });
 }
 
 }  // namespace distill

@@ -76,6 +76,24 @@ torch::Tensor klFromLogProbs(const torch::Tensor& log_p, const torch::Tensor& lo
 // Mean cross-entropy of the student's logits with the labels.
 torch::Tensor labelCrossEntropy(const torch::Tensor& student_logits, const torch::Tensor& targets);
 
+// The mix every teacher-matching method shares with the labels:
+//   total = alpha * term + (1 - alpha) * CE(s, y)
+// `term()` (the teacher-matching term, reported as `kd`) is evaluated only when alpha > 0,
+// since the teacher's logits are absent otherwise (needsTeacher() is false).
+template <typename Term>
+LossTerms mixWithLabels(const LossInputs& in, double alpha, Term term) {
+  LossTerms terms;
+  terms.ce = labelCrossEntropy(in.student_logits, in.targets);
+  if (alpha > 0.0) {
+    terms.kd = term();
+    terms.total = alpha * terms.kd + (1.0 - alpha) * terms.ce;
+  } else {
+    terms.kd = torch::zeros({}, in.student_logits.options());
+    terms.total = terms.ce;
+  }
+  return terms;
+}
+
 // Mean over positions of KL(softmax(teacher/T) || softmax(student/T)) (no T^2 factor),
 // white-box; used by the metrics.
 torch::Tensor softKlDivergence(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits,
@@ -126,6 +144,8 @@ class JsdLoss : public DistillationLoss {
   bool needsTeacher() const override { return alpha_ > 0.0; }
 
  private:
+  // D_beta = JSD_beta / (beta (1 - beta)) at T, before the T^2 factor.
+  torch::Tensor divergence(const LossInputs& inputs) const;
   double temperature_;
   double alpha_;
   double beta_;

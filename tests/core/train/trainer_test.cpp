@@ -58,7 +58,7 @@ class TrainerTest : public ::testing::Test {
 TEST_F(TrainerTest, TwoPhasesLearnTheToyTaskAndReportEveryMetric) {
   Recorder recorder;
   RunControl control;
-  Trainer trainer(config, data, {(dir.path() / "artifacts").string(), ""}, recorder, control);
+  Trainer trainer(config, data, {(dir.path() / "artifacts").string(), "", ""}, recorder, control);
   const auto result = trainer.run();
   ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
   for (const char* key : {"train/teacher_loss", "train/student_loss", "train/kd_loss", "train/ce_loss",
