@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -200,6 +201,55 @@ TEST(Cli, KilledRunShowsInterruptedAndResumesToCompletion) {
   const auto again = distillCli("resume 1 --db " + quote(db));
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.err.find("already completed"), std::string::npos);
+}
+
+// Two runs writing into one database at once, while a third program holds the database's
+// write lock for two seconds: both runs complete, no "database is locked" reaches the user.
+TEST(Cli, ConcurrentRunsAndALockedDatabaseAllComplete) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const std::string db = dir.file("shared.db");
+  { RunStore create(db); }
+  const std::string args = std::string(DISTILL_CLI_PATH) +
+                           " run --quiet --set dataset.limit_train=3000 --set dataset.limit_test=500 --set teacher.epochs=2"
+                           " --set train.epochs=2 --set teacher.hidden=[128] --set student.hidden=[64] --set train.log_every=1"
+                           " --db " + quote(db);
+  const std::string first_err = dir.file("first.err"), second_err = dir.file("second.err");
+  const auto started = testing::runCommand("(" + args + " --name first 2>" + first_err + "; echo $? >" + dir.file("first.rc") +
+                                           ") & (" + args + " --name second 2>" + second_err + "; echo $? >" +
+                                           dir.file("second.rc") + ") & echo started");
+  ASSERT_EQ(started.exit_code, 0);
+  // Another program takes the write lock mid-run and keeps it for two seconds.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 10000);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(other);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  };
+  for (int i = 0; i < 1200 && !(std::filesystem::exists(dir.file("first.rc")) && std::filesystem::exists(dir.file("second.rc")));
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(slurp(dir.file("first.rc")), "0\n") << slurp(first_err);
+  EXPECT_EQ(slurp(dir.file("second.rc")), "0\n") << slurp(second_err);
+  EXPECT_EQ(slurp(first_err).find("locked"), std::string::npos);
+  EXPECT_EQ(slurp(second_err).find("locked"), std::string::npos);
+  RunStore store(db);
+  const auto runs = store.listRuns();
+  ASSERT_EQ(runs.size(), 2u);
+  for (const auto& run : runs) {
+    EXPECT_EQ(run.status, RunStatus::Completed) << run.name;
+    EXPECT_EQ(store.metrics(run.id, "eval/agreement").size(), 3u) << run.name;
+  }
 }
 
 TEST(Cli, PresetsAllValidate) {
