@@ -5,25 +5,19 @@
 #include <cmath>
 
 #include "core/losses/loss.h"
+#include "support/loss_test_support.h"
 
 namespace distill {
 namespace {
 
-torch::TensorOptions f64() { return torch::TensorOptions().dtype(torch::kFloat64); }
-
-std::vector<double> softmax(std::vector<double> v, double T) {
-  const double m = *std::max_element(v.begin(), v.end());
-  double z = 0;
-  for (auto x : v) z += std::exp((x - m) / T);
-  for (auto& x : v) x = std::exp((x - m) / T) / z;
-  return v;
-}
-
-double kl(const std::vector<double>& p, const std::vector<double>& q) {
-  double sum = 0;
-  for (size_t i = 0; i < p.size(); ++i) sum += p[i] * std::log(p[i] / q[i]);
-  return sum;
-}
+using testing::f64;
+using testing::handCe;
+using testing::handSoftmax;
+using testing::handKl;
+using testing::kS0;
+using testing::kS1;
+using testing::kT0;
+using testing::kT1;
 
 std::vector<double> without(std::vector<double> v, int y) {
   v.erase(v.begin() + y);
@@ -36,23 +30,12 @@ struct Decoupled {
   double nckd;
 };
 Decoupled handDecoupled(const std::vector<double>& t, const std::vector<double>& s, int y, double T) {
-  const auto p = softmax(t, T), q = softmax(s, T);
-  return {kl({p[y], 1 - p[y]}, {q[y], 1 - q[y]}), kl(softmax(without(t, y), T), softmax(without(s, y), T))};
+  const auto p = handSoftmax(t, T), q = handSoftmax(s, T);
+  return {handKl({p[y], 1 - p[y]}, {q[y], 1 - q[y]}), handKl(handSoftmax(without(t, y), T), handSoftmax(without(s, y), T))};
 }
-
-double handCe(std::vector<double> s, int y) { return -std::log(softmax(s, 1.0)[y]); }
-
-const std::vector<double> kT0{2.0, 0.5, -1.0}, kT1{0.1, 0.2, 3.0};
-const std::vector<double> kS0{1.0, 1.5, -0.5}, kS1{-0.3, 0.4, 1.0};
 
 // Row 0's label (1) is not the teacher's top class: DKD decouples around the ground truth.
-LossInputs fixture() {
-  LossInputs in;
-  in.teacher_logits = torch::tensor({2.0, 0.5, -1.0, 0.1, 0.2, 3.0}, f64()).reshape({2, 3});
-  in.student_logits = torch::tensor({1.0, 1.5, -0.5, -0.3, 0.4, 1.0}, f64()).reshape({2, 3});
-  in.targets = torch::tensor({1, 2}, torch::kInt64);
-  return in;
-}
+LossInputs fixture() { return testing::lossFixture(/*label0=*/1); }
 
 TEST(Dkd, MatchesHandComputation) {
   const auto in = fixture();
@@ -156,22 +139,7 @@ TEST(Dkd, SequenceLogitsEqualTheFlattenedCase) {
 TEST(Dkd, GradientMatchesFiniteDifferences) {
   auto in = fixture();
   in.epoch = 0.5;
-  const DkdLoss loss(4.0, 1.0, 8.0, /*warmup_epochs=*/2.0);
-  auto with_grad = in;
-  with_grad.student_logits = in.student_logits.clone().requires_grad_(true);
-  loss.compute(with_grad).total.backward();
-  const auto analytic = with_grad.student_logits.grad();
-  const double h = 1e-6;
-  for (int64_t i = 0; i < in.student_logits.numel(); ++i) {
-    auto plus = in, minus = in;
-    plus.student_logits = in.student_logits.clone();
-    minus.student_logits = in.student_logits.clone();
-    plus.student_logits.view({-1})[i] += h;
-    minus.student_logits.view({-1})[i] -= h;
-    const double numeric =
-        (loss.compute(plus).total.item<double>() - loss.compute(minus).total.item<double>()) / (2 * h);
-    EXPECT_NEAR(analytic.view({-1})[i].item<double>(), numeric, 1e-7) << "element " << i;
-  }
+  testing::expectGradientMatchesFiniteDifferences(DkdLoss(4.0, 1.0, 8.0, /*warmup_epochs=*/2.0), in);
 }
 
 }  // namespace

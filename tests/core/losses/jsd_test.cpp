@@ -5,52 +5,34 @@
 #include <cmath>
 
 #include "core/losses/loss.h"
+#include "support/loss_test_support.h"
 
 namespace distill {
 namespace {
 
-torch::TensorOptions f64() { return torch::TensorOptions().dtype(torch::kFloat64); }
-
-std::vector<double> softmax(std::vector<double> v, double T) {
-  const double m = *std::max_element(v.begin(), v.end());
-  double z = 0;
-  for (auto x : v) z += std::exp((x - m) / T);
-  for (auto& x : v) x = std::exp((x - m) / T) / z;
-  return v;
-}
-
-double kl(const std::vector<double>& p, const std::vector<double>& q) {
-  double sum = 0;
-  for (size_t i = 0; i < p.size(); ++i) sum += p[i] * std::log(p[i] / q[i]);
-  return sum;
-}
+using testing::f64;
+using testing::handCe;
+using testing::handSoftmax;
+using testing::handKl;
+using testing::kS0;
+using testing::kS1;
+using testing::kT0;
+using testing::kT1;
+using testing::lossFixture;
 
 // The normalised generalised JSD of one row, straight from its definition (0 < beta < 1).
 double handJsd(const std::vector<double>& t, const std::vector<double>& s, double beta, double T) {
-  const auto p = softmax(t, T), q = softmax(s, T);
+  const auto p = handSoftmax(t, T), q = handSoftmax(s, T);
   std::vector<double> m(p.size());
   for (size_t i = 0; i < p.size(); ++i) m[i] = beta * p[i] + (1 - beta) * q[i];
-  return (beta * kl(p, m) + (1 - beta) * kl(q, m)) / (beta * (1 - beta));
+  return (beta * handKl(p, m) + (1 - beta) * handKl(q, m)) / (beta * (1 - beta));
 }
 
-double handCe(std::vector<double> s, int y) { return -std::log(softmax(s, 1.0)[y]); }
-
-const std::vector<double> kT0{2.0, 0.5, -1.0}, kT1{0.1, 0.2, 3.0};
-const std::vector<double> kS0{1.0, 1.5, -0.5}, kS1{-0.3, 0.4, 1.0};
-
-LossInputs fixture() {
-  LossInputs in;
-  in.teacher_logits = torch::tensor({2.0, 0.5, -1.0, 0.1, 0.2, 3.0}, f64()).reshape({2, 3});
-  in.student_logits = torch::tensor({1.0, 1.5, -0.5, -0.3, 0.4, 1.0}, f64()).reshape({2, 3});
-  in.targets = torch::tensor({0, 2}, torch::kInt64);
-  return in;
-}
-
-double forwardKl(double T) { return (kl(softmax(kT0, T), softmax(kS0, T)) + kl(softmax(kT1, T), softmax(kS1, T))) / 2; }
-double reverseKl(double T) { return (kl(softmax(kS0, T), softmax(kT0, T)) + kl(softmax(kS1, T), softmax(kT1, T))) / 2; }
+double forwardKl(double T) { return (handKl(handSoftmax(kT0, T), handSoftmax(kS0, T)) + handKl(handSoftmax(kT1, T), handSoftmax(kS1, T))) / 2; }
+double reverseKl(double T) { return (handKl(handSoftmax(kS0, T), handSoftmax(kT0, T)) + handKl(handSoftmax(kS1, T), handSoftmax(kT1, T))) / 2; }
 
 TEST(Jsd, MatchesHandComputationWithTSquaredScaling) {
-  const auto in = fixture();
+  const auto in = lossFixture();
   for (double T : {1.0, 2.0, 4.0}) {
     for (double beta : {0.1, 0.5, 0.9}) {
       const double alpha = 0.7;
@@ -80,7 +62,7 @@ TEST(Jsd, KnownValueForHalfBeta) {
 }
 
 TEST(Jsd, BetaZeroIsExactlyForwardKlAndBetaOneExactlyReverseKl) {
-  const auto in = fixture();
+  const auto in = lossFixture();
   const double T = 2.0;
   EXPECT_NEAR(JsdLoss(T, 1.0, 0.0).compute(in).kd.item<double>(), T * T * forwardKl(T), 1e-13);
   EXPECT_NEAR(JsdLoss(T, 1.0, 0.0).compute(in).kd.item<double>(), HintonKdLoss(T, 1.0).compute(in).kd.item<double>(),
@@ -92,7 +74,7 @@ TEST(Jsd, BetaZeroIsExactlyForwardKlAndBetaOneExactlyReverseKl) {
 
 TEST(Jsd, TendsToForwardKlAsBetaGoesToZeroAndReverseKlAsBetaGoesToOne) {
   // The endpoints are limits of the normalised divergence, not a switch: the error is O(beta).
-  const auto in = fixture();
+  const auto in = lossFixture();
   const double T = 2.0, forward = T * T * forwardKl(T), reverse = T * T * reverseKl(T);
   const double near_zero = JsdLoss(T, 1.0, 1e-4).compute(in).kd.item<double>();
   const double near_one = JsdLoss(T, 1.0, 1.0 - 1e-4).compute(in).kd.item<double>();
@@ -105,7 +87,7 @@ TEST(Jsd, TendsToForwardKlAsBetaGoesToZeroAndReverseKlAsBetaGoesToOne) {
 
 TEST(Jsd, IdenticalLogitsGiveZeroAndAFiniteGradient) {
   for (double beta : {0.0, 0.3, 1.0}) {
-    auto in = fixture();
+    auto in = lossFixture();
     in.student_logits = in.teacher_logits.clone().requires_grad_(true);
     const auto terms = JsdLoss(4.0, 1.0, beta).compute(in);
     EXPECT_NEAR(terms.kd.item<double>(), 0.0, 1e-14) << beta;
@@ -116,7 +98,7 @@ TEST(Jsd, IdenticalLogitsGiveZeroAndAFiniteGradient) {
 }
 
 TEST(Jsd, AlphaZeroIsPlainCrossEntropyAndNeedsNoTeacher) {
-  auto in = fixture();
+  auto in = lossFixture();
   JsdLoss loss(4.0, 0.0, 0.5);
   EXPECT_FALSE(loss.needsTeacher());
   in.teacher_logits = torch::Tensor();
@@ -126,7 +108,7 @@ TEST(Jsd, AlphaZeroIsPlainCrossEntropyAndNeedsNoTeacher) {
 }
 
 TEST(Jsd, SequenceLogitsEqualTheFlattenedCase) {
-  const auto in = fixture();
+  const auto in = lossFixture();
   auto seq = in;
   seq.student_logits = in.student_logits.reshape({1, 2, 3});
   seq.teacher_logits = in.teacher_logits.reshape({1, 2, 3});
@@ -136,32 +118,16 @@ TEST(Jsd, SequenceLogitsEqualTheFlattenedCase) {
 }
 
 TEST(Jsd, GradientMatchesFiniteDifferences) {
-  for (double beta : {0.0, 1e-4, 0.5, 1.0}) {
-    const auto in = fixture();
-    const JsdLoss loss(4.0, 0.9, beta);
-    auto with_grad = in;
-    with_grad.student_logits = in.student_logits.clone().requires_grad_(true);
-    loss.compute(with_grad).total.backward();
-    const auto analytic = with_grad.student_logits.grad();
-    const double h = 1e-6;
-    for (int64_t i = 0; i < in.student_logits.numel(); ++i) {
-      auto plus = in, minus = in;
-      plus.student_logits = in.student_logits.clone();
-      minus.student_logits = in.student_logits.clone();
-      plus.student_logits.view({-1})[i] += h;
-      minus.student_logits.view({-1})[i] -= h;
-      const double numeric =
-          (loss.compute(plus).total.item<double>() - loss.compute(minus).total.item<double>()) / (2 * h);
-      EXPECT_NEAR(analytic.view({-1})[i].item<double>(), numeric, 1e-7) << "beta " << beta << " element " << i;
-    }
-  }
+  for (double beta : {0.0, 1e-4, 0.5, 1.0})
+    testing::expectGradientMatchesFiniteDifferences(JsdLoss(4.0, 0.9, beta), lossFixture(),
+                                                    "beta " + std::to_string(beta));
 }
 
 TEST(Jsd, EveryAccessModeGivesAFiniteLossAndGradient) {
   for (const auto& [mode, renormalize] : std::vector<std::pair<std::string, bool>>{
            {"logits", false}, {"topk", false}, {"topk", true}, {"label", false}}) {
     for (double beta : {0.0, 0.5, 1.0}) {
-      auto in = fixture();
+      auto in = lossFixture();
       in.access = {mode, 2, renormalize};
       in.student_logits = in.student_logits.clone().requires_grad_(true);
       const auto terms = JsdLoss(4.0, 0.9, beta).compute(in);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/losses/loss.h"
+#include "support/loss_test_support.h"
 
 namespace distill {
 namespace {
@@ -33,6 +34,15 @@ double handCe(std::vector<double> s, int y) {
 const std::vector<double> kT0{2.0, 0.5, -1.0}, kT1{0.1, 0.2, 3.0};
 const std::vector<double> kS0{1.0, 1.5, -0.5}, kS1{-0.3, 0.4, 1.0};
 
+// White-box inputs for the loss (no epoch, default access).
+LossInputs logitsOnly(torch::Tensor student, torch::Tensor teacher, torch::Tensor targets) {
+  LossInputs in;
+  in.student_logits = std::move(student);
+  in.teacher_logits = std::move(teacher);
+  in.targets = std::move(targets);
+  return in;
+}
+
 struct Fixture {
   torch::Tensor teacher = torch::tensor({2.0, 0.5, -1.0, 0.1, 0.2, 3.0}, f64()).reshape({2, 3});
   torch::Tensor student = torch::tensor({1.0, 1.5, -0.5, -0.3, 0.4, 1.0}, f64()).reshape({2, 3});
@@ -43,7 +53,7 @@ TEST(HintonKd, MatchesHandComputationWithTSquaredScaling) {
   Fixture f;
   for (double T : {1.0, 2.0, 4.0}) {
     const double alpha = 0.7;
-    const auto terms = HintonKdLoss(T, alpha).compute({f.student, f.teacher, f.targets});
+    const auto terms = HintonKdLoss(T, alpha).compute(logitsOnly(f.student, f.teacher, f.targets));
     const double kl = (handKl(kT0, kS0, T) + handKl(kT1, kS1, T)) / 2.0;
     const double ce = (handCe(kS0, 0) + handCe(kS1, 2)) / 2.0;
     EXPECT_NEAR(terms.kd.item<double>(), T * T * kl, 1e-12) << "T=" << T;
@@ -56,50 +66,37 @@ TEST(HintonKd, AlphaZeroIsPlainCrossEntropyAndNeedsNoTeacher) {
   Fixture f;
   HintonKdLoss loss(4.0, 0.0);
   EXPECT_FALSE(loss.needsTeacher());
-  const auto terms = loss.compute({f.student, torch::Tensor(), f.targets});
+  const auto terms = loss.compute(logitsOnly(f.student, torch::Tensor(), f.targets));
   EXPECT_NEAR(terms.total.item<double>(), (handCe(kS0, 0) + handCe(kS1, 2)) / 2.0, 1e-12);
   EXPECT_DOUBLE_EQ(terms.kd.item<double>(), 0.0);
 }
 
 TEST(HintonKd, AlphaOneIgnoresLabels) {
   Fixture f;
-  const auto a = HintonKdLoss(3.0, 1.0).compute({f.student, f.teacher, f.targets});
-  const auto b = HintonKdLoss(3.0, 1.0).compute({f.student, f.teacher, torch::tensor({1, 1}, torch::kInt64)});
+  const auto a = HintonKdLoss(3.0, 1.0).compute(logitsOnly(f.student, f.teacher, f.targets));
+  const auto b = HintonKdLoss(3.0, 1.0).compute(logitsOnly(f.student, f.teacher, torch::tensor({1, 1}, torch::kInt64)));
   EXPECT_NEAR(a.total.item<double>(), b.total.item<double>(), 1e-15);
   EXPECT_NEAR(a.total.item<double>(), a.kd.item<double>(), 1e-15);
 }
 
 TEST(HintonKd, IdenticalLogitsGiveZeroKd) {
   Fixture f;
-  const auto terms = HintonKdLoss(4.0, 0.9).compute({f.teacher, f.teacher, f.targets});
+  const auto terms = HintonKdLoss(4.0, 0.9).compute(logitsOnly(f.teacher, f.teacher, f.targets));
   EXPECT_NEAR(terms.kd.item<double>(), 0.0, 1e-14);
 }
 
 TEST(HintonKd, SequenceLogitsAverageOverPositions) {
   // [B=2, L=1, C=3] must equal the [2, 3] case.
   Fixture f;
-  const auto flat = HintonKdLoss(2.0, 0.5).compute({f.student, f.teacher, f.targets});
-  const auto seq = HintonKdLoss(2.0, 0.5).compute({f.student.reshape({2, 1, 3}), f.teacher.reshape({2, 1, 3}),
-                                                   f.targets.reshape({2, 1})});
+  const auto flat = HintonKdLoss(2.0, 0.5).compute(logitsOnly(f.student, f.teacher, f.targets));
+  const auto seq = HintonKdLoss(2.0, 0.5).compute(logitsOnly(f.student.reshape({2, 1, 3}), f.teacher.reshape({2, 1, 3}),
+                                                   f.targets.reshape({2, 1})));
   EXPECT_NEAR(flat.total.item<double>(), seq.total.item<double>(), 1e-14);
 }
 
 TEST(HintonKd, GradientMatchesFiniteDifferences) {
   Fixture f;
-  const HintonKdLoss loss(4.0, 0.9);
-  auto student = f.student.clone().requires_grad_(true);
-  loss.compute({student, f.teacher, f.targets}).total.backward();
-  const auto analytic = student.grad();
-  const double h = 1e-6;
-  for (int64_t i = 0; i < student.numel(); ++i) {
-    auto plus = f.student.clone(), minus = f.student.clone();
-    plus.view({-1})[i] += h;
-    minus.view({-1})[i] -= h;
-    const double numeric = (loss.compute({plus, f.teacher, f.targets}).total.item<double>() -
-                            loss.compute({minus, f.teacher, f.targets}).total.item<double>()) /
-                           (2 * h);
-    EXPECT_NEAR(analytic.view({-1})[i].item<double>(), numeric, 1e-7) << "element " << i;
-  }
+  testing::expectGradientMatchesFiniteDifferences(HintonKdLoss(4.0, 0.9), logitsOnly(f.student, f.teacher, f.targets));
 }
 
 TEST(HintonKd, TeacherReceivesNoGradient) {
@@ -108,7 +105,7 @@ TEST(HintonKd, TeacherReceivesNoGradient) {
   auto student = f.student.clone().requires_grad_(true);
   // The trainer passes detached teacher logits; the loss itself must still be differentiable
   // in the student alone.
-  HintonKdLoss(2.0, 0.5).compute({student, teacher.detach(), f.targets}).total.backward();
+  HintonKdLoss(2.0, 0.5).compute(logitsOnly(student, teacher.detach(), f.targets)).total.backward();
   EXPECT_TRUE(student.grad().defined());
   EXPECT_FALSE(teacher.grad().defined());
 }

@@ -5,46 +5,28 @@
 #include <cmath>
 
 #include "core/losses/loss.h"
+#include "support/loss_test_support.h"
 
 namespace distill {
 namespace {
 
-torch::TensorOptions f64() { return torch::TensorOptions().dtype(torch::kFloat64); }
-
-std::vector<double> softmax(std::vector<double> v, double T) {
-  const double m = *std::max_element(v.begin(), v.end());
-  double z = 0;
-  for (auto x : v) z += std::exp((x - m) / T);
-  for (auto& x : v) x = std::exp((x - m) / T) / z;
-  return v;
-}
-
-double kl(const std::vector<double>& p, const std::vector<double>& q) {
-  double sum = 0;
-  for (size_t i = 0; i < p.size(); ++i) sum += p[i] * std::log(p[i] / q[i]);
-  return sum;
-}
-
-double handCe(std::vector<double> s, int y) { return -std::log(softmax(s, 1.0)[y]); }
-
-const std::vector<double> kT0{2.0, 0.5, -1.0}, kT1{0.1, 0.2, 3.0};
-const std::vector<double> kS0{1.0, 1.5, -0.5}, kS1{-0.3, 0.4, 1.0};
-
-LossInputs fixture() {
-  LossInputs in;
-  in.teacher_logits = torch::tensor({2.0, 0.5, -1.0, 0.1, 0.2, 3.0}, f64()).reshape({2, 3});
-  in.student_logits = torch::tensor({1.0, 1.5, -0.5, -0.3, 0.4, 1.0}, f64()).reshape({2, 3});
-  in.targets = torch::tensor({0, 2}, torch::kInt64);
-  return in;
-}
+using testing::f64;
+using testing::handCe;
+using testing::handSoftmax;
+using testing::handKl;
+using testing::kS0;
+using testing::kS1;
+using testing::kT0;
+using testing::kT1;
+using testing::lossFixture;
 
 TEST(ReverseKl, MatchesHandComputationWithTSquaredScaling) {
-  const auto in = fixture();
+  const auto in = lossFixture();
   for (double T : {1.0, 2.0, 4.0}) {
     const double alpha = 0.7;
     const auto terms = ReverseKlLoss(T, alpha).compute(in);
     // Student first: KL(P_s || P_t).
-    const double reverse = (kl(softmax(kS0, T), softmax(kT0, T)) + kl(softmax(kS1, T), softmax(kT1, T))) / 2.0;
+    const double reverse = (handKl(handSoftmax(kS0, T), handSoftmax(kT0, T)) + handKl(handSoftmax(kS1, T), handSoftmax(kT1, T))) / 2.0;
     const double ce = (handCe(kS0, 0) + handCe(kS1, 2)) / 2.0;
     EXPECT_NEAR(terms.kd.item<double>(), T * T * reverse, 1e-12) << "T=" << T;
     EXPECT_NEAR(terms.ce.item<double>(), ce, 1e-12);
@@ -63,14 +45,14 @@ TEST(ReverseKl, KnownValueOnTwoClasses) {
 
 TEST(ReverseKl, DiffersFromForwardKl) {
   // The direction matters: the same pair gives a different value than kd.
-  const auto in = fixture();
+  const auto in = lossFixture();
   EXPECT_GT(std::abs(ReverseKlLoss(2.0, 1.0).compute(in).kd.item<double>() -
                      HintonKdLoss(2.0, 1.0).compute(in).kd.item<double>()),
             1e-3);
 }
 
 TEST(ReverseKl, IdenticalLogitsGiveZeroAndAFiniteGradient) {
-  auto in = fixture();
+  auto in = lossFixture();
   in.student_logits = in.teacher_logits.clone().requires_grad_(true);
   const auto terms = ReverseKlLoss(4.0, 1.0).compute(in);
   EXPECT_NEAR(terms.kd.item<double>(), 0.0, 1e-14);
@@ -80,7 +62,7 @@ TEST(ReverseKl, IdenticalLogitsGiveZeroAndAFiniteGradient) {
 }
 
 TEST(ReverseKl, AlphaZeroIsPlainCrossEntropyAndNeedsNoTeacher) {
-  auto in = fixture();
+  auto in = lossFixture();
   ReverseKlLoss loss(4.0, 0.0);
   EXPECT_FALSE(loss.needsTeacher());
   in.teacher_logits = torch::Tensor();
@@ -91,7 +73,7 @@ TEST(ReverseKl, AlphaZeroIsPlainCrossEntropyAndNeedsNoTeacher) {
 
 TEST(ReverseKl, SequenceLogitsEqualTheFlattenedCase) {
   // [N=1, L=2, C=3] must equal the [2, 3] case.
-  const auto in = fixture();
+  const auto in = lossFixture();
   auto seq = in;
   seq.student_logits = in.student_logits.reshape({1, 2, 3});
   seq.teacher_logits = in.teacher_logits.reshape({1, 2, 3});
@@ -101,29 +83,13 @@ TEST(ReverseKl, SequenceLogitsEqualTheFlattenedCase) {
 }
 
 TEST(ReverseKl, GradientMatchesFiniteDifferences) {
-  const auto in = fixture();
-  const ReverseKlLoss loss(4.0, 0.9);
-  auto with_grad = in;
-  with_grad.student_logits = in.student_logits.clone().requires_grad_(true);
-  loss.compute(with_grad).total.backward();
-  const auto analytic = with_grad.student_logits.grad();
-  const double h = 1e-6;
-  for (int64_t i = 0; i < in.student_logits.numel(); ++i) {
-    auto plus = in, minus = in;
-    plus.student_logits = in.student_logits.clone();
-    minus.student_logits = in.student_logits.clone();
-    plus.student_logits.view({-1})[i] += h;
-    minus.student_logits.view({-1})[i] -= h;
-    const double numeric =
-        (loss.compute(plus).total.item<double>() - loss.compute(minus).total.item<double>()) / (2 * h);
-    EXPECT_NEAR(analytic.view({-1})[i].item<double>(), numeric, 1e-7) << "element " << i;
-  }
+  testing::expectGradientMatchesFiniteDifferences(ReverseKlLoss(4.0, 0.9), lossFixture());
 }
 
 TEST(ReverseKl, EveryAccessModeGivesAFiniteLossAndGradient) {
   for (const auto& [mode, renormalize] : std::vector<std::pair<std::string, bool>>{
            {"logits", false}, {"topk", false}, {"topk", true}, {"label", false}}) {
-    auto in = fixture();
+    auto in = lossFixture();
     in.access = {mode, 2, renormalize};
     in.student_logits = in.student_logits.clone().requires_grad_(true);
     const auto terms = ReverseKlLoss(4.0, 0.9).compute(in);

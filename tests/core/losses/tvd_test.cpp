@@ -5,42 +5,29 @@
 #include <cmath>
 
 #include "core/losses/loss.h"
+#include "support/loss_test_support.h"
 
 namespace distill {
 namespace {
 
-torch::TensorOptions f64() { return torch::TensorOptions().dtype(torch::kFloat64); }
-
-std::vector<double> softmax(std::vector<double> v, double T) {
-  const double m = *std::max_element(v.begin(), v.end());
-  double z = 0;
-  for (auto x : v) z += std::exp((x - m) / T);
-  for (auto& x : v) x = std::exp((x - m) / T) / z;
-  return v;
-}
+using testing::f64;
+using testing::handCe;
+using testing::handSoftmax;
+using testing::kS0;
+using testing::kS1;
+using testing::kT0;
+using testing::kT1;
+using testing::lossFixture;
 
 double handTvd(const std::vector<double>& t, const std::vector<double>& s, double T) {
-  const auto p = softmax(t, T), q = softmax(s, T);
+  const auto p = handSoftmax(t, T), q = handSoftmax(s, T);
   double sum = 0;
   for (size_t i = 0; i < p.size(); ++i) sum += std::abs(p[i] - q[i]);
   return 0.5 * sum;
 }
 
-double handCe(std::vector<double> s, int y) { return -std::log(softmax(s, 1.0)[y]); }
-
-const std::vector<double> kT0{2.0, 0.5, -1.0}, kT1{0.1, 0.2, 3.0};
-const std::vector<double> kS0{1.0, 1.5, -0.5}, kS1{-0.3, 0.4, 1.0};
-
-LossInputs fixture() {
-  LossInputs in;
-  in.teacher_logits = torch::tensor({2.0, 0.5, -1.0, 0.1, 0.2, 3.0}, f64()).reshape({2, 3});
-  in.student_logits = torch::tensor({1.0, 1.5, -0.5, -0.3, 0.4, 1.0}, f64()).reshape({2, 3});
-  in.targets = torch::tensor({0, 2}, torch::kInt64);
-  return in;
-}
-
 TEST(Tvd, MatchesHandComputationWithTScaling) {
-  const auto in = fixture();
+  const auto in = lossFixture();
   for (double T : {1.0, 2.0, 4.0}) {
     const double alpha = 0.7;
     const auto terms = TvdLoss(T, alpha).compute(in);
@@ -67,7 +54,7 @@ TEST(Tvd, KnownValues) {
 
 TEST(Tvd, IsABoundedMetric) {
   // 0 <= TVD <= 1 and symmetric in teacher and student.
-  auto in = fixture();
+  auto in = lossFixture();
   auto swapped = in;
   std::swap(swapped.student_logits, swapped.teacher_logits);
   const double tvd = TvdLoss(1.0, 1.0).compute(in).kd.item<double>();
@@ -78,7 +65,7 @@ TEST(Tvd, IsABoundedMetric) {
 
 TEST(Tvd, IdenticalLogitsGiveZeroAndAFiniteGradient) {
   // |x| has a kink at 0; autograd's subgradient there is 0, so the gradient is finite (zero).
-  auto in = fixture();
+  auto in = lossFixture();
   in.student_logits = in.teacher_logits.clone().requires_grad_(true);
   const auto terms = TvdLoss(4.0, 1.0).compute(in);
   EXPECT_NEAR(terms.kd.item<double>(), 0.0, 1e-15);
@@ -87,7 +74,7 @@ TEST(Tvd, IdenticalLogitsGiveZeroAndAFiniteGradient) {
 }
 
 TEST(Tvd, AlphaZeroIsPlainCrossEntropyAndNeedsNoTeacher) {
-  auto in = fixture();
+  auto in = lossFixture();
   TvdLoss loss(4.0, 0.0);
   EXPECT_FALSE(loss.needsTeacher());
   in.teacher_logits = torch::Tensor();
@@ -97,7 +84,7 @@ TEST(Tvd, AlphaZeroIsPlainCrossEntropyAndNeedsNoTeacher) {
 }
 
 TEST(Tvd, SequenceLogitsEqualTheFlattenedCase) {
-  const auto in = fixture();
+  const auto in = lossFixture();
   auto seq = in;
   seq.student_logits = in.student_logits.reshape({1, 2, 3});
   seq.teacher_logits = in.teacher_logits.reshape({1, 2, 3});
@@ -108,31 +95,16 @@ TEST(Tvd, SequenceLogitsEqualTheFlattenedCase) {
 
 TEST(Tvd, GradientMatchesFiniteDifferencesAwayFromTheKink) {
   // The fixture's P_t,i and P_s,i differ in every class, so |.| is smooth around it.
-  const auto in = fixture();
-  const TvdLoss loss(4.0, 0.9);
+  const auto in = lossFixture();
   const auto gap = (torch::softmax(in.teacher_logits / 4.0, -1) - torch::softmax(in.student_logits / 4.0, -1)).abs();
   ASSERT_GT(gap.min().item<double>(), 1e-3);
-  auto with_grad = in;
-  with_grad.student_logits = in.student_logits.clone().requires_grad_(true);
-  loss.compute(with_grad).total.backward();
-  const auto analytic = with_grad.student_logits.grad();
-  const double h = 1e-6;
-  for (int64_t i = 0; i < in.student_logits.numel(); ++i) {
-    auto plus = in, minus = in;
-    plus.student_logits = in.student_logits.clone();
-    minus.student_logits = in.student_logits.clone();
-    plus.student_logits.view({-1})[i] += h;
-    minus.student_logits.view({-1})[i] -= h;
-    const double numeric =
-        (loss.compute(plus).total.item<double>() - loss.compute(minus).total.item<double>()) / (2 * h);
-    EXPECT_NEAR(analytic.view({-1})[i].item<double>(), numeric, 1e-7) << "element " << i;
-  }
+  testing::expectGradientMatchesFiniteDifferences(TvdLoss(4.0, 0.9), in);
 }
 
 TEST(Tvd, EveryAccessModeGivesAFiniteLossAndGradient) {
   for (const auto& [mode, renormalize] : std::vector<std::pair<std::string, bool>>{
            {"logits", false}, {"topk", false}, {"topk", true}, {"label", false}}) {
-    auto in = fixture();
+    auto in = lossFixture();
     in.access = {mode, 2, renormalize};
     in.student_logits = in.student_logits.clone().requires_grad_(true);
     const auto terms = TvdLoss(4.0, 0.9).compute(in);
