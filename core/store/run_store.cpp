@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iterator>
 
@@ -84,6 +85,26 @@ CREATE TABLE tags (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: a finished run's points packed per key, so that a comparison of 20 runs of
+// 100,000 points reads 80 blobs instead of 2 million rows (about 0.3 us per row). The rows
+// stay the source of truth and what SQL users query; the packed copy is dropped whenever
+// a run's rows change and rebuilt from them.
+const char* kSchemaV2 = R"sql(
+CREATE TABLE metric_series (
+  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key_id        INTEGER NOT NULL REFERENCES metric_keys(id),
+  points        INTEGER NOT NULL,
+  steps         BLOB    NOT NULL,
+  epochs        BLOB    NOT NULL,
+  wall_times    BLOB    NOT NULL,
+  metric_values BLOB    NOT NULL,
+  PRIMARY KEY (run_id, key_id)
+);
+)sql";
+
+// Packed columns are the vectors' bytes: int64 and IEEE-754 doubles in the machine's order.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "metric_series blobs are little-endian");
+
 const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 
 struct StatementDeleter {
@@ -111,6 +132,22 @@ class Statement {
     check(sqlite3_bind_text(statement_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT));
     return *this;
   }
+  // The bytes of a vector, bound without a copy (they must outlive the step).
+  template <typename T>
+  Statement& bindBlob(int index, const std::vector<T>& values) {
+    check(sqlite3_bind_blob64(statement_.get(), index, values.data(), values.size() * sizeof(T), SQLITE_STATIC));
+    return *this;
+  }
+  // Copies a blob column into `out` when it holds exactly `count` values of T.
+  template <typename T>
+  bool blob(int column, size_t count, std::vector<T>& out) const {
+    const void* data = sqlite3_column_blob(statement_.get(), column);
+    const auto bytes = static_cast<size_t>(sqlite3_column_bytes(statement_.get(), column));
+    if (bytes != count * sizeof(T) || (count > 0 && !data)) return false;
+    out.resize(count);
+    if (count > 0) std::memcpy(out.data(), data, bytes);
+    return true;
+  }
   Statement& bindNull(int index) {
     check(sqlite3_bind_null(statement_.get(), index));
     return *this;
@@ -130,6 +167,7 @@ class Statement {
     sqlite3_reset(statement_.get());
     sqlite3_clear_bindings(statement_.get());
   }
+  sqlite3_stmt* raw() const { return statement_.get(); }
   int64_t integer(int column) const { return sqlite3_column_int64(statement_.get(), column); }
   double real(int column) const { return sqlite3_column_double(statement_.get(), column); }
   bool isNull(int column) const { return sqlite3_column_type(statement_.get(), column) == SQLITE_NULL; }
@@ -199,8 +237,8 @@ RunStatus statusFromName(const std::string& name) {
 
 void RunStore::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
-RunStore::RunStore(const std::string& path, Mode mode) : path_(path) {
-  const bool read_only = mode == Mode::ReadOnly;
+RunStore::RunStore(const std::string& path, Mode mode) : path_(path), read_only_(mode == Mode::ReadOnly) {
+  const bool read_only = read_only_;
   if (!read_only) {
     const fs::path folder = fs::path(path).parent_path();
     std::error_code ec;
@@ -245,6 +283,7 @@ RunStore::RunStore(const std::string& path, Mode mode) : path_(path) {
     } else if (version == 0) {
       throw StoreError(path + ": empty database; nothing to browse");
     }
+    packed_table_ = schemaVersion() >= 2;
   } catch (const StoreError& e) {
     const std::string message = e.what();
     if (message.rfind(path, 0) == 0) throw;
@@ -277,6 +316,13 @@ void RunStore::migrate() {
     exec(kSchemaV1);
     exec("PRAGMA application_id = " + std::to_string(kApplicationId));
     exec("PRAGMA user_version = 1");
+    transaction.commit();
+  }
+  if (version < 2) {
+    // Runs stored before version 2 get their packed copy on first read.
+    Transaction transaction(db_.get());
+    exec(kSchemaV2);
+    exec("PRAGMA user_version = 2");
     transaction.commit();
   }
 }
@@ -316,6 +362,7 @@ void RunStore::finishRun(int64_t run_id, RunStatus status, const std::string& er
   Statement update(db_.get(), std::string("UPDATE runs SET status = ?, error = ?, finished_at = ") + kNow +
                                   ", duration_s = (julianday('now') - julianday(created_at)) * 86400.0 WHERE id = ?");
   update.bind(1, std::string(statusName(status))).bind(2, error).bind(3, run_id).run();
+  if (status != RunStatus::Running) packSeries(run_id, seriesFromRows(run_id));
 }
 
 int64_t RunStore::metricKeyId(const std::string& key) {
@@ -331,14 +378,61 @@ int64_t RunStore::metricKeyId(const std::string& key) {
   return id;
 }
 
+void RunStore::Finalizer::operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+
+namespace {
+// Rows per INSERT statement in appendMetrics: one statement execution writes this many rows
+// through the same b-tree cursors, about 1.4x the rate of one row per statement (measured in
+// tests/benchmarks/ingest_benchmark); 6 parameters a row stays far below SQLite's limit.
+constexpr size_t kRowsPerInsert = 128;
+
+std::string multiRowInsert(size_t rows) {
+  std::string sql = "INSERT INTO metric_points (run_id, key_id, step, epoch, wall_time, value) VALUES ";
+  for (size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?)" : "(?,?,?,?,?,?)";
+  return sql;
+}
+}  // namespace
+
 void RunStore::appendMetrics(int64_t run_id, const std::vector<MetricPoint>& points) {
   if (points.empty()) return;
   Transaction transaction(db_.get());
-  Statement insert(db_.get(),
-                   "INSERT INTO metric_points (run_id, key_id, step, epoch, wall_time, value) VALUES (?, ?, ?, ?, ?, ?)");
-  for (const auto& p : points) {
-    insert.bind(1, run_id).bind(2, metricKeyId(p.key)).bind(3, p.step).bind(4, p.epoch).bind(5, p.wall_time).bind(6, p.value);
-    insert.run();
+  dropPackedSeries(run_id);
+  if (!insert_points_) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(db_.get(), multiRowInsert(kRowsPerInsert).c_str(), -1, SQLITE_PREPARE_PERSISTENT, &raw,
+                           nullptr) != SQLITE_OK)
+      throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_.get()));
+    insert_points_.reset(raw);
+  }
+  // The few keys of a batch, looked up by a linear scan before the name map.
+  std::vector<std::pair<const std::string*, int64_t>> batch_keys;
+  auto keyId = [&](const std::string& key) {
+    for (const auto& [name, id] : batch_keys)
+      if (*name == key) return id;
+    const int64_t id = metricKeyId(key);
+    if (batch_keys.size() < 32) batch_keys.emplace_back(&key, id);
+    return id;
+  };
+  auto bindRow = [&](sqlite3_stmt* statement, int first, const MetricPoint& p) {
+    const int rc = sqlite3_bind_int64(statement, first, run_id) | sqlite3_bind_int64(statement, first + 1, keyId(p.key)) |
+                   sqlite3_bind_int64(statement, first + 2, p.step) | sqlite3_bind_double(statement, first + 3, p.epoch) |
+                   sqlite3_bind_double(statement, first + 4, p.wall_time) | sqlite3_bind_double(statement, first + 5, p.value);
+    if (rc != SQLITE_OK) throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_.get()));
+  };
+  auto execute = [&](sqlite3_stmt* statement) {
+    const int rc = sqlite3_step(statement);
+    sqlite3_reset(statement);
+    if (rc != SQLITE_DONE) throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_.get()));
+  };
+  size_t i = 0;
+  for (; i + kRowsPerInsert <= points.size(); i += kRowsPerInsert) {
+    for (size_t row = 0; row < kRowsPerInsert; ++row) bindRow(insert_points_.get(), static_cast<int>(row * 6 + 1), points[i + row]);
+    execute(insert_points_.get());
+  }
+  if (i < points.size()) {
+    Statement rest(db_.get(), multiRowInsert(points.size() - i));
+    for (size_t row = 0; i + row < points.size(); ++row) bindRow(rest.raw(), static_cast<int>(row * 6 + 1), points[i + row]);
+    execute(rest.raw());
   }
   transaction.commit();
 }
@@ -386,12 +480,17 @@ void RunStore::reopenRun(int64_t run_id) {
                    "UPDATE runs SET status = 'running', error = '', finished_at = NULL, duration_s = NULL, host = ?, "
                    "pid = ? WHERE id = ?");
   update.bind(1, hostName()).bind(2, static_cast<int64_t>(getpid())).bind(3, run_id).run();
+  dropPackedSeries(run_id);
 }
 
 int64_t RunStore::deletePointsAfter(int64_t run_id, double wall_time) {
+  Transaction transaction(db_.get());
+  dropPackedSeries(run_id);
   Statement remove(db_.get(), "DELETE FROM metric_points WHERE run_id = ? AND wall_time > ?");
   remove.bind(1, run_id).bind(2, wall_time).run();
-  return sqlite3_changes(db_.get());
+  const int64_t removed = sqlite3_changes(db_.get());
+  transaction.commit();
+  return removed;
 }
 
 namespace {
@@ -573,7 +672,7 @@ std::vector<MetricPoint> RunStore::metrics(int64_t run_id, const std::string& ke
   return points;
 }
 
-std::map<std::string, MetricSeries> RunStore::metricSeries(int64_t run_id) {
+std::map<std::string, MetricSeries> RunStore::seriesFromRows(int64_t run_id) {
   const auto names = keyNames(db_.get());
   std::map<std::string, MetricSeries> series;
   MetricSeries* current = nullptr;
@@ -590,6 +689,88 @@ std::map<std::string, MetricSeries> RunStore::metricSeries(int64_t run_id) {
     current->wall_times.push_back(wall_time);
     current->values.push_back(value);
   });
+  return series;
+}
+
+bool RunStore::readPackedSeries(int64_t run_id, std::map<std::string, MetricSeries>& series) {
+  if (!packed_table_) return false;
+  Statement select(db_.get(),
+                   "SELECT k.name, s.points, s.steps, s.epochs, s.wall_times, s.metric_values "
+                   "FROM metric_series s JOIN metric_keys k ON k.id = s.key_id WHERE s.run_id = ?");
+  select.bind(1, run_id);
+  std::map<std::string, MetricSeries> packed;
+  while (select.step()) {
+    const int64_t points = select.integer(1);
+    if (points < 0) return false;
+    MetricSeries& one = packed[select.text(0)];
+    const auto count = static_cast<size_t>(points);
+    // A copy whose blobs do not match its count is not trusted: the rows are read instead.
+    if (!select.blob(2, count, one.steps) || !select.blob(3, count, one.epochs) ||
+        !select.blob(4, count, one.wall_times) || !select.blob(5, count, one.values))
+      return false;
+  }
+  if (packed.empty()) return false;
+  series = std::move(packed);
+  return true;
+}
+
+void RunStore::packSeries(int64_t run_id, const std::map<std::string, MetricSeries>& series) {
+  if (read_only_ || !packed_table_ || series.empty()) return;
+  // Never keep the caller waiting on another writer for an optimisation.
+  sqlite3_busy_timeout(db_.get(), 250);
+  try {
+    Transaction transaction(db_.get());
+    // Inside the write lock: the run must still be finished and its rows exactly these.
+    Statement status(db_.get(), "SELECT status FROM runs WHERE id = ?");
+    status.bind(1, run_id);
+    if (!status.step() || status.text(0) == "running") {
+      sqlite3_busy_timeout(db_.get(), 15000);
+      return;
+    }
+    Statement count(db_.get(), "SELECT count(*) FROM metric_points WHERE run_id = ?");
+    count.bind(1, run_id);
+    count.step();
+    size_t total = 0;
+    for (const auto& [key, one] : series) total += one.values.size();
+    if (static_cast<size_t>(count.integer(0)) == total) {
+      dropPackedSeries(run_id);
+      Statement insert(db_.get(),
+                       "INSERT INTO metric_series (run_id, key_id, points, steps, epochs, wall_times, metric_values) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)");
+      for (const auto& [key, one] : series) {
+        insert.bind(1, run_id).bind(2, metricKeyId(key)).bind(3, static_cast<int64_t>(one.values.size()));
+        insert.bindBlob(4, one.steps).bindBlob(5, one.epochs).bindBlob(6, one.wall_times).bindBlob(7, one.values);
+        insert.run();
+      }
+      transaction.commit();
+    }
+  } catch (const StoreError&) {
+    // Busy, full disk or read-only file: the rows remain the one copy; readers use them.
+  }
+  sqlite3_busy_timeout(db_.get(), 15000);
+}
+
+void RunStore::dropPackedSeries(int64_t run_id) {
+  if (!packed_table_) return;
+  Statement(db_.get(), "DELETE FROM metric_series WHERE run_id = ?").bind(1, run_id).run();
+}
+
+bool RunStore::hasPackedSeries(int64_t run_id) {
+  if (!packed_table_) return false;
+  Statement select(db_.get(), "SELECT 1 FROM metric_series WHERE run_id = ? LIMIT 1");
+  select.bind(1, run_id);
+  return select.step();
+}
+
+std::map<std::string, MetricSeries> RunStore::metricSeries(int64_t run_id) {
+  std::map<std::string, MetricSeries> series;
+  if (readPackedSeries(run_id, series)) return series;
+  series = seriesFromRows(run_id);
+  Statement status(db_.get(), "SELECT status FROM runs WHERE id = ?");
+  status.bind(1, run_id);
+  const bool finished = status.step() && status.text(0) != "running";
+  status.reset();
+  if (finished) packSeries(run_id, series);
   return series;
 }
 

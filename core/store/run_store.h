@@ -17,6 +17,7 @@
 #include "core/train/observer.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace distill {
 
@@ -69,7 +70,8 @@ struct MetricSeries {
 
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  // 1: the first schema. 2: adds metric_series, the packed copy of a finished run's points.
+  static constexpr int kSchemaVersion = 2;
   enum class Mode { ReadWrite, ReadOnly };
 
   // Opens (creating the file and its folder when missing) and migrates to kSchemaVersion.
@@ -108,8 +110,12 @@ class RunStore {
   std::vector<std::string> metricKeys(int64_t run_id);
   // Points ordered by key name, then step, then write order; one key when `key` is given.
   std::vector<MetricPoint> metrics(int64_t run_id, const std::string& key = "");
-  // Every metric of a run by key, as columns (the compare view's 100,000-point runs).
+  // Every metric of a run by key, as columns (the compare view's 100,000-point runs). A run
+  // that is not running is read from its packed copy in metric_series (written when it
+  // finished, or here on first read when the file is writable); a running run from its rows.
   std::map<std::string, MetricSeries> metricSeries(int64_t run_id);
+  // Whether a run's points are held packed (metric_series) as well as row by row.
+  bool hasPackedSeries(int64_t run_id);
   std::vector<CheckpointRecord> checkpoints(int64_t run_id);
 
   void rename(int64_t run_id, const std::string& name);
@@ -125,13 +131,26 @@ class RunStore {
   struct Closer {
     void operator()(sqlite3* db) const;
   };
+  struct Finalizer {
+    void operator()(sqlite3_stmt* statement) const;
+  };
   void exec(const std::string& sql);
   void migrate();
   void requireRun(int64_t run_id);
   int64_t metricKeyId(const std::string& key);
+  std::map<std::string, MetricSeries> seriesFromRows(int64_t run_id);
+  bool readPackedSeries(int64_t run_id, std::map<std::string, MetricSeries>& series);
+  // Writes the packed copy of a run that is no longer running; best effort (a busy, full or
+  // read-only file leaves the rows as the only copy, which every reader falls back to).
+  void packSeries(int64_t run_id, const std::map<std::string, MetricSeries>& series);
+  void dropPackedSeries(int64_t run_id);
 
   std::string path_;
+  bool read_only_ = false;
+  bool packed_table_ = false;  // metric_series exists (a read-only version-1 file has none)
   std::unique_ptr<sqlite3, Closer> db_;
+  // appendMetrics' multi-row INSERT, prepared once (declared after db_: finalized first).
+  std::unique_ptr<sqlite3_stmt, Finalizer> insert_points_;
   std::map<std::string, int64_t> key_ids_;
 };
 

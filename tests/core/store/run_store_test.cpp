@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <tuple>
 
@@ -131,6 +132,111 @@ TEST(RunStore, MetricsAndSeriesOrderByNameStepAndWriteOrder) {
   EXPECT_EQ(first.wall_times, (std::vector<double>{15.0, 11.0, 14.0}));
   EXPECT_EQ(series.at("z/last").steps, (std::vector<int64_t>{1, 2}));
   EXPECT_TRUE(store.metricSeries(other + 1).empty());
+}
+
+// The packed copy (schema 2) a finished run is read from holds exactly its rows, in the same
+// order; any change to the rows (resume, more points, points removed) drops it, and a copy
+// that does not match its own count is ignored in favour of the rows.
+std::map<std::string, MetricSeries> seriesOfRows(RunStore& store, int64_t run_id) {
+  std::map<std::string, MetricSeries> series;
+  for (const auto& p : store.metrics(run_id)) {
+    auto& one = series[p.key];
+    one.steps.push_back(p.step);
+    one.epochs.push_back(p.epoch);
+    one.wall_times.push_back(p.wall_time);
+    one.values.push_back(p.value);
+  }
+  return series;
+}
+
+void expectSameSeries(const std::map<std::string, MetricSeries>& got, const std::map<std::string, MetricSeries>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [key, one] : want) {
+    ASSERT_TRUE(got.count(key)) << key;
+    EXPECT_EQ(got.at(key).steps, one.steps) << key;
+    EXPECT_EQ(got.at(key).epochs, one.epochs) << key;
+    EXPECT_EQ(got.at(key).wall_times, one.wall_times) << key;
+    EXPECT_EQ(got.at(key).values, one.values) << key;
+  }
+}
+
+TEST(RunStore, FinishedRunsArePackedAndReadBackIdenticallyToTheirRows) {
+  TempDir dir;
+  RunStore store(dir.file("runs.db"));
+  const int64_t id = store.createRun(sampleRun());
+  std::vector<MetricPoint> points;
+  for (int i = 0; i < 3000; ++i) points.push_back({i % 3 ? "train/kd_loss" : "eval/agreement", (i * 7919) % 1000, i / 1000.0, 1e9 + i, std::sin(i)});
+  store.appendMetrics(id, points);
+  EXPECT_FALSE(store.hasPackedSeries(id));  // running: rows only
+  const auto rows = seriesOfRows(store, id);
+  expectSameSeries(store.metricSeries(id), rows);
+  EXPECT_FALSE(store.hasPackedSeries(id));
+
+  store.finishRun(id, RunStatus::Completed);
+  EXPECT_TRUE(store.hasPackedSeries(id));
+  expectSameSeries(store.metricSeries(id), rows);
+  RunStore reader(dir.file("runs.db"), RunStore::Mode::ReadOnly);
+  expectSameSeries(reader.metricSeries(id), rows);
+
+  // Resuming drops the copy; the rows are read while it runs, and it is packed again at the end.
+  store.reopenRun(id);
+  EXPECT_FALSE(store.hasPackedSeries(id));
+  store.appendMetrics(id, {{"eval/agreement", 5000, 9.0, 2e9, 0.97}});
+  auto grown = seriesOfRows(store, id);
+  expectSameSeries(reader.metricSeries(id), grown);
+  store.finishRun(id, RunStatus::Completed);
+  ASSERT_TRUE(store.hasPackedSeries(id));
+  expectSameSeries(reader.metricSeries(id), grown);
+  EXPECT_EQ(reader.metricSeries(id).at("eval/agreement").values.back(), 0.97);
+
+  // Points removed (a resume from an earlier checkpoint) drop the copy too.
+  store.deletePointsAfter(id, 1e9 + 1499.5);
+  EXPECT_FALSE(store.hasPackedSeries(id));
+  expectSameSeries(store.metricSeries(id), seriesOfRows(store, id));
+  EXPECT_EQ(store.metrics(id).size(), 1500u);
+}
+
+TEST(RunStore, APackedCopyThatDisagreesWithItsCountIsIgnored) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  int64_t id = 0;
+  {
+    RunStore store(path);
+    id = store.createRun(sampleRun());
+    store.appendMetrics(id, {{"eval/kl", 1, 0.1, 1.0, 0.5}, {"eval/kl", 2, 0.2, 2.0, 0.25}});
+    store.finishRun(id, RunStatus::Completed);
+    ASSERT_TRUE(store.hasPackedSeries(id));
+  }
+  rawExec(path, "UPDATE metric_series SET points = 3");
+  RunStore reader(path, RunStore::Mode::ReadOnly);
+  const auto series = reader.metricSeries(id);
+  ASSERT_EQ(series.count("eval/kl"), 1u);
+  EXPECT_EQ(series.at("eval/kl").values, (std::vector<double>{0.5, 0.25}));
+}
+
+TEST(RunStore, Version1DatabasesMigrateAndArePackedOnFirstRead) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  int64_t id = 0;
+  {
+    RunStore store(path);
+    id = store.createRun(sampleRun());
+    store.appendMetrics(id, {{"eval/kl", 1, 0.1, 1.0, 0.5}, {"train/kd_loss", 1, 0.1, 1.0, 2.0}});
+    store.finishRun(id, RunStatus::Completed);
+  }
+  // What a version-1 workbench left: no metric_series table.
+  rawExec(path, "DROP TABLE metric_series; PRAGMA user_version = 1");
+  {
+    RunStore reader(path, RunStore::Mode::ReadOnly);  // browsing an old file does not write
+    EXPECT_EQ(reader.metricSeries(id).at("eval/kl").values, (std::vector<double>{0.5}));
+  }
+  RunStore store(path);
+  EXPECT_EQ(store.schemaVersion(), 2);
+  EXPECT_FALSE(store.hasPackedSeries(id));
+  const auto rows = seriesOfRows(store, id);
+  expectSameSeries(store.metricSeries(id), rows);
+  EXPECT_TRUE(store.hasPackedSeries(id));
+  expectSameSeries(store.metricSeries(id), rows);
 }
 
 TEST(RunStore, TagsNotesStarsRenameAndDelete) {
