@@ -51,8 +51,11 @@ class CompareChart : public QCustomPlot {
   void resizeEvent(QResizeEvent* event) override;
 
  private:
+  void decimateForCurrentWidth();  // before each replot: decimate again if the width changed
   FigureData figure_;
   QTimer redecimate_;  // coalesces pan/zoom steps into one re-decimation
+  int decimated_buckets_ = 0;  // the axis width the drawn data was decimated for
+  bool sized_ = false;         // the layout has given it a size (it had a resizeEvent)
 };
 
 class CompareView : public QWidget {

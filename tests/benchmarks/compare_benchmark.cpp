@@ -32,13 +32,17 @@ namespace {
 
 // Processes events until every chart has replotted since `start` and nothing has replotted
 // for `quiet_ms`; returns the time of the last replot after `start`, in ms.
+int g_replots = 0;  // replots seen by the last waitForSettledRender
+
 double waitForSettledRender(ui::CompareView& view, Clock::time_point start, int quiet_ms = 150) {
   std::set<QCustomPlot*> replotted;
+  g_replots = 0;
   auto last = Clock::now();
   std::vector<QMetaObject::Connection> connections;
   for (auto* chart : view.charts())
     connections.push_back(QObject::connect(chart, &QCustomPlot::afterReplot, chart, [&, chart] {
       replotted.insert(chart);
+      ++g_replots;
       last = Clock::now();
     }));
   QElapsedTimer guard;
@@ -106,6 +110,7 @@ int main(int argc, char** argv) {
   std::printf("  setRuns (load + charts + tables)   median %8.2f ms\n", stats(load_and_build).median);
   std::printf("    of which RunStore::metricSeries  median %8.2f ms (%d runs, every point)\n", stats(load).median, runs);
   std::printf("  first complete render              %s\n", verdict(stats(settled), 300).c_str());
+  std::printf("    replots until settled            %d (%zu charts)\n", g_replots, chart_count);
   // The same without the store's share: the view's own work on points already in memory.
   std::vector<double> without_store;
   for (double t : settled) without_store.push_back(t - stats(load).median);
