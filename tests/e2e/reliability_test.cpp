@@ -135,6 +135,10 @@ class BadFileInput : public ::testing::TestWithParam<BadFile> {
     sqlite3_exec(raw, "CREATE TABLE invoices (id INTEGER)", nullptr, nullptr, nullptr);
     sqlite3_close(raw);
     std::ofstream(dir_->file("text.db")) << "just some text, not SQLite at all, long enough to have a header........";
+    // Configs: malformed JSON, a scalar where a list goes, a list where a mapping goes.
+    std::ofstream(dir_->file("malformed.json")) << "{\"train\": {\"epochs\": 3,, \"lr\": }\n";
+    std::ofstream(dir_->file("scalar_for_list.yaml")) << "teacher:\n  hidden: wide\n";
+    std::ofstream(dir_->file("list_for_mapping.yaml")) << "train: [1, 2]\n";
     RunStore empty(dir_->file("empty.db"));
     RunStore one(dir_->file("one.db"));
     const int64_t id = one.createRun(NewRun{"stored", "seed: 0\n", {}, std::nullopt});
@@ -203,6 +207,15 @@ INSTANTIATE_TEST_SUITE_P(
                 "$DIR/no/such/folder/points.json"},
         BadFile{"report_into_missing_folder", "report 1 --out $DIR/no/such/folder/r.html --db $DIR/one.db", 2,
                 "$DIR/no/such/folder/r.html"},
+        BadFile{"malformed_json", "run $DIR/malformed.json", 2, "$DIR/malformed.json: not valid YAML or JSON at line"},
+        BadFile{"scalar_for_a_list", "run $DIR/scalar_for_list.yaml", 2, "teacher.hidden: expected a whole number, got 'wide'"},
+        BadFile{"list_for_a_mapping", "run $DIR/list_for_mapping.yaml", 2, "train: expected a mapping of keys"},
+        BadFile{"seed_not_a_number", "run --set seed=abc", 2, "seed: expected a whole number, got 'abc'"},
+        BadFile{"unknown_method", "run --set distill.method=magic", 2, "distill.method: expected one of kd,"},
+        BadFile{"negative_limit", "run --set dataset.limit_train=-5", 2, "dataset.limit_train: expected 0 (all) or a positive"},
+        BadFile{"dropout_one", "run --set teacher.dropout=1", 2, "teacher.dropout: expected a probability in [0, 1)"},
+        BadFile{"learning_rate_zero", "run --set train.lr=0", 2, "train.lr: expected a learning rate > 0"},
+        BadFile{"zero_width_layer", "run --set teacher.hidden=[0]", 2, "teacher.hidden: expected widths between 1 and"},
         BadFile{"resume_unknown_run", "resume 42 --db $DIR/empty.db", 2, "run 42"}),
     [](const auto& info) { return std::string(info.param.name); });
 
