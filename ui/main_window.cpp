@@ -1,5 +1,7 @@
 #include "ui/main_window.h"
 
+#include <algorithm>
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -95,6 +97,12 @@ void MainWindow::buildActions() {
   connect(start_action_, &QAction::triggered, this, &MainWindow::startRun);
   connect(pause_action_, &QAction::triggered, this, &MainWindow::togglePause);
   connect(stop_action_, &QAction::triggered, this, &MainWindow::stopRun);
+  resume_action_ = new QAction(style()->standardIcon(QStyle::SP_BrowserReload), tr("Resume run"), this);
+  resume_action_->setObjectName(QStringLiteral("resume-run"));
+  connect(resume_action_, &QAction::triggered, this, [this] {
+    const qint64 id = run_list_->runIdAt(run_table_->currentIndex().row());
+    if (id != 0) resumeRun(id);
+  });
 
   new_db_action_ = new QAction(tr("&New database…"), this);
   open_db_action_ = new QAction(style()->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open database…"), this);
@@ -115,6 +123,7 @@ void MainWindow::buildActions() {
   run->addAction(start_action_);
   run->addAction(pause_action_);
   run->addAction(stop_action_);
+  run->addAction(resume_action_);
   auto* view = menuBar()->addMenu(tr("&View"));
   view->addAction(tr("&Reset chart views"), this, [this] {
     for (auto* chart : charts_->charts()) chart->resetView();
@@ -250,11 +259,23 @@ void MainWindow::buildLayout() {
           [this](const QModelIndex& current) {
             const qint64 id = run_list_->runIdAt(current.row());
             if (id != 0 && id != displayed_run_id_) showRun(id);
+            updateActions();
           });
+  // Under the list: Resume for a selected interrupted, stopped or failed run.
+  auto* resume_button = new QToolButton;
+  resume_button->setObjectName(QStringLiteral("resume-button"));
+  resume_button->setDefaultAction(resume_action_);
+  resume_button->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  auto* runs_panel = new QWidget;
+  auto* runs_layout = new QVBoxLayout(runs_panel);
+  runs_layout->setContentsMargins(0, 0, 0, 0);
+  runs_layout->setSpacing(2);
+  runs_layout->addWidget(run_table_, 1);
+  runs_layout->addWidget(resume_button, 0, Qt::AlignLeft);
   auto* runs_dock = new QDockWidget(tr("Runs"));
   runs_dock->setObjectName(QStringLiteral("runs-dock"));
   runs_dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
-  runs_dock->setWidget(run_table_);
+  runs_dock->setWidget(runs_panel);
   addDockWidget(Qt::RightDockWidgetArea, runs_dock);
 
   // ---- bottom: log
@@ -348,6 +369,7 @@ void MainWindow::refreshRuns() {
     const QSignalBlocker blocker(run_table_->selectionModel());
     run_table_->selectRow(row);
   }
+  updateActions();
 }
 
 void MainWindow::showRun(qint64 run_id) {
@@ -391,6 +413,59 @@ void MainWindow::startRun() {
   controller_->start(config, database_path_);
 }
 
+bool MainWindow::canResume(qint64 run_id, QString* why) {
+  if (!store_ || run_id == 0) {
+    *why = tr("Select an interrupted, stopped or failed run to resume it");
+    return false;
+  }
+  try {
+    const auto run = store_->getRun(run_id);
+    if (!run) {
+      *why = tr("Run %1 is gone").arg(run_id);
+      return false;
+    }
+    if (run->status == RunStatus::Completed || run->status == RunStatus::Running) {
+      *why = tr("Run %1 is %2; only interrupted, stopped or failed runs resume").arg(run_id).arg(QString::fromLatin1(statusName(run->status)));
+      return false;
+    }
+    for (const auto& checkpoint : store_->checkpoints(run_id))
+      if (checkpoint.role == "state") {
+        *why = tr("Continue run %1 from its last checkpoint (epoch %2)").arg(run_id).arg(checkpoint.epoch);
+        return true;
+      }
+    *why = tr("Run %1 ended before its first epoch checkpoint; start it again instead").arg(run_id);
+  } catch (const std::exception& error) {
+    *why = toQ(error.what());
+  }
+  return false;
+}
+
+void MainWindow::resumeRun(qint64 run_id) {
+  if (controller_->busy()) return;
+  QString why;
+  if (!canResume(run_id, &why)) {
+    showBanner(why);
+    return;
+  }
+  showBanner(QString());
+  live_points_.clear();
+  charts_->clear();
+  status_->reset();
+  resuming_run_id_ = run_id;
+  appendLog(LogLevel::Info, tr("Resuming run %1 from its last checkpoint").arg(run_id));
+  controller_->resume(run_id, database_path_);
+}
+
+void MainWindow::stopRunAndClose() {
+  if (!controller_->busy()) {
+    close();
+    return;
+  }
+  close_when_stopped_ = true;
+  appendLog(LogLevel::Info, tr("Stopping the run before quitting…"));
+  controller_->stop();
+}
+
 void MainWindow::togglePause() { controller_->setPaused(controller_->state() == RunState::Running); }
 
 void MainWindow::stopRun() {
@@ -401,12 +476,26 @@ void MainWindow::stopRun() {
 
 void MainWindow::onRunStarted(qint64 run_id, QString description) {
   displayed_run_id_ = run_id;
+  resumed_until_ = 0.0;
+  if (run_id == resuming_run_id_) {
+    // The curves continue where they were: the stored points up to the checkpoint first (the
+    // runner has dropped the stale ones by now), then the live ones.
+    try {
+      live_points_ = store_->metrics(run_id);
+      for (const auto& point : live_points_) resumed_until_ = std::max(resumed_until_, point.wall_time);
+      charts_->showPoints(live_points_);
+    } catch (const std::exception& error) {
+      appendLog(LogLevel::Error, tr("Cannot read run %1: %2").arg(run_id).arg(toQ(error.what())));
+    }
+  }
+  resuming_run_id_ = 0;
   appendLog(LogLevel::Info, tr("Run %1 started: %2").arg(run_id).arg(description));
   refreshRuns();
   run_list_->setLiveNote(run_id, tr("0%"));
 }
 
 void MainWindow::onStartFailed(QString message) {
+  resuming_run_id_ = 0;
   appendLog(LogLevel::Error, tr("The run could not start: %1").arg(message));
   showBanner(tr("The run could not start: %1").arg(message));
   status_->setState(tr("not started"));
@@ -425,6 +514,10 @@ void MainWindow::onBatch(qint64 run_id, MailboxBatch batch) {
     if (controller_->state() == RunState::Running)
       run_list_->setLiveNote(run_id, QStringLiteral("%1%").arg(status_->progressValue() / 10));
   }
+  if (resumed_until_ > 0.0)  // already loaded from the store when the resumed run started
+    batch.metrics.erase(std::remove_if(batch.metrics.begin(), batch.metrics.end(),
+                                       [this](const MetricPoint& p) { return p.wall_time <= resumed_until_; }),
+                        batch.metrics.end());
   if (!batch.metrics.empty()) {
     bool evaluation = false;
     for (const auto& point : batch.metrics) evaluation = evaluation || point.key.rfind("eval/", 0) == 0;
@@ -474,6 +567,11 @@ void MainWindow::updateActions() {
   pause_action_->setText(paused ? tr("&Resume") : tr("&Pause"));
   pause_action_->setIcon(style()->standardIcon(paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
   stop_action_->setEnabled(state == RunState::Starting || state == RunState::Running || state == RunState::Paused);
+  QString why;
+  const bool resumable = idle && run_list_ && run_table_ &&
+                         canResume(run_list_->runIdAt(run_table_->currentIndex().row()), &why);
+  resume_action_->setEnabled(resumable);
+  resume_action_->setToolTip(idle ? why : tr("A run is in progress"));
   new_db_action_->setEnabled(idle);
   open_db_action_->setEnabled(idle);
   form_->setEditable(idle);

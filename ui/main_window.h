@@ -63,6 +63,7 @@ class MainWindow : public QMainWindow {
   QAction* startAction() const { return start_action_; }
   QAction* pauseAction() const { return pause_action_; }
   QAction* stopAction() const { return stop_action_; }
+  QAction* resumeAction() const { return resume_action_; }
   QString logText() const;
   QString bannerText() const;
   qint64 displayedRunId() const { return displayed_run_id_; }
@@ -71,6 +72,12 @@ class MainWindow : public QMainWindow {
   void startRun();
   void togglePause();
   void stopRun();
+  // Continues a stored interrupted, stopped or failed run from its last checkpoint (the Resume
+  // button under the run list; the same code as `distill resume`).
+  void resumeRun(qint64 run_id);
+  // For SIGTERM/SIGINT/SIGHUP: stops a live run without asking (it is stored as `stopped`),
+  // then closes the window.
+  void stopRunAndClose();
   void showRun(qint64 run_id);
   void refreshRuns();
 
@@ -91,6 +98,9 @@ class MainWindow : public QMainWindow {
   void buildActions();
   void buildLayout();
   void updateActions();
+  // Whether the run can be continued from a checkpoint (interrupted, stopped or failed, with a
+  // training-state checkpoint); `why` says why not.
+  bool canResume(qint64 run_id, QString* why);
   void appendLog(LogLevel level, const QString& message);
   void showBanner(const QString& message);  // empty hides it
 
@@ -111,11 +121,14 @@ class MainWindow : public QMainWindow {
   QAction* start_action_ = nullptr;
   QAction* pause_action_ = nullptr;
   QAction* stop_action_ = nullptr;
+  QAction* resume_action_ = nullptr;
   QAction* new_db_action_ = nullptr;
   QAction* open_db_action_ = nullptr;
 
   qint64 displayed_run_id_ = 0;
   std::vector<MetricPoint> live_points_;  // the live run's curves, kept for re-selection
+  qint64 resuming_run_id_ = 0;  // a resumed run: its stored curves are loaded when it starts
+  double resumed_until_ = 0.0;  // newest wall time among them; older live points are duplicates
   bool close_when_stopped_ = false;
   bool docks_sized_ = false;
   // Coalesces run-list refreshes during a run to at most one a second: listRuns() reads the

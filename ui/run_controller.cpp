@@ -23,15 +23,19 @@ const char* runStateName(RunState state) {
 // ---- RunWorker (worker thread) -------------------------------------------------------------
 
 RunWorker::RunWorker(ExperimentConfig config, QString database_path, RunMailbox& mailbox, RunControl& control,
-                     quint64 ticket)
+                     quint64 ticket, qint64 resume_run_id)
     : config_(std::move(config)), database_path_(std::move(database_path)), mailbox_(mailbox), control_(control),
-      ticket_(ticket) {}
+      ticket_(ticket), resume_run_id_(resume_run_id) {}
 
 void RunWorker::run() {
   std::unique_ptr<ExperimentRunner> runner;
   qint64 run_id = 0;
   try {
-    runner = std::make_unique<ExperimentRunner>(config_, database_path_.toStdString(), mailbox_, control_);
+    if (resume_run_id_ > 0)
+      runner = std::make_unique<ExperimentRunner>(ResumeRun{resume_run_id_}, database_path_.toStdString(), mailbox_,
+                                                  control_);
+    else
+      runner = std::make_unique<ExperimentRunner>(config_, database_path_.toStdString(), mailbox_, control_);
     run_id = runner->createRun();
   } catch (const ConfigError& error) {
     emit startFailed(ticket_, QString::fromStdString(error.what()));
@@ -64,6 +68,14 @@ RunController::RunController(QObject* parent) : QObject(parent) {
 RunController::~RunController() { shutdown(); }
 
 bool RunController::start(const ExperimentConfig& config, const QString& database_path) {
+  return launch(config, database_path, 0);
+}
+
+bool RunController::resume(qint64 run_id, const QString& database_path) {
+  return launch(defaultConfig(), database_path, run_id);
+}
+
+bool RunController::launch(const ExperimentConfig& config, const QString& database_path, qint64 resume_run_id) {
   if (busy()) return false;
   ++ticket_;
   run_id_ = 0;
@@ -71,7 +83,7 @@ bool RunController::start(const ExperimentConfig& config, const QString& databas
   control_ = std::make_unique<RunControl>();
   thread_ = new QThread(this);
   thread_->setObjectName(QStringLiteral("distill-trainer"));
-  worker_ = new RunWorker(config, database_path, *mailbox_, *control_, ticket_);
+  worker_ = new RunWorker(config, database_path, *mailbox_, *control_, ticket_, resume_run_id);
   worker_->moveToThread(thread_);
   connect(thread_, &QThread::started, worker_, &RunWorker::run);
   connect(worker_, &RunWorker::created, this, &RunController::onCreated, Qt::QueuedConnection);

@@ -40,7 +40,10 @@ enum class RunEnd { Completed, Stopped, Failed };
 class RunWorker : public QObject {
   Q_OBJECT
  public:
-  RunWorker(ExperimentConfig config, QString database_path, RunMailbox& mailbox, RunControl& control, quint64 ticket);
+  // `resume_run_id` > 0: continue that stored run from its last checkpoint (the config is
+  // the stored one and `config` is ignored), as `distill resume` does.
+  RunWorker(ExperimentConfig config, QString database_path, RunMailbox& mailbox, RunControl& control, quint64 ticket,
+            qint64 resume_run_id = 0);
 
  public slots:
   void run();
@@ -56,6 +59,7 @@ class RunWorker : public QObject {
   RunMailbox& mailbox_;
   RunControl& control_;
   quint64 ticket_;
+  qint64 resume_run_id_;
 };
 
 class RunController : public QObject {
@@ -66,6 +70,10 @@ class RunController : public QObject {
 
   // Starts a run on a fresh worker thread; false (and nothing started) while one is going.
   bool start(const ExperimentConfig& config, const QString& database_path);
+  // Continues a stored interrupted, stopped or failed run from its last epoch checkpoint on a
+  // fresh worker thread (the same ExperimentRunner path as `distill resume`); false while
+  // busy. A run that cannot be resumed ends in startFailed() with the reason.
+  bool resume(qint64 run_id, const QString& database_path);
   void setPaused(bool paused);
   // Asks the trainer to stop at the next step; runFinished() follows with RunEnd::Stopped.
   void stop();
@@ -95,6 +103,7 @@ class RunController : public QObject {
  private:
   void setState(RunState state);
   void releaseThread();
+  bool launch(const ExperimentConfig& config, const QString& database_path, qint64 resume_run_id);
 
   QTimer tick_;
   RunState state_ = RunState::Idle;

@@ -10,6 +10,9 @@
 #include "core/runtime/runtime.h"
 #include "core/store/run_store.h"
 #include "ui/main_window.h"
+#include "ui/unix_signals.h"
+
+#include <signal.h>
 
 namespace {
 
@@ -114,5 +117,21 @@ int main(int argc, char** argv) {
   if (!options.config_path.empty()) loaded = window.loadExperiment(QString::fromStdString(options.config_path));
   window.show();
   if (options.start && loaded) QTimer::singleShot(0, &window, &distill::ui::MainWindow::startRun);
-  return app.exec();
+
+  // `kill PID`, a logout or Ctrl-C: the live run is stopped and stored as `stopped`, then the
+  // window closes (exit status 128 + signal). A second signal quits at once; the run then
+  // shows as `interrupted` at the next start.
+  int terminated_by = 0;
+  distill::ui::UnixSignalWatcher signal_watcher({SIGTERM, SIGINT, SIGHUP});
+  QObject::connect(&signal_watcher, &distill::ui::UnixSignalWatcher::received, &window, [&](int signal_number) {
+    if (terminated_by != 0) {
+      std::fprintf(stderr, "distill-workbench: second signal, quitting without waiting for the run\n");
+      std::_Exit(128 + signal_number);
+    }
+    terminated_by = signal_number;
+    std::fprintf(stderr, "distill-workbench: signal %d, stopping the run and quitting\n", signal_number);
+    window.stopRunAndClose();
+  });
+  const int app_exit_code = app.exec();
+  return terminated_by != 0 ? 128 + terminated_by : app_exit_code;
 }

@@ -5,11 +5,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 
 #include "core/errors.h"
 
 namespace distill {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -72,9 +75,21 @@ IdxArray readIdxFile(const std::string& path) {
       throw DataError(path + ": IDX header claims more than 4 GiB of data; the file is corrupt or not a dataset");
   }
 
-  // Grow the buffer as data arrives, so a lying header costs nothing before the data is seen.
+  // An uncompressed file's size is known: a header promising more than the file holds is
+  // refused before anything is allocated for it.
+  if (gzdirect(file.get())) {
+    std::error_code ec;
+    const uint64_t file_bytes = static_cast<uint64_t>(fs::file_size(path, ec));
+    const uint64_t header_bytes = 4 + 4 * static_cast<uint64_t>(ndim);
+    if (!ec && file_bytes < header_bytes + count)
+      throw DataError(path + ": truncated: header promises " + std::to_string(count) + " bytes of data, file has " +
+                      std::to_string(file_bytes - header_bytes));
+  }
+
+  // Grow the buffer as data arrives, so a lying header costs nothing before the data is seen
+  // (a gzip stream's size is not known until it is read).
   size_t filled = 0;
-  array.data.resize(static_cast<size_t>(std::min<uint64_t>(count, 64ull << 20)));
+  array.data.resize(static_cast<size_t>(std::min<uint64_t>(count, 1ull << 20)));
   while (filled < count) {
     if (filled == array.data.size()) array.data.resize(static_cast<size_t>(std::min<uint64_t>(count, array.data.size() * 2)));
     const size_t got = readSome(file.get(), array.data.data() + filled, array.data.size() - filled, path);

@@ -1,6 +1,9 @@
 #include "core/models/model.h"
 
+#include <sstream>
+
 #include "core/errors.h"
+#include "core/runtime/file_io.h"
 
 namespace distill {
 
@@ -18,9 +21,13 @@ void ModelImpl::saveCheckpoint(const std::string& path) {
   try {
     torch::serialize::OutputArchive archive;
     save(archive);
-    archive.save_to(path);
+    std::ostringstream bytes;
+    archive.save_to(bytes);  // in memory: see core/runtime/file_io.h for why not to the file
+    writeWholeFile(path, bytes.str());
   } catch (const c10::Error& e) {
     throw ModelError(path + ": cannot write model weights (" + std::string(e.what_without_backtrace()) + ")");
+  } catch (const std::runtime_error& e) {
+    throw ModelError(std::string("cannot write model weights: ") + e.what());
   }
 }
 

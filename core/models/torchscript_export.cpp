@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <sstream>
+
 #include "core/errors.h"
 #include "core/models/torchscript_model.h"
+#include "core/runtime/file_io.h"
 
 namespace distill {
 
@@ -173,7 +176,9 @@ void exportTorchScript(ModelImpl& model, const std::string& path) {
   if (auto* classifier = dynamic_cast<ClassifierImpl*>(&model)) {
     auto module = toTorchScript(*classifier);
     try {
-      module.save(path);
+      std::ostringstream bytes;
+      module.save(bytes);  // in memory: see core/runtime/file_io.h for why not to the file
+      writeWholeFile(path, bytes.str());
     } catch (const c10::Error& e) {
       throw ModelError(path + ": cannot write TorchScript module (" + std::string(e.what_without_backtrace()).substr(0, 200) + ")");
     } catch (const std::exception& e) {

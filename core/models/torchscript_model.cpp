@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/runtime/file_io.h"
 
 namespace distill {
 
@@ -81,9 +82,13 @@ std::string TorchScriptModelImpl::summary() const {
 
 void TorchScriptModelImpl::saveCheckpoint(const std::string& path) {
   try {
-    module_.save(path);
+    std::ostringstream bytes;
+    module_.save(bytes);  // in memory: see core/runtime/file_io.h for why not to the file
+    writeWholeFile(path, bytes.str());
   } catch (const c10::Error& e) {
     throw ModelError(path + ": cannot write TorchScript module (" + std::string(e.what_without_backtrace()) + ")");
+  } catch (const std::runtime_error& e) {
+    throw ModelError(std::string("cannot write TorchScript module: ") + e.what());
   }
 }
 

@@ -253,6 +253,8 @@ RunStore::RunStore(const std::string& path, Mode mode) : path_(path), read_only_
     throw StoreError(path + ": cannot open the database (" + std::string(raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)) + ")");
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, 15000);
+  // SQLITE_OPEN_READWRITE falls back to read-only when the file is not writable.
+  read_only_ = read_only || sqlite3_db_readonly(raw, "main") == 1;
   try {
     exec("PRAGMA foreign_keys = ON");
     int64_t application_id = 0;
@@ -276,7 +278,11 @@ RunStore::RunStore(const std::string& path, Mode mode) : path_(path), read_only_
       if (table_count > 0)
         throw StoreError(path + ": not a Distill Workbench database (it already holds other tables)");
     }
-    if (!read_only) {
+    if (!read_only && read_only_) {
+      // An older schema is browsed as it is (version 1 lacks only metric_series, which
+      // readers do without); upgrading it waits until the file is writable.
+      if (version == 0) throw StoreError(path + ": the file is read-only and holds no runs; a new database must be writable");
+    } else if (!read_only) {
       exec("PRAGMA journal_mode = WAL");
       exec("PRAGMA synchronous = NORMAL");
       migrate();
@@ -292,6 +298,12 @@ RunStore::RunStore(const std::string& path, Mode mode) : path_(path), read_only_
 }
 
 RunStore::~RunStore() = default;
+
+void RunStore::requireWritable() const {
+  if (read_only_)
+    throw StoreError(path_ + ": the database is read-only (no write permission); its runs can be browsed, but a new "
+                             "or resumed run needs a writable database (make the file writable, or pass another --db)");
+}
 
 void RunStore::exec(const std::string& sql) {
   char* error = nullptr;
@@ -334,6 +346,7 @@ void RunStore::requireRun(int64_t run_id) {
 }
 
 int64_t RunStore::createRun(const NewRun& run) {
+  requireWritable();
   Transaction transaction(db_.get());
   Statement insert(db_.get(), std::string("INSERT INTO runs (name, status, created_at, config_yaml, teacher_run_id, host, pid) "
                                           "VALUES (?, 'running', ") + kNow + ", ?, ?, ?, ?)");
@@ -450,6 +463,7 @@ void RunStore::addCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint) {
 }
 
 int RunStore::markInterruptedRuns() {
+  if (read_only_) return 0;  // browsing a read-only file: leave its statuses as they are
   std::vector<int64_t> dead;
   {
     Statement select(db_.get(), "SELECT id, host, pid FROM runs WHERE status = 'running'");
@@ -475,6 +489,7 @@ bool RunStore::isRunAlive(int64_t run_id) {
 }
 
 void RunStore::reopenRun(int64_t run_id) {
+  requireWritable();
   requireRun(run_id);
   Statement update(db_.get(),
                    "UPDATE runs SET status = 'running', error = '', finished_at = NULL, duration_s = NULL, host = ?, "
@@ -869,7 +884,13 @@ void StoreRecorder::onCheckpoint(const CheckpointInfo& checkpoint) {
 void StoreRecorder::flush() {
   last_flush_ = unixNow();
   if (pending_.empty()) return;
-  store_.appendMetrics(run_id_, pending_);
+  try {
+    store_.appendMetrics(run_id_, pending_);
+  } catch (const StoreError& e) {
+    // Typically a full disk: the batch's transaction was rolled back, earlier ones stay.
+    throw StoreError(store_.path() + ": cannot store the run's metric points (" + e.what() +
+                     "; a full disk?); what was stored before is kept");
+  }
   pending_.clear();
 }
 

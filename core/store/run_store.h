@@ -83,6 +83,12 @@ class RunStore {
 
   const std::string& path() const { return path_; }
   int schemaVersion() const;
+  // True when the file could only be opened for reading (no write permission on it, or a
+  // read-only medium): browsing works, anything that writes throws StoreError.
+  bool readOnly() const { return read_only_; }
+  // Throws StoreError saying the database is read-only and what to do; for callers that are
+  // about to start a run and should refuse before loading anything.
+  void requireWritable() const;
 
   int64_t createRun(const NewRun& run);
   void setEnvironment(int64_t run_id, const std::map<std::string, std::string>& environment);

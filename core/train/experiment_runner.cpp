@@ -25,6 +25,7 @@ ExperimentRunner::ExperimentRunner(ExperimentConfig config, const std::string& d
     : config_(std::move(config)), database_path_(database_path), observer_(observer), control_(control),
       state_(std::make_unique<State>()) {
   state_->store = std::make_unique<RunStore>(database_path_);
+  state_->store->requireWritable();  // before the dataset is loaded
   state_->teacher = resolveTeacherSource(config_, *state_->store);
   state_->data = loadDataset(config_.dataset);
   TrainerOptions options;
@@ -36,6 +37,7 @@ ExperimentRunner::ExperimentRunner(ResumeRun resume, const std::string& database
                                    RunControl& control)
     : database_path_(database_path), observer_(observer), control_(control), state_(std::make_unique<State>()) {
   state_->store = std::make_unique<RunStore>(database_path_);
+  state_->store->requireWritable();
   state_->store->markInterruptedRuns();
   const auto run = state_->store->getRun(resume.run_id);
   const std::string name = "run " + std::to_string(resume.run_id);
@@ -101,10 +103,18 @@ RunResult ExperimentRunner::run() {
   const RunStatus status = result.outcome == RunOutcome::Completed ? RunStatus::Completed
                            : result.outcome == RunOutcome::Stopped ? RunStatus::Stopped
                                                                    : RunStatus::Failed;
-  state_->store->finishRun(run_id_, status, result.error);
-  // A resumed run reports what was stored before the interruption too (e.g. the teacher's).
-  if (const auto stored = state_->store->getRun(run_id_))
-    for (const auto& [key, value] : stored->final_metrics) result.final.emplace(key, value);
+  try {
+    state_->store->finishRun(run_id_, status, result.error);
+    // A resumed run reports what was stored before the interruption too (e.g. the teacher's).
+    if (const auto stored = state_->store->getRun(run_id_))
+      for (const auto& [key, value] : stored->final_metrics) result.final.emplace(key, value);
+  } catch (const std::exception& e) {
+    // The database cannot take the final status (a full disk, a lost file): what it holds
+    // stays as committed, and the run shows as `interrupted` at the next start.
+    result.outcome = RunOutcome::Failed;
+    result.error = (result.error.empty() ? std::string() : result.error + "; ") +
+                   "could not record the end of the run: " + e.what();
+  }
   return result;
 }
 

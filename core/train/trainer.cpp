@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -17,6 +18,7 @@
 #include "core/metrics/metrics.h"
 #include "core/models/classifier.h"
 #include "core/models/factory.h"
+#include "core/runtime/file_io.h"
 #include "core/runtime/runtime.h"
 #include "core/train/schedule.h"
 
@@ -177,6 +179,25 @@ struct Trainer::Impl {
     emit(points);
   }
 
+  // Writes a file through `write(temporary)` and renames it into place. When it cannot be
+  // written (a full disk, a folder made read-only) the run fails naming the file; the
+  // temporary is removed and the previous checkpoint stays as it was.
+  template <typename Write>
+  static void writeAtomically(const std::filesystem::path& path, Write&& write) {
+    const std::string temporary = path.string() + ".tmp";
+    try {
+      write(temporary);
+      std::filesystem::rename(temporary, path);
+    } catch (const std::exception& e) {
+      std::error_code ec;
+      std::filesystem::remove(temporary, ec);
+      const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+      const std::string reason = torch_error ? torch_error->what_without_backtrace() : e.what();
+      throw std::runtime_error("cannot write the checkpoint " + path.string() + " (disk full or not writable?): " +
+                               reason.substr(0, 300));
+    }
+  }
+
   // Writes the model (<role>.pt, for reuse and export) and the training state (state.pt:
   // the same weights, optimizer, RNG, epoch and step), each to a temporary file renamed into
   // place, so a reader never sees half a file. The state carries its own copy of the weights
@@ -187,8 +208,7 @@ struct Trainer::Impl {
     std::filesystem::create_directories(options.artifacts_dir);
     const auto folder = std::filesystem::path(options.artifacts_dir);
     const auto model_path = folder / (role + ".pt");
-    model->saveCheckpoint(model_path.string() + ".tmp");
-    std::filesystem::rename(model_path.string() + ".tmp", model_path);
+    writeAtomically(model_path, [&](const std::string& temporary) { model->saveCheckpoint(temporary); });
 
     torch::serialize::OutputArchive state;
     state.write("phase_is_student", torch::tensor(role == "student" ? 1 : 0, torch::kInt64));
@@ -215,8 +235,11 @@ struct Trainer::Impl {
       state.write("regressor", regressor_state);
     }
     const auto state_path = folder / "state.pt";
-    state.save_to(state_path.string() + ".tmp");
-    std::filesystem::rename(state_path.string() + ".tmp", state_path);
+    writeAtomically(state_path, [&](const std::string& temporary) {
+      std::ostringstream bytes;
+      state.save_to(bytes);  // in memory: see core/runtime/file_io.h for why not to the file
+      writeWholeFile(temporary, bytes.str());
+    });
     observer.onCheckpoint({role, model_path.string(), step, static_cast<double>(epoch)});
     observer.onCheckpoint({"state", state_path.string(), step, static_cast<double>(epoch)});
   }

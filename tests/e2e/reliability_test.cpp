@@ -1,0 +1,441 @@
+// Reliability of the `distill` binary against bad files and a hostile environment: corrupt
+// datasets (IDX, CIFAR), TorchScript that is not or does not fit, a database from a newer
+// workbench, paths in folders that do not exist, a read-only database and a full disk.
+// Each case names what it expects: the exit code and a fragment of the message that names the
+// file or key. The CLI's config/IDX table is in cli_test.cpp; this one adds the rest.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/data/idx.h"
+#include "core/errors.h"
+#include "core/models/torchscript_export.h"
+#include "core/store/run_store.h"
+#include "support/test_support.h"
+
+namespace distill {
+namespace {
+
+using testing::CommandResult;
+using testing::TempDir;
+
+std::string quote(const std::string& text) { return "'" + text + "'"; }
+CommandResult distillCli(const std::string& args) { return testing::runCommand(std::string(DISTILL_CLI_PATH) + " " + args); }
+bool haveFashionMnist() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
+
+// A tiny run on the Fashion-MNIST files: seconds, with a checkpoint per epoch.
+const char* kTinyRun =
+    "--set dataset.limit_train=1000 --set dataset.limit_test=200 --set teacher.epochs=1 --set train.epochs=1 "
+    "--set teacher.hidden=[32] --set student.hidden=[16] --quiet";
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string integrityCheck(const std::string& db) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(raw);
+    return "cannot open";
+  }
+  std::string result;
+  sqlite3_exec(
+      raw, "PRAGMA integrity_check",
+      [](void* out, int, char** values, char**) {
+        *static_cast<std::string*>(out) += values[0] ? values[0] : "";
+        return 0;
+      },
+      &result, nullptr);
+  sqlite3_close(raw);
+  return result;
+}
+
+void writeCifar10(const std::filesystem::path& folder, int records_per_file) {
+  std::filesystem::create_directories(folder);
+  std::string record(3073, '\x40');
+  for (const char* name : {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+                           "data_batch_5.bin", "test_batch.bin"}) {
+    std::ofstream out(folder / name, std::ios::binary);
+    for (int i = 0; i < records_per_file; ++i) {
+      record[0] = static_cast<char>(i % 10);
+      out << record;
+    }
+  }
+}
+
+// ---- the bad-input table --------------------------------------------------------------------
+
+struct BadFile {
+  const char* name;
+  std::string args;          // after `distill`; $DIR is the table's scratch folder
+  int exit_code;
+  std::string must_mention;  // in stderr
+};
+void PrintTo(const BadFile& c, std::ostream* os) { *os << c.name; }
+
+std::string expand(std::string text, const std::string& dir) {
+  for (size_t at; (at = text.find("$DIR")) != std::string::npos;) text.replace(at, 4, dir);
+  return text;
+}
+
+class BadFileInput : public ::testing::TestWithParam<BadFile> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    const auto& root = dir_->path();
+    // CIFAR-10 folders, each with one thing wrong.
+    for (const char* b : {"cifar_truncated", "cifar_empty", "cifar_label", "cifar_missing", "cifar_python"})
+      writeCifar10(root / b, 20);
+    std::filesystem::resize_file(root / "cifar_truncated/data_batch_3.bin", 3073 * 5 + 100);
+    std::filesystem::resize_file(root / "cifar_empty/test_batch.bin", 0);
+    {
+      std::fstream label(root / "cifar_label/data_batch_2.bin", std::ios::binary | std::ios::in | std::ios::out);
+      label.seekp(3073 * 7);
+      label.put(static_cast<char>(200));
+    }
+    std::filesystem::remove(root / "cifar_missing/data_batch_4.bin");
+    std::filesystem::create_directories(root / "cifar_python/cifar-10-batches-py");
+    for (const auto& entry : std::filesystem::directory_iterator(root / "cifar_python"))
+      if (entry.is_regular_file()) std::filesystem::remove(entry.path());
+    // IDX: a gzip file cut in the middle of its stream, and one whose element type is int32.
+    for (const char* b : {"idx_gz_cut", "idx_int32"}) testing::writeToyIdxDataset(root / b, 100, 20, 3, true);
+    const auto gz = root / "idx_gz_cut/train-images-idx3-ubyte.gz";
+    std::filesystem::resize_file(gz, std::filesystem::file_size(gz) / 2);
+    std::filesystem::remove(root / "idx_int32/train-labels-idx1-ubyte.gz");
+    std::ofstream(root / "idx_int32/train-labels-idx1-ubyte", std::ios::binary).write("\0\0\x0c\x01\0\0\0\x64", 8);
+    // TorchScript: a zip that is not a module, and a real module with 7 outputs for 10 classes.
+    std::ofstream(root / "not_torchscript.pt") << "PK\x03\x04 certainly not a TorchScript archive";
+    torch::jit::Module seven("SevenClasses");
+    seven.register_parameter("weight", torch::zeros({7, 784}), false);
+    seven.define("def forward(self, x):\n    return torch.matmul(x.flatten(1), self.weight.t())\n");
+    seven.save((root / "seven_outputs.pt").string());
+    // Databases: one from a newer workbench, one that is some other program's SQLite file.
+    { RunStore newer(dir_->file("newer.db")); }
+    sqlite3* raw = nullptr;
+    sqlite3_open(dir_->file("newer.db").c_str(), &raw);
+    sqlite3_exec(raw, "PRAGMA user_version = 7", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+    sqlite3_open(dir_->file("other.db").c_str(), &raw);
+    sqlite3_exec(raw, "CREATE TABLE invoices (id INTEGER)", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+    std::ofstream(dir_->file("text.db")) << "just some text, not SQLite at all, long enough to have a header........";
+    // Configs: malformed JSON, a scalar where a list goes, a list where a mapping goes.
+    std::ofstream(dir_->file("malformed.json")) << "{\"train\": {\"epochs\": 3,, \"lr\": }\n";
+    std::ofstream(dir_->file("scalar_for_list.yaml")) << "teacher:\n  hidden: wide\n";
+    std::ofstream(dir_->file("list_for_mapping.yaml")) << "train: [1, 2]\n";
+    RunStore empty(dir_->file("empty.db"));
+    RunStore one(dir_->file("one.db"));
+    const int64_t id = one.createRun(NewRun{"stored", "seed: 0\n", {}, std::nullopt});
+    one.appendMetrics(id, {MetricPoint{"eval/agreement", 0, 0.0, 1.0, 0.5}, MetricPoint{"eval/agreement", 10, 1.0, 2.0, 0.9}});
+    one.finishRun(id, RunStatus::Completed);
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static TempDir* dir_;
+};
+TempDir* BadFileInput::dir_ = nullptr;
+
+TEST_P(BadFileInput, ExitsWithAMessageNamingTheCulprit) {
+  const auto& c = GetParam();
+  const std::string dir = dir_->path().string();
+  const std::string db = dir_->file(std::string(c.name) + ".run.db");
+  const std::string args = expand(c.args, dir);
+  const auto result = distillCli(args + (args.find("--db") == std::string::npos ? " --db " + quote(db) : ""));
+  EXPECT_EQ(result.exit_code, c.exit_code) << result.err;
+  EXPECT_NE(result.err.find(expand(c.must_mention, dir)), std::string::npos) << "stderr: " << result.err;
+  EXPECT_EQ(result.err.find("terminate called"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("Sanitizer"), std::string::npos) << result.err;
+  if (std::filesystem::exists(db)) {
+    RunStore store(db);
+    EXPECT_TRUE(store.listRuns().empty()) << "a run refused for bad input leaves nothing behind";
+  }
+}
+
+// Runs that would train need the dataset's folder checked first, so they fail in well under
+// a second; none of them reaches the training loop.
+const std::string kCifar = "run --set dataset.name=cifar10 --set dataset.path=$DIR/";
+const std::string kIdx = "run --set dataset.name=idx --set dataset.path=$DIR/";
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BadFileInput,
+    ::testing::Values(
+        BadFile{"cifar_truncated", kCifar + "cifar_truncated", 2,
+                "$DIR/cifar_truncated/data_batch_3.bin: size 15465 bytes is not a whole number of 3073-byte"},
+        BadFile{"cifar_empty", kCifar + "cifar_empty", 2, "$DIR/cifar_empty/test_batch.bin: file is empty"},
+        BadFile{"cifar_label_out_of_range", kCifar + "cifar_label", 2,
+                "$DIR/cifar_label/data_batch_2.bin: record 7 has label 200, expected 0..9"},
+        BadFile{"cifar_missing_batch", kCifar + "cifar_missing", 2, "missing data_batch_4.bin"},
+        BadFile{"cifar_python_version", kCifar + "cifar_python", 2, "the Python and MATLAB versions are not read"},
+        BadFile{"cifar_folder_missing", kCifar + "no/such/folder", 2, "$DIR/no/such/folder: CIFAR-10 folder not found"},
+        BadFile{"idx_gzip_cut", kIdx + "idx_gz_cut", 2, "$DIR/idx_gz_cut/train-images-idx3-ubyte.gz"},
+        BadFile{"idx_wrong_element_type", kIdx + "idx_int32", 2,
+                "$DIR/idx_int32/train-labels-idx1-ubyte: unsupported IDX element type 0x0c"},
+        BadFile{"torchscript_not_a_module", "run --set teacher.source=torchscript:$DIR/not_torchscript.pt " + std::string(kTinyRun),
+                2, "$DIR/not_torchscript.pt: not a TorchScript file"},
+        BadFile{"torchscript_wrong_output_shape",
+                "run --set teacher.source=torchscript:$DIR/seven_outputs.pt " + std::string(kTinyRun), 2, "[N, 10]"},
+        BadFile{"torchscript_student_missing", "run --set student.source=torchscript:$DIR/gone.pt " + std::string(kTinyRun), 2,
+                "$DIR/gone.pt"},
+        BadFile{"database_from_newer_workbench", "list --db $DIR/newer.db", 2,
+                "$DIR/newer.db: written by a newer Distill Workbench (schema version 7"},
+        BadFile{"database_newer_run", "run --db $DIR/newer.db " + std::string(kTinyRun), 2, "schema version 7"},
+        BadFile{"database_of_another_program", "list --db $DIR/other.db", 2, "$DIR/other.db: not a Distill Workbench database"},
+        BadFile{"database_not_sqlite", "list --db $DIR/text.db", 2, "$DIR/text.db"},
+        BadFile{"database_folder_missing_for_list", "list --db $DIR/no/such/folder/runs.db", 2,
+                "$DIR/no/such/folder/runs.db: no database here yet"},
+        BadFile{"config_in_missing_folder", "run $DIR/no/such/folder/experiment.yaml", 2,
+                "$DIR/no/such/folder/experiment.yaml"},
+        BadFile{"export_into_missing_folder", "export 1 --format csv --out $DIR/no/such/folder/points.csv --db $DIR/one.db", 2,
+                "$DIR/no/such/folder/points.csv"},
+        BadFile{"export_json_into_missing_folder",
+                "export 1 --format json --out $DIR/no/such/folder/points.json --db $DIR/one.db", 2,
+                "$DIR/no/such/folder/points.json"},
+        BadFile{"report_into_missing_folder", "report 1 --out $DIR/no/such/folder/r.html --db $DIR/one.db", 2,
+                "$DIR/no/such/folder/r.html"},
+        BadFile{"malformed_json", "run $DIR/malformed.json", 2, "$DIR/malformed.json: not valid YAML or JSON at line"},
+        BadFile{"scalar_for_a_list", "run $DIR/scalar_for_list.yaml", 2, "teacher.hidden: expected a whole number, got 'wide'"},
+        BadFile{"list_for_a_mapping", "run $DIR/list_for_mapping.yaml", 2, "train: expected a mapping of keys"},
+        BadFile{"seed_not_a_number", "run --set seed=abc", 2, "seed: expected a whole number, got 'abc'"},
+        BadFile{"unknown_method", "run --set distill.method=magic", 2, "distill.method: expected one of kd,"},
+        BadFile{"negative_limit", "run --set dataset.limit_train=-5", 2, "dataset.limit_train: expected 0 (all) or a positive"},
+        BadFile{"dropout_one", "run --set teacher.dropout=1", 2, "teacher.dropout: expected a probability in [0, 1)"},
+        BadFile{"learning_rate_zero", "run --set train.lr=0", 2, "train.lr: expected a learning rate > 0"},
+        BadFile{"zero_width_layer", "run --set teacher.hidden=[0]", 2, "teacher.hidden: expected widths between 1 and"},
+        BadFile{"resume_unknown_run", "resume 42 --db $DIR/empty.db", 2, "run 42"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// ---- no giant allocation for a header that lies ----------------------------------------------
+
+// Reads the file in a child whose address space may grow by only 48 MiB: a reader that trusts
+// the header (and allocates what it claims, or even a 64 MiB first buffer) dies of bad_alloc
+// there instead of answering with a DataError naming the file.
+std::string readIdxUnderMemoryLimit(const std::string& path) {
+  int out[2];
+  if (pipe(out) != 0) return "pipe failed";
+  const pid_t child = fork();
+  if (child == 0) {
+    close(out[0]);
+    std::string message = "accepted";
+    rlimit limit{};
+    std::ifstream status("/proc/self/statm");
+    size_t pages = 0;
+    status >> pages;
+    limit.rlim_cur = limit.rlim_max = pages * static_cast<size_t>(sysconf(_SC_PAGESIZE)) + (48u << 20);
+    setrlimit(RLIMIT_AS, &limit);
+    try {
+      readIdxFile(path);
+    } catch (const DataError& e) {
+      message = std::string("DataError: ") + e.what();
+    } catch (const std::bad_alloc&) {
+      message = "bad_alloc";
+    }
+    [[maybe_unused]] auto n = write(out[1], message.data(), message.size());
+    _exit(0);
+  }
+  close(out[1]);
+  std::string message;
+  char buffer[512];
+  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;) message.append(buffer, static_cast<size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return message;
+}
+
+TEST(HugeHeader, IsRefusedBeforeAllocatingWhatItClaims) {
+  TempDir dir;
+  // 60,000 x 56 x 56 = 188 MB promised, 300 bytes present; raw and gzipped.
+  IdxArray small{{60000, 56, 56}, std::vector<uint8_t>(300, 7)};
+  const std::string raw = dir.file("raw-idx3-ubyte"), gz = dir.file("gz-idx3-ubyte.gz");
+  {
+    std::ofstream out(raw, std::ios::binary);
+    out.write("\0\0\x08\x03\0\0\xea\x60\0\0\0\x38\0\0\0\x38", 16);
+    out.write(reinterpret_cast<const char*>(small.data.data()), 300);
+  }
+  {
+    // writeIdxFile checks nothing against dims, so it writes the same lie gzipped.
+    writeIdxFile(gz, small, /*gzip=*/true);
+  }
+  const auto raw_result = readIdxUnderMemoryLimit(raw);
+  EXPECT_NE(raw_result.find("DataError: " + raw + ": truncated: header promises 188160000 bytes of data, file has 300"),
+            std::string::npos)
+      << raw_result;
+  const auto gz_result = readIdxUnderMemoryLimit(gz);
+  EXPECT_NE(gz_result.find("DataError: " + gz + ": truncated: header promises 188160000 bytes"), std::string::npos)
+      << gz_result;
+}
+
+// ---- a read-only database ---------------------------------------------------------------------
+
+// Makes a file unwritable even for root (who ignores permission bits): the immutable flag as
+// root, chmod otherwise. Undone when the object goes.
+class ReadOnlyFile {
+ public:
+  explicit ReadOnlyFile(std::string path) : path_(std::move(path)) {
+    if (geteuid() != 0) {
+      ok_ = chmod(path_.c_str(), 0444) == 0;
+      return;
+    }
+    ok_ = setImmutable(true);
+  }
+  ~ReadOnlyFile() {
+    if (geteuid() == 0)
+      setImmutable(false);
+    else
+      chmod(path_.c_str(), 0644);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  bool setImmutable(bool on) {
+    const int fd = open(path_.c_str(), O_RDONLY);
+    if (fd < 0) return false;
+    int flags = 0;
+    bool done = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+    flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+    done = done && ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+    close(fd);
+    return done;
+  }
+  std::string path_;
+  bool ok_ = false;
+};
+
+TEST(ReadOnlyDatabase, BrowsesButRefusesNewRunsWithAMessage) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const std::string db = dir.file("runs.db");
+  const auto made = distillCli(std::string("run ") + kTinyRun + " --set train.epochs=2 --db " + quote(db));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ReadOnlyFile read_only(db);
+  if (!read_only.ok()) GTEST_SKIP() << "cannot make a file read-only here (no immutable flag support)";
+  ASSERT_FALSE(std::ofstream(db, std::ios::app).is_open()) << "the file is still writable";
+
+  const auto listed = distillCli("list --json --db " + quote(db));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(nlohmann::json::parse(listed.out).at(0)["status"], "completed");
+  const auto shown = distillCli("show 1 --db " + quote(db));
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("completed"), std::string::npos);
+  const auto exported = distillCli("export 1 --format csv --out " + quote(dir.file("points.csv")) + " --db " + quote(db));
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_GT(std::filesystem::file_size(dir.file("points.csv")), 100u);
+  const auto compared = distillCli("compare 1 1 --db " + quote(db));
+  EXPECT_EQ(compared.exit_code, 0) << compared.err;
+
+  const auto refused = distillCli(std::string("run ") + kTinyRun + " --db " + quote(db));
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find(db + ": the database is read-only"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find("teacher eval"), std::string::npos) << "refused before training";
+  const auto resumed = distillCli("resume 1 --db " + quote(db));
+  EXPECT_EQ(resumed.exit_code, 2);
+  EXPECT_NE(resumed.err.find("read-only"), std::string::npos) << resumed.err;
+  EXPECT_EQ(integrityCheck(db), "ok");
+}
+
+// ---- a full disk ----------------------------------------------------------------------------
+
+// Runs `distill` with RLIMIT_FSIZE: no file may grow past `max_file_bytes`, as on a disk that
+// fills up mid-run (writes fail with EFBIG; SIGXFSZ is ignored so they fail instead of killing).
+CommandResult runWithFileSizeLimit(const std::vector<std::string>& args, rlim_t max_file_bytes, const TempDir& dir) {
+  const std::string out_path = dir.file("limited.out"), err_path = dir.file("limited.err");
+  const pid_t child = fork();
+  if (child == 0) {
+    freopen(out_path.c_str(), "w", stdout);
+    freopen(err_path.c_str(), "w", stderr);
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{max_file_bytes, max_file_bytes};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    std::vector<char*> argv{const_cast<char*>(DISTILL_CLI_PATH)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(DISTILL_CLI_PATH, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  CommandResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
+  return result;
+}
+
+TEST(FullDisk, RunFailsCleanlyAndTheDatabaseStaysReadable) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const std::string db = dir.file("runs.db");
+  // A completed run first: it must survive the failed one untouched.
+  const auto first = distillCli(std::string("run ") + kTinyRun + " --name before --db " + quote(db));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  RunStore before_store(db, RunStore::Mode::ReadOnly);
+  const auto points_before = before_store.metrics(1).size();
+
+  // Then a run that logs every step and checkpoints models far larger than the room left.
+  const auto limited = runWithFileSizeLimit(
+      {"run", "--db", db, "--name", "full", "--set", "dataset.limit_train=2000", "--set", "dataset.limit_test=200",
+       "--set", "teacher.epochs=3", "--set", "train.epochs=3", "--set", "teacher.hidden=[256]", "--set",
+       "student.hidden=[64]", "--set", "train.log_every=1", "--set", "train.batch_size=32"},
+      /*max_file_bytes=*/std::filesystem::file_size(db) + (400u << 10), dir);
+  EXPECT_EQ(limited.exit_code, 1) << limited.err;
+  EXPECT_NE(limited.err.find("error: run 2 failed: cannot write the checkpoint"), std::string::npos) << limited.err;
+  EXPECT_EQ(limited.err.find("terminate called"), std::string::npos) << limited.err;
+
+  EXPECT_EQ(integrityCheck(db), "ok");
+  RunStore store(db);
+  store.markInterruptedRuns();
+  const auto runs = store.listRuns();
+  ASSERT_EQ(runs.size(), 2u);
+  const auto full = store.getRun(2);
+  ASSERT_TRUE(full);
+  EXPECT_TRUE(full->status == RunStatus::Failed || full->status == RunStatus::Interrupted)
+      << "status " << statusName(full->status) << ", never left running";
+  EXPECT_EQ(store.getRun(1)->status, RunStatus::Completed);
+  EXPECT_EQ(store.metrics(1).size(), points_before) << "the earlier run is untouched";
+  EXPECT_FALSE(store.metrics(2).empty()) << "what the failed run stored before the disk filled is kept";
+  const auto shown = distillCli("show 2 --db " + quote(db));
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+}
+
+// Tiny models (checkpoints fit) and a point every step: here the database's own file is what
+// can no longer grow, and the message names it.
+TEST(FullDisk, MetricsThatNoLongerFitFailTheRunNamingTheDatabase) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const std::string db = dir.file("runs.db");
+  const auto first = distillCli(std::string("run ") + kTinyRun + " --name before --db " + quote(db));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto limited = runWithFileSizeLimit(
+      {"run", "--db", db, "--set", "dataset.limit_train=2000", "--set", "dataset.limit_test=200", "--set",
+       "teacher.epochs=1", "--set", "train.epochs=40", "--set", "teacher.hidden=[8]", "--set", "student.hidden=[8]",
+       "--set", "train.log_every=1", "--set", "train.batch_size=32"},
+      /*max_file_bytes=*/120u << 10, dir);
+  EXPECT_EQ(limited.exit_code, 1) << limited.err;
+  EXPECT_NE(limited.err.find(db + ": cannot store the run's metric points"), std::string::npos) << limited.err;
+  EXPECT_EQ(integrityCheck(db), "ok");
+  RunStore store(db);
+  store.markInterruptedRuns();
+  const auto failed = store.getRun(2);
+  ASSERT_TRUE(failed);
+  EXPECT_NE(failed->status, RunStatus::Running);
+  EXPECT_FALSE(store.metrics(2).empty());
+  EXPECT_EQ(store.getRun(1)->status, RunStatus::Completed);
+}
+
+}  // namespace
+}  // namespace distill
