@@ -46,6 +46,9 @@ nlohmann::json toJson(const BenchReport& report) {
       phases[p.name] = {{"samples_per_s", p.samples_per_s},
                         {"gflops", p.gflops},
                         {"fraction_of_peak", report.peak_gflops > 0 ? p.gflops / report.peak_gflops : 0.0},
+                        {"adjacent_gemm_gflops", p.adjacent_gemm_gflops},
+                        {"fraction_of_adjacent_gemm",
+                         p.adjacent_gemm_gflops > 0 ? p.gflops / p.adjacent_gemm_gflops : 0.0},
                         {"flops_per_sample", p.flops_per_sample},
                         {"samples", p.samples},
                         {"seconds", p.seconds}};
@@ -60,13 +63,19 @@ void printTable(const BenchReport& report) {
   fmt::print("threads: {} torch intra-op, {} BLAS ({}; {})\n", report.threads.intra_op_threads,
              report.threads.blas_threads, report.threads.reason, report.threads.blas);
   for (const auto& m : report.matmul) fmt::print("matmul {}: {:.1f} GFLOP/s\n", m.shape, m.gflops);
-  fmt::print("peak (the highest above): {:.1f} GFLOP/s; {:.1f} s measured per training phase\n\n", report.peak_gflops,
+  fmt::print("peak (the highest matmul rate of this run): {:.1f} GFLOP/s; {:.1f} s measured per training phase\n\n",
+             report.peak_gflops,
              report.seconds_per_phase);
   fmt::print("{:<8} {:<14} {:>12} {:>9} {:>8}\n", "workload", "phase", "samples/s", "GFLOP/s", "of peak");
   for (const auto& w : report.workloads) {
-    for (const auto& p : w.phases)
-      fmt::print("{:<8} {:<14} {:>12.0f} {:>9.1f} {:>7.0f}%\n", w.name, p.name, p.samples_per_s, p.gflops,
+    for (const auto& p : w.phases) {
+      fmt::print("{:<8} {:<14} {:>12.0f} {:>9.1f} {:>7.0f}%", w.name, p.name, p.samples_per_s, p.gflops,
                  report.peak_gflops > 0 ? 100.0 * p.gflops / report.peak_gflops : 0.0);
+      if (p.adjacent_gemm_gflops > 0)
+        fmt::print("   ({:.0f}% of its GEMMs alone measured around it, {:.1f} GFLOP/s)", 100.0 * p.gflops / p.adjacent_gemm_gflops,
+                   p.adjacent_gemm_gflops);
+      fmt::print("\n");
+    }
     fmt::print("{:<8} {:<14} {:>11.2f}s   (teacher-logit cache of the training set, in chunks)\n", w.name,
                "cache_build", w.cache_build_s);
   }

@@ -51,17 +51,19 @@ double timedRate(const std::function<void()>& work, double flops_per_call, doubl
 // Matrix-multiply rates in this process: a square 1024^3 product, and the GEMMs of one
 // training step of an MLP at batch `batch` (forward X W^T, backward dX = dY W, dW = dY^T X),
 // i.e. what the teacher's step multiplies, without anything around it.
-std::vector<MatmulRate> measureMatmul(const std::vector<int64_t>& widths, int64_t batch, const torch::Device& device,
-                                      double trial_s) {
+MatmulRate measureSquareMatmul(const torch::Device& device, double trial_s) {
   torch::NoGradGuard no_grad;
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-  std::vector<MatmulRate> rates;
-  {
-    const auto a = torch::randn({1024, 1024}, options), b = torch::randn({1024, 1024}, options);
-    auto c = torch::empty({1024, 1024}, options);
-    rates.push_back({"1024x1024x1024",
-                     timedRate([&] { torch::mm_out(c, a, b); }, 2.0 * 1024 * 1024 * 1024, trial_s, 5, device) / 1e9});
-  }
+  const auto a = torch::randn({1024, 1024}, options), b = torch::randn({1024, 1024}, options);
+  auto c = torch::empty({1024, 1024}, options);
+  return {"1024x1024x1024",
+          timedRate([&] { torch::mm_out(c, a, b); }, 2.0 * 1024 * 1024 * 1024, trial_s, 5, device) / 1e9};
+}
+
+MatmulRate measureStepGemms(const std::vector<int64_t>& widths, int64_t batch, const torch::Device& device,
+                            double trial_s, int trials) {
+  torch::NoGradGuard no_grad;
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   std::vector<torch::Tensor> xs, ws, dys, outs_f, outs_dx, outs_dw;
   double flops = 0.0;
   for (size_t i = 0; i + 1 < widths.size(); ++i) {
@@ -77,7 +79,7 @@ std::vector<MatmulRate> measureMatmul(const std::vector<int64_t>& widths, int64_
   std::string name = "mlp";
   for (size_t i = 0; i < widths.size(); ++i) name += (i ? "-" : " ") + std::to_string(widths[i]);
   name += " step GEMMs, batch " + std::to_string(batch);
-  rates.push_back({name, timedRate(
+  return {name, timedRate(
                              [&] {
                                for (size_t i = 0; i < xs.size(); ++i) {
                                  torch::mm_out(outs_f[i], xs[i], ws[i].t());
@@ -85,9 +87,8 @@ std::vector<MatmulRate> measureMatmul(const std::vector<int64_t>& widths, int64_
                                  torch::mm_out(outs_dw[i], dys[i].t(), xs[i]);
                                }
                              },
-                             flops, trial_s, 5, device) /
-                             1e9});
-  return rates;
+                             flops, trial_s, trials, device) /
+                             1e9};
 }
 
 struct WorkloadSpec {
@@ -201,6 +202,7 @@ BenchReport runBenchmark(const BenchOptions& options, const std::function<void(c
   // step counts exactly 128 samples.
   constexpr int64_t kBatch = 128;
   std::vector<std::string> common{"device=" + options.device,
+                                  "train.autocast=" + options.autocast,
                                   "threads=" + std::to_string(options.threads),
                                   "dataset.name=fashion-mnist",
                                   "dataset.limit_train=" + std::to_string(468 * kBatch),
@@ -233,11 +235,16 @@ BenchReport runBenchmark(const BenchOptions& options, const std::function<void(c
   say("Fashion-MNIST: " + std::to_string(data.train.size()) + " training, " + std::to_string(data.test.size()) +
       " test images from " + data.folder);
 
-  report.matmul = measureMatmul({784, 1200, 1200, 10}, kBatch, device, std::min(0.4, options.seconds / 4));
-  for (const auto& m : report.matmul) {
-    report.peak_gflops = std::max(report.peak_gflops, m.gflops);
+  // The peak: a square product and the MLP teacher's own step GEMMs, here and again right
+  // before and after each MLP teacher's training phase (on a shared machine the rate moves;
+  // the highest measurement is the peak, and each teacher phase also gets the rate measured
+  // around it, `adjacent_gemm_gflops`).
+  const double trial_s = std::min(0.4, options.seconds / 4);
+  const std::vector<int64_t> mlp_teacher{784, 1200, 1200, 10};
+  report.matmul.push_back(measureSquareMatmul(device, trial_s));
+  report.matmul.push_back(measureStepGemms(mlp_teacher, kBatch, device, trial_s, 5));
+  for (const auto& m : report.matmul)
     say("matmul " + m.shape + ": " + std::to_string(static_cast<int>(m.gflops)) + " GFLOP/s");
-  }
 
   const auto scratch = std::filesystem::temp_directory_path() / ("distill-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(scratch);
@@ -266,12 +273,20 @@ BenchReport runBenchmark(const BenchOptions& options, const std::function<void(c
 
     // Teacher training: a real run, stopped once `seconds` are measured.
     {
+      const bool mlp = config.teacher.model.arch == "mlp";
+      const MatmulRate before = mlp ? measureStepGemms(mlp_teacher, kBatch, device, trial_s, 3) : MatmulRate{};
       RunControl control;
       PhaseTimer timer(control, Phase::Teacher, options.seconds, kBatch);
       Trainer trainer(config, data, {}, timer, control);
       const auto result = trainer.run();
       if (result.outcome == RunOutcome::Failed) throw std::runtime_error("bench " + name + ": " + result.error);
       workload.phases.push_back(trainedPhase("teacher_train", timer, 3.0 * teacher_fwd));
+      if (mlp) {
+        const MatmulRate after = measureStepGemms(mlp_teacher, kBatch, device, trial_s, 3);
+        report.matmul.push_back({before.shape + " (before " + name + " teacher_train)", before.gflops});
+        report.matmul.push_back({after.shape + " (after " + name + " teacher_train)", after.gflops});
+        workload.phases.back().adjacent_gemm_gflops = 0.5 * (before.gflops + after.gflops);
+      }
     }
     // The KD runs take a fixed teacher from a checkpoint (its weights do not change the
     // amount of work), so that their time is the student phase's alone.
@@ -311,6 +326,7 @@ BenchReport runBenchmark(const BenchOptions& options, const std::function<void(c
           std::to_string(static_cast<int>(p.gflops)) + " GFLOP/s");
     report.workloads.push_back(std::move(workload));
   }
+  for (const auto& m : report.matmul) report.peak_gflops = std::max(report.peak_gflops, m.gflops);
   return report;
 }
 

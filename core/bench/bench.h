@@ -39,6 +39,9 @@ struct BenchPhase {
   double seconds = 0.0;          // length of the measured window
   double flops_per_sample = 0.0; // counted FLOPs per sample (forward + backward where trained)
   double gflops = 0.0;           // achieved GFLOP/s
+  // MLP teacher training: the mean rate of the teacher's step GEMMs alone, measured right
+  // before and right after the phase (0 when not measured).
+  double adjacent_gemm_gflops = 0.0;
 };
 
 struct BenchWorkload {
@@ -63,7 +66,7 @@ struct BenchReport {
   int cpu_cores = 0;
   ThreadSettings threads;
   std::vector<MatmulRate> matmul;
-  double peak_gflops = 0.0;  // the highest of `matmul`
+  double peak_gflops = 0.0;  // the highest of `matmul` (all measurements of the run)
   std::vector<BenchWorkload> workloads;
   double seconds_per_phase = 0.0;
 };

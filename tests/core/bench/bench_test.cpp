@@ -37,7 +37,7 @@ TEST(Bench, TinyWorkloadReportsEveryPhaseWithCountedFlops) {
   std::vector<std::string> lines;
   const BenchReport report = runBenchmark(options, [&](const std::string& line) { lines.push_back(line); });
   EXPECT_EQ(report.device, "cpu");
-  ASSERT_EQ(report.matmul.size(), 2u);
+  ASSERT_EQ(report.matmul.size(), 4u);  // square, step GEMMs, and the step GEMMs before and after the teacher phase
   EXPECT_GT(report.peak_gflops, 0.0);
   EXPECT_GE(report.threads.intra_op_threads, 1);
   ASSERT_EQ(report.workloads.size(), 1u);
@@ -53,6 +53,7 @@ TEST(Bench, TinyWorkloadReportsEveryPhaseWithCountedFlops) {
   EXPECT_DOUBLE_EQ(tiny.phase("kd_cached")->flops_per_sample, 6.0 * 25408);
   EXPECT_DOUBLE_EQ(tiny.phase("kd_uncached")->flops_per_sample, 6.0 * 25408 + 2.0 * 2392800);
   EXPECT_EQ(tiny.phase("teacher_train")->samples % 128, 0);
+  EXPECT_GT(tiny.phase("teacher_train")->adjacent_gemm_gflops, 0.0);
   EXPECT_GT(tiny.cache_build_s, 0.0);
   EXPECT_FALSE(lines.empty());
 }
