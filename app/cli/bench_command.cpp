@@ -95,6 +95,8 @@ CLI::App* addBenchCommand(CLI::App& app, BenchArgs& args) {
   bench->add_option("--threads", args.threads, "torch intra-op threads (0 = auto, as in a run)");
   bench->add_option("--autocast", args.autocast, "CUDA mixed precision: off, bf16 or fp16")
       ->check(CLI::IsMember({"off", "bf16", "fp16"}));
+  bench->add_option("--data", args.data, "Fashion-MNIST folder (default: /usr/share/datasets/fashion-mnist)")
+      ->type_name("DIR");
   return bench;
 }
 
@@ -105,6 +107,7 @@ int benchCommand(const BenchArgs& args) {
   options.device = args.device;
   options.threads = args.threads;
   options.autocast = args.autocast;
+  options.dataset_path = args.data;
   const BenchReport report = runBenchmark(options, [](const std::string& line) { fmt::print(stderr, "{}\n", line); });
   if (args.json)
     std::cout << toJson(report).dump() << std::endl;

@@ -15,6 +15,7 @@ struct BenchArgs {
   std::string device = "auto";
   int threads = 0;
   std::string autocast = "off";
+  std::string data;  // Fashion-MNIST folder; empty: the default
 };
 
 // Registers the subcommand and its options on `app`.
