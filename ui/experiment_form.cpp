@@ -229,6 +229,8 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   gamma_ = track(doubleSpin(0.0, 1.0, 0.05, 4), QStringLiteral("train.gamma"));
   log_every_ = track(spin(1, 1'000'000), QStringLiteral("train.log_every"));
   eval_every_ = track(spin(0, 100'000'000, tr("each epoch")), QStringLiteral("train.eval_every"));
+  autocast_ = track(combo({"off", "bf16", "fp16"}), QStringLiteral("train.autocast"));
+  autocast_->setToolTip(tr("CUDA mixed precision (bf16, or fp16 with loss scaling); the CPU trains in float32"));
   auto* train_group = new QGroupBox(tr("Training (student; the teacher uses the same optimizer)"));
   auto* train_form = new QFormLayout(train_group);
   train_form->addRow(tr("Student epochs"), epochs_);
@@ -243,6 +245,7 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   train_form->addRow(tr("Gamma"), gamma_);
   train_form->addRow(tr("Log every (steps)"), log_every_);
   train_form->addRow(tr("Evaluate every"), eval_every_);
+  train_form->addRow(tr("Autocast (CUDA)"), autocast_);
   auto update_schedule_fields = [this] {
     const bool step = schedule_->currentText() == QLatin1String("step");
     step_size_->setEnabled(step);
@@ -389,6 +392,7 @@ void ExperimentForm::setConfig(const ExperimentConfig& c) {
   gamma_->setValue(c.train.gamma);
   log_every_->setValue(clampInt(c.train.log_every));
   eval_every_->setValue(clampInt(c.train.eval_every));
+  setComboText(autocast_, c.train.autocast);
   const auto flat = flatten(c);
   for (const auto& [key, edit] : extra_fields_) {
     auto it = flat.find(key.toStdString());
@@ -463,6 +467,7 @@ ExperimentConfig ExperimentForm::typedConfig(std::vector<ConfigIssue>& issues) c
   c.train.gamma = gamma_->value();
   c.train.log_every = log_every_->value();
   c.train.eval_every = eval_every_->value();
+  c.train.autocast = autocast_->currentText().toStdString();
   return c;
 }
 

@@ -134,6 +134,7 @@ class ExperimentForm : public QWidget {
   QDoubleSpinBox* gamma_ = nullptr;
   QSpinBox* log_every_ = nullptr;
   QSpinBox* eval_every_ = nullptr;
+  QComboBox* autocast_ = nullptr;
 };
 
 }  // namespace distill::ui

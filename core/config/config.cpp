@@ -114,6 +114,7 @@ YAML::Node toNode(const ExperimentConfig& c) {
   tr["gamma"] = number(c.train.gamma);
   tr["log_every"] = c.train.log_every;
   tr["eval_every"] = c.train.eval_every;
+  tr["autocast"] = c.train.autocast;
   root["train"] = tr;
   return root;
 }
@@ -283,6 +284,7 @@ ExperimentConfig fromNode(const YAML::Node& root, std::vector<ConfigIssue>& issu
   r.read("train.gamma", c.train.gamma);
   r.read("train.log_every", c.train.log_every);
   r.read("train.eval_every", c.train.eval_every);
+  r.read("train.autocast", c.train.autocast);
   return c;
 }
 
@@ -543,6 +545,9 @@ std::vector<ConfigIssue> validate(const ExperimentConfig& c) {
     issues.push_back({"train.log_every", "expected a number of steps >= 1, got " + std::to_string(c.train.log_every)});
   if (c.train.eval_every < 0)
     issues.push_back({"train.eval_every", "expected 0 (each epoch) or a number of steps, got " + std::to_string(c.train.eval_every)});
+  const auto autocasts = {"off", "bf16", "fp16"};
+  if (!oneOf(c.train.autocast, autocasts))
+    issues.push_back({"train.autocast", "expected one of " + listOf(autocasts) + ", got '" + c.train.autocast + "'"});
   return issues;
 }
 

@@ -103,6 +103,8 @@ struct TrainConfig {
   double gamma = 0.1;               // step schedule: decay factor
   int64_t log_every = 20;           // steps between logged training points
   int64_t eval_every = 0;           // steps between evaluations; 0 = at each epoch end
+  // CUDA mixed precision: off | bf16 | fp16 (fp16 with dynamic loss scaling); float32 on the CPU
+  std::string autocast = "off";
 };
 
 struct ExperimentConfig {

@@ -49,6 +49,8 @@ class BatchSampler {
   int64_t batchesPerEpoch() const;
   // Indices of batch `i` of the current epoch (a view into the permutation).
   torch::Tensor batch(int64_t i) const;
+  // The current epoch's whole order (batch i is elements [i * batch_size, (i + 1) * batch_size)).
+  const torch::Tensor& permutation() const { return permutation_; }
 
  private:
   int64_t size_;

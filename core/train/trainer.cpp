@@ -5,10 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
@@ -44,6 +47,76 @@ void setLr(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
+// CUDA autocast (train.autocast) for the forward passes and the loss, as torch.autocast:
+// matrix products in the lower precision, reductions such as log_softmax in float32.
+// LibTorch 2.4 replaced the CUDA-specific calls by per-device-type ones.
+class AutocastScope {
+ public:
+  AutocastScope(bool enabled, at::ScalarType dtype) : enabled_(enabled) {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    was_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    previous_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+    at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    was_enabled_ = at::autocast::is_enabled();
+    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(true);
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    // The weight casts are cached within one scope; drop them, since the weights change.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
+    at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
+#else
+    at::autocast::set_enabled(was_enabled_);
+    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+#endif
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool enabled_;
+  bool was_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kHalf;
+};
+
+// Dynamic loss scaling for fp16 autocast (what torch.cuda.amp.GradScaler does): the loss is
+// multiplied by `scale` before backward so that small gradients survive in fp16; the
+// gradients are unscaled and checked on the device, a step with an inf/NaN gradient is
+// skipped and the scale halved, and after 2000 good steps it doubles.
+struct LossScaler {
+  torch::Tensor scale;           // float32 [1]
+  torch::Tensor growth_tracker;  // int32 [1]
+  torch::Tensor found_inf;       // float32 [1]
+  explicit LossScaler(const torch::Device& device)
+      : scale(torch::full({1}, 65536.0, torch::TensorOptions().dtype(torch::kFloat32).device(device))),
+        growth_tracker(torch::zeros({1}, torch::TensorOptions().dtype(torch::kInt32).device(device))),
+        found_inf(torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat32).device(device))) {}
+
+  // Backward of the scaled loss, unscale, step unless a gradient overflowed, update the scale.
+  void backwardAndStep(const torch::Tensor& loss, torch::optim::Optimizer& optimizer,
+                       const std::vector<torch::Tensor>& parameters) {
+    (loss.to(torch::kFloat32) * scale).backward();
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : parameters)
+      if (p.grad().defined()) grads.push_back(p.grad());
+    found_inf.zero_();
+    at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, scale.reciprocal());
+    // The one host read per step in fp16 mode, as GradScaler's: whether to step at all.
+    if (found_inf.item<float>() == 0.0f) optimizer.step();
+    at::_amp_update_scale_(scale, growth_tracker, found_inf, /*scale_growth_factor=*/2.0,
+                           /*scale_backoff_factor=*/0.5, /*growth_interval=*/2000);
+  }
+};
+
 }  // namespace
 
 struct Trainer::Impl {
@@ -54,6 +127,8 @@ struct Trainer::Impl {
   RunControl& control;
 
   torch::Device device{torch::kCPU};
+  bool autocast = false;  // train.autocast on a CUDA device
+  at::ScalarType autocast_dtype = at::kFloat;
   TensorDataset train;
   TensorDataset test;
   Model teacher;
@@ -111,8 +186,22 @@ struct Trainer::Impl {
       regressor = HintRegressor(student_features.sizes().slice(1).vec(), teacher_features.sizes().slice(1).vec());
       regressor->to(device);
     }
-    train = data.train.to(device);
+    // The whole training set on the device when it fits: a batch is then one gather there,
+    // with no host copy per step. Otherwise it stays in host memory and each gathered batch
+    // is copied over.
+    bool train_on_device = true;
+    try {
+      train = data.train.to(device);
+    } catch (const c10::Error&) {
+      if (!device.is_cuda()) throw;
+      train = data.train;
+      train_on_device = false;
+    }
     test = data.test.to(device);
+    if (config.train.autocast != "off" && device.is_cuda()) {
+      autocast = true;
+      autocast_dtype = config.train.autocast == "bf16" ? at::kBFloat16 : at::kHalf;
+    }
 
     const int64_t batches = (train.size() + config.train.batch_size - 1) / config.train.batch_size;
     teacher_steps = teacherTrained() ? batches * config.teacher.epochs : 0;
@@ -140,6 +229,9 @@ struct Trainer::Impl {
         {"student_summary", student->summary()},
     };
     if (device.is_cuda()) environment["cuda_device_count"] = std::to_string(torch::cuda::device_count());
+    environment["training_set_on_device"] = train_on_device ? "yes" : "no (does not fit; batches copied per step)";
+    environment["autocast"] = autocast ? config.train.autocast
+                                       : (config.train.autocast == "off" ? "off" : "off (CUDA only; float32 on the CPU)");
   }
 
   bool teacherTrained() const { return options.teacher_weights.empty() && !isTorchScriptSource(config.teacher.source); }
@@ -244,6 +336,22 @@ struct Trainer::Impl {
     observer.onCheckpoint({"state", state_path.string(), step, static_cast<double>(epoch)});
   }
 
+  // The frozen teacher's logits on `inputs`, 2048 at a time (never one forward pass over the
+  // whole set, whose activations would dominate peak memory), each chunk moved to the device,
+  // under the same autocast as a training step so that cached and computed logits agree.
+  torch::Tensor teacherLogitsInChunks(const torch::Tensor& inputs, int64_t chunk = 2048) {
+    torch::NoGradGuard no_grad;
+    const bool was_training = teacher->is_training();
+    teacher->eval();
+    std::vector<torch::Tensor> parts;
+    for (int64_t begin = 0; begin < inputs.size(0); begin += chunk) {
+      AutocastScope amp(autocast, autocast_dtype);
+      parts.push_back(teacher->forward(inputs.slice(0, begin, std::min(begin + chunk, inputs.size(0))).to(device)));
+    }
+    teacher->train(was_training);
+    return torch::cat(parts, 0);
+  }
+
   // Trains one phase; returns false when stopped.
   bool trainPhase(Phase phase) {
     const bool is_teacher = phase == Phase::Teacher;
@@ -304,16 +412,31 @@ struct Trainer::Impl {
       } else if (augment) {
         log(LogLevel::Info, "teacher-logit cache off: augmented inputs differ at every epoch");
       } else {
-        teacher_train_logits = predictLogits(teacher, train.inputs);
+        teacher_train_logits = teacherLogitsInChunks(train.inputs);
         log(LogLevel::Info, "cached the teacher's logits on " + std::to_string(train.size()) + " training inputs");
       }
     }
     if (!is_teacher) teacher->eval();
     model->train();
 
-    // Running sums stay on the device; read back only when logged (one sync per log).
-    auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+    // Running sums stay on the device; read back only when logged (one sync per log). In
+    // float64: a float32 loss added in double precision is exactly what the plain loop's
+    // host-side `sum += loss.item<double>()` computes, so both log the same means.
+    const bool plain = options.reference_loop;
+    auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
     torch::Tensor sum_total = zero.clone(), sum_kd = zero.clone(), sum_ce = zero.clone(), sum_hint = zero.clone();
+    double host_total = 0.0, host_kd = 0.0, host_ce = 0.0, host_hint = 0.0;  // the plain loop's sums
+    auto accumulate = [plain](torch::Tensor& on_device, double& on_host, const torch::Tensor& value) {
+      if (plain)
+        on_host += value.item<double>();
+      else
+        on_device += value.detach();
+    };
+    auto readSum = [plain](const torch::Tensor& on_device, double on_host) {
+      return plain ? on_host : on_device.item<double>();
+    };
+    std::unique_ptr<LossScaler> scaler;
+    if (autocast && autocast_dtype == at::kHalf) scaler = std::make_unique<LossScaler>(device);
     const bool hints = fitnet && !is_teacher;
     int64_t interval_steps = 0, interval_samples = 0;
     auto interval_start = std::chrono::steady_clock::now();
@@ -323,16 +446,28 @@ struct Trainer::Impl {
 
     for (int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
       sampler.reshuffle();
+      // The epoch's order where the data is, copied once per epoch rather than per step.
+      const auto order = plain ? torch::Tensor() : sampler.permutation().to(train.inputs.device());
       for (int64_t b = 0; b < per_epoch; ++b) {
         if (shouldStop()) return false;
-        const auto indices = sampler.batch(b).to(device);
-        const auto inputs = augment ? augmentImages(train.inputs.index_select(0, indices), augment_generator, augment_options)
-                                    : train.inputs.index_select(0, indices);
-        const auto targets = train.targets.index_select(0, indices);
+        const auto indices =
+            plain ? sampler.batch(b).to(train.inputs.device())
+                  : order.slice(0, b * batch_size, std::min((b + 1) * batch_size, train.size()));
+        const auto gathered = train.inputs.index_select(0, indices).to(device);
+        const auto inputs = augment ? augmentImages(gathered, augment_generator, augment_options) : gathered;
+        const auto targets = train.targets.index_select(0, indices).to(device);
         setLr(*optimizer, learningRateAt(config.train, step, per_epoch, total));
 
         const double fractional_epoch = static_cast<double>(epoch - 1) + static_cast<double>(b) / per_epoch;
-        optimizer->zero_grad();
+        if (plain) {
+          optimizer->zero_grad();
+        } else {
+          // Released rather than zeroed: backward then writes fresh gradients instead of
+          // adding to zeros (the same values, without a memset and an add per parameter).
+          for (auto& p : parameters) p.mutable_grad().reset();
+        }
+        std::optional<AutocastScope> amp;
+        amp.emplace(autocast, autocast_dtype);
         torch::Tensor logits, student_features;
         if (hints)
           std::tie(logits, student_features) = model->forwardWithFeature(inputs, config.distill.hint_student_layer);
@@ -348,7 +483,7 @@ struct Trainer::Impl {
             std::tie(teacher_logits, teacher_features) =
                 teacher->forwardWithFeature(inputs, config.distill.hint_teacher_layer);
           } else if (teacher_train_logits.defined()) {
-            teacher_logits = teacher_train_logits.index_select(0, indices);
+            teacher_logits = teacher_train_logits.index_select(0, indices.to(device));
           } else if (loss->needsTeacher()) {
             torch::NoGradGuard no_grad;
             teacher_logits = teacher->forward(inputs);
@@ -356,7 +491,7 @@ struct Trainer::Impl {
           terms = loss->compute({logits, teacher_logits, targets, fractional_epoch, access});
           if (hints) {
             const auto hint = hintLoss(regressor->forward(student_features), teacher_features);
-            sum_hint += hint.detach();
+            accumulate(sum_hint, host_hint, hint);
             const double weight = config.distill.hint_weight;
             if (config.distill.hint_epochs > 0) {
               // Stage 1 (Romero et al.): the hint alone; stage 2: knowledge distillation.
@@ -369,22 +504,27 @@ struct Trainer::Impl {
             }
           }
         }
-        terms.total.backward();
-        optimizer->step();
+        amp.reset();
+        if (scaler) {
+          scaler->backwardAndStep(terms.total, *optimizer, parameters);
+        } else {
+          terms.total.backward();
+          optimizer->step();
+        }
         ++step;
         ++done_steps;
         ++interval_steps;
         interval_samples += inputs.size(0);
-        sum_total += terms.total.detach();
+        accumulate(sum_total, host_total, terms.total);
         if (!is_teacher) {
-          sum_kd += terms.kd.detach();
-          sum_ce += terms.ce.detach();
+          accumulate(sum_kd, host_kd, terms.kd);
+          accumulate(sum_ce, host_ce, terms.ce);
         }
 
         const double epoch_done = static_cast<double>(epoch - 1) + static_cast<double>(b + 1) / per_epoch;
         const bool epoch_end = b + 1 == per_epoch;
         if (step % config.train.log_every == 0 || epoch_end) {
-          const double mean_total = sum_total.item<double>() / interval_steps;
+          const double mean_total = readSum(sum_total, host_total) / interval_steps;
           if (!std::isfinite(mean_total))
             throw DivergenceError("diverged at step " + std::to_string(step) + " of the " + phaseName(phase) +
                                   " phase (loss is " + std::to_string(mean_total) + ")");
@@ -394,16 +534,18 @@ struct Trainer::Impl {
           const double wall = unixNow();
           points.push_back({prefix, step, epoch_done, wall, mean_total});
           if (!is_teacher) {
-            points.push_back({"train/kd_loss", step, epoch_done, wall, sum_kd.item<double>() / interval_steps});
-            points.push_back({"train/ce_loss", step, epoch_done, wall, sum_ce.item<double>() / interval_steps});
+            points.push_back({"train/kd_loss", step, epoch_done, wall, readSum(sum_kd, host_kd) / interval_steps});
+            points.push_back({"train/ce_loss", step, epoch_done, wall, readSum(sum_ce, host_ce) / interval_steps});
           }
-          if (hints) points.push_back({"train/hint_loss", step, epoch_done, wall, sum_hint.item<double>() / interval_steps});
+          if (hints)
+            points.push_back({"train/hint_loss", step, epoch_done, wall, readSum(sum_hint, host_hint) / interval_steps});
           points.push_back({"perf/samples_per_s", step, epoch_done, wall, samples_per_s});
           emit(points);
           sum_total.zero_();
           sum_kd.zero_();
           sum_ce.zero_();
           sum_hint.zero_();
+          host_total = host_kd = host_ce = host_hint = 0.0;
           interval_steps = 0;
           interval_samples = 0;
           interval_start = now;

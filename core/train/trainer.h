@@ -27,6 +27,10 @@ struct TrainerOptions {
   // starting afresh: weights, optimizer, RNG, phase, epoch and step are restored, and the run
   // continues with the epoch after the checkpoint.
   std::string resume_state;
+  // The plain training loop, for tests that prove the optimised one computes the same run:
+  // gradients zeroed by Optimizer::zero_grad() instead of released, every loss read back to
+  // the host at every step (a device sync), batch indices copied to the device per step.
+  bool reference_loop = false;
 };
 
 // Where a resumable checkpoint stands, read without loading any weights.

@@ -1,0 +1,26 @@
+// `distill bench`: throughput of fixed workloads (core/bench/bench.h), as a table or JSON.
+// Thread contract: main thread only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace distill::cli {
+
+struct BenchArgs {
+  bool json = false;
+  std::string workload = "all";  // hinton | tiny | cnn | all, or a comma-separated list
+  double seconds = 3.0;
+  std::string device = "auto";
+  int threads = 0;
+  std::string autocast = "off";
+  std::string data;  // Fashion-MNIST folder; empty: the default
+};
+
+// Registers the subcommand and its options on `app`.
+CLI::App* addBenchCommand(CLI::App& app, BenchArgs& args);
+// Runs it; returns the exit code. Bad options throw ConfigError, a missing dataset DataError.
+int benchCommand(const BenchArgs& args);
+
+}  // namespace distill::cli
