@@ -1,5 +1,7 @@
 #include "core/fidelity/run_fidelity.h"
 
+#include <algorithm>
+
 #include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/fidelity/fidelity.h"
@@ -14,7 +16,17 @@ RunFidelity analyzeRun(const std::string& database_path, int64_t run_id) {
   const auto run = store.getRun(run_id);
   if (!run) throw StoreError("run " + std::to_string(run_id) + " not found in " + database_path);
   const ExperimentConfig config = parseConfig(run->config_yaml, "run " + std::to_string(run_id));
-  const DatasetSplits data = loadDataset(config.dataset);
+  DatasetConfig dataset = config.dataset;
+  // Only the test split is analysed; an IDX training split need not be decoded (a CSV file's
+  // split depends on every row, so it is loaded whole).
+  if (dataset.name == "fashion-mnist" || dataset.name == "mnist" || dataset.name == "idx") dataset.limit_train = 1;
+  DatasetSplits data = loadDataset(dataset);
+  // A small test split may miss the last classes; the models know how many there are.
+  if (const auto it = run->environment.find("num_classes"); it != run->environment.end()) {
+    const int64_t classes = std::stoll(it->second);
+    for (int64_t c = data.num_classes; c < classes; ++c) data.class_names.push_back(std::to_string(c));
+    data.num_classes = std::max(data.num_classes, classes);
+  }
 
   RunFidelity result;
   result.run_id = run_id;
