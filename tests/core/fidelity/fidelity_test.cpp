@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/fidelity/fidelity.h"
+#include "core/metrics/smoothing.h"
 
 namespace distill {
 namespace {
@@ -162,6 +163,14 @@ TEST(Fidelity, MismatchedShapesAreRefusedWithTheShapes) {
   }
   EXPECT_THROW(analyzeFidelity(torch::zeros({4, 3}), torch::zeros({4, 3}), torch::zeros({5}, torch::kInt64)),
                std::invalid_argument);
+}
+
+TEST(Fidelity, CompareViewRanksTheFidelityMetricsTheRightWayRound) {
+  // The compare view and `distill compare` mark the best run of each metric with this.
+  EXPECT_TRUE(higherIsBetter("eval/top5_overlap"));
+  EXPECT_FALSE(higherIsBetter("eval/js"));
+  EXPECT_FALSE(higherIsBetter("eval/teacher_ece"));
+  EXPECT_FALSE(higherIsBetter("eval/student_ece"));
 }
 
 }  // namespace
