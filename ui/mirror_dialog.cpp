@@ -47,7 +47,9 @@ MirrorDialog::MirrorDialog(QWidget* parent) : QDialog(parent) {
   references_->setValue(defaults.references);
   references_->setToolTip(tr("Models trained independently, from different seeds, on the same data"));
   epochs_ = new QSpinBox;
-  epochs_->setRange(1, 100);
+  epochs_->setRange(0, 1000);
+  epochs_->setSpecialValueText(tr("as the run"));
+  epochs_->setToolTip(tr("Epochs of each reference; \"as the run\": as many as B's run trained its student"));
   epochs_->setValue(static_cast<int>(defaults.reference_epochs));
   samples_ = new QSpinBox;
   samples_->setRange(0, 10'000'000);

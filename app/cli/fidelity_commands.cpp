@@ -92,7 +92,7 @@ FidelityCommands::FidelityCommands(CLI::App& app, std::string& db) {
   mirror_->add_option("--reference-samples", reference_samples_,
                       "train the references on the first N training images (default 0: all)")
       ->type_name("N");
-  mirror_->add_option("--reference-epochs", reference_epochs_, "epochs of each reference (default 3)")->type_name("E");
+  mirror_->add_option("--reference-epochs", reference_epochs_, "epochs of each reference (default 0: as many as B's run trained its student)")->type_name("E");
   mirror_->add_option("--probe-samples", probe_samples_, "images per probe set (default 2000)")->type_name("N");
   mirror_->add_option("--seed", seed_, "seeds the references (seed + 1000 + k) and the probes (default 0)");
   mirror_->add_option("--other-dataset", other_dataset_,
@@ -161,7 +161,7 @@ int FidelityCommands::fidelity(const std::string& db) {
   fmt::print("expected calibration error ({} equal-width bins): teacher {:.4f}, student {:.4f}\n\n", kCalibrationBins,
              a.teacher_calibration.ece, a.student_calibration.ece);
 
-  fmt::print("agreement matrix: rows the teacher's prediction, columns the student's (counts; row % off the diagonal)\n");
+  fmt::print("agreement matrix: rows the teacher's prediction, columns the student's (counts; agree: the row's share on the diagonal)\n");
   fmt::print("{:<14}", "");
   for (int64_t s = 0; s < a.num_classes; ++s) fmt::print(" {:>7}", shortName(names[s], 7));
   fmt::print("   {:>6}\n", "agree");

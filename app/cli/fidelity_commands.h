@@ -31,7 +31,7 @@ class FidelityCommands {
   std::string model_a_, model_b_;
   bool mirror_json_ = false, mirror_quiet_ = false;
   int references_ = 4;
-  int64_t reference_samples_ = 0, reference_epochs_ = 3, probe_samples_ = 2000;
+  int64_t reference_samples_ = 0, reference_epochs_ = 0, probe_samples_ = 2000;
   uint64_t seed_ = 0;
   std::string other_dataset_;
 };

@@ -252,8 +252,9 @@ MirrorReport runMirrorTest(const std::string& model_a, const std::string& model_
   const auto started = std::chrono::steady_clock::now();
   if (options.references < 2)
     throw ConfigError({{"--references", "expected at least 2 reference models, got " + std::to_string(options.references)}});
-  if (options.reference_epochs < 1)
-    throw ConfigError({{"--reference-epochs", "expected at least 1, got " + std::to_string(options.reference_epochs)}});
+  if (options.reference_epochs < 0)
+    throw ConfigError({{"--reference-epochs", "expected 0 (as many as the run trained) or more, got " +
+                                                 std::to_string(options.reference_epochs)}});
   if (options.probe_samples < 10)
     throw ConfigError({{"--probe-samples", "expected at least 10, got " + std::to_string(options.probe_samples)}});
   if (options.reference_train_samples < 0)
@@ -301,6 +302,9 @@ MirrorReport runMirrorTest(const std::string& model_a, const std::string& model_
     arch_source = "B's architecture";
   else if (builtIn(spec_a, base, arch))
     arch_source = "A's architecture";
+  const TrainConfig& recipe = config_b.train;  // B's run's, else A's, else the default
+  const int64_t run_epochs = spec_b.isRun() && spec_b.role == "teacher" ? config_b.teacher.epochs : recipe.epochs;
+  const int64_t epochs = options.reference_epochs > 0 ? options.reference_epochs : run_epochs;
   const int64_t train_n = options.reference_train_samples > 0
                               ? std::min<int64_t>(options.reference_train_samples, data.train.size())
                               : data.train.size();
@@ -312,7 +316,7 @@ MirrorReport runMirrorTest(const std::string& model_a, const std::string& model_
     run.checkStop();
     run.say(fmt::format("training reference model {}/{} (seed {})", k + 1, options.references,
                         options.seed + 1000 + static_cast<uint64_t>(k)));
-    references.push_back(trainReference(arch, base.train, train, options.reference_epochs,
+    references.push_back(trainReference(arch, recipe, train, epochs,
                                         options.seed + 1000 + static_cast<uint64_t>(k), data, run));
     summary = references.back()->summary();
   }
@@ -321,8 +325,7 @@ MirrorReport runMirrorTest(const std::string& model_a, const std::string& model_
       fmt::format("{} x {} ({}), trained from seeds {}..{} on the first {} training images for {} epoch(s), "
                   "cross-entropy only",
                   options.references, summary, arch_source, options.seed + 1000,
-                  options.seed + 1000 + static_cast<uint64_t>(options.references - 1), train_n,
-                  options.reference_epochs);
+                  options.seed + 1000 + static_cast<uint64_t>(options.references - 1), train_n, epochs);
 
   const auto probes = makeProbes(data, dataset, options, report.notes);
   for (const auto& probe : probes) {

@@ -34,7 +34,11 @@ struct MirrorOptions {
   std::string database_path;        // for RUN models; may be empty when both are files
   int references = 4;               // K independently trained reference models (>= 2)
   int64_t reference_train_samples = 0;  // the first N training images (0: all)
-  int64_t reference_epochs = 3;     // with the run's optimizer, learning rate, schedule and batch size
+  // With the optimizer, learning rate, schedule and batch size of B's run (else A's, else the
+  // default experiment). 0: as many epochs as that run trained model B (its student's
+  // train.epochs, or teacher.epochs for RUN:teacher), so that the
+  // references are as strong as B; fewer is cheaper but makes a lower bar (a note says so).
+  int64_t reference_epochs = 0;
   uint64_t seed = 0;                // reference k is seeded seed + 1000 + k; probes are seeded with seed
   int64_t probe_samples = 2000;     // images per probe set
   std::string other_dataset_path;   // another IDX folder of the same image shape; empty: auto

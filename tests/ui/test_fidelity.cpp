@@ -207,6 +207,30 @@ class TestFidelity : public QObject {
     QCOMPARE(fidelity->runId(), id);
   }
 
+  void liveRunIsFollowedAtEachEvaluation() {
+    if (!haveFashionMnist()) QSKIP("dataset-fashion-mnist is not installed");
+    QTemporaryDir dir;
+    MainWindow window(dir.filePath("runs.db"));
+    window.setCloseConfirmation([] { return true; });
+    ExperimentConfig config = test::tinyConfig();
+    config.dataset.limit_train = 6000;
+    config.train.epochs = 3;
+    window.form()->setConfig(config);
+    auto* fidelity = window.findChild<FidelityView*>(QStringLiteral("fidelityView"));
+    QSignalSpy started(window.controller(), &RunController::runStarted);
+    QSignalSpy finished(window.controller(), &RunController::runFinished);
+    QSignalSpy shown(fidelity, &FidelityView::analysisShown);
+    window.startRun();
+    QVERIFY(started.wait(30000));
+    window.pages()->setCurrentWidget(fidelity);  // the live run: no student checkpoint yet
+    QCOMPARE(fidelity->runId(), started.at(0).at(0).toLongLong());
+    QVERIFY(finished.wait(120000));
+    // The last evaluation's analysis arrives a moment after the run ends: the final student.
+    QTRY_VERIFY_WITH_TIMEOUT(fidelity->analysis() && fidelity->analysis()->student_epoch == 3.0 && !fidelity->busy(),
+                             60000);
+    QVERIFY(shown.count() >= 1);
+  }
+
   void mirrorDialogRunsWithoutBlockingAndShowsTheVerdict() {
     if (!haveFashionMnist()) QSKIP("dataset-fashion-mnist is not installed");
     QTemporaryDir dir;
