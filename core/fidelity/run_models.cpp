@@ -76,8 +76,11 @@ Model loadRunModel(RunStore& store, int64_t run_id, const std::string& role, con
   Model model;
   if (checkpoint.empty()) {
     if (!teacher || source == "train")
-      throw ConfigError({{"RUN", name + " has no " + role + " checkpoint (it ended before the first " + role +
-                                     " epoch did)"}});
+      throw ConfigError({{"RUN", run.status == RunStatus::Running
+                                     ? name + " has no " + role + " checkpoint yet (the first is written at the end of "
+                                           "its first " + role + " epoch)"
+                                     : name + " has no " + role + " checkpoint (it ended before the first " + role +
+                                           " epoch did)"}});
     // The teacher came from elsewhere and was never trained here: load it from there.
     const ResolvedTeacher resolved = resolveTeacherSource(config, store);
     if (isTorchScriptSource(config.teacher.source))

@@ -117,6 +117,21 @@ TEST_F(FidelityRunTest, BadModelNamesAndRunsAreRefusedWithAMessage) {
   EXPECT_EQ(parseModelSpec("3:teacher").role, "teacher");
   EXPECT_EQ(parseModelSpec("12").run_id, 12);
   EXPECT_THROW(analyzeRun(db, 99), StoreError);
+  {
+    // A run still in its first epoch: no student yet, and the message says so.
+    RunStore store(db);
+    NewRun record;
+    record.name = "live";
+    record.config_yaml = toYaml(defaultConfig());
+    const int64_t live = store.createRun(record);
+    try {
+      analyzeRun(db, live);
+      ADD_FAILURE() << "expected a ConfigError";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(e.issues().at(0).message.find("no teacher checkpoint yet"), std::string::npos) << e.what();
+    }
+    store.deleteRun(live);
+  }
   auto options = mirrorOptions();
   options.references = 1;
   EXPECT_THROW(runMirrorTest("1", "2", options), ConfigError);
