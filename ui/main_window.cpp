@@ -30,6 +30,7 @@
 #include "core/config/config.h"
 #include "ui/run_browser.h"
 #include "ui/experiment_form.h"
+#include "ui/fidelity_view.h"
 #include "ui/metric_charts.h"
 #include "ui/run_list_model.h"
 #include "ui/status_panel.h"
@@ -212,6 +213,21 @@ void MainWindow::buildLayout() {
   pages_->addTab(centre, tr("Run"));
   pages_->addTab(browser_, tr("Runs"));
   pages_->addTab(compare_, tr("Compare"));
+  // Fidelity: the run selected in the Runs page (else the one shown), analysed when the page is open.
+  auto* fidelity = new FidelityView;
+  fidelity->setObjectName(QStringLiteral("fidelityView"));
+  pages_->addTab(fidelity, tr("Fidelity"));
+  auto fidelity_run = [this] {
+    const auto ids = browser_->selectedRunIds();
+    return ids.size() == 1 ? ids.front() : displayed_run_id_;
+  };
+  connect(pages_, &QTabWidget::currentChanged, fidelity, [this, fidelity, fidelity_run](int page) {
+    if (pages_->widget(page) == fidelity) fidelity->setRun(fidelity_run());
+  });
+  connect(browser_->table()->selectionModel(), &QItemSelectionModel::selectionChanged, fidelity,
+          [this, fidelity, fidelity_run] {
+            if (pages_->currentWidget() == fidelity) fidelity->setRun(fidelity_run());
+          });
   setCentralWidget(pages_);
   connect(pages_, &QTabWidget::currentChanged, this, [this](int page) {
     if (pages_->widget(page) == browser_) browser_->refresh();
@@ -330,6 +346,7 @@ bool MainWindow::openDatabase(const QString& path) {
   charts_->clear();
   browser_->setStore(store_.get());
   compare_->setStore(store_.get());
+  if (auto* fidelity = findChild<FidelityView*>()) fidelity->setDatabasePath(path);
   refreshRuns();
   return true;
 }
@@ -525,6 +542,7 @@ void MainWindow::onBatch(qint64 run_id, MailboxBatch batch) {
     if (displayed_run_id_ == run_id) charts_->append(batch.metrics);
     // The store has the evaluation by now or within a second; the list shows it then.
     if (evaluation && !list_refresh_.isActive()) list_refresh_.start();
+    if (auto* fidelity = findChild<FidelityView*>(); evaluation && fidelity) fidelity->runEvaluated(run_id);
   }
 }
 

@@ -19,6 +19,7 @@
 #include "app/cli/chart_render.h"
 #include "app/cli/comparison.h"
 #include "app/cli/console_progress.h"
+#include "app/cli/fidelity_commands.h"
 #include "core/config/config.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
@@ -603,6 +604,8 @@ int mainImpl(int argc, char** argv) {
       ->type_name("FILE.pt");
   export_model->add_option("--db", db, "run database")->type_name("FILE");
 
+  FidelityCommands fidelity_commands(app, db);  // fidelity, mirror
+
   app.add_subcommand("config-keys", "list every config key with its default");
   BenchArgs bench_args;
   auto* bench = addBenchCommand(app, bench_args);
@@ -611,7 +614,7 @@ int mainImpl(int argc, char** argv) {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
     if (!known) {
-      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, compare, report, config-keys or bench; see --help)\n", argv[1]);
+      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, compare, report, fidelity, mirror, bench or config-keys; see --help)\n", argv[1]);
       return kExitBadInput;
     }
   }
@@ -632,6 +635,7 @@ int mainImpl(int argc, char** argv) {
     if (*report) return reportCommand(db, report_runs, report_metrics, report_out, chart_args);
     if (*export_model) return exportModelCommand(db, export_model_run, export_model_role, export_model_out);
     if (*bench) return benchCommand(bench_args);
+    if (fidelity_commands.parsed()) return fidelity_commands.execute(db);
     return configKeysCommand();
   } catch (const ConfigError& e) {
     for (const auto& issue : e.issues()) fmt::print(stderr, "error: {}\n", issue.toString());

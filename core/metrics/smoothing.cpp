@@ -69,7 +69,7 @@ std::vector<size_t> minMaxDecimate(const std::vector<double>& xs, const std::vec
 }
 
 bool higherIsBetter(const std::string& key) {
-  for (const char* word : {"acc", "agreement", "samples_per_s", "throughput"})
+  for (const char* word : {"acc", "agreement", "overlap", "samples_per_s", "throughput"})
     if (key.find(word) != std::string::npos) return true;
   return false;
 }

@@ -26,8 +26,8 @@ std::vector<double> smoothEma(const std::vector<double>& values, double weight);
 std::vector<size_t> minMaxDecimate(const std::vector<double>& xs, const std::vector<double>& ys, double x_lo,
                                    double x_hi, size_t buckets);
 
-// Whether a larger value is better for a metric key: accuracies, agreement and throughput
-// go up; losses and divergences go down.
+// Whether a larger value is better for a metric key: accuracies, agreement, top-5 overlap and
+// throughput go up; losses, divergences and calibration errors go down.
 bool higherIsBetter(const std::string& key);
 
 // Final and best value of one curve (points in step order), with the step of the best.

@@ -16,6 +16,7 @@
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
+#include "core/fidelity/fidelity.h"
 #include "core/losses/fitnet.h"
 #include "core/losses/loss.h"
 #include "core/metrics/metrics.h"
@@ -261,12 +262,17 @@ struct Trainer::Impl {
       const auto logits = predictLogits(teacher, test.inputs);
       points.push_back({"eval/teacher_acc", step, epoch, now, accuracy(logits, test.targets)});
       points.push_back({"eval/teacher_loss", step, epoch, now, crossEntropy(logits, test.targets)});
+      points.push_back({"eval/teacher_ece", step, epoch, now, expectedCalibrationError(logits, test.targets)});
     } else {
       const auto logits = predictLogits(student, test.inputs);
       points.push_back({"eval/student_acc", step, epoch, now, accuracy(logits, test.targets)});
       points.push_back({"eval/student_loss", step, epoch, now, crossEntropy(logits, test.targets)});
       points.push_back({"eval/agreement", step, epoch, now, topOneAgreement(teacher_test_logits, logits)});
       points.push_back({"eval/kl", step, epoch, now, predictiveKl(teacher_test_logits, logits)});
+      // Fidelity beyond top-1 (core/fidelity/fidelity.h).
+      points.push_back({"eval/top5_overlap", step, epoch, now, topKOverlap(teacher_test_logits, logits, 5)});
+      points.push_back({"eval/js", step, epoch, now, jsDivergence(teacher_test_logits, logits)});
+      points.push_back({"eval/student_ece", step, epoch, now, expectedCalibrationError(logits, test.targets)});
     }
     emit(points);
   }

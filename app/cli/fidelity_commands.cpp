@@ -1,0 +1,283 @@
+#include "app/cli/fidelity_commands.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+
+#include "core/config/config.h"
+#include "core/errors.h"
+#include "core/fidelity/mirror.h"
+#include "core/fidelity/run_fidelity.h"
+#include "core/store/run_store.h"
+
+namespace distill::cli {
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitStopped = 130;
+
+std::string databasePath(const std::string& db) {
+  const std::string path = db.empty() ? defaultDatabasePath() : db;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw StoreError(path + ": no database here yet (run `distill run` first, or pass --db)");
+  return path;
+}
+
+int64_t runId(const std::string& text) {
+  try {
+    size_t used = 0;
+    const long long id = std::stoll(text, &used);
+    if (used == text.size() && id > 0) return id;
+  } catch (const std::exception&) {
+  }
+  throw ConfigError({{"RUN", "expected a run id (a positive whole number, see `distill list`), got '" + text + "'"}});
+}
+
+std::string shortName(const std::string& name, size_t width) {
+  return name.size() <= width ? name : name.substr(0, width - 1) + "~";
+}
+
+std::string topText(const std::vector<ClassProbability>& top, const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& c : top) {
+    if (!text.empty()) text += ", ";
+    text += fmt::format("{} {:.2f}", names.at(static_cast<size_t>(c.label)), c.probability);
+  }
+  return text;
+}
+
+nlohmann::json calibrationJson(const Calibration& c) {
+  nlohmann::json bins = nlohmann::json::array();
+  for (const auto& b : c.bins)
+    bins.push_back({{"lower", b.lower}, {"upper", b.upper}, {"count", b.count},
+                    {"mean_confidence", b.mean_confidence}, {"accuracy", b.accuracy}});
+  return {{"ece", c.ece}, {"bins", bins}};
+}
+
+nlohmann::json topJson(const std::vector<ClassProbability>& top) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : top) out.push_back({{"label", c.label}, {"probability", c.probability}});
+  return out;
+}
+
+std::atomic<bool> g_mirror_stop{false};
+extern "C" void onMirrorInterrupt(int) {
+  if (g_mirror_stop.load()) std::_Exit(kExitStopped);
+  g_mirror_stop = true;
+}
+
+}  // namespace
+
+FidelityCommands::FidelityCommands(CLI::App& app, std::string& db) {
+  fidelity_ = app.add_subcommand("fidelity", "where a run's student differs from its teacher: agreement matrix, "
+                                             "per-class fidelity, calibration, top disagreements");
+  fidelity_->add_option("run", fidelity_run_, "run id")->required()->type_name("RUN");
+  fidelity_->add_flag("--json", fidelity_json_, "JSON output for scripts (every disagreement, full distributions)");
+  fidelity_->add_option("--top", fidelity_top_, "disagreements to list, the teacher's most confident first (default 10)")
+      ->check(CLI::NonNegativeNumber);
+  fidelity_->add_option("--db", db, "run database")->type_name("FILE");
+
+  mirror_ = app.add_subcommand("mirror", "the mirror test: does model B mirror model A (was one distilled from the "
+                                         "other)? Against independently trained reference models");
+  mirror_->add_option("a", model_a_, "model A: RUN (its student), RUN:teacher, RUN:student or a TorchScript file")
+      ->required()
+      ->type_name("A");
+  mirror_->add_option("b", model_b_, "model B, the same forms")->required()->type_name("B");
+  mirror_->add_option("-k,--references", references_, "independently trained reference models (default 4, >= 2)");
+  mirror_->add_option("--reference-samples", reference_samples_,
+                      "train the references on the first N training images (default 0: all)")
+      ->type_name("N");
+  mirror_->add_option("--reference-epochs", reference_epochs_, "epochs of each reference (default 0: as many as B's run trained its student)")->type_name("E");
+  mirror_->add_option("--probe-samples", probe_samples_, "images per probe set (default 2000)")->type_name("N");
+  mirror_->add_option("--seed", seed_, "seeds the references (seed + 1000 + k) and the probes (default 0)");
+  mirror_->add_option("--other-dataset", other_dataset_,
+                      "an IDX folder of another dataset with images of the same shape (default: MNIST for "
+                      "Fashion-MNIST and the other way round, when installed)")
+      ->type_name("FOLDER");
+  mirror_->add_flag("--json", mirror_json_, "JSON output for scripts");
+  mirror_->add_flag("-q,--quiet", mirror_quiet_, "no progress lines");
+  mirror_->add_option("--db", db, "run database")->type_name("FILE");
+}
+
+bool FidelityCommands::parsed() const { return fidelity_->parsed() || mirror_->parsed(); }
+
+int FidelityCommands::execute(const std::string& db) { return fidelity_->parsed() ? fidelity(db) : mirror(db); }
+
+int FidelityCommands::fidelity(const std::string& db) {
+  const int64_t id = runId(fidelity_run_);
+  const RunFidelity result = analyzeRun(databasePath(db), id);
+  const FidelityAnalysis& a = result.analysis;
+  const auto& names = a.class_names;
+
+  if (fidelity_json_) {
+    nlohmann::json per_class = nlohmann::json::array();
+    for (const auto& c : a.per_class)
+      per_class.push_back({{"class", c.name}, {"count", c.count}, {"teacher_acc", c.teacher_acc},
+                           {"student_acc", c.student_acc}, {"agreement", c.agreement}});
+    nlohmann::json matrix = nlohmann::json::array();
+    for (int64_t t = 0; t < a.num_classes; ++t) {
+      nlohmann::json row = nlohmann::json::array();
+      for (int64_t s = 0; s < a.num_classes; ++s) row.push_back(a.matrixAt(t, s));
+      matrix.push_back(row);
+    }
+    nlohmann::json disagreements = nlohmann::json::array();
+    for (const auto& d : a.disagreements)
+      disagreements.push_back({{"index", d.index}, {"target", d.target}, {"teacher_confidence", d.teacher_confidence},
+                               {"teacher_top3", topJson(d.teacher_top)}, {"student_top3", topJson(d.student_top)},
+                               {"teacher_probs", d.teacher_probs}, {"student_probs", d.student_probs}});
+    const nlohmann::json out = {
+        {"run_id", result.run_id},
+        {"name", result.run_name},
+        {"status", result.status},
+        {"dataset", result.dataset},
+        {"student_epoch", result.student_epoch},
+        {"samples", a.samples},
+        {"classes", names},
+        {"teacher_acc", a.teacher_acc},
+        {"student_acc", a.student_acc},
+        {"agreement", a.agreement},
+        {"top5_overlap", a.top5_overlap},
+        {"kl", a.kl},
+        {"js", a.js},
+        {"teacher_calibration", calibrationJson(a.teacher_calibration)},
+        {"student_calibration", calibrationJson(a.student_calibration)},
+        {"agreement_matrix", matrix},
+        {"per_class", per_class},
+        {"disagreements", disagreements},
+    };
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+
+  fmt::print("run {} \"{}\" ({}), student at epoch {:g}: {} test images of {}\n", result.run_id, result.run_name,
+             result.status, result.student_epoch, a.samples, result.dataset);
+  fmt::print("teacher acc {:.4f}  student acc {:.4f}  agreement {:.4f}  top-5 overlap {:.4f}  KL {:.4f}  JS {:.4f}\n",
+             a.teacher_acc, a.student_acc, a.agreement, a.top5_overlap, a.kl, a.js);
+  fmt::print("expected calibration error ({} equal-width bins): teacher {:.4f}, student {:.4f}\n\n", kCalibrationBins,
+             a.teacher_calibration.ece, a.student_calibration.ece);
+
+  fmt::print("agreement matrix: rows the teacher's prediction, columns the student's (counts; agree: the row's share on the diagonal)\n");
+  fmt::print("{:<14}", "");
+  for (int64_t s = 0; s < a.num_classes; ++s) fmt::print(" {:>7}", shortName(names[s], 7));
+  fmt::print("   {:>6}\n", "agree");
+  for (int64_t t = 0; t < a.num_classes; ++t) {
+    fmt::print("{:<14}", shortName(names[t], 14));
+    int64_t row_total = 0;
+    for (int64_t s = 0; s < a.num_classes; ++s) row_total += a.matrixAt(t, s);
+    for (int64_t s = 0; s < a.num_classes; ++s) fmt::print(" {:>7}", a.matrixAt(t, s));
+    fmt::print("   {:>5.1f}%\n", row_total > 0 ? 100.0 * a.matrixAt(t, t) / row_total : 0.0);
+  }
+
+  fmt::print("\nper class (over the images of each true class)\n{:<14} {:>6} {:>8} {:>8} {:>10}\n", "class", "images",
+             "teacher", "student", "agreement");
+  for (const auto& c : a.per_class)
+    fmt::print("{:<14} {:>6} {:>8.4f} {:>8.4f} {:>10.4f}\n", shortName(c.name, 14), c.count, c.teacher_acc,
+               c.student_acc, c.agreement);
+
+  fmt::print("\nreliability (confidence bin: images, mean confidence, accuracy)\n{:<11} {:>26} {:>26}\n", "bin",
+             "teacher", "student");
+  for (size_t b = 0; b < a.teacher_calibration.bins.size(); ++b) {
+    const auto& tb = a.teacher_calibration.bins[b];
+    const auto& sb = a.student_calibration.bins[b];
+    if (tb.count == 0 && sb.count == 0) continue;
+    fmt::print("{:.2f}-{:.2f}  {:>8} {:>8.3f} {:>8.3f} {:>8} {:>8.3f} {:>8.3f}\n", tb.lower, tb.upper, tb.count,
+               tb.mean_confidence, tb.accuracy, sb.count, sb.mean_confidence, sb.accuracy);
+  }
+
+  const size_t shown = std::min<size_t>(static_cast<size_t>(fidelity_top_), a.disagreements.size());
+  fmt::print("\n{} disagreements; the {} where the teacher was most confident:\n", a.disagreements.size(), shown);
+  if (shown > 0)
+    fmt::print("{:>6}  {:<12}  {:<44}  {}\n", "image", "true", "teacher top-3", "student top-3");
+  for (size_t i = 0; i < shown; ++i) {
+    const auto& d = a.disagreements[i];
+    fmt::print("{:>6}  {:<12}  {:<44}  {}\n", d.index, shortName(names.at(static_cast<size_t>(d.target)), 12),
+               topText(d.teacher_top, names), topText(d.student_top, names));
+  }
+  return kExitOk;
+}
+
+int FidelityCommands::mirror(const std::string& db) {
+  MirrorOptions options;
+  options.database_path = db.empty() ? defaultDatabasePath() : db;
+  options.references = references_;
+  options.reference_train_samples = reference_samples_;
+  options.reference_epochs = reference_epochs_;
+  options.probe_samples = probe_samples_;
+  options.seed = seed_;
+  options.other_dataset_path = other_dataset_;
+  if (!mirror_quiet_) options.progress = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+  options.stop = &g_mirror_stop;
+  std::signal(SIGINT, onMirrorInterrupt);
+  MirrorReport report;
+  try {
+    report = runMirrorTest(model_a_, model_b_, options);
+  } catch (const MirrorStopped&) {
+    fmt::print(stderr, "mirror test stopped\n");
+    return kExitStopped;
+  }
+  std::signal(SIGINT, SIG_DFL);
+
+  if (mirror_json_) {
+    nlohmann::json probes = nlohmann::json::array();
+    for (const auto& p : report.probes)
+      probes.push_back({{"name", p.name},
+                        {"description", p.description},
+                        {"off_distribution", p.off_distribution},
+                        {"samples", p.samples},
+                        {"agreement", p.agreement},
+                        {"kl", p.kl},
+                        {"reference_agreement_mean", p.reference_agreement_mean},
+                        {"reference_agreement_std", p.reference_agreement_std},
+                        {"reference_kl_mean", p.reference_kl_mean},
+                        {"reference_kl_std", p.reference_kl_std},
+                        {"reference_vs_a_agreement_mean", p.reference_vs_a_agreement_mean},
+                        {"reference_vs_a_agreement_std", p.reference_vs_a_agreement_std},
+                        {"reference_vs_a_kl_mean", p.reference_vs_a_kl_mean},
+                        {"reference_vs_a_kl_std", p.reference_vs_a_kl_std},
+                        {"reference_vs_a_kl_min", p.reference_vs_a_kl_min},
+                        {"z", p.z},
+                        {"closer_than_references", p.closer_than_references}});
+    const nlohmann::json out = {{"a", report.model_a},
+                                {"b", report.model_b},
+                                {"dataset", report.dataset},
+                                {"references", report.references},
+                                {"reference_description", report.reference_description},
+                                {"a_test_acc", report.a_test_acc},
+                                {"b_test_acc", report.b_test_acc},
+                                {"reference_test_acc_mean", report.reference_test_acc_mean},
+                                {"reference_test_acc_std", report.reference_test_acc_std},
+                                {"probes", probes},
+                                {"notes", report.notes},
+                                {"mirrors", report.mirrors},
+                                {"verdict", report.verdict},
+                                {"evidence", report.evidence},
+                                {"seconds", report.seconds}};
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+
+  fmt::print("A: {}\nB: {}\n", report.model_a, report.model_b);
+  fmt::print("references: {}\n", report.reference_description);
+  fmt::print("test accuracy: A {:.4f}, B {:.4f}, references {:.4f} +/- {:.4f}\n\n", report.a_test_acc,
+             report.b_test_acc, report.reference_test_acc_mean, report.reference_test_acc_std);
+  fmt::print("{:<15} {:>6}  {:>13}  {:>20}  {:>27}  {:>17}  {}\n", "probe", "images", "B vs A", "references vs A",
+             "references vs A: KL", "reference pairs", "B closer");
+  fmt::print("{:<15} {:>6}  {:>6} {:>6}  {:>20}  {:>27}  {:>17}\n", "", "", "agree", "KL", "agree", "mean +/- std (min)",
+             "agree");
+  for (const auto& p : report.probes)
+    fmt::print("{:<15} {:>6}  {:>5.1f}% {:>6.3f}  {:>11.1f}% +/- {:>4.1f}  {:>9.3f} +/- {:.3f} ({:.3f})  {:>9.1f}% +/- {:>4.1f}  {}\n",
+               p.name, p.samples, 100 * p.agreement, p.kl, 100 * p.reference_vs_a_agreement_mean,
+               100 * p.reference_vs_a_agreement_std, p.reference_vs_a_kl_mean, p.reference_vs_a_kl_std,
+               p.reference_vs_a_kl_min, 100 * p.reference_agreement_mean, 100 * p.reference_agreement_std,
+               p.closer_than_references ? "yes" : "no");
+  for (const auto& note : report.notes) fmt::print("note: {}\n", note);
+  fmt::print("\nverdict: {}\nevidence: {}\n({:.0f} s)\n", report.verdict, report.evidence, report.seconds);
+  return kExitOk;
+}
+
+}  // namespace distill::cli
