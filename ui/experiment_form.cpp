@@ -24,6 +24,7 @@
 #include <limits>
 
 #include "core/losses/methods.h"
+#include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
 
 namespace distill::ui {
@@ -120,7 +121,7 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   presets_->setObjectName(QStringLiteral("presets"));
   presets_->addItem(tr("Default: Hinton KD on Fashion-MNIST"), QString());
   for (const auto& [name, path] : findPresets()) presets_->addItem(name, path);
-  presets_->setToolTip(tr("Experiment presets from resources/presets"));
+  presets_->setToolTip(tr("Experiment presets (share/distill-workbench/presets when installed, resources/presets in a build)"));
   load_ = new QPushButton(tr("Load…"));
   load_->setToolTip(tr("Load an experiment from a YAML or JSON file"));
   save_ = new QPushButton(tr("Save…"));
@@ -535,14 +536,10 @@ void ExperimentForm::setTeacherRuns(const QStringList& sources) {
 }
 
 std::vector<std::pair<QString, QString>> ExperimentForm::findPresets() {
-  std::map<QString, QString> found;
-  const QString dirs = QString::fromUtf8(DISTILL_PRESET_DIRS);
-  for (const auto& dir : dirs.split(':', Qt::SkipEmptyParts)) {
-    for (const auto& info : QDir(dir).entryInfoList({QStringLiteral("*.yaml"), QStringLiteral("*.yml")}, QDir::Files)) {
-      found.emplace(info.completeBaseName(), info.absoluteFilePath());  // the first folder wins
-    }
-  }
-  return {found.begin(), found.end()};
+  // Beside an installed binary (…/share/distill-workbench/presets), else the source tree's.
+  std::vector<std::pair<QString, QString>> found;
+  for (const auto& [name, path] : listPresets()) found.emplace_back(QString::fromStdString(name), QString::fromStdString(path));
+  return found;
 }
 
 bool ExperimentForm::loadFile(const QString& path, QString* error) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_store.h"
 #include "ui/main_window.h"
@@ -42,7 +43,7 @@ bool parseArguments(int argc, char** argv, Options& options, int& exit_code) {
       return false;
     }
     if (arg == "--version") {
-      std::printf("distill-workbench %s\n", distill::workbenchVersion().c_str());
+      std::printf("distill-workbench %s\n", distill::versionSummary().c_str());  // with LibTorch's version
       exit_code = 0;
       return false;
     }
