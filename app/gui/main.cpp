@@ -20,6 +20,7 @@ struct Options {
   std::string config_path;
   std::string db_path;
   bool start = false;
+  bool smoke_test = false;  // show the window, report, quit: the package's installation check
 };
 
 void printUsage(std::FILE* out) {
@@ -28,7 +29,8 @@ void printUsage(std::FILE* out) {
                "  CONFIG      experiment YAML/JSON to load into the form (default: the built-in experiment)\n"
                "  --db FILE   run database (default: %s)\n"
                "  --start     start the loaded experiment at once\n"
-               "  --version   print the version\n",
+               "  --version   print the version\n"
+               "  --smoke-test  show the window, print what it found (presets, device) and quit\n",
                distill::defaultDatabasePath().c_str());
 }
 
@@ -49,6 +51,8 @@ bool parseArguments(int argc, char** argv, Options& options, int& exit_code) {
     }
     if (arg == "--start") {
       options.start = true;
+    } else if (arg == "--smoke-test") {
+      options.smoke_test = true;
     } else if (arg == "--db" && i + 1 < argc) {
       options.db_path = argv[++i];
     } else if (arg.rfind("--db=", 0) == 0) {
@@ -115,5 +119,16 @@ int main(int argc, char** argv) {
   if (!options.config_path.empty()) loaded = window.loadExperiment(QString::fromStdString(options.config_path));
   window.show();
   if (options.start && loaded) QTimer::singleShot(0, &window, &distill::ui::MainWindow::startRun);
+  if (options.smoke_test) {
+    // Once the event loop has run a while (the window laid out and painted), say what the
+    // window found and quit; exit 1 when it is not visible or there are no presets.
+    QTimer::singleShot(500, &window, [&window] {
+      const auto presets = distill::listPresets();
+      std::printf("distill-workbench: window shown %dx%d, database %s, %zu presets (%s), device %s\n",
+                  window.width(), window.height(), window.databasePath().toUtf8().constData(), presets.size(),
+                  presets.empty() ? "none" : presets.front().second.c_str(), distill::computeDeviceSummary().c_str());
+      QApplication::exit(window.isVisible() && !presets.empty() ? 0 : 1);
+    });
+  }
   return app.exec();
 }
