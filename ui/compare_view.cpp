@@ -28,6 +28,8 @@
 
 #include <fmt/format.h>
 
+#include "ui/desktop_integration.h"
+
 #include <set>
 
 #include "core/metrics/smoothing.h"
@@ -63,12 +65,14 @@ CompareChart::CompareChart(QWidget* parent) : QCustomPlot(parent) {
     replot(QCustomPlot::rpQueuedReplot);
   });
   connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { redecimate_.start(); });
+  followPalette(this);  // light or dark, as the desktop is
 }
 
 void CompareChart::setFigure(FigureData figure) {
   figure_ = std::move(figure);
   const QSignalBlocker blocker(xAxis);  // populatePlot rescales; one decimation follows
   populatePlot(*this, figure_, bucketsFor(*this));
+  applyChartPalette(*this, palette());  // the title is new
   replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -166,6 +170,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   tables->addTab(params_page, tr("Config"));
 
   auto* splitter = new QSplitter(Qt::Vertical);
+  splitter->setObjectName(QStringLiteral("compare-splitter"));  // keys its saved sizes
   splitter->addWidget(scroll);
   splitter->addWidget(tables);
   splitter->setStretchFactor(0, 3);
@@ -350,7 +355,7 @@ void CompareView::fillParamTable() {
     header->setForeground(runColor(static_cast<int>(c)));
     params_->setHorizontalHeaderItem(static_cast<int>(c) + 1, header);
   }
-  const QColor highlight(0xFF, 0xF1, 0xC7);
+  const QColor highlight(0xFF, 0xB3, 0x00, 70);  // translucent amber: readable on light and dark rows
   for (size_t r = 0; r < rows.size(); ++r) {
     auto* key_item = new QTableWidgetItem(toQ(rows[r].first));
     if (rows[r].second) key_item->setBackground(highlight);

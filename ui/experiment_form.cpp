@@ -508,7 +508,7 @@ void ExperimentForm::showIssues() {
     if (widget->property("invalid").toBool() == invalid && !invalid) continue;
     widget->setProperty("invalid", invalid);
     widget->setToolTip(invalid ? it->second : QString());
-    widget->setStyleSheet(invalid ? QStringLiteral("background: #fde2e0;") : QString());
+    widget->setStyleSheet(invalid ? QStringLiteral("background: rgba(231, 76, 60, 0.28);") : QString());
   }
   issues_label_->setText(lines.join(QStringLiteral("<br>")));
   issues_label_->setVisible(!lines.isEmpty());
@@ -575,7 +575,8 @@ void ExperimentForm::onPresetActivated(int index) {
     return;
   }
   QString error;
-  if (!loadFile(path, &error)) emit message(error);
+  if (loadFile(path, &error)) emit fileUsed(path);
+  else emit message(error);
 }
 
 void ExperimentForm::onLoadClicked() {
@@ -583,7 +584,8 @@ void ExperimentForm::onLoadClicked() {
                                                     tr("Experiments (*.yaml *.yml *.json);;All files (*)"));
   if (path.isEmpty()) return;
   QString error;
-  if (!loadFile(path, &error)) emit message(error);
+  if (loadFile(path, &error)) emit fileUsed(path);
+  else emit message(error);
 }
 
 void ExperimentForm::onSaveClicked() {
@@ -595,7 +597,8 @@ void ExperimentForm::onSaveClicked() {
                                               tr("YAML (*.yaml *.yml)"));
   if (path.isEmpty()) return;
   QString error;
-  if (!saveFile(path, &error)) emit message(error);
+  if (saveFile(path, &error)) emit fileUsed(path);
+  else emit message(error);
 }
 
 }  // namespace distill::ui

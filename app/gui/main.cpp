@@ -1,6 +1,7 @@
 // `distill-workbench [CONFIG] [--db FILE] [--start]`: the workbench window.
 // Exit codes: 0 closed normally, 2 bad arguments or no display to open a window on.
 #include <QApplication>
+#include <QSettings>
 #include <QTimer>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_store.h"
+#include "ui/desktop_integration.h"
 #include "ui/main_window.h"
 
 namespace {
@@ -114,7 +116,14 @@ int main(int argc, char** argv) {
   QApplication::setApplicationVersion(QString::fromStdString(distill::workbenchVersion()));
   QApplication::setDesktopFileName(QStringLiteral("distill-workbench"));
 
-  distill::ui::MainWindow window(QString::fromStdString(db_path));
+  // Without --db or DISTILL_WORKBENCH_DB, the database open when the window last closed.
+  QString database = QString::fromStdString(db_path);
+  if (options.db_path.empty() && !std::getenv("DISTILL_WORKBENCH_DB")) {
+    const QString last = distill::ui::lastDatabase(*distill::ui::openSettings());
+    if (!last.isEmpty()) database = last;
+  }
+  distill::ui::MainWindow window(database);
+  window.restoreSettings();
   bool loaded = true;
   if (!options.config_path.empty()) loaded = window.loadExperiment(QString::fromStdString(options.config_path));
   window.show();

@@ -87,8 +87,15 @@ std::string computeDeviceSummary() {
     const auto count = torch::cuda::device_count();
     return "cuda:0 (" + std::to_string(count) + " CUDA device" + (count == 1 ? "" : "s") + "; CPU: " + cores + ")";
   }
-  return "cpu (" + cores + ", " + (get_blas_config ? std::string(get_blas_config()) : std::string("BLAS not OpenBLAS")) +
-         ")";
+  std::string blas = "BLAS not OpenBLAS";
+  if (get_blas_config) {
+    // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH …": the name and version are what matter here.
+    blas = get_blas_config();
+    const auto first = blas.find(' ');
+    const auto second = first == std::string::npos ? first : blas.find(' ', first + 1);
+    if (second != std::string::npos) blas.resize(second);
+  }
+  return "cpu (" + cores + ", " + blas + ")";
 }
 
 std::string versionSummary() {

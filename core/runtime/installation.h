@@ -23,7 +23,7 @@ std::optional<std::string> findPreset(const std::string& name);
 // Every preset as (name without extension, file), sorted by name; the first folder wins.
 std::vector<std::pair<std::string, std::string>> listPresets();
 
-// e.g. "cpu (2 cores, OpenBLAS 0.3.21 …)" or "cuda:0 (2 CUDA devices; CPU: 16 cores)": what
+// e.g. "cpu (2 cores, OpenBLAS 0.3.21)" or "cuda:0 (2 CUDA devices; CPU: 16 cores)": what
 // device: auto resolves to on this machine, and with what.
 std::string computeDeviceSummary();
 
