@@ -46,6 +46,9 @@ std::vector<std::string> presetDirectories() {
 #ifdef DISTILL_INSTALLED_PRESET_DIR
   candidates.emplace_back(DISTILL_INSTALLED_PRESET_DIR);
 #endif
+  // The Debian package's folder: the .deb is built from a tree configured for /usr/local, and
+  // where /proc is missing (a chroot) the executable's own folder is unknown.
+  candidates.emplace_back("/usr/share/distill-workbench/presets");
   // An installed copy shadows the source tree: a package built on a machine that keeps the
   // sources must not list presets from that tree.
   std::vector<std::string> found;

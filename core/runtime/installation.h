@@ -13,7 +13,8 @@ namespace distill {
 // The folders holding the experiment presets, best first; only folders that exist. An
 // installed program (…/bin/distill) uses …/share/distill-workbench/presets beside it, so the
 // package works wherever it is unpacked; a program run from a build folder uses the source
-// tree's resources/presets; the configured install location comes last.
+// tree's resources/presets; then the configured install location, then the Debian package's
+// /usr/share/distill-workbench/presets.
 std::vector<std::string> presetDirectories();
 
 // The file of the preset called `name` ("quick-smoke" or "quick-smoke.yaml"); nullopt when no
