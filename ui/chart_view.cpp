@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ui/desktop_integration.h"
+
 namespace distill::ui {
 
 ChartView::ChartView(const QString& title, const QString& x_label, const QString& y_label, const QString& y2_label,
@@ -25,12 +27,6 @@ ChartView::ChartView(const QString& title, const QString& x_label, const QString
     yAxis2->setVisible(true);
     yAxis2->setLabel(y2_label);
   }
-  for (auto* axis : {xAxis, yAxis, yAxis2}) {
-    axis->grid()->setPen(QPen(QColor(0, 0, 0, 28), 1, Qt::DotLine));
-    axis->setBasePen(QPen(QColor(90, 90, 90)));
-    axis->setTickPen(QPen(QColor(90, 90, 90)));
-    axis->setSubTickPen(QPen(QColor(120, 120, 120)));
-  }
 
   // The legend sits in its own row under the axes, filled left to right, so it never covers
   // the curves.
@@ -45,6 +41,7 @@ ChartView::ChartView(const QString& title, const QString& x_label, const QString
   legend->setBrush(Qt::NoBrush);
   legend->setSelectableParts(QCPLegend::spNone);
   legend->setIconSize(22, 10);
+  followPalette(this);  // background, axes, grid and text from the desktop's light or dark palette
 
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   const QList<QCPAxis*> horizontal{xAxis};
@@ -68,7 +65,7 @@ void ChartView::addSeries(const SeriesSpec& spec) {
   series.graph->setName(spec.label);
   series.graph->setPen(QPen(spec.color, spec.pen_width, spec.pen_style));
   if (spec.markers)
-    series.graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(spec.color, 1.4), QBrush(Qt::white), 6));
+    series.graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(spec.color, 1.4), QBrush(palette().color(QPalette::Base)), 6));
   series_[spec.key] = std::move(series);
 }
 
@@ -148,7 +145,7 @@ void ChartView::setSeriesVisible(const std::string& key, bool visible) {
   if (it == series_.end()) return;
   it->second.graph->setVisible(visible);
   if (auto* item = legend->itemWithPlottable(it->second.graph))
-    item->setTextColor(visible ? QColor(Qt::black) : QColor(160, 160, 160));
+    item->setTextColor(palette().color(visible ? QPalette::Active : QPalette::Disabled, QPalette::Text));
   scheduleReplot();
 }
 

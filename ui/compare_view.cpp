@@ -28,6 +28,8 @@
 
 #include <fmt/format.h>
 
+#include "ui/desktop_integration.h"
+
 #include <set>
 
 #include "core/metrics/smoothing.h"
@@ -65,6 +67,7 @@ CompareChart::CompareChart(QWidget* parent) : QCustomPlot(parent) {
   });
   connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { redecimate_.start(); });
   connect(this, &QCustomPlot::beforeReplot, this, &CompareChart::decimateForCurrentWidth);
+  followPalette(this);  // light or dark, as the desktop is
 }
 
 void CompareChart::setFigure(FigureData figure) {
@@ -76,6 +79,7 @@ void CompareChart::setFigure(FigureData figure) {
   const QSignalBlocker blocker(xAxis);  // populatePlot rescales; one decimation follows
   decimated_buckets_ = bucketsFor(*this);
   populatePlot(*this, figure_, decimated_buckets_);
+  applyChartPalette(*this, palette());  // the title is new
   replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -191,6 +195,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   tables->addTab(params_page, tr("Config"));
 
   auto* splitter = new QSplitter(Qt::Vertical);
+  splitter->setObjectName(QStringLiteral("compare-splitter"));  // keys its saved sizes
   splitter->addWidget(scroll);
   splitter->addWidget(tables);
   splitter->setStretchFactor(0, 3);
@@ -380,7 +385,7 @@ void CompareView::fillParamTable() {
     header->setForeground(runColor(static_cast<int>(c)));
     params_->setHorizontalHeaderItem(static_cast<int>(c) + 1, header);
   }
-  const QColor highlight(0xFF, 0xF1, 0xC7);
+  const QColor highlight(0xFF, 0xB3, 0x00, 70);  // translucent amber: readable on light and dark rows
   for (size_t r = 0; r < rows.size(); ++r) {
     auto* key_item = new QTableWidgetItem(toQ(rows[r].first));
     if (rows[r].second) key_item->setBackground(highlight);

@@ -24,6 +24,7 @@
 #include <limits>
 
 #include "core/losses/methods.h"
+#include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
 
 namespace distill::ui {
@@ -120,7 +121,7 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   presets_->setObjectName(QStringLiteral("presets"));
   presets_->addItem(tr("Default: Hinton KD on Fashion-MNIST"), QString());
   for (const auto& [name, path] : findPresets()) presets_->addItem(name, path);
-  presets_->setToolTip(tr("Experiment presets from resources/presets"));
+  presets_->setToolTip(tr("Experiment presets (share/distill-workbench/presets when installed, resources/presets in a build)"));
   load_ = new QPushButton(tr("Load…"));
   load_->setToolTip(tr("Load an experiment from a YAML or JSON file"));
   save_ = new QPushButton(tr("Save…"));
@@ -512,7 +513,7 @@ void ExperimentForm::showIssues() {
     if (widget->property("invalid").toBool() == invalid && !invalid) continue;
     widget->setProperty("invalid", invalid);
     widget->setToolTip(invalid ? it->second : QString());
-    widget->setStyleSheet(invalid ? QStringLiteral("background: #fde2e0;") : QString());
+    widget->setStyleSheet(invalid ? QStringLiteral("background: rgba(231, 76, 60, 0.28);") : QString());
   }
   issues_label_->setText(lines.join(QStringLiteral("<br>")));
   issues_label_->setVisible(!lines.isEmpty());
@@ -540,14 +541,10 @@ void ExperimentForm::setTeacherRuns(const QStringList& sources) {
 }
 
 std::vector<std::pair<QString, QString>> ExperimentForm::findPresets() {
-  std::map<QString, QString> found;
-  const QString dirs = QString::fromUtf8(DISTILL_PRESET_DIRS);
-  for (const auto& dir : dirs.split(':', Qt::SkipEmptyParts)) {
-    for (const auto& info : QDir(dir).entryInfoList({QStringLiteral("*.yaml"), QStringLiteral("*.yml")}, QDir::Files)) {
-      found.emplace(info.completeBaseName(), info.absoluteFilePath());  // the first folder wins
-    }
-  }
-  return {found.begin(), found.end()};
+  // Beside an installed binary (…/share/distill-workbench/presets), else the source tree's.
+  std::vector<std::pair<QString, QString>> found;
+  for (const auto& [name, path] : listPresets()) found.emplace_back(QString::fromStdString(name), QString::fromStdString(path));
+  return found;
 }
 
 bool ExperimentForm::loadFile(const QString& path, QString* error) {
@@ -583,7 +580,8 @@ void ExperimentForm::onPresetActivated(int index) {
     return;
   }
   QString error;
-  if (!loadFile(path, &error)) emit message(error);
+  if (loadFile(path, &error)) emit fileUsed(path);
+  else emit message(error);
 }
 
 void ExperimentForm::onLoadClicked() {
@@ -591,7 +589,8 @@ void ExperimentForm::onLoadClicked() {
                                                     tr("Experiments (*.yaml *.yml *.json);;All files (*)"));
   if (path.isEmpty()) return;
   QString error;
-  if (!loadFile(path, &error)) emit message(error);
+  if (loadFile(path, &error)) emit fileUsed(path);
+  else emit message(error);
 }
 
 void ExperimentForm::onSaveClicked() {
@@ -603,7 +602,8 @@ void ExperimentForm::onSaveClicked() {
                                               tr("YAML (*.yaml *.yml)"));
   if (path.isEmpty()) return;
   QString error;
-  if (!saveFile(path, &error)) emit message(error);
+  if (saveFile(path, &error)) emit fileUsed(path);
+  else emit message(error);
 }
 
 }  // namespace distill::ui

@@ -63,6 +63,8 @@ class ExperimentForm : public QWidget {
   void validityChanged(bool valid);
   // A problem to tell the user (a file that failed to load), already worded.
   void message(QString text);
+  // An experiment file loaded or saved through the Load/Save dialogs (for File > Open Recent).
+  void fileUsed(QString path);
 
  private slots:
   void revalidate();

@@ -17,6 +17,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPlainTextEdit>
+#include <QSettings>
 #include <QStyle>
 #include <QTabWidget>
 #include <QTableView>
@@ -27,6 +28,7 @@
 #include "core/runtime/runtime.h"
 #include "ui/chart_view.h"
 #include "ui/compare_view.h"
+#include "ui/desktop_integration.h"
 #include "core/config/config.h"
 #include "ui/run_browser.h"
 #include "ui/experiment_form.h"
@@ -48,6 +50,7 @@ MainWindow::MainWindow(const QString& database_path, QWidget* parent) : QMainWin
   initWorkbenchResources();
   QFile style(QStringLiteral(":/style.qss"));
   if (style.open(QIODevice::ReadOnly)) setStyleSheet(QString::fromUtf8(style.readAll()));
+  followApplicationPalette(this);  // light or dark, as the desktop is, also when it switches
   setWindowIcon(QIcon(QStringLiteral(":/icons/distill-workbench.svg")));
 
   controller_ = new RunController(this);
@@ -94,7 +97,26 @@ void MainWindow::buildActions() {
   pause_action_ = new QAction(style()->standardIcon(QStyle::SP_MediaPause), tr("&Pause"), this);
   pause_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
   stop_action_ = new QAction(style()->standardIcon(QStyle::SP_MediaStop), tr("S&top"), this);
-  stop_action_->setToolTip(tr("Stop after the current step; the run is kept as 'stopped'"));
+  stop_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+  stop_action_->setToolTip(tr("Stop after the current step; the run is kept as 'stopped' (Ctrl+.)"));
+  compare_action_ = new QAction(tr("&Compare selected runs"), this);
+  compare_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));
+  compare_action_->setToolTip(tr("Compare the runs selected on the Runs page (Ctrl+Shift+C)"));
+  connect(compare_action_, &QAction::triggered, this, [this] {
+    if (pages_->currentWidget() != compare_) pages_->setCurrentWidget(browser_);
+    browser_->compareSelected();
+  });
+  export_action_ = new QAction(tr("&Export compared runs' data…"), this);
+  export_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+  connect(export_action_, &QAction::triggered, this, [this] {
+    if (compare_->runIds().isEmpty()) {
+      pages_->setCurrentIndex(0);
+      showBanner(tr("Nothing to export yet: select two or more runs on the Runs page and compare them (Ctrl+Shift+C). "
+                    "One run: distill export RUN."));
+      return;
+    }
+    compare_->exportDataInteractive();
+  });
   connect(start_action_, &QAction::triggered, this, &MainWindow::startRun);
   connect(pause_action_, &QAction::triggered, this, &MainWindow::togglePause);
   connect(stop_action_, &QAction::triggered, this, &MainWindow::stopRun);
@@ -116,7 +138,11 @@ void MainWindow::buildActions() {
   file->addAction(open_db_action_);
   file->addSeparator();
   file->addAction(tr("&Load experiment…"), this, [this] { form_->onLoadClicked(); });
+  recent_ = new RecentFiles(file->addMenu(tr("Open &Recent")), this);
+  connect(recent_, &RecentFiles::fileChosen, this, &MainWindow::loadExperiment);
   file->addAction(tr("&Save experiment…"), this, [this] { form_->onSaveClicked(); });
+  file->addSeparator();
+  file->addAction(export_action_);
   file->addSeparator();
   auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
@@ -125,16 +151,15 @@ void MainWindow::buildActions() {
   run->addAction(pause_action_);
   run->addAction(stop_action_);
   run->addAction(resume_action_);
+  run->addSeparator();
+  run->addAction(compare_action_);
   auto* view = menuBar()->addMenu(tr("&View"));
   view->addAction(tr("&Reset chart views"), this, [this] {
     for (auto* chart : charts_->charts()) chart->resetView();
   });
   auto* help = menuBar()->addMenu(tr("&Help"));
-  help->addAction(tr("&About"), this, [this] {
-    QMessageBox::about(this, tr("About Distill Workbench"),
-                       tr("<b>Distill Workbench %1</b><br>Knowledge distillation, teacher versus student, live.<br>"
-                          "LibTorch %2 · Qt %3")
-                           .arg(toQ(workbenchVersion()), toQ(torchVersion()), QString::fromLatin1(qVersion())));
+  about_action_ = help->addAction(tr("&About Distill Workbench"), this, [this] {
+    QMessageBox::about(this, tr("About Distill Workbench"), aboutText());
   });
 
   auto* toolbar = addToolBar(tr("Run"));
@@ -154,6 +179,7 @@ void MainWindow::buildLayout() {
   // ---- left: the experiment
   form_ = new ExperimentForm;
   connect(form_, &ExperimentForm::validityChanged, this, &MainWindow::updateActions);
+  connect(form_, &ExperimentForm::fileUsed, this, [this](const QString& path) { recent_->add(path); });
   connect(form_, &ExperimentForm::message, this, [this](const QString& text) {
     appendLog(LogLevel::Error, text);
     showBanner(text);
@@ -311,7 +337,7 @@ void MainWindow::buildLayout() {
 
 void MainWindow::showEvent(QShowEvent* event) {
   QMainWindow::showEvent(event);
-  if (docks_sized_) return;
+  if (docks_sized_) return;  // also set when restoreSettings() restored a saved layout
   // Dock sizes only take once the window has its real size.
   docks_sized_ = true;
   auto* experiment = findChild<QDockWidget*>(QStringLiteral("experiment-dock"));
@@ -406,6 +432,7 @@ bool MainWindow::loadExperiment(const QString& path) {
   QString error;
   if (form_->loadFile(path, &error)) {
     appendLog(LogLevel::Info, tr("Loaded experiment %1").arg(path));
+    recent_->add(path);
     return true;
   }
   appendLog(LogLevel::Error, error);
@@ -599,17 +626,17 @@ void MainWindow::updateActions() {
 
 void MainWindow::appendLog(LogLevel level, const QString& message) {
   const QString time = QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss"));
-  QString color = QStringLiteral("#333333");
+  QString style;  // plain lines take the palette's text colour, so they follow light and dark
   QString prefix;
   if (level == LogLevel::Warning) {
-    color = QStringLiteral("#a66300");
+    style = QStringLiteral(" style='color:#d08000'");
     prefix = tr("warning: ");
   } else if (level == LogLevel::Error) {
-    color = QStringLiteral("#c0392b");
+    style = QStringLiteral(" style='color:#e04836'");  // mid-tone reds and ambers read on both
     prefix = tr("error: ");
   }
-  log_->appendHtml(QStringLiteral("<span style='color:#888888'>%1</span> <span style='color:%2'>%3%4</span>")
-                       .arg(time, color, prefix, message.toHtmlEscaped()));
+  log_->appendHtml(QStringLiteral("<span style='color:#888888'>%1</span> <span%2>%3%4</span>")
+                       .arg(time, style, prefix, message.toHtmlEscaped()));
 }
 
 QString MainWindow::logText() const { return log_->toPlainText(); }
@@ -623,6 +650,7 @@ QString MainWindow::bannerText() const { return banner_->isVisible() ? banner_->
 
 void MainWindow::closeEvent(QCloseEvent* event) {
   if (!controller_->busy()) {
+    if (settings_restored_) saveSettings();
     event->accept();
     return;
   }
@@ -634,6 +662,22 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   close_when_stopped_ = true;
   appendLog(LogLevel::Info, tr("Stopping the run before closing…"));
   controller_->stop();
+}
+
+// ---- settings ---------------------------------------------------------------------------
+
+void MainWindow::restoreSettings() {
+  auto settings = openSettings();
+  if (restoreWindowLayout(*this, *settings)) docks_sized_ = true;
+  recent_->load(*settings);
+  settings_restored_ = true;
+}
+
+void MainWindow::saveSettings() const {
+  auto settings = openSettings();
+  saveWindowLayout(*this, *settings);
+  recent_->save(*settings);
+  settings->setValue(QLatin1String(kLastDatabaseKey), QFileInfo(database_path_).absoluteFilePath());
 }
 
 }  // namespace distill::ui

@@ -32,6 +32,7 @@ namespace distill::ui {
 class CompareView;
 class ExperimentForm;
 class MetricCharts;
+class RecentFiles;
 class RunBrowser;
 class RunListModel;
 class StatusPanel;
@@ -64,6 +65,16 @@ class MainWindow : public QMainWindow {
   QAction* pauseAction() const { return pause_action_; }
   QAction* stopAction() const { return stop_action_; }
   QAction* resumeAction() const { return resume_action_; }
+  QAction* compareAction() const { return compare_action_; }
+  QAction* exportAction() const { return export_action_; }
+  QAction* aboutAction() const { return about_action_; }
+  RecentFiles* recentFiles() const { return recent_; }
+
+  // Window layout, the last database and the recent experiments (desktop_integration.h).
+  // main() restores them; from then on the window saves them when it closes. Tests that do
+  // not call restoreSettings() leave the user's settings alone.
+  void restoreSettings();
+  void saveSettings() const;
   QString logText() const;
   QString bannerText() const;
   qint64 displayedRunId() const { return displayed_run_id_; }
@@ -124,6 +135,11 @@ class MainWindow : public QMainWindow {
   QAction* resume_action_ = nullptr;
   QAction* new_db_action_ = nullptr;
   QAction* open_db_action_ = nullptr;
+  QAction* compare_action_ = nullptr;
+  QAction* export_action_ = nullptr;
+  QAction* about_action_ = nullptr;
+  RecentFiles* recent_ = nullptr;
+  bool settings_restored_ = false;
 
   qint64 displayed_run_id_ = 0;
   std::vector<MetricPoint> live_points_;  // the live run's curves, kept for re-selection

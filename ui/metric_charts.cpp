@@ -28,10 +28,12 @@ MetricCharts::MetricCharts(QWidget* parent) : QWidget(parent) {
 
   // Loss on top at full width (it has the most to show), the two evaluation charts below.
   auto* bottom = new QSplitter(Qt::Horizontal);
+  bottom->setObjectName(QStringLiteral("charts-bottom"));  // names key the saved sizes
   bottom->addWidget(agreement_);
   bottom->addWidget(accuracy_);
   bottom->setChildrenCollapsible(false);
   auto* vertical = new QSplitter(Qt::Vertical);
+  vertical->setObjectName(QStringLiteral("charts-vertical"));
   vertical->addWidget(loss_);
   vertical->addWidget(bottom);
   vertical->setChildrenCollapsible(false);

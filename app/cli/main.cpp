@@ -25,6 +25,7 @@
 #include "core/errors.h"
 #include "core/models/factory.h"
 #include "core/models/torchscript_export.h"
+#include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_query.h"
 #include "core/store/run_store.h"
@@ -75,9 +76,12 @@ int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& 
 int64_t parseRunId(const std::string& text);
 
 int runCommand(const RunArgs& args, const std::string& db) {
-  const std::string text = args.config_path.empty() ? std::string() : readText(args.config_path);
+  std::string config_path = args.config_path;  // a file, or a preset's name ("quick-smoke")
+  if (!config_path.empty() && !std::filesystem::exists(config_path))
+    if (auto preset = findPreset(config_path)) config_path = *preset;
+  const std::string text = config_path.empty() ? std::string() : readText(config_path);
   ExperimentConfig config =
-      parseConfigWithOverrides(text, args.overrides, args.config_path.empty() ? "default config" : args.config_path);
+      parseConfigWithOverrides(text, args.overrides, config_path.empty() ? "default config" : config_path);
   if (!args.name.empty()) config.name = args.name;
   if (args.print_config) {
     fmt::print("{}", toYaml(config));
@@ -514,7 +518,7 @@ int mainImpl(int argc, char** argv) {
 
   RunArgs run_args;
   auto* run = app.add_subcommand("run", "train a teacher, distil a student, store the run");
-  run->add_option("config", run_args.config_path, "experiment file (YAML or JSON); default: the built-in Hinton setting")
+  run->add_option("config", run_args.config_path, "experiment file (YAML or JSON) or a preset's name (e.g. quick-smoke); default: the built-in Hinton setting")
       ->type_name("CONFIG");
   run->add_option("-s,--set", run_args.overrides, "override a config key, e.g. --set distill.temperature=2")
       ->type_name("KEY=VALUE")

@@ -1,14 +1,17 @@
 // `distill-workbench [CONFIG] [--db FILE] [--start]`: the workbench window.
 // Exit codes: 0 closed normally, 2 bad arguments or no display to open a window on.
 #include <QApplication>
+#include <QSettings>
 #include <QTimer>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_store.h"
+#include "ui/desktop_integration.h"
 #include "ui/main_window.h"
 #include "ui/unix_signals.h"
 
@@ -22,6 +25,7 @@ struct Options {
   std::string config_path;
   std::string db_path;
   bool start = false;
+  bool smoke_test = false;  // show the window, report, quit: the package's installation check
 };
 
 void printUsage(std::FILE* out) {
@@ -30,7 +34,8 @@ void printUsage(std::FILE* out) {
                "  CONFIG      experiment YAML/JSON to load into the form (default: the built-in experiment)\n"
                "  --db FILE   run database (default: %s)\n"
                "  --start     start the loaded experiment at once\n"
-               "  --version   print the version\n",
+               "  --version   print the version\n"
+               "  --smoke-test  show the window, print what it found (presets, device) and quit\n",
                distill::defaultDatabasePath().c_str());
 }
 
@@ -45,12 +50,14 @@ bool parseArguments(int argc, char** argv, Options& options, int& exit_code) {
       return false;
     }
     if (arg == "--version") {
-      std::printf("distill-workbench %s\n", distill::workbenchVersion().c_str());
+      std::printf("distill-workbench %s\n", distill::versionSummary().c_str());  // with LibTorch's version
       exit_code = 0;
       return false;
     }
     if (arg == "--start") {
       options.start = true;
+    } else if (arg == "--smoke-test") {
+      options.smoke_test = true;
     } else if (arg == "--db" && i + 1 < argc) {
       options.db_path = argv[++i];
     } else if (arg.rfind("--db=", 0) == 0) {
@@ -112,11 +119,29 @@ int main(int argc, char** argv) {
   QApplication::setApplicationVersion(QString::fromStdString(distill::workbenchVersion()));
   QApplication::setDesktopFileName(QStringLiteral("distill-workbench"));
 
-  distill::ui::MainWindow window(QString::fromStdString(db_path));
+  // Without --db or DISTILL_WORKBENCH_DB, the database open when the window last closed.
+  QString database = QString::fromStdString(db_path);
+  if (options.db_path.empty() && !std::getenv("DISTILL_WORKBENCH_DB")) {
+    const QString last = distill::ui::lastDatabase(*distill::ui::openSettings());
+    if (!last.isEmpty()) database = last;
+  }
+  distill::ui::MainWindow window(database);
+  window.restoreSettings();
   bool loaded = true;
   if (!options.config_path.empty()) loaded = window.loadExperiment(QString::fromStdString(options.config_path));
   window.show();
   if (options.start && loaded) QTimer::singleShot(0, &window, &distill::ui::MainWindow::startRun);
+  if (options.smoke_test) {
+    // Once the event loop has run a while (the window laid out and painted), say what the
+    // window found and quit; exit 1 when it is not visible or there are no presets.
+    QTimer::singleShot(500, &window, [&window] {
+      const auto presets = distill::listPresets();
+      std::printf("distill-workbench: window shown %dx%d, database %s, %zu presets (%s), device %s\n",
+                  window.width(), window.height(), window.databasePath().toUtf8().constData(), presets.size(),
+                  presets.empty() ? "none" : presets.front().second.c_str(), distill::computeDeviceSummary().c_str());
+      QApplication::exit(window.isVisible() && !presets.empty() ? 0 : 1);
+    });
+  }
 
   // `kill PID`, a logout or Ctrl-C: the live run is stopped and stored as `stopped`, then the
   // window closes (exit status 128 + signal). A second signal quits at once; the run then
