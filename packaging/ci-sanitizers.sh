@@ -33,9 +33,12 @@ cmake --build "$build_dir" --parallel "$jobs" --target core_tests run_experiment
 export ASAN_OPTIONS=detect_leaks=0:detect_container_overflow=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd "$build_dir"
-# The core tests, then the CLI's bad-input tables (each a short process that must exit 2 with a
-# message, never a sanitizer report). The CLI's training tests are left to the normal build:
-# under ASan they take several minutes each and add nothing the core tests do not cover.
-ctest -L core --output-on-failure --timeout 900
-ctest -R 'CliBadInput|BadInput|ReadOnly|FullDisk' --output-on-failure --timeout 300
-echo "ci-sanitizers: core tests and CLI bad-input tests clean under ASan + UBSan"
+# Each test binary runs once, as one process (ctest would start one process per test, and
+# LibTorch's start-up under ASan costs seconds each): the core tests, then the CLI's
+# bad-input tables (each case a short `distill` process that must exit 2 with a message, never
+# a sanitizer report), the read-only database and the full disk. The CLI's training tests are
+# left to the normal build: under ASan they take minutes and add nothing the core tests do not.
+tests/core_tests --gtest_brief=1
+tests/cli_tests --gtest_brief=1 --gtest_filter='Table/CliBadInput.*'
+tests/reliability_tests --gtest_brief=1
+echo "ci-sanitizers: core tests and the CLI's bad-input, read-only and full-disk tests clean under ASan + UBSan"

@@ -236,7 +236,11 @@ std::string readIdxUnderMemoryLimit(const std::string& path) {
     size_t pages = 0;
     status >> pages;
     limit.rlim_cur = limit.rlim_max = pages * static_cast<size_t>(sysconf(_SC_PAGESIZE)) + (48u << 20);
+#if !defined(__SANITIZE_ADDRESS__)
+    // (Under AddressSanitizer the address space is its shadow memory's, and ASan's allocator
+    // maps in large steps: there only the message is checked.)
     setrlimit(RLIMIT_AS, &limit);
+#endif
     try {
       readIdxFile(path);
     } catch (const DataError& e) {
