@@ -16,19 +16,17 @@
 #include "core/data/idx.h"
 #include "core/errors.h"
 #include "core/store/run_store.h"
+#include "support/cli_support.h"
 #include "support/test_support.h"
 
 namespace distill {
 namespace {
 
 using testing::CommandResult;
+using testing::distillCli;
+using testing::haveFashionMnist;
+using testing::quote;
 using testing::TempDir;
-
-std::string quote(const std::string& text) { return "'" + text + "'"; }
-
-CommandResult distillCli(const std::string& args) { return testing::runCommand(std::string(DISTILL_CLI_PATH) + " " + args); }
-
-bool haveFashionMnist() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
 
 const char* kSubset =
     "--set dataset.limit_train=5000 --set dataset.limit_test=1000 --set teacher.epochs=2 --set train.epochs=2";

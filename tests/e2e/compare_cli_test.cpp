@@ -15,15 +15,15 @@
 #endif
 
 #include "core/store/run_store.h"
+#include "support/cli_support.h"
 #include "support/test_support.h"
 
 namespace distill {
 namespace {
 
 using testing::CommandResult;
+using testing::distillCli;
 using testing::TempDir;
-
-CommandResult distillCli(const std::string& args) { return testing::runCommand(std::string(DISTILL_CLI_PATH) + " " + args); }
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

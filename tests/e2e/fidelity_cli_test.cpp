@@ -5,17 +5,17 @@
 
 #include <filesystem>
 
+#include "support/cli_support.h"
 #include "support/test_support.h"
 
 namespace distill {
 namespace {
 
 using testing::CommandResult;
+using testing::distillCli;
+using testing::haveFashionMnist;
+using testing::quote;
 using testing::TempDir;
-
-std::string quote(const std::string& text) { return "'" + text + "'"; }
-CommandResult distillCli(const std::string& args) { return testing::runCommand(std::string(DISTILL_CLI_PATH) + " " + args); }
-bool haveFashionMnist() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
 
 class FidelityCli : public ::testing::Test {
  protected:

@@ -12,23 +12,21 @@
 #include "core/config/config.h"
 #include "core/models/classifier.h"
 #include "core/store/run_store.h"
+#include "support/cli_support.h"
 #include "support/test_support.h"
 
 namespace distill {
 namespace {
 
 using testing::CommandResult;
+using testing::distillCli;
+using testing::haveFashionMnist;
+using testing::quote;
 using testing::TempDir;
-
-std::string quote(const std::string& text) { return "'" + text + "'"; }
-
-CommandResult distillCli(const std::string& args) { return testing::runCommand(std::string(DISTILL_CLI_PATH) + " " + args); }
 
 CommandResult python(const std::string& script, const std::string& args = "") {
   return testing::runCommand("/usr/bin/python3 " + quote(script) + " " + args);
 }
-
-bool haveFashionMnist() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
 
 bool pythonHasTorch() {
   static const bool available = testing::runCommand("/usr/bin/python3 -c 'import torch'").exit_code == 0;
