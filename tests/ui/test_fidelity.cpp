@@ -267,9 +267,12 @@ class TestFidelity : public QObject {
     dialog.epochsBox()->setValue(50);
     dialog.samplesBox()->setValue(0);
     dialog.runButton()->click();
-    QTest::qWait(300);
+    QVERIFY(dialog.running());
+    // Stop while the first reference trains (the worker checks the flag between batches).
+    QTRY_VERIFY_WITH_TIMEOUT(dialog.progressLog()->toPlainText().contains(QStringLiteral("training reference model 1/2")),
+                             60000);
     dialog.stopButton()->click();
-    QVERIFY(finished.wait(60000));
+    QTRY_VERIFY2_WITH_TIMEOUT(finished.count() == 1, qPrintable(dialog.progressLog()->toPlainText()), 60000);
     QCOMPARE(finished.takeFirst().at(0).toBool(), false);
     QVERIFY(dialog.verdictLabel()->text().contains(QStringLiteral("stopped")));
   }
