@@ -262,7 +262,8 @@ class TestReliability : public QObject {
     window.pages()->setCurrentWidget(window.browser());
     QProcess cli;
     cli.setProcessChannelMode(QProcess::MergedChannels);
-    ExperimentConfig config = slowConfig();  // 8 epochs: long enough to be refreshed while live
+    ExperimentConfig config = slowConfig();
+    config.train.epochs = 16;  // a few seconds: live for 10+ refreshes on a quiet machine
     config.train.log_every = 1;
     cli.start(QStringLiteral(DISTILL_CLI_PATH),
               {QStringLiteral("run"), writeConfig(dir, config), QStringLiteral("--quiet"), QStringLiteral("--db"), db});
@@ -286,6 +287,7 @@ class TestReliability : public QObject {
     QVERIFY2(!output.contains(QStringLiteral("locked")), qPrintable(output));
     QVERIFY(seen_running);
     QVERIFY(max_points > 0);
+    qInfo("the run was live during %d refreshes", refreshes_while_running);
     // At least two refreshes while it ran (a refresh under a loaded machine can take a second).
     QVERIFY2(refreshes_while_running >= 2, "the run was seen live in at least two refreshes");
     window.refreshRuns();
