@@ -298,6 +298,11 @@ void checkKeys(const YAML::Node& user, const YAML::Node& schema, const std::stri
     return;
   }
   for (auto it = user.begin(); it != user.end(); ++it) {
+    if (!it->first.IsScalar()) {  // e.g. `? [a, b]: 1` or `{a: 1}: 2` (found by fuzz_config)
+      issues.push_back({prefix.empty() ? "(top level)" : prefix,
+                        "expected key names, found a list or mapping used as a key"});
+      continue;
+    }
     const std::string key = it->first.as<std::string>();
     const std::string dotted = prefix.empty() ? key : prefix + "." + key;
     const YAML::Node expected = schema[key];

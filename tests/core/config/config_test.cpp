@@ -41,6 +41,19 @@ TEST(Config, YamlAndJsonGiveTheSameConfig) {
   EXPECT_DOUBLE_EQ(from_json.distill.alpha, 0.9);  // untouched keys keep their defaults
 }
 
+// A list or mapping used as a key is a config error naming where, not an escaping yaml-cpp
+// exception (fuzz_config found `? [a, b]` aborting the parser).
+TEST(Config, AListOrMappingUsedAsAKeyIsAConfigError) {
+  EXPECT_THROW(parseConfigWithOverrides("? [a, b]\n: 1\n", {}), ConfigError);
+  try {
+    parseConfigWithOverrides("train:\n  ? {x: 1}\n  : 2\n", {});
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    ASSERT_FALSE(e.issues().empty());
+    EXPECT_EQ(e.issues().front().key, "train");
+  }
+}
+
 TEST(Config, OverridesUseDottedKeysAndYamlValues) {
   const auto config = parseConfigWithOverrides(
       "", {"distill.temperature=8", "teacher.hidden=[512,256]", "train.optimizer=adamw", "threads=3", "seed=42"});
