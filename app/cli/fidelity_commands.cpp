@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <csignal>
-#include <filesystem>
 
+#include "app/cli/cli_common.h"
 #include "core/config/config.h"
 #include "core/errors.h"
 #include "core/fidelity/mirror.h"
@@ -17,26 +17,6 @@ namespace distill::cli {
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitStopped = 130;
-
-std::string databasePath(const std::string& db) {
-  const std::string path = db.empty() ? defaultDatabasePath() : db;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
-    throw StoreError(path + ": no database here yet (run `distill run` first, or pass --db)");
-  return path;
-}
-
-int64_t runId(const std::string& text) {
-  try {
-    size_t used = 0;
-    const long long id = std::stoll(text, &used);
-    if (used == text.size() && id > 0) return id;
-  } catch (const std::exception&) {
-  }
-  throw ConfigError({{"RUN", "expected a run id (a positive whole number, see `distill list`), got '" + text + "'"}});
-}
 
 std::string shortName(const std::string& name, size_t width) {
   return name.size() <= width ? name : name.substr(0, width - 1) + "~";
@@ -109,8 +89,8 @@ bool FidelityCommands::parsed() const { return fidelity_->parsed() || mirror_->p
 int FidelityCommands::execute(const std::string& db) { return fidelity_->parsed() ? fidelity(db) : mirror(db); }
 
 int FidelityCommands::fidelity(const std::string& db) {
-  const int64_t id = runId(fidelity_run_);
-  const RunFidelity result = analyzeRun(databasePath(db), id);
+  const int64_t id = parseRunId(fidelity_run_);
+  const RunFidelity result = analyzeRun(existingDatabasePath(db), id);
   const FidelityAnalysis& a = result.analysis;
   const auto& names = a.class_names;
 

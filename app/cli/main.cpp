@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "app/cli/bench_command.h"
+#include "app/cli/cli_common.h"
 #include "app/cli/chart_render.h"
 #include "app/cli/comparison.h"
 #include "app/cli/console_progress.h"
@@ -33,11 +34,6 @@
 
 namespace distill::cli {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitRunFailed = 1;
-constexpr int kExitBadInput = 2;
-constexpr int kExitStopped = 130;
 
 // Ctrl-C asks the trainer to stop between steps (the run is then stored as `stopped`);
 // a second Ctrl-C ends the process at once.
@@ -73,7 +69,6 @@ struct RunArgs {
 
 int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& control, const std::string& db_path,
                bool quiet, bool json);
-int64_t parseRunId(const std::string& text);
 
 int runCommand(const RunArgs& args, const std::string& db) {
   std::string config_path = args.config_path;  // a file, or a preset's name ("quick-smoke")
@@ -166,12 +161,7 @@ nlohmann::json runJson(const RunRecord& run, bool full) {
   return out;
 }
 
-RunStore openForReading(const std::string& db) {
-  const std::string path = fullPath(db);
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw StoreError(path + ": no database here yet (run `distill run` first, or pass --db)");
-  return RunStore(path);
-}
+RunStore openForReading(const std::string& db) { return RunStore(existingDatabasePath(db)); }
 
 int listCommand(const std::string& db, bool json, const std::string& filter) {
   RunStore store = openForReading(db);
@@ -210,16 +200,6 @@ int listCommand(const std::string& db, bool json, const std::string& filter) {
                metric("eval/student_acc"), metric("eval/teacher_acc"), metric("eval/agreement"));
   }
   return kExitOk;
-}
-
-int64_t parseRunId(const std::string& text) {
-  try {
-    size_t used = 0;
-    const long long id = std::stoll(text, &used);
-    if (used == text.size() && id > 0) return id;
-  } catch (const std::exception&) {
-  }
-  throw ConfigError({{"RUN", "expected a run id (a positive whole number, see `distill list`), got '" + text + "'"}});
 }
 
 RunRecord requireRun(RunStore& store, int64_t id) {

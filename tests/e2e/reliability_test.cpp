@@ -7,11 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 
-#include <fcntl.h>
-#include <linux/fs.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -25,6 +22,7 @@
 #include "core/models/torchscript_export.h"
 #include "core/store/run_store.h"
 #include "support/cli_support.h"
+#include "support/read_only_file.h"
 #include "support/test_support.h"
 
 namespace distill {
@@ -34,6 +32,7 @@ using testing::CommandResult;
 using testing::distillCli;
 using testing::haveFashionMnist;
 using testing::quote;
+using testing::ReadOnlyFile;
 using testing::TempDir;
 
 // A tiny run on the Fashion-MNIST files: seconds, with a checkpoint per epoch.
@@ -285,40 +284,6 @@ TEST(HugeHeader, IsRefusedBeforeAllocatingWhatItClaims) {
 }
 
 // ---- a read-only database ---------------------------------------------------------------------
-
-// Makes a file unwritable even for root (who ignores permission bits): the immutable flag as
-// root, chmod otherwise. Undone when the object goes.
-class ReadOnlyFile {
- public:
-  explicit ReadOnlyFile(std::string path) : path_(std::move(path)) {
-    if (geteuid() != 0) {
-      ok_ = chmod(path_.c_str(), 0444) == 0;
-      return;
-    }
-    ok_ = setImmutable(true);
-  }
-  ~ReadOnlyFile() {
-    if (geteuid() == 0)
-      setImmutable(false);
-    else
-      chmod(path_.c_str(), 0644);
-  }
-  bool ok() const { return ok_; }
-
- private:
-  bool setImmutable(bool on) {
-    const int fd = open(path_.c_str(), O_RDONLY);
-    if (fd < 0) return false;
-    int flags = 0;
-    bool done = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-    flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
-    done = done && ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
-    close(fd);
-    return done;
-  }
-  std::string path_;
-  bool ok_ = false;
-};
 
 TEST(ReadOnlyDatabase, BrowsesButRefusesNewRunsWithAMessage) {
   if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";

@@ -12,17 +12,15 @@
 #include <QTest>
 #include <QToolButton>
 
-#include <fcntl.h>
-#include <linux/fs.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 
 #include "core/store/run_store.h"
+#include "tests/support/read_only_file.h"
 #include "tests/ui/ui_test_support.h"
 #include "ui/main_window.h"
 #include "ui/run_browser.h"
@@ -107,35 +105,6 @@ void startWorkbench(QProcess& process, const QString& config, const QString& db)
   process.setProcessChannelMode(QProcess::MergedChannels);
   process.start(QStringLiteral(DISTILL_WORKBENCH_PATH), {config, QStringLiteral("--db"), db, QStringLiteral("--start")});
 }
-
-// The immutable flag (root ignores permission bits) or chmod; undone when the object goes.
-class ReadOnlyFile {
- public:
-  explicit ReadOnlyFile(const QString& path) : path_(path.toStdString()) {
-    ok_ = geteuid() == 0 ? setImmutable(true) : chmod(path_.c_str(), 0444) == 0;
-  }
-  ~ReadOnlyFile() {
-    if (geteuid() == 0)
-      setImmutable(false);
-    else
-      chmod(path_.c_str(), 0644);
-  }
-  bool ok() const { return ok_; }
-
- private:
-  bool setImmutable(bool on) {
-    const int fd = open(path_.c_str(), O_RDONLY);
-    if (fd < 0) return false;
-    int flags = 0;
-    bool done = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-    flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
-    done = done && ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
-    close(fd);
-    return done;
-  }
-  std::string path_;
-  bool ok_ = false;
-};
 
 }  // namespace
 
@@ -309,7 +278,7 @@ class TestReliability : public QObject {
       window.startRun();
       QVERIFY(finished.wait(kRunTimeoutMs));
     }
-    ReadOnlyFile read_only(db);
+    distill::testing::ReadOnlyFile read_only(db.toStdString());
     if (!read_only.ok()) QSKIP("cannot make a file read-only here");
     MainWindow window(db);
     window.show();
