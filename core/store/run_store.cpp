@@ -417,17 +417,8 @@ void RunStore::appendMetrics(int64_t run_id, const std::vector<MetricPoint>& poi
       throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_.get()));
     insert_points_.reset(raw);
   }
-  // The few keys of a batch, looked up by a linear scan before the name map.
-  std::vector<std::pair<const std::string*, int64_t>> batch_keys;
-  auto keyId = [&](const std::string& key) {
-    for (const auto& [name, id] : batch_keys)
-      if (*name == key) return id;
-    const int64_t id = metricKeyId(key);
-    if (batch_keys.size() < 32) batch_keys.emplace_back(&key, id);
-    return id;
-  };
   auto bindRow = [&](sqlite3_stmt* statement, int first, const MetricPoint& p) {
-    const int rc = sqlite3_bind_int64(statement, first, run_id) | sqlite3_bind_int64(statement, first + 1, keyId(p.key)) |
+    const int rc = sqlite3_bind_int64(statement, first, run_id) | sqlite3_bind_int64(statement, first + 1, metricKeyId(p.key)) |
                    sqlite3_bind_int64(statement, first + 2, p.step) | sqlite3_bind_double(statement, first + 3, p.epoch) |
                    sqlite3_bind_double(statement, first + 4, p.wall_time) | sqlite3_bind_double(statement, first + 5, p.value);
     if (rc != SQLITE_OK) throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_.get()));
