@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/models/dropout.h"
 
 namespace distill {
 
@@ -98,7 +99,7 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
     layers_->push_back(torch::nn::Linear(features, width));
     macs_per_sample_ += features * width;
     layers_->push_back(activation(config.activation));
-    if (config.dropout > 0) layers_->push_back(torch::nn::Dropout(config.dropout));
+    if (config.dropout > 0) layers_->push_back(FastDropout(config.dropout));
     addHidden();
     features = width;
   }

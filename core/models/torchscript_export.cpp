@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/models/dropout.h"
 #include "core/models/torchscript_model.h"
 #include "core/runtime/file_io.h"
 
@@ -74,7 +75,7 @@ class ForwardWriter {
       line(fmt::format("{0} = torch.leaky_relu({0}, {1})", v, floatLiteral(leaky->options.negative_slope())));
     } else if (module.as<torch::nn::SiLU>()) {
       line(fmt::format("{0} = torch.silu({0})", v));
-    } else if (const auto* dropout = module.as<torch::nn::Dropout>()) {
+    } else if (const auto* dropout = module.as<FastDropout>()) {
       line(fmt::format("{0} = torch.dropout({0}, {1}, self.training)", v, floatLiteral(dropout->options.p())));
     } else if (const auto* block = module.as<ResidualBlock>()) {
       residualBlock(name, *block, v);

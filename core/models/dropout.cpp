@@ -1,0 +1,68 @@
+#include "core/models/dropout.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <mutex>
+
+#include "core/errors.h"
+
+namespace distill {
+
+namespace {
+
+// SplitMix64's output function (Steele, Lea and Flood, "Fast splittable pseudorandom number
+// generators", OOPSLA 2014): applied to seed + i * golden gamma, as SplitMix64 itself does, it
+// gives a stream that passes BigCrush, and any element is computable without its predecessors.
+inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+constexpr uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ULL;
+
+uint64_t drawSeed() {
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
+}
+
+}  // namespace
+
+void fillDropoutMask(float* mask, int64_t count, double keep, float scale, uint64_t seed) {
+  // Keep when a uniform 32-bit word is below keep * 2^32 (exact to 2^-32).
+  const uint64_t threshold = static_cast<uint64_t>(std::ldexp(keep, 32));
+  const int64_t pairs = count / 2;
+  uint64_t state = seed;
+  for (int64_t i = 0; i < pairs; ++i) {
+    state += kGoldenGamma;
+    const uint64_t z = mix64(state);
+    mask[2 * i] = (z & 0xFFFFFFFFULL) < threshold ? scale : 0.0f;
+    mask[2 * i + 1] = (z >> 32) < threshold ? scale : 0.0f;
+  }
+  if (count % 2) mask[count - 1] = (mix64(state + kGoldenGamma) & 0xFFFFFFFFULL) < threshold ? scale : 0.0f;
+}
+
+FastDropoutImpl::FastDropoutImpl(const FastDropoutOptions& options_) : options(options_) { reset(); }
+
+void FastDropoutImpl::reset() {
+  if (!(options.p() >= 0.0 && options.p() <= 1.0))
+    throw ModelError("dropout probability must be between 0 and 1, got " + std::to_string(options.p()));
+}
+
+void FastDropoutImpl::pretty_print(std::ostream& stream) const { stream << "distill::FastDropout(p=" << options.p() << ")"; }
+
+torch::Tensor FastDropoutImpl::forward(torch::Tensor input) {
+  const double p = options.p();
+  if (!is_training() || p == 0.0) return input;
+  if (p == 1.0 || !input.device().is_cpu() || input.scalar_type() != torch::kFloat32)
+    return torch::dropout(input, p, /*train=*/true);
+  const double keep = 1.0 - p;
+  // ATen's dropout divides its 0/1 noise by (1 - p) in the input's dtype; so does this.
+  const float scale = 1.0f / static_cast<float>(keep);
+  auto mask = torch::empty(input.sizes(), input.options().requires_grad(false));
+  fillDropoutMask(mask.data_ptr<float>(), mask.numel(), keep, scale, drawSeed());
+  return input * mask;
+}
+
+}  // namespace distill
