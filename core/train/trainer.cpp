@@ -24,6 +24,7 @@
 #include "core/models/factory.h"
 #include "core/runtime/file_io.h"
 #include "core/runtime/runtime.h"
+#include "core/train/fused_sgd.h"
 #include "core/train/schedule.h"
 
 namespace distill {
@@ -35,13 +36,17 @@ double unixNow() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
-std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c, const std::vector<torch::Tensor>& params) {
+// `fused`: FusedSGD, which computes torch::optim::SGD's step bit for bit in one pass (the plain
+// reference loop keeps LibTorch's).
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c, const std::vector<torch::Tensor>& params,
+                                                       bool fused) {
   if (c.optimizer == "adam")
     return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
   if (c.optimizer == "adamw")
     return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
-  return std::make_unique<torch::optim::SGD>(
-      params, torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
+  const auto options = torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay);
+  if (fused) return std::make_unique<FusedSGD>(params, options);
+  return std::make_unique<torch::optim::SGD>(params, options);
 }
 
 void setLr(torch::optim::Optimizer& optimizer, double lr) {
@@ -369,7 +374,7 @@ struct Trainer::Impl {
     auto parameters = model->parameters();
     if (fitnet && !is_teacher)
       for (const auto& p : regressor->parameters()) parameters.push_back(p);
-    auto optimizer = makeOptimizer(config.train, parameters);
+    auto optimizer = makeOptimizer(config.train, parameters, /*fused=*/!options.reference_loop);
     BatchSampler sampler(train.size(), batch_size, config.seed + (is_teacher ? 1 : 2));
     const int64_t per_epoch = sampler.batchesPerEpoch();
     const int64_t total = per_epoch * epochs;

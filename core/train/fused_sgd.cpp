@@ -1,0 +1,145 @@
+// Compiled with -ffp-contract=off (core/CMakeLists.txt): every fused multiply-add here is an
+// explicit __builtin_fmaf, never one the compiler chose, or the roundings would differ from ATen's.
+#include "core/train/fused_sgd.h"
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <type_traits>
+
+namespace distill {
+
+namespace {
+
+struct Coefficients {
+  float momentum = 0.0f;
+  float one_minus_dampening = 1.0f;
+  float weight_decay = 0.0f;
+  float minus_lr = 0.0f;
+};
+
+// ATen (1.13 and 2.x) computes SGD::step as, per element and in float:
+//   d = g                          ; with weight decay: d = fma(wd, p, d)  (d_p.add(p, wd))
+//   b = round(b * m)               (buf.mul_(m))
+//   b = fma(1 - dampening, d, b)   (buf.add_(d_p, 1 - dampening); exact sum when the factor is 1)
+//   d = b                          ; nesterov: d = fma(m, b, d)          (d_p.add(buf, m))
+//   p = fma(-lr, d, p)             (p.add_(d_p, -lr))
+// where "fma" is ATen's vectorised add-with-alpha, vec::fmadd, a single rounding.
+template <bool kWeightDecay, bool kNesterov>
+__attribute__((target("avx2,fma"))) void update(float* __restrict param, const float* __restrict grad,
+                                               float* __restrict buffer, int64_t n, Coefficients c) {
+  for (int64_t i = 0; i < n; ++i) {
+    float d = grad[i];
+    if (kWeightDecay) d = __builtin_fmaf(c.weight_decay, param[i], d);
+    float b = buffer[i] * c.momentum;
+    b = __builtin_fmaf(c.one_minus_dampening, d, b);
+    buffer[i] = b;
+    d = kNesterov ? __builtin_fmaf(c.momentum, b, d) : b;
+    param[i] = __builtin_fmaf(c.minus_lr, d, param[i]);
+  }
+}
+
+template <bool kWeightDecay>
+__attribute__((target("avx2,fma"))) void updateWithoutMomentum(float* __restrict param, const float* __restrict grad,
+                                                              int64_t n, Coefficients c) {
+  for (int64_t i = 0; i < n; ++i) {
+    float d = grad[i];
+    if (kWeightDecay) d = __builtin_fmaf(c.weight_decay, param[i], d);
+    param[i] = __builtin_fmaf(c.minus_lr, d, param[i]);
+  }
+}
+
+bool cpuHasFma() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+// The key of Optimizer::state_: LibTorch 1.13 uses the TensorImpl's address printed as a
+// string (c10::guts::to_string), later versions the address itself.
+template <typename Key>
+Key stateKey(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream out;
+    out << p.unsafeGetTensorImpl();
+    return out.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
+
+bool fusable(const torch::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.layout() == torch::kStrided &&
+         t.is_contiguous() && !t.is_neg() && !t.is_conj();
+}
+
+}  // namespace
+
+torch::Tensor FusedSGD::step(LossClosure closure) {
+  last_step_fused_ = false;
+  if (!cpuHasFma()) return torch::optim::SGD::step(closure);
+  using Key = typename std::decay_t<decltype(state_)>::key_type;
+
+  // Everything must qualify, or the whole step is LibTorch's.
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> work;  // parameter, momentum buffer
+  for (auto& group : param_groups_) {
+    const auto& options = static_cast<const torch::optim::SGDOptions&>(group.options());
+    for (auto& p : group.params()) {
+      const auto& grad = p.grad();
+      if (!grad.defined()) continue;
+      if (!fusable(p) || !fusable(grad) || grad.sizes() != p.sizes()) return torch::optim::SGD::step(closure);
+      torch::Tensor buffer;
+      if (options.momentum() != 0) {
+        const auto it = state_.find(stateKey<Key>(p));
+        if (it == state_.end()) return torch::optim::SGD::step(closure);  // first step: creates the buffers
+        buffer = static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
+        if (!fusable(buffer) || buffer.sizes() != p.sizes()) return torch::optim::SGD::step(closure);
+      }
+      work.emplace_back(p, buffer);
+    }
+  }
+
+  last_step_fused_ = true;
+  torch::Tensor loss;
+  if (closure != nullptr) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  torch::NoGradGuard no_grad;
+  size_t next = 0;
+  for (auto& group : param_groups_) {
+    const auto& options = static_cast<const torch::optim::SGDOptions&>(group.options());
+    Coefficients c;
+    c.momentum = static_cast<float>(options.momentum());
+    c.one_minus_dampening = static_cast<float>(1 - options.dampening());
+    c.weight_decay = static_cast<float>(options.weight_decay());
+    c.minus_lr = static_cast<float>(-1 * options.lr());
+    const bool decay = options.weight_decay() != 0;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      auto& [param, buffer] = work[next++];
+      float* w = param.data_ptr<float>();
+      const float* g = param.grad().data_ptr<float>();
+      const int64_t n = param.numel();
+      if (!buffer.defined()) {
+        decay ? updateWithoutMomentum<true>(w, g, n, c) : updateWithoutMomentum<false>(w, g, n, c);
+      } else if (options.nesterov()) {
+        decay ? update<true, true>(w, g, buffer.data_ptr<float>(), n, c) : update<false, true>(w, g, buffer.data_ptr<float>(), n, c);
+      } else {
+        decay ? update<true, false>(w, g, buffer.data_ptr<float>(), n, c) : update<false, false>(w, g, buffer.data_ptr<float>(), n, c);
+      }
+      // In-place changes bump the version counter, as LibTorch's add_ does.
+      param.unsafeGetTensorImpl()->bump_version();
+      if (buffer.defined()) buffer.unsafeGetTensorImpl()->bump_version();
+    }
+  }
+  return loss;
+}
+
+}  // namespace distill
