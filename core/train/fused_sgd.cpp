@@ -25,8 +25,16 @@ struct Coefficients {
 //   d = b                          ; nesterov: d = fma(m, b, d)          (d_p.add(buf, m))
 //   p = fma(-lr, d, p)             (p.add_(d_p, -lr))
 // where "fma" is ATen's vectorised add-with-alpha, vec::fmadd, a single rounding.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DISTILL_FUSED_SGD 1
+#define DISTILL_FMA_TARGET __attribute__((target("avx2,fma")))
+#else
+#define DISTILL_FUSED_SGD 0  // other CPUs: LibTorch's SGD::step
+#define DISTILL_FMA_TARGET
+#endif
+
 template <bool kWeightDecay, bool kNesterov>
-__attribute__((target("avx2,fma"))) void update(float* __restrict param, const float* __restrict grad,
+DISTILL_FMA_TARGET void update(float* __restrict param, const float* __restrict grad,
                                                float* __restrict buffer, int64_t n, Coefficients c) {
   for (int64_t i = 0; i < n; ++i) {
     float d = grad[i];
@@ -40,7 +48,7 @@ __attribute__((target("avx2,fma"))) void update(float* __restrict param, const f
 }
 
 template <bool kWeightDecay>
-__attribute__((target("avx2,fma"))) void updateWithoutMomentum(float* __restrict param, const float* __restrict grad,
+DISTILL_FMA_TARGET void updateWithoutMomentum(float* __restrict param, const float* __restrict grad,
                                                               int64_t n, Coefficients c) {
   for (int64_t i = 0; i < n; ++i) {
     float d = grad[i];
@@ -50,7 +58,7 @@ __attribute__((target("avx2,fma"))) void updateWithoutMomentum(float* __restrict
 }
 
 bool cpuHasFma() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if DISTILL_FUSED_SGD
   static const bool has = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -80,6 +88,8 @@ bool fusable(const torch::Tensor& t) {
 }
 
 }  // namespace
+
+bool FusedSGD::available() { return cpuHasFma(); }
 
 torch::Tensor FusedSGD::step(LossClosure closure) {
   last_step_fused_ = false;

@@ -21,6 +21,8 @@ class FusedSGD : public torch::optim::SGD {
   using torch::optim::SGD::SGD;
   torch::Tensor step(LossClosure closure = nullptr) override;
 
+  // Whether this CPU runs the one-pass path (x86-64 with AVX2 and FMA).
+  static bool available();
   // Whether the last step took the one-pass path (false: it was torch::optim::SGD::step).
   bool lastStepFused() const { return last_step_fused_; }
 
