@@ -356,11 +356,19 @@ void RunStore::migrate() {
   // Forward migrations, one per version step, all in one transaction: a failure anywhere
   // leaves the file as it was. legacy_alter_table (a connection setting) keeps version 3's
   // RENAME from rewriting views; it is restored whatever happens.
-  const int version = schemaVersion();
+  int version = schemaVersion();
   if (version >= kSchemaVersion) return;
   exec("PRAGMA legacy_alter_table = ON");
   try {
     Transaction transaction(db_.get());
+    // Read again under the write lock: another process opening the same old file at the
+    // same time may have upgraded it while this one waited.
+    version = schemaVersion();
+    if (version >= kSchemaVersion) {
+      transaction.commit();
+      exec("PRAGMA legacy_alter_table = OFF");
+      return;
+    }
     if (version < 1) {
       exec(kSchemaV1);
       exec("PRAGMA application_id = " + std::to_string(kApplicationId));

@@ -3,10 +3,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -467,6 +469,36 @@ TEST(RunStore, AFailedUpgradeLeavesTheOldFileAsItWas) {
     RunStore reader(path, RunStore::Mode::ReadOnly);
     EXPECT_EQ(keyStepValues(reader, 1), kOldRunPoints);
   }
+}
+
+// Several processes (the window and a `distill run`, say) opening one old file at once: one
+// upgrades it, the others find it upgraded once they get the write lock, and all open.
+TEST(RunStore, ConnectionsOpeningAnOldFileAtOnceAllOpenIt) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  writeOldDatabase(path, 2);
+  // Enough rows that the rebuild takes a while, so that the others read version 2 first.
+  rawExec(path,
+          "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200000) "
+          "INSERT INTO metric_points (run_id, key_id, step, epoch, wall_time, value) SELECT 2, 1, i, 0, 0, i FROM c");
+  std::atomic<bool> go{false};
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> openers;
+  for (size_t i = 0; i < errors.size(); ++i)
+    openers.emplace_back([&, i] {
+      while (!go) std::this_thread::yield();
+      try {
+        RunStore store(path);
+        if (store.schemaVersion() != RunStore::kSchemaVersion) errors[i] = "opened at version " + std::to_string(store.schemaVersion());
+      } catch (const StoreError& e) {
+        errors[i] = e.what();
+      }
+    });
+  go = true;
+  for (auto& opener : openers) opener.join();
+  for (const auto& error : errors) EXPECT_EQ(error, "");
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_points"), "200006");
+  EXPECT_EQ(rawValue(path, "PRAGMA integrity_check"), "ok");
 }
 
 // Without foreign keys on metric_points, appendMetrics checks the run itself, and a key id
