@@ -71,7 +71,8 @@ struct MetricSeries {
 class RunStore {
  public:
   // 1: the first schema. 2: adds metric_series, the packed copy of a finished run's points.
-  static constexpr int kSchemaVersion = 2;
+  // 3: metric_points without foreign-key clauses (checked per batch; a trigger deletes).
+  static constexpr int kSchemaVersion = 3;
   enum class Mode { ReadWrite, ReadOnly };
 
   // Opens (creating the file and its folder when missing) and migrates to kSchemaVersion.
@@ -93,7 +94,7 @@ class RunStore {
   int64_t createRun(const NewRun& run);
   void setEnvironment(int64_t run_id, const std::map<std::string, std::string>& environment);
   void finishRun(int64_t run_id, RunStatus status, const std::string& error = "");
-  // Appends points in one transaction.
+  // Appends points in one transaction. Throws StoreError for a run id that is not in the store.
   void appendMetrics(int64_t run_id, const std::vector<MetricPoint>& points);
   void addCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint);
 
@@ -155,8 +156,12 @@ class RunStore {
   bool read_only_ = false;
   bool packed_table_ = false;  // metric_series exists (a read-only version-1 file has none)
   std::unique_ptr<sqlite3, Closer> db_;
-  // appendMetrics' multi-row INSERT, prepared once (declared after db_: finalized first).
+  // appendMetrics' multi-row INSERTs, prepared once (declared after db_: finalized first):
+  // full ones, and the last one for a batch's remainder of insert_rest_rows_ rows.
   std::unique_ptr<sqlite3_stmt, Finalizer> insert_points_;
+  std::unique_ptr<sqlite3_stmt, Finalizer> insert_rest_;
+  size_t insert_rest_rows_ = 0;
+  // Metric key ids by name; emptied by any rollback (a key inserted in it is gone again).
   std::map<std::string, int64_t> key_ids_;
 };
 

@@ -3,9 +3,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
 #include <tuple>
+#include <vector>
 
 #include "core/config/config.h"
 #include "core/errors.h"
@@ -37,6 +42,159 @@ std::string storeError(const std::string& path, RunStore::Mode mode = RunStore::
   }
   return "";
 }
+
+// The schema as workbenches of versions 1 and 2 wrote it (run_store.cpp's kSchemaV1 and
+// kSchemaV2 at the time, copied so that these tests keep describing the old files whatever
+// the store's current schema is): metric_points with foreign keys to runs and metric_keys.
+const char* kOldSchemaV1 = R"sql(
+CREATE TABLE runs (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  name           TEXT    NOT NULL,
+  status         TEXT    NOT NULL CHECK (status IN ('running','completed','stopped','failed','interrupted')),
+  created_at     TEXT    NOT NULL,
+  finished_at    TEXT,
+  duration_s     REAL,
+  error          TEXT    NOT NULL DEFAULT '',
+  notes          TEXT    NOT NULL DEFAULT '',
+  starred        INTEGER NOT NULL DEFAULT 0,
+  teacher_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+  config_yaml    TEXT    NOT NULL,
+  host           TEXT    NOT NULL DEFAULT '',
+  pid            INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE params (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key    TEXT    NOT NULL,
+  value  TEXT    NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE environment (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key    TEXT    NOT NULL,
+  value  TEXT    NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE metric_keys (
+  id   INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE metric_points (
+  run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key_id    INTEGER NOT NULL REFERENCES metric_keys(id),
+  step      INTEGER NOT NULL,
+  epoch     REAL    NOT NULL,
+  wall_time REAL    NOT NULL,
+  value     REAL    NOT NULL
+);
+CREATE INDEX metric_points_by_run_key ON metric_points (run_id, key_id, step);
+CREATE VIEW metrics AS
+  SELECT p.run_id, k.name AS key, p.step, p.epoch, p.wall_time, p.value
+  FROM metric_points p JOIN metric_keys k ON k.id = p.key_id;
+CREATE TABLE checkpoints (
+  id         INTEGER PRIMARY KEY,
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  role       TEXT    NOT NULL,
+  path       TEXT    NOT NULL,
+  step       INTEGER NOT NULL,
+  epoch      REAL    NOT NULL,
+  created_at TEXT    NOT NULL
+);
+CREATE INDEX checkpoints_by_run ON checkpoints (run_id);
+CREATE TABLE tags (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  tag    TEXT    NOT NULL,
+  PRIMARY KEY (run_id, tag)
+) WITHOUT ROWID;
+)sql";
+
+const char* kOldSchemaV2 = R"sql(
+CREATE TABLE metric_series (
+  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  key_id        INTEGER NOT NULL REFERENCES metric_keys(id),
+  points        INTEGER NOT NULL,
+  steps         BLOB    NOT NULL,
+  epochs        BLOB    NOT NULL,
+  wall_times    BLOB    NOT NULL,
+  metric_values BLOB    NOT NULL,
+  PRIMARY KEY (run_id, key_id)
+);
+)sql";
+
+// A database as an older workbench left it (WAL mode, like every file it wrote): run 1
+// completed, with params, a tag, a checkpoint and two keys whose points include equal steps
+// written out of step order; run 2 still running. A version-2 file also holds run 1's packed
+// copy of "eval/kl" (what a version-2 workbench wrote when the run finished).
+void writeOldDatabase(const std::string& path, int version) {
+  std::string sql = std::string("PRAGMA journal_mode = WAL; PRAGMA application_id = 1146569265;") + kOldSchemaV1 +
+                    (version >= 2 ? kOldSchemaV2 : "") + "PRAGMA user_version = " + std::to_string(version) + R"sql(;
+INSERT INTO runs (id, name, status, created_at, finished_at, duration_s, config_yaml)
+  VALUES (1, 'old', 'completed', '2026-01-01T00:00:00.000Z', '2026-01-01T00:01:00.000Z', 60.0, 'name: old\n'),
+         (2, 'still going', 'running', '2026-01-02T00:00:00.000Z', NULL, NULL, 'name: going\n');
+INSERT INTO params VALUES (1, 'distill.temperature', '4');
+INSERT INTO tags VALUES (1, 'baseline');
+INSERT INTO checkpoints (run_id, role, path, step, epoch, created_at) VALUES (1, 'student', '/x/student.pt', 4, 1.0, 'now');
+INSERT INTO metric_keys (id, name) VALUES (1, 'train/kd_loss'), (2, 'eval/kl');
+INSERT INTO metric_points (run_id, key_id, step, epoch, wall_time, value) VALUES
+  (1, 1, 2, 0.5, 10.0, 0.9), (1, 2, 2, 0.5, 10.0, 0.30), (1, 1, 1, 0.25, 11.0, 1.2),
+  (1, 2, 2, 0.5, 12.0, 0.25), (1, 1, 2, 0.5, 13.0, 0.8), (2, 1, 1, 0.1, 20.0, 3.0);
+)sql";
+  rawExec(path, sql);
+  if (version < 2) return;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const std::vector<int64_t> steps{2, 2};
+  const std::vector<double> epochs{0.5, 0.5}, wall_times{10.0, 12.0}, values{0.30, 0.25};
+  sqlite3_stmt* insert = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "INSERT INTO metric_series (run_id, key_id, points, steps, epochs, wall_times, metric_values) "
+                               "VALUES (1, 2, 2, ?, ?, ?, ?)",
+                               -1, &insert, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(insert, 1, steps.data(), 16, SQLITE_STATIC);
+  sqlite3_bind_blob(insert, 2, epochs.data(), 16, SQLITE_STATIC);
+  sqlite3_bind_blob(insert, 3, wall_times.data(), 16, SQLITE_STATIC);
+  sqlite3_bind_blob(insert, 4, values.data(), 16, SQLITE_STATIC);
+  EXPECT_EQ(sqlite3_step(insert), SQLITE_DONE) << sqlite3_errmsg(db);
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+}
+
+// One value from a query of one row and column, through a plain connection (foreign keys
+// off, as in the sqlite3 shell or Python's sqlite3).
+std::string rawValue(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string result = "<error>";
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK) {
+      const int rc = sqlite3_step(statement);
+      if (rc == SQLITE_ROW) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+        result = text ? text : "<null>";
+      } else if (rc == SQLITE_DONE) {
+        result = "<no row>";
+      }
+    }
+    sqlite3_finalize(statement);
+  }
+  sqlite3_close(db);
+  return result;
+}
+
+std::string fileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// (key, step, value) of a run's points, in metrics()' order.
+std::vector<std::tuple<std::string, int64_t, double>> keyStepValues(RunStore& store, int64_t run_id) {
+  std::vector<std::tuple<std::string, int64_t, double>> got;
+  for (const auto& p : store.metrics(run_id)) got.emplace_back(p.key, p.step, p.value);
+  return got;
+}
+
+const std::vector<std::tuple<std::string, int64_t, double>> kOldRunPoints{
+    {"eval/kl", 2, 0.30}, {"eval/kl", 2, 0.25}, {"train/kd_loss", 1, 1.2}, {"train/kd_loss", 2, 0.9}, {"train/kd_loss", 2, 0.8}};
 
 TEST(RunStore, CreatesSchemaInANewFileAndFolder) {
   TempDir dir;
@@ -217,26 +375,209 @@ TEST(RunStore, APackedCopyThatDisagreesWithItsCountIsIgnored) {
 TEST(RunStore, Version1DatabasesMigrateAndArePackedOnFirstRead) {
   TempDir dir;
   const std::string path = dir.file("runs.db");
-  int64_t id = 0;
-  {
-    RunStore store(path);
-    id = store.createRun(sampleRun());
-    store.appendMetrics(id, {{"eval/kl", 1, 0.1, 1.0, 0.5}, {"train/kd_loss", 1, 0.1, 1.0, 2.0}});
-    store.finishRun(id, RunStatus::Completed);
-  }
-  // What a version-1 workbench left: no metric_series table.
-  rawExec(path, "DROP TABLE metric_series; PRAGMA user_version = 1");
+  writeOldDatabase(path, 1);
   {
     RunStore reader(path, RunStore::Mode::ReadOnly);  // browsing an old file does not write
-    EXPECT_EQ(reader.metricSeries(id).at("eval/kl").values, (std::vector<double>{0.5}));
+    EXPECT_EQ(reader.schemaVersion(), 1);
+    EXPECT_EQ(reader.metricSeries(1).at("eval/kl").values, (std::vector<double>{0.30, 0.25}));
   }
   RunStore store(path);
-  EXPECT_EQ(store.schemaVersion(), 2);
-  EXPECT_FALSE(store.hasPackedSeries(id));
-  const auto rows = seriesOfRows(store, id);
-  expectSameSeries(store.metricSeries(id), rows);
-  EXPECT_TRUE(store.hasPackedSeries(id));
-  expectSameSeries(store.metricSeries(id), rows);
+  EXPECT_EQ(store.schemaVersion(), RunStore::kSchemaVersion);
+  EXPECT_EQ(keyStepValues(store, 1), kOldRunPoints);
+  EXPECT_FALSE(store.hasPackedSeries(1));
+  const auto rows = seriesOfRows(store, 1);
+  expectSameSeries(store.metricSeries(1), rows);
+  EXPECT_TRUE(store.hasPackedSeries(1));
+  expectSameSeries(store.metricSeries(1), rows);
+}
+
+// Version 2 to 3 rebuilds metric_points without its foreign keys, in place: every row keeps
+// its values and rowid (equal steps stay in write order), the packed copies, the metrics view,
+// the other tables and the index are as they were; a read-only open browses the old file
+// without writing a byte.
+TEST(RunStore, Version2DatabasesMigrateInPlaceKeepingEveryPoint) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  writeOldDatabase(path, 2);
+  const std::string rowids_before =
+      rawValue(path, "SELECT group_concat(rowid || ':' || value, ',') FROM (SELECT rowid, value FROM metric_points ORDER BY rowid)");
+  const std::string bytes_before = fileBytes(path);
+  {
+    RunStore reader(path, RunStore::Mode::ReadOnly);
+    EXPECT_EQ(reader.schemaVersion(), 2);
+    EXPECT_EQ(keyStepValues(reader, 1), kOldRunPoints);
+    EXPECT_EQ(reader.metricSeries(1).at("eval/kl").wall_times, (std::vector<double>{10.0, 12.0}));
+    EXPECT_EQ(reader.listRuns().size(), 2u);
+  }
+  EXPECT_EQ(fileBytes(path), bytes_before);
+
+  {
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), 3);
+    EXPECT_EQ(keyStepValues(store, 1), kOldRunPoints);
+    EXPECT_TRUE(store.hasPackedSeries(1));  // the packed copy written by version 2 is kept
+    EXPECT_EQ(store.metricSeries(1).at("eval/kl").values, (std::vector<double>{0.30, 0.25}));
+    const auto run = store.getRun(1);
+    ASSERT_TRUE(run);
+    EXPECT_EQ(run->params.at("distill.temperature"), "4");
+    EXPECT_EQ(run->tags, (std::vector<std::string>{"baseline"}));
+    EXPECT_EQ(run->final_metrics.at("train/kd_loss"), 0.8);  // last of the equal steps
+    EXPECT_EQ(store.checkpoints(1).size(), 1u);
+    store.appendMetrics(2, {{"train/kd_loss", 2, 0.2, 21.0, 2.5}, {"eval/agreement", 2, 0.2, 21.0, 0.7}});
+    EXPECT_EQ(store.metrics(2).size(), 3u);
+  }
+  EXPECT_EQ(rawValue(path, "SELECT group_concat(rowid || ':' || value, ',') FROM (SELECT rowid, value FROM metric_points "
+                           "WHERE run_id = 1 ORDER BY rowid)"),
+            rowids_before.substr(0, rowids_before.rfind(',')));  // run 2's point was the last row
+  const std::string table_sql = rawValue(path, "SELECT sql FROM sqlite_schema WHERE name = 'metric_points'");
+  EXPECT_EQ(table_sql.find("REFERENCES"), std::string::npos) << table_sql;
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('metric_points_by_run_key', 'runs_delete_points')"), "2");
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'metric_points_v%'"), "0");
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metrics WHERE run_id = 1 AND key = 'train/kd_loss'"), "3");
+  EXPECT_EQ(rawValue(path, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(rawValue(path, "PRAGMA foreign_key_check"), "<no row>");
+
+  // Deleting the migrated run removes its points and packed copy; the other run keeps its own.
+  RunStore store(path);
+  store.deleteRun(1);
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_points WHERE run_id = 1"), "0");
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_series WHERE run_id = 1"), "0");
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_points WHERE run_id = 2"), "3");
+}
+
+// The upgrade is one transaction: when it fails half-way (here a table left in the way of
+// the rebuild), opening for writing says so and the file is still the version-2 database.
+TEST(RunStore, AFailedUpgradeLeavesTheOldFileAsItWas) {
+  for (int version : {1, 2}) {
+    SCOPED_TRACE("version " + std::to_string(version));
+    TempDir dir;
+    const std::string path = dir.file("runs.db");
+    writeOldDatabase(path, version);
+    rawExec(path, "CREATE TABLE metric_points_v2 (x)");
+    const std::string message = storeError(path);
+    EXPECT_NE(message.find("cannot upgrade the database from schema version " + std::to_string(version) + " to 3"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("unchanged"), std::string::npos) << message;
+    EXPECT_EQ(rawValue(path, "PRAGMA user_version"), std::to_string(version));
+    EXPECT_NE(rawValue(path, "SELECT sql FROM sqlite_schema WHERE name = 'metric_points'").find("REFERENCES runs(id)"),
+              std::string::npos);
+    EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_points"), "6");
+    // Version 1 does not get version 2's table either: all steps or none.
+    EXPECT_EQ(rawValue(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'metric_series'"), version >= 2 ? "1" : "0");
+    EXPECT_EQ(rawValue(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), "0");
+    RunStore reader(path, RunStore::Mode::ReadOnly);
+    EXPECT_EQ(keyStepValues(reader, 1), kOldRunPoints);
+  }
+}
+
+// Several processes (the window and a `distill run`, say) opening one old file at once: one
+// upgrades it, the others find it upgraded once they get the write lock, and all open.
+TEST(RunStore, ConnectionsOpeningAnOldFileAtOnceAllOpenIt) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  writeOldDatabase(path, 2);
+  // Enough rows that the rebuild takes a while, so that the others read version 2 first.
+  rawExec(path,
+          "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200000) "
+          "INSERT INTO metric_points (run_id, key_id, step, epoch, wall_time, value) SELECT 2, 1, i, 0, 0, i FROM c");
+  std::atomic<bool> go{false};
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> openers;
+  for (size_t i = 0; i < errors.size(); ++i)
+    openers.emplace_back([&, i] {
+      while (!go) std::this_thread::yield();
+      try {
+        RunStore store(path);
+        if (store.schemaVersion() != RunStore::kSchemaVersion) errors[i] = "opened at version " + std::to_string(store.schemaVersion());
+      } catch (const StoreError& e) {
+        errors[i] = e.what();
+      }
+    });
+  go = true;
+  for (auto& opener : openers) opener.join();
+  for (const auto& error : errors) EXPECT_EQ(error, "");
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_points"), "200006");
+  EXPECT_EQ(rawValue(path, "PRAGMA integrity_check"), "ok");
+}
+
+// Without foreign keys on metric_points, appendMetrics checks the run itself, and a key id
+// from a rolled-back batch is never reused for later points.
+TEST(RunStore, AppendingToAnUnknownRunIsAnErrorNamingTheRun) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  RunStore store(path);
+  const int64_t id = store.createRun(sampleRun());
+  try {
+    store.appendMetrics(id + 41, {{"eval/kl", 1, 0.1, 1.0, 0.5}});
+    FAIL() << "no error for an unknown run";
+  } catch (const StoreError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("run " + std::to_string(id + 41) + " not found"), std::string::npos) << message;
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+  }
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_points"), "0");
+  store.deleteRun(id);
+  EXPECT_THROW(store.appendMetrics(id, {{"eval/kl", 1, 0.1, 1.0, 0.5}}), StoreError);
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_points"), "0");
+}
+
+TEST(RunStore, AKeyFromARolledBackBatchIsNotReused) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  RunStore store(path);
+  const int64_t id = store.createRun(sampleRun());
+  // NaN is stored as NULL, which value's NOT NULL refuses: the batch, and the key it
+  // introduced, roll back.
+  EXPECT_THROW(store.appendMetrics(id, {{"eval/new", 1, 0.1, 1.0, 0.5}, {"eval/other", 1, 0.1, 1.0, std::nan("")}}),
+               StoreError);
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_keys"), "0");
+  store.appendMetrics(id, {{"eval/new", 2, 0.2, 2.0, 0.25}});
+  EXPECT_EQ(store.metrics(id, "eval/new").size(), 1u);
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_points WHERE key_id NOT IN (SELECT id FROM metric_keys)"), "0");
+}
+
+// Batches go in grouped by key (schema 3's appendMetrics): points of one key at equal steps
+// still come back in the order they were written, across and within batches.
+TEST(RunStore, EqualStepsKeepTheirWriteOrderInLargeInterleavedBatches) {
+  TempDir dir;
+  RunStore store(dir.file("runs.db"));
+  const int64_t id = store.createRun(sampleRun());
+  const char* keys[] = {"train/kd_loss", "eval/kl", "perf/samples_per_s"};
+  for (int batch = 0; batch < 2; ++batch) {
+    std::vector<MetricPoint> points;
+    for (int i = 0; i < 3001; ++i) points.push_back({keys[i % 3], (3001 - i) / 300, 0.0, 0.0, batch * 10000.0 + i});
+    store.appendMetrics(id, points);
+  }
+  const auto series = store.metricSeries(id);
+  ASSERT_EQ(series.size(), 3u);
+  for (const auto& [key, one] : series) {
+    ASSERT_EQ(one.values.size(), key == "train/kd_loss" ? 2002u : 2000u) << key;
+    for (size_t i = 1; i < one.values.size(); ++i) {
+      ASSERT_LE(one.steps[i - 1], one.steps[i]) << key;
+      if (one.steps[i - 1] == one.steps[i]) ASSERT_LT(one.values[i - 1], one.values[i]) << key << " at " << i;
+    }
+  }
+}
+
+// Deleting a run removes its points, through the store and through plain SQL (a connection
+// with foreign keys off, as in the sqlite3 shell): a trigger does it, not a foreign key.
+TEST(RunStore, DeletingARunRemovesItsPoints) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  RunStore store(path);
+  const int64_t a = store.createRun(sampleRun());
+  const int64_t b = store.createRun(sampleRun());
+  const int64_t c = store.createRun(sampleRun());
+  for (int64_t id : {a, b, c}) store.appendMetrics(id, {{"eval/kl", 1, 0.1, 1.0, 0.5}, {"train/kd_loss", 1, 0.1, 1.0, 2.0}});
+  store.finishRun(b, RunStatus::Completed);
+  ASSERT_TRUE(store.hasPackedSeries(b));
+  store.deleteRun(a);
+  store.deleteRuns({b});
+  EXPECT_EQ(rawValue(path, "SELECT group_concat(DISTINCT run_id) FROM metric_points"), std::to_string(c));
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_series"), "0");
+  rawExec(path, "DELETE FROM runs WHERE id = " + std::to_string(c));
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM metric_points"), "0");
 }
 
 TEST(RunStore, TagsNotesStarsRenameAndDelete) {
