@@ -555,7 +555,9 @@ TEST(RunStore, EqualStepsKeepTheirWriteOrderInLargeInterleavedBatches) {
     ASSERT_EQ(one.values.size(), key == "train/kd_loss" ? 2002u : 2000u) << key;
     for (size_t i = 1; i < one.values.size(); ++i) {
       ASSERT_LE(one.steps[i - 1], one.steps[i]) << key;
-      if (one.steps[i - 1] == one.steps[i]) ASSERT_LT(one.values[i - 1], one.values[i]) << key << " at " << i;
+      if (one.steps[i - 1] == one.steps[i]) {
+        ASSERT_LT(one.values[i - 1], one.values[i]) << key << " at " << i;
+      }
     }
   }
 }
