@@ -3,16 +3,19 @@
 // QThread, live charts on the offscreen platform), comparing training throughput, while a
 // probe on the GUI thread measures how late a 10 ms timer fires (event-loop latency).
 //
-//   QT_QPA_PLATFORM=offscreen build/tests/ui/gui_benchmark [repeats]
+//   QT_QPA_PLATFORM=offscreen build/tests/ui/gui_benchmark [repeats] [--no-probe]
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTimer>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "core/train/experiment_runner.h"
@@ -58,14 +61,24 @@ double runHeadless(const QString& db) {
   return meanSamplesPerSecond(collector.points);
 }
 
+// CPU seconds the calling thread has used (user + system).
+double threadCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
 struct GuiResult {
   double samples_per_s = 0.0;
+  double gui_cpu_share = 0.0;  // GUI-thread CPU time / wall time of the run, without the probe
+  double wall_s = 0.0;
   double max_late_ms = 0.0;
   double p99_late_ms = 0.0;
   int redraws = 0;
 };
 
-GuiResult runInWindow(const QString& db) {
+GuiResult runInWindow(const QString& db, bool probe_latency) {
   ui::MainWindow window(db);
   window.resize(1600, 1000);
   window.show();
@@ -93,10 +106,14 @@ GuiResult runInWindow(const QString& db) {
   window.startRun();
   started.wait(60'000);
   clock.start();
-  probe.start();
+  if (probe_latency) probe.start();
+  const double cpu_start = threadCpuSeconds();
   finished.wait(1'800'000);
+  const double cpu_s = threadCpuSeconds() - cpu_start;
   probe.stop();
   GuiResult result;
+  result.wall_s = static_cast<double>(clock.nsecsElapsed()) / 1e9;
+  result.gui_cpu_share = result.wall_s > 0 ? cpu_s / result.wall_s : 0.0;
   result.samples_per_s = meanSamplesPerSecond(points);
   if (!late_ms.empty()) {
     std::sort(late_ms.begin(), late_ms.end());
@@ -112,22 +129,35 @@ GuiResult runInWindow(const QString& db) {
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
   const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 2;
+  // "--no-probe": without the 10 ms latency probe, whose 100 wake-ups a second cost the run too.
+  const bool probe_latency = !(argc > 2 && std::string(argv[2]) == "--no-probe");
   QTemporaryDir dir;
-  std::vector<double> headless, gui;
+  std::vector<double> headless, gui, ratios, cpu_shares;
   for (int i = 0; i < repeats; ++i) {
     // Alternate, so that drift of the machine (heat, other load) hits both sides alike.
     const double h = runHeadless(dir.filePath("headless.db"));
-    const GuiResult g = runInWindow(dir.filePath("gui.db"));
+    const GuiResult g = runInWindow(dir.filePath("gui.db"), probe_latency);
     headless.push_back(h);
     gui.push_back(g.samples_per_s);
+    ratios.push_back(g.samples_per_s / h);
+    cpu_shares.push_back(g.gui_cpu_share);
     std::printf("repeat %d: headless %.0f samples/s, window %.0f samples/s (%+.1f%%), GUI thread late by max %.1f ms, "
-                "p99 %.1f ms, %d chart redraws\n",
-                i + 1, h, g.samples_per_s, 100.0 * (g.samples_per_s - h) / h, g.max_late_ms, g.p99_late_ms, g.redraws);
+                "p99 %.1f ms, %d chart redraws, GUI thread busy %.1f%% of %.1f s (the 10 ms probe included)\n",
+                i + 1, h, g.samples_per_s, 100.0 * (g.samples_per_s - h) / h, g.max_late_ms, g.p99_late_ms, g.redraws,
+                100.0 * g.gui_cpu_share, g.wall_s);
     std::fflush(stdout);
   }
   const double h = std::accumulate(headless.begin(), headless.end(), 0.0) / repeats;
   const double g = std::accumulate(gui.begin(), gui.end(), 0.0) / repeats;
   std::printf("mean: headless %.0f samples/s, window %.0f samples/s, window is %.1f%% %s\n", h, g,
               100.0 * std::abs(g - h) / h, g < h ? "slower" : "faster");
+  // This machine switches between a fast and a slow state for seconds at a time, which moves
+  // single repetitions by 20-30%; the median of the paired ratios is the robust number.
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  std::printf("median of the paired ratios: window / headless = %.3f (%+.1f%%); GUI thread busy %.1f%% of the run (median)\n",
+              median(ratios), 100.0 * (median(ratios) - 1.0), 100.0 * median(cpu_shares));
   return 0;
 }
