@@ -10,11 +10,11 @@
 //    target < 50 ms.
 //
 //   QT_QPA_PLATFORM=offscreen build-bench/tests/benchmarks/browse_benchmark [--db FILE] [--reps N]
+#include <CLI/CLI.hpp>
 #include <QApplication>
 #include <QTableView>
 
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -32,12 +32,12 @@ using Clock = std::chrono::steady_clock;
 int main(int argc, char** argv) {
   std::string db = (std::filesystem::temp_directory_path() / "distill-bench" / "browse-1000x10000.db").string();
   int reps = 15, runs = 1000, points = 10000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--db")) db = argv[i + 1];
-    if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--points")) points = std::atoi(argv[i + 1]);
-  }
+  CLI::App cli{"Run browser timings over a generated database (issue 4)", "browse_benchmark"};
+  cli.add_option("--db", db, "database file, generated when it does not hold this shape")->capture_default_str();
+  cli.add_option("--reps", reps, "repetitions of each measurement")->check(CLI::Range(1, 100000000))->capture_default_str();
+  cli.add_option("--runs", runs, "runs in the generated database")->check(CLI::Range(1, 100000000))->capture_default_str();
+  cli.add_option("--points", points, "points per run")->check(CLI::Range(1, 100000000))->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows through a pipe too
   QApplication app(argc, argv);
   std::printf("load average before: %.2f\n", loadAverage());

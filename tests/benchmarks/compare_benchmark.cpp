@@ -11,12 +11,12 @@
 //    target < 50 ms.
 //
 //   QT_QPA_PLATFORM=offscreen build-bench/tests/benchmarks/compare_benchmark [--db FILE] [--reps N]
+#include <CLI/CLI.hpp>
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QTableWidget>
 
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -61,11 +61,11 @@ double waitForSettledRender(ui::CompareView& view, Clock::time_point start, int 
 int main(int argc, char** argv) {
   std::string db = (std::filesystem::temp_directory_path() / "distill-bench" / "compare-20x100000.db").string();
   int reps = 10, runs = 20, points = 100000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--db")) db = argv[i + 1];
-    if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--points")) points = std::atoi(argv[i + 1]);
-  }
+  CLI::App cli{"Compare view timings: 20 runs drawn together, pan, zoom, drag (issue 4)", "compare_benchmark"};
+  cli.add_option("--db", db, "database file, generated when it does not hold this shape")->capture_default_str();
+  cli.add_option("--reps", reps, "repetitions of each measurement")->check(CLI::Range(1, 100000000))->capture_default_str();
+  cli.add_option("--points", points, "points per run")->check(CLI::Range(1, 100000000))->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows through a pipe too
   QApplication app(argc, argv);
   std::printf("load average before: %.2f\n", loadAverage());

@@ -4,10 +4,11 @@
 // RunStore::appendMetrics is timed, on a fresh database file per repetition.
 //
 //   build/tests/benchmarks/ingest_benchmark [--points N] [--reps N] [--dir DIR]
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -22,11 +23,11 @@ int main(int argc, char** argv) {
   int64_t total = 2'000'000;
   int reps = 5;
   std::string dir = (std::filesystem::temp_directory_path() / "distill-bench").string();
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--points")) total = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
-  }
+  CLI::App cli{"Times RunStore::appendMetrics alone (issue 7: at least 1 million points/s)", "ingest_benchmark"};
+  cli.add_option("--points", total, "points written per repetition")->check(CLI::Range(1, 100000000))->capture_default_str();
+  cli.add_option("--reps", reps, "repetitions, each on a fresh database file")->check(CLI::Range(1, 100000000))->capture_default_str();
+  cli.add_option("--dir", dir, "folder for the database files")->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
   std::filesystem::create_directories(dir);
   const char* keys[] = {"train/teacher_loss", "train/student_loss", "train/kd_loss", "train/ce_loss",
                         "perf/samples_per_s", "eval/agreement", "eval/kl", "eval/student_acc"};

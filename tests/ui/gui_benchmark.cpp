@@ -4,6 +4,7 @@
 // probe on the GUI thread measures how late a 10 ms timer fires (event-loop latency).
 //
 //   QT_QPA_PLATFORM=offscreen build/tests/ui/gui_benchmark [repeats] [--no-probe]
+#include <CLI/CLI.hpp>
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QSignalSpy>
@@ -127,10 +128,14 @@ GuiResult runInWindow(const QString& db, bool probe_latency) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  int repeats = 2;
+  bool no_probe = false;
+  CLI::App cli{"The same run headless and in the window, alternating (issue 3, issue 7)", "gui_benchmark"};
+  cli.add_option("repeats", repeats, "pairs of runs")->check(CLI::Range(1, 100000000))->capture_default_str();
+  cli.add_flag("--no-probe", no_probe, "without the 10 ms GUI-latency probe, whose 100 wake-ups a second cost the run too");
+  CLI11_PARSE(cli, argc, argv);
+  const bool probe_latency = !no_probe;
   QApplication app(argc, argv);
-  const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 2;
-  // "--no-probe": without the 10 ms latency probe, whose 100 wake-ups a second cost the run too.
-  const bool probe_latency = !(argc > 2 && std::string(argv[2]) == "--no-probe");
   QTemporaryDir dir;
   std::vector<double> headless, gui, ratios, cpu_shares;
   for (int i = 0; i < repeats; ++i) {
