@@ -67,6 +67,7 @@ class ChartView : public QCustomPlot {
  private slots:
   void onLegendClick(QCPLegend* legend, QCPAbstractLegendItem* item, QMouseEvent* event);
   void replotNow();
+  void antialiasSparseCurves();
 
  private:
   struct Series {
