@@ -93,62 +93,69 @@ bool FusedSGD::available() { return cpuHasFma(); }
 
 torch::Tensor FusedSGD::step(LossClosure closure) {
   last_step_fused_ = false;
-  if (!cpuHasFma()) return torch::optim::SGD::step(closure);
-  using Key = typename std::decay_t<decltype(state_)>::key_type;
-
-  // Everything must qualify, or the whole step is LibTorch's.
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> work;  // parameter, momentum buffer
-  for (auto& group : param_groups_) {
-    const auto& options = static_cast<const torch::optim::SGDOptions&>(group.options());
-    for (auto& p : group.params()) {
-      const auto& grad = p.grad();
-      if (!grad.defined()) continue;
-      if (!fusable(p) || !fusable(grad) || grad.sizes() != p.sizes()) return torch::optim::SGD::step(closure);
-      torch::Tensor buffer;
-      if (options.momentum() != 0) {
-        const auto it = state_.find(stateKey<Key>(p));
-        if (it == state_.end()) return torch::optim::SGD::step(closure);  // first step: creates the buffers
-        buffer = static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
-        if (!fusable(buffer) || buffer.sizes() != p.sizes()) return torch::optim::SGD::step(closure);
-      }
-      work.emplace_back(p, buffer);
-    }
-  }
-
-  last_step_fused_ = true;
+  // As LibTorch's SGD: the closure (which computes the gradients) runs before they are read.
   torch::Tensor loss;
   if (closure != nullptr) {
     at::AutoGradMode enable_grad(true);
     loss = closure();
   }
-  torch::NoGradGuard no_grad;
-  size_t next = 0;
+  if (!cpuHasFma()) return fallBack(loss);
+  using Key = typename std::decay_t<decltype(state_)>::key_type;
+
+  // Everything must qualify, or the whole step is LibTorch's.
+  struct Item {
+    torch::Tensor param, buffer;  // the buffer is undefined without momentum
+    const torch::optim::SGDOptions* options;
+  };
+  std::vector<Item> work;
   for (auto& group : param_groups_) {
     const auto& options = static_cast<const torch::optim::SGDOptions&>(group.options());
-    Coefficients c;
-    c.momentum = static_cast<float>(options.momentum());
-    c.one_minus_dampening = static_cast<float>(1 - options.dampening());
-    c.weight_decay = static_cast<float>(options.weight_decay());
-    c.minus_lr = static_cast<float>(-1 * options.lr());
-    const bool decay = options.weight_decay() != 0;
     for (auto& p : group.params()) {
-      if (!p.grad().defined()) continue;
-      auto& [param, buffer] = work[next++];
-      float* w = param.data_ptr<float>();
-      const float* g = param.grad().data_ptr<float>();
-      const int64_t n = param.numel();
-      if (!buffer.defined()) {
-        decay ? updateWithoutMomentum<true>(w, g, n, c) : updateWithoutMomentum<false>(w, g, n, c);
-      } else if (options.nesterov()) {
-        decay ? update<true, true>(w, g, buffer.data_ptr<float>(), n, c) : update<false, true>(w, g, buffer.data_ptr<float>(), n, c);
-      } else {
-        decay ? update<true, false>(w, g, buffer.data_ptr<float>(), n, c) : update<false, false>(w, g, buffer.data_ptr<float>(), n, c);
+      const auto& grad = p.grad();
+      if (!grad.defined()) continue;
+      if (!fusable(p) || !fusable(grad) || grad.sizes() != p.sizes()) return fallBack(loss);
+      torch::Tensor buffer;
+      if (options.momentum() != 0) {
+        const auto it = state_.find(stateKey<Key>(p));
+        if (it == state_.end()) return fallBack(loss);  // first step: creates the buffers
+        buffer = static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
+        if (!fusable(buffer) || buffer.sizes() != p.sizes()) return fallBack(loss);
       }
-      // In-place changes bump the version counter, as LibTorch's add_ does.
-      param.unsafeGetTensorImpl()->bump_version();
-      if (buffer.defined()) buffer.unsafeGetTensorImpl()->bump_version();
+      work.push_back({p, buffer, &options});
     }
   }
+
+  last_step_fused_ = true;
+  torch::NoGradGuard no_grad;
+  for (auto& [param, buffer, options] : work) {
+    Coefficients c;
+    c.momentum = static_cast<float>(options->momentum());
+    c.one_minus_dampening = static_cast<float>(1 - options->dampening());
+    c.weight_decay = static_cast<float>(options->weight_decay());
+    c.minus_lr = static_cast<float>(-1 * options->lr());
+    const bool decay = options->weight_decay() != 0;
+    float* w = param.data_ptr<float>();
+    const float* g = param.grad().data_ptr<float>();
+    const int64_t n = param.numel();
+    if (!buffer.defined()) {
+      decay ? updateWithoutMomentum<true>(w, g, n, c) : updateWithoutMomentum<false>(w, g, n, c);
+    } else {
+      float* b = buffer.data_ptr<float>();
+      if (options->nesterov())
+        decay ? update<true, true>(w, g, b, n, c) : update<false, true>(w, g, b, n, c);
+      else
+        decay ? update<true, false>(w, g, b, n, c) : update<false, false>(w, g, b, n, c);
+      buffer.unsafeGetTensorImpl()->bump_version();
+    }
+    // In-place changes bump the version counter, as LibTorch's add_ does.
+    param.unsafeGetTensorImpl()->bump_version();
+  }
+  return loss;
+}
+
+// LibTorch's step on gradients the closure (if any) has already computed.
+torch::Tensor FusedSGD::fallBack(const torch::Tensor& loss) {
+  torch::optim::SGD::step();
   return loss;
 }
 

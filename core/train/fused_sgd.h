@@ -27,6 +27,7 @@ class FusedSGD : public torch::optim::SGD {
   bool lastStepFused() const { return last_step_fused_; }
 
  private:
+  torch::Tensor fallBack(const torch::Tensor& loss);
   bool last_step_fused_ = false;
 };
 

@@ -96,6 +96,38 @@ INSTANTIATE_TEST_SUITE_P(
                       SgdCase{"NoMomentumWeightDecay", torch::optim::SGDOptions(0.2).weight_decay(0.01)}),
     [](const ::testing::TestParamInfo<SgdCase>& info) { return std::string(info.param.name); });
 
+TEST(FusedSgd, ClosureComputesTheGradientsOnceBeforeTheyAreRead) {
+  // As LibTorch's SGD: step(closure) calls the closure once, then uses the gradients it made,
+  // on the first (fallback) step as on the fused ones.
+  torch::manual_seed(4);
+  const auto x = torch::randn({16, 8}), y = torch::randn({16, 1});
+  auto make = [] {
+    torch::manual_seed(5);
+    return torch::randn({8, 1}).requires_grad_(true);
+  };
+  auto a = make(), b = make();
+  torch::optim::SGD plain({a}, torch::optim::SGDOptions(0.05).momentum(0.9));
+  FusedSGD fused({b}, torch::optim::SGDOptions(0.05).momentum(0.9));
+  int calls = 0;
+  auto closureFor = [&](torch::Tensor& w, torch::optim::Optimizer& optimizer, bool count) {
+    return [&, count] {
+      if (count) ++calls;
+      optimizer.zero_grad();
+      auto loss = (x.matmul(w) - y).pow(2).mean();
+      loss.backward();
+      return loss;
+    };
+  };
+  for (int step = 0; step < 4; ++step) {
+    const auto plain_loss = plain.step(closureFor(a, plain, false));
+    const auto fused_loss = fused.step(closureFor(b, fused, true));
+    EXPECT_EQ(calls, step + 1);
+    EXPECT_TRUE(torch::equal(plain_loss, fused_loss)) << "step " << step;
+    EXPECT_TRUE(torch::equal(a, b)) << "step " << step;
+    EXPECT_EQ(fused.lastStepFused(), FusedSGD::available() && step > 0) << "step " << step;
+  }
+}
+
 TEST(FusedSgd, FallsBackForParametersItCannotFuse) {
   // A double parameter and a non-contiguous gradient take LibTorch's path and still match.
   torch::manual_seed(2);
