@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <cstdint>
 #include <mutex>
 
 #include "core/errors.h"
@@ -27,8 +28,8 @@ uint64_t drawSeed() {
   return at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
 }
 
-}  // namespace
-
+// `count` floats, each 0 or `scale`, kept with probability `keep` (0 < keep < 1), a pure
+// function of `seed`.
 void fillDropoutMask(float* mask, int64_t count, double keep, float scale, uint64_t seed) {
   // Keep when a uniform 32-bit word is below keep * 2^32 (exact to 2^-32).
   const uint64_t threshold = static_cast<uint64_t>(std::ldexp(keep, 32));
@@ -42,6 +43,8 @@ void fillDropoutMask(float* mask, int64_t count, double keep, float scale, uint6
   }
   if (count % 2) mask[count - 1] = (mix64(state + kGoldenGamma) & 0xFFFFFFFFULL) < threshold ? scale : 0.0f;
 }
+
+}  // namespace
 
 FastDropoutImpl::FastDropoutImpl(const FastDropoutOptions& options_) : options(options_) { reset(); }
 

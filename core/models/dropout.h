@@ -13,8 +13,6 @@
 
 #include <torch/torch.h>
 
-#include <cstdint>
-
 namespace distill {
 
 struct FastDropoutOptions {
@@ -32,9 +30,5 @@ class FastDropoutImpl : public torch::nn::Cloneable<FastDropoutImpl> {
   FastDropoutOptions options;
 };
 TORCH_MODULE(FastDropout);
-
-// The mask alone: `count` floats, each 0 or `scale`, kept with probability `keep` (0 < keep < 1),
-// a pure function of `seed`. Exposed for tests.
-void fillDropoutMask(float* mask, int64_t count, double keep, float scale, uint64_t seed);
 
 }  // namespace distill
