@@ -19,7 +19,7 @@ packages=(
   libtorch-dev            # LibTorch 1.13 (CPU) with its CMake package
   libopenblas0-pthread    # without it LibTorch's matmul runs ~30x slower (reference BLAS)
   libsqlite3-dev sqlite3
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist

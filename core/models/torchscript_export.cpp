@@ -1,8 +1,10 @@
 #include "core/models/torchscript_export.h"
 
 #include <fmt/format.h>
+#include <torch/version.h>
 
 #include <sstream>
+#include <variant>
 
 #include "core/errors.h"
 #include "core/models/dropout.h"
@@ -19,6 +21,17 @@ std::string floatLiteral(double value) {
   std::string text = fmt::format("{}", value);
   if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
   return text;
+}
+
+// torch::nn's option variants: c10::variant (with c10::get_if) in LibTorch 1.x, an alias of
+// std::variant from 2.0 on, where c10::get_if no longer exists.
+template <typename T, typename Variant>
+const T* variantIf(const Variant& value) {
+#if TORCH_VERSION_MAJOR >= 2
+  return std::get_if<T>(&value);
+#else
+  return c10::get_if<T>(&value);
+#endif
 }
 
 template <size_t D>
@@ -108,9 +121,9 @@ class ForwardWriter {
 
   void conv2d(const std::string& name, const torch::nn::Conv2dImpl& conv, const std::string& v) {
     const auto& o = conv.options;
-    const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+    const auto* padding = variantIf<torch::ExpandingArray<2>>(o.padding());
     if (!padding) unsupported(name, "a convolution with 'same' or 'valid' padding");
-    if (!c10::get_if<torch::enumtype::kZeros>(&o.padding_mode())) unsupported(name, "a convolution with non-zero padding");
+    if (!variantIf<torch::enumtype::kZeros>(o.padding_mode())) unsupported(name, "a convolution with non-zero padding");
     line(fmt::format("{0} = torch.conv2d({0}, {1}, {2}, {3}, {4}, {5}, {6})", v, parameter(name + "_weight", conv.weight),
                      optionalParameter(name + "_bias", conv.bias), intList(o.stride()), intList(*padding),
                      intList(o.dilation()), o.groups()));

@@ -19,7 +19,7 @@
 # DEVICE (cuda; `cpu` for a smoke test of the script itself), DISTILL (an already built
 # distill binary: skips the build).
 # Needs CMake >= 3.16, a C++17 compiler, and the -dev packages of SQLite 3, yaml-cpp, fmt,
-# spdlog, nlohmann-json, CLI11 and zlib (packaging/install-deps.sh --no-gui installs them on
+# nlohmann-json, CLI11 and zlib (packaging/install-deps.sh --no-gui installs them on
 # Debian). Each missing piece stops the script with a message naming it.
 set -euo pipefail
 
