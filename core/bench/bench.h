@@ -14,6 +14,7 @@
 // blocks; call it from one thread. No torch types in this header.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>

@@ -17,7 +17,8 @@
 # ./fashion-mnist if present), REFERENCE (default ../shared/bench/reference_kd.py, else
 # ./shared/bench/reference_kd.py), BUILD_DIR (build-gpu), JOBS (nproc), STEP_TIMEOUT (1200 s),
 # DEVICE (cuda; `cpu` for a smoke test of the script itself), DISTILL (an already built
-# distill binary: skips the build).
+# distill binary: skips the build), EXTRA_PREFIX_PATH (more CMake prefixes, ';'-separated,
+# e.g. a folder the -dev packages were unpacked into on a machine without them).
 # Needs CMake >= 3.16, a C++17 compiler, and the -dev packages of SQLite 3, yaml-cpp, fmt,
 # nlohmann-json, CLI11 and zlib (packaging/install-deps.sh --no-gui installs them on
 # Debian). Each missing piece stops the script with a message naming it.
@@ -94,7 +95,7 @@ else
   if command -v ninja >/dev/null; then generator=(-G Ninja); fi
   step configure cmake -S "$root" -B "$BUILD_DIR" ${generator[@]+"${generator[@]}"} -DCMAKE_BUILD_TYPE=Release \
     -DDISTILL_BUILD_GUI=OFF -DDISTILL_BUILD_TESTS=OFF -DDISTILL_BUILD_BENCHMARKS=OFF \
-    -DCMAKE_PREFIX_PATH="$prefix"
+    -DCMAKE_PREFIX_PATH="$prefix${EXTRA_PREFIX_PATH:+;$EXTRA_PREFIX_PATH}"
   step build cmake --build "$BUILD_DIR" --target distill -j "$JOBS"
   distill="$BUILD_DIR/app/cli/distill"
 fi
