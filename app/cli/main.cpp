@@ -184,7 +184,7 @@ int listCommand(const std::string& db, bool json, const std::string& filter) {
     return kExitOk;
   }
   if (runs.empty()) {
-    fmt::print(filter.empty() ? "no runs in {}\n" : "no runs in {} match the filter\n", store.path());
+    fmt::print("no runs in {}{}\n", store.path(), filter.empty() ? "" : " match the filter");
     return kExitOk;
   }
   fmt::print("{:>5}  {:<40}  {:<11}  {:<20}  {:>9}  {:>8}  {:>8}  {:>9}\n", "id", "name", "status", "created (UTC)",
