@@ -355,9 +355,13 @@ int RunStore::schemaVersion() const {
 void RunStore::migrate() {
   // Forward migrations, one per version step, all in one transaction: a failure anywhere
   // leaves the file as it was. legacy_alter_table (a connection setting) keeps version 3's
-  // RENAME from rewriting views; it is restored whatever happens.
+  // RENAME from rewriting views; the guard turns it off again on every way out.
   int version = schemaVersion();
   if (version >= kSchemaVersion) return;
+  struct LegacyAlterTable {
+    sqlite3* db;
+    ~LegacyAlterTable() { sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF", nullptr, nullptr, nullptr); }
+  } legacy_alter_table{db_.get()};
   exec("PRAGMA legacy_alter_table = ON");
   try {
     Transaction transaction(db_.get());
@@ -366,7 +370,6 @@ void RunStore::migrate() {
     version = schemaVersion();
     if (version >= kSchemaVersion) {
       transaction.commit();
-      exec("PRAGMA legacy_alter_table = OFF");
       return;
     }
     if (version < 1) {
@@ -379,11 +382,9 @@ void RunStore::migrate() {
     exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     transaction.commit();
   } catch (const StoreError& e) {
-    exec("PRAGMA legacy_alter_table = OFF");
     throw StoreError(std::string("cannot upgrade the database from schema version ") + std::to_string(version) + " to " +
                      std::to_string(kSchemaVersion) + " (" + e.what() + "); the file is unchanged");
   }
-  exec("PRAGMA legacy_alter_table = OFF");
 }
 
 void RunStore::requireRun(int64_t run_id) {
