@@ -69,6 +69,9 @@ MainWindow::MainWindow(const QString& database_path, QWidget* parent) : QMainWin
   list_refresh_.setSingleShot(true);
   list_refresh_.setInterval(1000);
   connect(&list_refresh_, &QTimer::timeout, this, &MainWindow::refreshRuns);
+  progress_refresh_.setSingleShot(true);
+  progress_refresh_.setInterval(200);
+  connect(&progress_refresh_, &QTimer::timeout, this, &MainWindow::flushProgress);
 
   buildActions();
   buildLayout();
@@ -554,9 +557,12 @@ void MainWindow::onBatch(qint64 run_id, MailboxBatch batch) {
   }
   for (const auto& line : batch.logs) appendLog(line.level, toQ(line.message));
   if (batch.progress) {
-    status_->showProgress(*batch.progress);
-    if (controller_->state() == RunState::Running)
-      run_list_->setLiveNote(run_id, QStringLiteral("%1%").arg(status_->progressValue() / 10));
+    if (progress_refresh_.isActive()) {
+      pending_progress_ = *batch.progress;
+    } else {
+      showProgress(*batch.progress);
+      progress_refresh_.start();
+    }
   }
   if (resumed_until_ > 0.0)  // already loaded from the store when the resumed run started
     batch.metrics.erase(std::remove_if(batch.metrics.begin(), batch.metrics.end(),
@@ -569,11 +575,31 @@ void MainWindow::onBatch(qint64 run_id, MailboxBatch batch) {
     if (displayed_run_id_ == run_id) charts_->append(batch.metrics);
     // The store has the evaluation by now or within a second; the list shows it then.
     if (evaluation && !list_refresh_.isActive()) list_refresh_.start();
-    if (auto* fidelity = findChild<FidelityView*>(); evaluation && fidelity) fidelity->runEvaluated(run_id);
+    if (evaluation)  // findChild walks the whole widget tree; batches arrive ~30 times a second
+      if (auto* fidelity = findChild<FidelityView*>()) fidelity->runEvaluated(run_id);
   }
 }
 
+void MainWindow::showProgress(const ProgressInfo& progress) {
+  status_->showProgress(progress);
+  if (controller_->state() == RunState::Running)
+    run_list_->setLiveNote(controller_->runId(), QStringLiteral("%1%").arg(status_->progressValue() / 10));
+}
+
+void MainWindow::flushProgress() {
+  if (!pending_progress_) return;
+  const ProgressInfo progress = *pending_progress_;
+  pending_progress_.reset();
+  showProgress(progress);
+  progress_refresh_.start();
+}
+
 void MainWindow::onRunFinished(qint64 run_id, RunEnd run_end, QString error) {
+  progress_refresh_.stop();
+  if (pending_progress_) {  // the run's last progress, held back by the 5 Hz limit
+    status_->showProgress(*pending_progress_);
+    pending_progress_.reset();
+  }
   run_list_->setLiveNote(run_id, QString());
   switch (run_end) {
     case RunEnd::Completed:

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/store/run_store.h"
@@ -150,6 +151,13 @@ class MainWindow : public QMainWindow {
   // Coalesces run-list refreshes during a run to at most one a second: listRuns() reads the
   // last value of every metric of every run, which grows with the database.
   QTimer list_refresh_;
+  // Progress arrives with every 33 ms tick; the status line (labels that re-layout, the
+  // progress bar) and the run list's live note show it at most 5 times a second, the newest
+  // value always, and the last one when the run ends.
+  QTimer progress_refresh_;
+  std::optional<ProgressInfo> pending_progress_;
+  void showProgress(const ProgressInfo& progress);
+  void flushProgress();
   std::function<bool()> confirm_close_;
 };
 

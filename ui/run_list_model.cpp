@@ -88,6 +88,7 @@ void RunListModel::refresh(std::vector<RunRecord> runs) {
 }
 
 void RunListModel::setLiveNote(qint64 run_id, const QString& note) {
+  if (!note.isEmpty() && run_id == live_run_id_ && note == live_note_) return;  // the progress tick repeats it
   const qint64 previous = live_run_id_;
   live_run_id_ = note.isEmpty() ? 0 : run_id;
   live_note_ = note;

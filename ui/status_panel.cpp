@@ -48,8 +48,11 @@ QString StatusPanel::durationText(double seconds) {
 
 void StatusPanel::showProgress(const ProgressInfo& p) {
   const bool teacher = p.phase == Phase::Teacher;
-  phase_->setText(teacher ? tr("Phase 1: teacher") : tr("Phase 2: student"));
-  phase_->setStyleSheet(teacher ? QStringLiteral("color: #c05c00;") : QStringLiteral("color: #1f6fc5;"));
+  if (styled_phase_ != static_cast<int>(p.phase)) {  // progress arrives ~30 times a second
+    styled_phase_ = static_cast<int>(p.phase);
+    phase_->setText(teacher ? tr("Phase 1: teacher") : tr("Phase 2: student"));
+    phase_->setStyleSheet(teacher ? QStringLiteral("color: #c05c00;") : QStringLiteral("color: #1f6fc5;"));
+  }
   position_->setText(tr("epoch %1/%2 · step %3/%4").arg(p.epoch).arg(p.epochs).arg(p.step).arg(p.steps_in_phase));
   const int value = p.total_steps > 0 ? static_cast<int>(1000.0 * p.done_steps / p.total_steps) : 0;
   progress_->setValue(value);
@@ -66,6 +69,7 @@ void StatusPanel::reset() {
   state_->setText(tr("idle"));
   phase_->setText(QStringLiteral("–"));
   phase_->setStyleSheet(QString());
+  styled_phase_ = -1;
   position_->setText(QString());
   progress_->setValue(0);
   progress_->setFormat(tr("no run"));

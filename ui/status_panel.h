@@ -36,6 +36,7 @@ class StatusPanel : public QWidget {
   QProgressBar* progress_ = nullptr;
   QLabel* speed_ = nullptr;
   QLabel* device_ = nullptr;
+  int styled_phase_ = -1;  // the phase whose colour phase_ has (a style sheet re-polishes the widget)
 };
 
 }  // namespace distill::ui

@@ -60,6 +60,9 @@ class TestMainWindow : public QObject {
     QVERIFY(batches.count() > 0 || batches.wait(30'000));
     QVERIFY(finished.count() == 1 || finished.wait(kRunTimeoutMs));
     QCOMPARE(finished.first().at(1).value<RunEnd>(), RunEnd::Completed);
+    // The status line ends on the run's last progress, which its 5 Hz limit may have held back.
+    QCOMPARE(window.statusPanel()->progressValue(), 1000);
+    QCOMPARE(window.statusPanel()->phaseText(), QString("Phase 2: student"));
 
     // Every batch carried this run's id, and far fewer batches came than points.
     int points = 0;
