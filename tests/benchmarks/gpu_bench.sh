@@ -10,7 +10,8 @@
 # 3. runs ../shared/bench/reference_kd.py with that Python on the same GPU
 #    (tests/benchmarks/reference_on_device.py wraps it: data and models on the device, a
 #    synchronised clock), for the Hinton MLPs and the tiny student, alternating, REPS times
-# 4. prints the ratios and writes everything (logs, JSON, summary) to $OUT (or ./gpu-bench-out)
+# 4. runs the default experiment on the device (DEFAULT_RUN=1, the default unless DEVICE=cpu)
+# 5. prints the ratios and writes everything (logs, JSON, summary) to $OUT (or ./gpu-bench-out)
 #
 # Environment: PYTHON (default python3), OUT, REPS (3), SECONDS_PER_PHASE (5), REF_EPOCHS (2),
 # FASHION_MNIST (default /usr/share/datasets/fashion-mnist, else ./shared/fashion-mnist or
@@ -18,10 +19,11 @@
 # ./shared/bench/reference_kd.py), BUILD_DIR (build-gpu), JOBS (nproc), STEP_TIMEOUT (1200 s),
 # DEVICE (cuda; `cpu` for a smoke test of the script itself), DISTILL (an already built
 # distill binary: skips the build), EXTRA_PREFIX_PATH (more CMake prefixes, ';'-separated,
-# e.g. a folder the -dev packages were unpacked into on a machine without them).
-# Needs CMake >= 3.16, a C++17 compiler, and the -dev packages of SQLite 3, yaml-cpp, fmt,
+# e.g. FOLDER/usr of packaging/offline-deps.sh FOLDER, for a machine without the -dev packages).
+# Needs CMake >= 3.18, a C++17 compiler, and the -dev packages of SQLite 3, yaml-cpp, fmt,
 # nlohmann-json, CLI11 and zlib (packaging/install-deps.sh --no-gui installs them on
-# Debian). Each missing piece stops the script with a message naming it.
+# Debian; packaging/offline-deps.sh makes a folder of them for a machine without network).
+# Each missing piece stops the script with a message naming it.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -129,6 +131,14 @@ for rep in $(seq 1 "$REPS"); do
   done
 done
 
+# --- the default experiment on the device (DEFAULT_RUN=1; the default on a GPU) ----------
+if [ "${DEFAULT_RUN:-$([ "$DEVICE" = cpu ] && echo 0 || echo 1)}" = 1 ]; then
+  start=$EPOCHREALTIME
+  step default_run "$distill" run --set device="$DEVICE" --set dataset.path="$data" --db "$OUT/default_run.db" --json
+  echo "wall_s $start $EPOCHREALTIME" >> "$OUT/default_run.log"
+  grep '^{' "$OUT/default_run.log" | tail -n 1 > "$OUT/default_run.json"
+fi
+
 # --- summary -----------------------------------------------------------------------------
 "$PYTHON" - "$OUT" "$REPS" "$DEVICE" <<'EOF' | tee -a "$log" | tee "$OUT/summary.txt"
 import json, statistics, sys
@@ -162,5 +172,15 @@ for r in range(1, reps + 1):
 print(f"side by side on {device}, {reps} repetitions, alternating: median (min-max); ratios are workbench / reference")
 for label, values in rows.items():
     print(f"  {label:<52} {statistics.median(values):>12.2f} ({min(values):.2f}-{max(values):.2f})")
+try:
+    run = load("default_run")
+    begin, end = [line.split()[1:3] for line in open(f"{out}/default_run.log") if line.startswith("wall_s ")][-1]
+    wall = float(end) - float(begin)
+    final = run.get("final", {})
+    print(f"default experiment on {device}: {run.get('status')} in {wall:.1f} s; teacher "
+          f"{final.get('eval/teacher_acc', float('nan')):.4f}, student {final.get('eval/student_acc', float('nan')):.4f}, "
+          f"agreement {final.get('eval/agreement', float('nan')):.4f}, KL {final.get('eval/kl', float('nan')):.4f}")
+except (FileNotFoundError, json.JSONDecodeError, IndexError):
+    pass
 EOF
 say "done; results in $OUT"
