@@ -595,11 +595,8 @@ void MainWindow::flushProgress() {
 }
 
 void MainWindow::onRunFinished(qint64 run_id, RunEnd run_end, QString error) {
+  flushProgress();  // the run's last progress, if the 5 Hz limit held it back
   progress_refresh_.stop();
-  if (pending_progress_) {  // the run's last progress, held back by the 5 Hz limit
-    status_->showProgress(*pending_progress_);
-    pending_progress_.reset();
-  }
   run_list_->setLiveNote(run_id, QString());
   switch (run_end) {
     case RunEnd::Completed:
