@@ -145,12 +145,16 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   device_->setToolTip(tr("auto picks the first CUDA device when there is one"));
   threads_ = track(spin(0, 1024, tr("auto")), QStringLiteral("threads"));
   threads_->setToolTip(tr("Torch intra-op threads; auto chooses from %1 cores and the BLAS").arg(cpuCores()));
+  gemm_ = track(combo({"auto", "onednn", "blas"}), QStringLiteral("gemm"));
+  gemm_->setToolTip(tr("Library of the linear layers' matrix products on the CPU: auto uses oneDNN where "
+                       "LibTorch provides it (faster here), blas uses LibTorch's matmul (OpenBLAS)"));
   auto* run_group = new QGroupBox(tr("Run"));
   auto* run_form = new QFormLayout(run_group);
   run_form->addRow(tr("Name"), name_);
   run_form->addRow(tr("Seed"), seed_);
   run_form->addRow(tr("Device"), device_);
   run_form->addRow(tr("Threads"), threads_);
+  run_form->addRow(tr("Matrix products"), gemm_);
 
   // ---- dataset
   dataset_name_ = track(combo({"fashion-mnist", "mnist", "idx"}), QStringLiteral("dataset.name"));
@@ -367,6 +371,7 @@ void ExperimentForm::setConfig(const ExperimentConfig& c) {
   seed_->setValue(clampInt(static_cast<int64_t>(std::min<uint64_t>(c.seed, std::numeric_limits<int>::max()))));
   setComboText(device_, c.device);
   threads_->setValue(c.threads);
+  setComboText(gemm_, c.gemm);
   setComboText(dataset_name_, c.dataset.name);
   dataset_path_->setText(fromStd(c.dataset.path));
   limit_train_->setValue(clampInt(c.dataset.limit_train));
@@ -442,6 +447,7 @@ ExperimentConfig ExperimentForm::typedConfig(std::vector<ConfigIssue>& issues) c
   c.seed = static_cast<uint64_t>(seed_->value());
   c.device = device_->currentText().trimmed().toStdString();
   c.threads = threads_->value();
+  c.gemm = gemm_->currentText().toStdString();
   c.dataset.name = dataset_name_->currentText().toStdString();
   c.dataset.path = dataset_path_->text().trimmed().toStdString();
   c.dataset.limit_train = limit_train_->value();

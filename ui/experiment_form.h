@@ -110,6 +110,7 @@ class ExperimentForm : public QWidget {
   QSpinBox* seed_ = nullptr;
   QComboBox* device_ = nullptr;
   QSpinBox* threads_ = nullptr;
+  QComboBox* gemm_ = nullptr;
   QComboBox* dataset_name_ = nullptr;
   QLineEdit* dataset_path_ = nullptr;
   QSpinBox* limit_train_ = nullptr;

@@ -34,7 +34,8 @@ nlohmann::json toJson(const BenchReport& report) {
   j["threads"] = {{"intra_op_threads", report.threads.intra_op_threads},
                   {"blas_threads", report.threads.blas_threads},
                   {"blas", report.threads.blas},
-                  {"reason", report.threads.reason}};
+                  {"reason", report.threads.reason},
+                  {"gemm", report.threads.gemm}};
   j["seconds_per_phase"] = report.seconds_per_phase;
   j["matmul"] = nlohmann::json::array();
   for (const auto& m : report.matmul) j["matmul"].push_back({{"shape", m.shape}, {"gflops", m.gflops}});
@@ -62,6 +63,7 @@ void printTable(const BenchReport& report) {
   fmt::print("device {}, LibTorch {}, {} CPU cores\n", report.device, report.torch_version, report.cpu_cores);
   fmt::print("threads: {} torch intra-op, {} BLAS ({}; {})\n", report.threads.intra_op_threads,
              report.threads.blas_threads, report.threads.reason, report.threads.blas);
+  fmt::print("linear layers' matrix products: {}\n", report.threads.gemm);
   for (const auto& m : report.matmul) fmt::print("matmul {}: {:.1f} GFLOP/s\n", m.shape, m.gflops);
   fmt::print("peak (the highest matmul rate of this run): {:.1f} GFLOP/s; {:.1f} s measured per training phase\n\n",
              report.peak_gflops,
@@ -93,6 +95,8 @@ CLI::App* addBenchCommand(CLI::App& app, BenchArgs& args) {
   bench->add_option("--seconds", args.seconds, "measured seconds per training phase (default 3)")->type_name("S");
   bench->add_option("--device", args.device, "auto, cpu, cuda or cuda:N");
   bench->add_option("--threads", args.threads, "torch intra-op threads (0 = auto, as in a run)");
+  bench->add_option("--gemm", args.gemm, "linear layers' matrix products on the CPU: auto, onednn or blas (as the config key)")
+      ->check(CLI::IsMember({"auto", "onednn", "blas"}));
   bench->add_option("--autocast", args.autocast, "CUDA mixed precision: off, bf16 or fp16")
       ->check(CLI::IsMember({"off", "bf16", "fp16"}));
   bench->add_option("--data", args.data, "Fashion-MNIST folder (default: /usr/share/datasets/fashion-mnist)")
@@ -106,6 +110,7 @@ int benchCommand(const BenchArgs& args) {
   options.seconds = args.seconds;
   options.device = args.device;
   options.threads = args.threads;
+  options.gemm = args.gemm;
   options.autocast = args.autocast;
   options.dataset_path = args.data;
   const BenchReport report = runBenchmark(options, [](const std::string& line) { fmt::print(stderr, "{}\n", line); });

@@ -14,6 +14,7 @@ struct BenchArgs {
   double seconds = 3.0;
   std::string device = "auto";
   int threads = 0;
+  std::string gemm = "auto";  // as the config key `gemm`
   std::string autocast = "off";
   std::string data;  // Fashion-MNIST folder; empty: the default
 };

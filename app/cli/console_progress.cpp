@@ -36,6 +36,7 @@ void ConsoleProgress::onStarted(const std::map<std::string, std::string>& enviro
   };
   fmt::print(stderr, "LibTorch {} on {} ({} threads: {}; {})\n", get("torch_version"), get("device"),
              get("intra_op_threads"), get("threads_reason"), get("blas"));
+  fmt::print(stderr, "matrix products: {}\n", get("gemm"));
   fmt::print(stderr, "data: {} train / {} test samples from {}\n", get("train_samples"), get("test_samples"),
              get("dataset_folder"));
   fmt::print(stderr, "teacher: {} parameters; student: {} parameters\n", get("teacher_parameters"),

@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "core/metrics/metrics.h"
 #include "core/models/factory.h"
+#include "core/models/linear.h"
 #include "core/train/trainer.h"
 
 namespace distill {
@@ -51,13 +52,17 @@ double timedRate(const std::function<void()>& work, double flops_per_call, doubl
 // Matrix-multiply rates in this process: a square 1024^3 product, and the GEMMs of one
 // training step of an MLP at batch `batch` (forward X W^T, backward dX = dY W, dW = dY^T X),
 // i.e. what the teacher's step multiplies, without anything around it.
-MatmulRate measureSquareMatmul(const torch::Device& device, double trial_s) {
+// `linear_library`: through the library of the linear layers (matmulInto) instead of LibTorch's mm.
+MatmulRate measureSquareMatmul(const torch::Device& device, double trial_s, bool linear_library) {
   torch::NoGradGuard no_grad;
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const auto a = torch::randn({1024, 1024}, options), b = torch::randn({1024, 1024}, options);
   auto c = torch::empty({1024, 1024}, options);
-  return {"1024x1024x1024",
-          timedRate([&] { torch::mm_out(c, a, b); }, 2.0 * 1024 * 1024 * 1024, trial_s, 5, device) / 1e9};
+  const double flops = 2.0 * 1024 * 1024 * 1024;
+  if (linear_library)
+    return {"1024x1024x1024 (" + currentLinearGemm().description + ")",
+            timedRate([&] { matmulInto(c, a, false, b, false); }, flops, trial_s, 5, device) / 1e9};
+  return {"1024x1024x1024 (LibTorch mm)", timedRate([&] { torch::mm_out(c, a, b); }, flops, trial_s, 5, device) / 1e9};
 }
 
 MatmulRate measureStepGemms(const std::vector<int64_t>& widths, int64_t batch, const torch::Device& device,
@@ -79,12 +84,13 @@ MatmulRate measureStepGemms(const std::vector<int64_t>& widths, int64_t batch, c
   std::string name = "mlp";
   for (size_t i = 0; i < widths.size(); ++i) name += (i ? "-" : " ") + std::to_string(widths[i]);
   name += " step GEMMs, batch " + std::to_string(batch);
+  if (device.is_cpu()) name += " (" + currentLinearGemm().description + ")";
   return {name, timedRate(
                              [&] {
                                for (size_t i = 0; i < xs.size(); ++i) {
-                                 torch::mm_out(outs_f[i], xs[i], ws[i].t());
-                                 torch::mm_out(outs_dx[i], dys[i], ws[i]);
-                                 torch::mm_out(outs_dw[i], dys[i].t(), xs[i]);
+                                 matmulInto(outs_f[i], xs[i], false, ws[i], true);
+                                 matmulInto(outs_dx[i], dys[i], false, ws[i], false);
+                                 matmulInto(outs_dw[i], dys[i], true, xs[i], false);
                                }
                              },
                              flops, trial_s, trials, device) /
@@ -204,6 +210,7 @@ BenchReport runBenchmark(const BenchOptions& options, const std::function<void(c
   std::vector<std::string> common{"device=" + options.device,
                                   "train.autocast=" + options.autocast,
                                   "threads=" + std::to_string(options.threads),
+                                  "gemm=" + options.gemm,
                                   "dataset.name=fashion-mnist",
                                   "dataset.limit_train=" + std::to_string(468 * kBatch),
                                   "train.batch_size=" + std::to_string(kBatch),
@@ -225,11 +232,12 @@ BenchReport runBenchmark(const BenchOptions& options, const std::function<void(c
   const ExperimentConfig base = parseConfigWithOverrides("", common, "distill bench");
   report.device = resolveDevice(base.device);
   const torch::Device device(report.device);
-  report.threads = applyThreadSettings(base.threads);
+  report.threads = applyThreadSettings(base.threads, base.gemm);
   report.torch_version = torchVersion();
   report.cpu_cores = cpuCores();
   say("threads: " + std::to_string(report.threads.intra_op_threads) + " torch intra-op, " +
       std::to_string(report.threads.blas_threads) + " BLAS (" + report.threads.reason + "; " + report.threads.blas + ")");
+  say("linear layers' matrix products: " + report.threads.gemm);
 
   DatasetSplits data = loadDataset(base.dataset);
   say("Fashion-MNIST: " + std::to_string(data.train.size()) + " training, " + std::to_string(data.test.size()) +
@@ -241,7 +249,10 @@ BenchReport runBenchmark(const BenchOptions& options, const std::function<void(c
   // around it, `adjacent_gemm_gflops`).
   const double trial_s = std::min(0.4, options.seconds / 4);
   const std::vector<int64_t> mlp_teacher{784, 1200, 1200, 10};
-  report.matmul.push_back(measureSquareMatmul(device, trial_s));
+  // The square product through LibTorch's mm and, when the linear layers use another library
+  // (oneDNN), through that one too: the peak is the fastest of them.
+  report.matmul.push_back(measureSquareMatmul(device, trial_s, false));
+  if (device.is_cpu() && currentLinearGemm().onednn) report.matmul.push_back(measureSquareMatmul(device, trial_s, true));
   report.matmul.push_back(measureStepGemms(mlp_teacher, kBatch, device, trial_s, 5));
   for (const auto& m : report.matmul)
     say("matmul " + m.shape + ": " + std::to_string(static_cast<int>(m.gflops)) + " GFLOP/s");

@@ -28,6 +28,7 @@ struct BenchOptions {
   double seconds = 3.0;          // measured training time per phase (after a warm-up)
   std::string device = "auto";   // as the config key `device`
   int threads = 0;               // as the config key `threads` (0 = auto)
+  std::string gemm = "auto";     // as the config key `gemm`
   std::string autocast = "off";  // as the config key `train.autocast` (CUDA only)
   std::string dataset_path;      // Fashion-MNIST folder; empty: the default
 };

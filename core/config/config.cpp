@@ -62,6 +62,7 @@ YAML::Node toNode(const ExperimentConfig& c) {
     root["threads"] = "auto";
   else
     root["threads"] = c.threads;
+  root["gemm"] = c.gemm;
   YAML::Node d;
   d["name"] = c.dataset.name;
   d["path"] = c.dataset.path;
@@ -243,6 +244,7 @@ ExperimentConfig fromNode(const YAML::Node& root, std::vector<ConfigIssue>& issu
         c.threads = static_cast<int>(n);
     }
   }
+  r.read("gemm", c.gemm);
   r.read("dataset.name", c.dataset.name);
   r.read("dataset.path", c.dataset.path);
   r.read("dataset.limit_train", c.dataset.limit_train);
@@ -471,6 +473,9 @@ std::vector<ConfigIssue> validate(const ExperimentConfig& c) {
   static const std::regex device_pattern("auto|cpu|cuda|cuda:[0-9]+");
   if (!std::regex_match(c.device, device_pattern))
     issues.push_back({"device", "expected auto, cpu, cuda or cuda:N, got '" + c.device + "'"});
+
+  if (c.gemm != "auto" && c.gemm != "onednn" && c.gemm != "blas")
+    issues.push_back({"gemm", "expected auto, onednn or blas, got '" + c.gemm + "'"});
 
   const std::string& source = c.teacher.source;
   static const std::regex run_pattern("run:[0-9]+");

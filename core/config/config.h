@@ -112,6 +112,9 @@ struct ExperimentConfig {
   uint64_t seed = 0;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int threads = 0;              // torch intra-op threads; 0 = auto (chosen from cores and BLAS)
+  // Library of the linear layers' products on the CPU: auto (oneDNN where LibTorch exposes it,
+  // else LibTorch's matmul) | onednn | blas (LibTorch's matmul, i.e. OpenBLAS on Debian)
+  std::string gemm = "auto";
   DatasetConfig dataset;
   TeacherConfig teacher;
   ModelConfig student;

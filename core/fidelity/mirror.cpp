@@ -263,7 +263,6 @@ MirrorReport runMirrorTest(const std::string& model_a, const std::string& model_
   const ModelSpec spec_a = parseModelSpec(model_a, "A");
   const ModelSpec spec_b = parseModelSpec(model_b, "B");
   MirrorRun run(options);
-  applyThreadSettings(0);
 
   // The experiment whose data, normalisation and training settings the test borrows.
   ExperimentConfig base = defaultConfig();
@@ -272,6 +271,7 @@ MirrorReport runMirrorTest(const std::string& model_a, const std::string& model_
   else if (spec_b.isRun())
     base = storedRunConfig(run.store("B"), spec_b.run_id);
   ExperimentConfig config_b = spec_b.isRun() ? storedRunConfig(run.store("B"), spec_b.run_id) : base;
+  applyThreadSettings(0, base.gemm);
 
   run.say("loading dataset " + base.dataset.name);
   DatasetConfig dataset = base.dataset;

@@ -1,5 +1,7 @@
 #include "core/losses/fitnet.h"
 
+#include "core/models/linear.h"
+
 namespace distill {
 
 HintRegressorImpl::HintRegressorImpl(const std::vector<int64_t>& student_shape, const std::vector<int64_t>& teacher_shape)
@@ -21,7 +23,7 @@ torch::Tensor HintRegressorImpl::forward(const torch::Tensor& student_features) 
   if (convolutional_) return conv_->forward(student_features);
   std::vector<int64_t> shape{student_features.size(0)};
   shape.insert(shape.end(), teacher_shape_.begin(), teacher_shape_.end());
-  return linear_->forward(student_features.flatten(1)).reshape(shape);
+  return linear(student_features.flatten(1), linear_->weight, linear_->bias).reshape(shape);
 }
 
 torch::Tensor hintLoss(const torch::Tensor& regressed, const torch::Tensor& teacher_features) {

@@ -4,6 +4,7 @@
 
 #include "core/errors.h"
 #include "core/models/dropout.h"
+#include "core/models/linear.h"
 
 namespace distill {
 
@@ -108,7 +109,22 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
   register_module("layers", layers_);
 }
 
-torch::Tensor ClassifierImpl::forward(torch::Tensor inputs) { return layers_->forward(inputs); }
+namespace {
+
+// One layer: linear layers through distill::linear (oneDNN's products where selected), the rest
+// as they are.
+torch::Tensor applyLayer(torch::nn::AnyModule& layer, const torch::Tensor& x) {
+  if (auto* fc = layer.ptr()->as<torch::nn::LinearImpl>()) return linear(x, fc->weight, fc->bias);
+  return layer.forward(x);
+}
+
+}  // namespace
+
+torch::Tensor ClassifierImpl::forward(torch::Tensor inputs) {
+  torch::Tensor x = std::move(inputs);
+  for (auto& layer : *layers_) x = applyLayer(layer, x);
+  return x;
+}
 
 std::pair<torch::Tensor, torch::Tensor> ClassifierImpl::forwardWithFeature(torch::Tensor inputs, int64_t index) {
   const int64_t count = hiddenCount();
@@ -120,7 +136,7 @@ std::pair<torch::Tensor, torch::Tensor> ClassifierImpl::forwardWithFeature(torch
   torch::Tensor x = inputs, feature;
   size_t position = 0;
   for (auto& layer : *layers_) {
-    x = layer.forward(x);
+    x = applyLayer(layer, x);
     if (++position == end) feature = x;
   }
   return {x, feature};

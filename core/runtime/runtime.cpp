@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/config/config.h"
+#include "core/models/linear.h"
 #include "core/version.h"
 
 namespace distill {
@@ -37,7 +38,7 @@ int cpuCores() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-ThreadSettings applyThreadSettings(int requested) {
+ThreadSettings applyThreadSettings(int requested, const std::string& gemm) {
   using SetThreads = void (*)(int);
   using GetThreads = int (*)();
   using GetConfig = char* (*)();
@@ -49,9 +50,23 @@ ThreadSettings applyThreadSettings(int requested) {
   ThreadSettings settings;
   const int cores = cpuCores();
   settings.blas = get_blas_config ? std::string(get_blas_config()) : "unknown BLAS (not OpenBLAS)";
+  // oneDNN runs on OpenMP, the pool of torch's intra-op threads: its products (linear layers,
+  // core/models/linear.h) and ATen's oneDNN convolutions get as many threads as torch.
+  const LinearGemmChoice products = selectLinearGemm(gemm, requested > 0 ? requested : cores);
+  settings.gemm = products.description;
+  int blas_threads = cores;
   if (requested > 0) {
     settings.intra_op_threads = requested;
+    blas_threads = std::max(1, std::min(cores, cores / requested));
     settings.reason = "threads set in the config";
+  } else if (products.onednn) {
+    // The GEMMs run on OpenMP now, so torch's threads no longer compete with OpenBLAS's for
+    // them; OpenBLAS keeps one thread for what still calls it (so its threads never spin
+    // against OpenMP's).
+    settings.intra_op_threads = cores;
+    blas_threads = 1;
+    settings.reason = "auto: oneDNN products and torch threads on all " + std::to_string(cores) +
+                      " cores, OpenBLAS 1 thread";
   } else if (set_blas_threads) {
     settings.intra_op_threads = 1;
     settings.reason = "auto: 1 torch thread, OpenBLAS on all " + std::to_string(cores) + " cores";
@@ -60,8 +75,8 @@ ThreadSettings applyThreadSettings(int requested) {
     settings.reason = "auto: no OpenBLAS found, torch threads on all " + std::to_string(cores) + " cores";
   }
   if (set_blas_threads) {
-    set_blas_threads(requested > 0 ? std::max(1, std::min(cores, cores / requested)) : cores);
-    settings.blas_threads = get_blas_threads ? get_blas_threads() : cores;
+    set_blas_threads(blas_threads);
+    settings.blas_threads = get_blas_threads ? get_blas_threads() : blas_threads;
   } else {
     settings.blas_threads = 0;
   }

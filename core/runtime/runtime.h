@@ -22,13 +22,19 @@ struct ThreadSettings {
   int blas_threads = 1;      // OpenBLAS threads (0 when the BLAS cannot be steered)
   std::string blas;          // e.g. "OpenBLAS 0.3.21 pthread"
   std::string reason;        // why these numbers were chosen
+  std::string gemm;          // the linear layers' matrix products, e.g. "oneDNN 2.6.3 (avx512_core), 2 threads"
 };
 
-// Chooses and applies thread settings. `requested` = 0 picks from the machine: with a
-// multi-threaded OpenBLAS, one torch intra-op thread and OpenBLAS on every core (torch's
-// own default of one intra-op thread per core made the plain KD loop ~4x slower here, its
-// OpenMP threads competing with OpenBLAS's); otherwise one intra-op thread per core.
-ThreadSettings applyThreadSettings(int requested);
+// Chooses and applies thread settings. `gemm` (auto | onednn | blas) picks the library of the
+// linear layers' products (core/models/linear.h). `requested` = 0 picks from the machine:
+// - oneDNN products (auto where LibTorch exposes oneDNN): torch's intra-op threads on every core,
+//   since oneDNN runs on the same OpenMP pool, and OpenBLAS on one thread;
+// - LibTorch's matmul with a multi-threaded OpenBLAS: one torch intra-op thread and OpenBLAS on
+//   every core (torch's own default of one intra-op thread per core made the plain KD loop ~4x
+//   slower here, its OpenMP threads competing with OpenBLAS's);
+// - otherwise one intra-op thread per core.
+// Throws ConfigError (key "gemm") for a request this process cannot meet.
+ThreadSettings applyThreadSettings(int requested, const std::string& gemm = "auto");
 
 int cpuCores();
 std::string torchVersion();

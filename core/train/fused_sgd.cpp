@@ -2,6 +2,8 @@
 // explicit __builtin_fmaf, never one the compiler chose, or the roundings would differ from ATen's.
 #include "core/train/fused_sgd.h"
 
+#include <ATen/Parallel.h>
+
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -82,6 +84,9 @@ Key stateKey(const torch::Tensor& p) {
   }
 }
 
+// Elements per task of the update (a parameter smaller than this stays on one thread).
+constexpr int64_t kGrain = 1 << 15;
+
 bool fusable(const torch::Tensor& t) {
   return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.layout() == torch::kStrided &&
          t.is_contiguous() && !t.is_neg() && !t.is_conj();
@@ -134,19 +139,26 @@ torch::Tensor FusedSGD::step(LossClosure closure) {
     c.weight_decay = static_cast<float>(options->weight_decay());
     c.minus_lr = static_cast<float>(-1 * options->lr());
     const bool decay = options->weight_decay() != 0;
-    float* w = param.data_ptr<float>();
-    const float* g = param.grad().data_ptr<float>();
-    const int64_t n = param.numel();
-    if (!buffer.defined()) {
-      decay ? updateWithoutMomentum<true>(w, g, n, c) : updateWithoutMomentum<false>(w, g, n, c);
-    } else {
-      float* b = buffer.data_ptr<float>();
-      if (options->nesterov())
-        decay ? update<true, true>(w, g, b, n, c) : update<false, true>(w, g, b, n, c);
-      else
-        decay ? update<true, false>(w, g, b, n, c) : update<false, false>(w, g, b, n, c);
-      buffer.unsafeGetTensorImpl()->bump_version();
-    }
+    float* w_all = param.data_ptr<float>();
+    const float* g_all = param.grad().data_ptr<float>();
+    float* b_all = buffer.defined() ? buffer.data_ptr<float>() : nullptr;
+    const bool nesterov = options->nesterov();
+    // Element-wise, so splitting a parameter across torch's intra-op threads changes no result.
+    at::parallel_for(0, param.numel(), kGrain, [&](int64_t begin, int64_t end) {
+      float* w = w_all + begin;
+      const float* g = g_all + begin;
+      const int64_t n = end - begin;
+      if (b_all == nullptr) {
+        decay ? updateWithoutMomentum<true>(w, g, n, c) : updateWithoutMomentum<false>(w, g, n, c);
+      } else {
+        float* b = b_all + begin;
+        if (nesterov)
+          decay ? update<true, true>(w, g, b, n, c) : update<false, true>(w, g, b, n, c);
+        else
+          decay ? update<true, false>(w, g, b, n, c) : update<false, false>(w, g, b, n, c);
+      }
+    });
+    if (b_all != nullptr) buffer.unsafeGetTensorImpl()->bump_version();
     // In-place changes bump the version counter, as LibTorch's add_ does.
     param.unsafeGetTensorImpl()->bump_version();
   }

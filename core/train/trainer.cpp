@@ -155,7 +155,7 @@ struct Trainer::Impl {
   Impl(const ExperimentConfig& c, const DatasetSplits& d, TrainerOptions o, TrainingObserver& obs, RunControl& ctl)
       : config(c), data(d), options(std::move(o)), observer(obs), control(ctl) {
     device = torch::Device(resolveDevice(config.device));
-    const ThreadSettings threads = applyThreadSettings(config.threads);
+    const ThreadSettings threads = applyThreadSettings(config.threads, config.gemm);
     torch::manual_seed(config.seed);
     if (device.is_cuda()) torch::cuda::manual_seed_all(config.seed);
 
@@ -221,6 +221,7 @@ struct Trainer::Impl {
         {"blas_threads", std::to_string(threads.blas_threads)},
         {"blas", threads.blas},
         {"threads_reason", threads.reason},
+        {"gemm", threads.gemm},
         {"cpu_cores", std::to_string(cpuCores())},
         {"host", hostName()},
         {"seed", std::to_string(config.seed)},

@@ -79,9 +79,29 @@ TEST_F(TrainerTest, TwoPhasesLearnTheToyTaskAndReportEveryMetric) {
   EXPECT_GT(recorder.series["eval/kl"].front().value, recorder.series["eval/kl"].back().value);
   EXPECT_EQ(recorder.environment.at("device"), "cpu");
   EXPECT_EQ(recorder.environment.at("seed"), "5");
+  // The linear layers' library is stored with the run (auto: oneDNN on Debian's LibTorch).
+  EXPECT_NE(recorder.environment.at("gemm").find("oneDNN"), std::string::npos) << recorder.environment.at("gemm");
   ASSERT_GE(recorder.checkpoints.size(), 2u);
   EXPECT_TRUE(std::filesystem::exists(recorder.checkpoints.back().path));
   EXPECT_GT(recorder.progress_calls, 0);
+}
+
+// gemm: blas multiplies through LibTorch's matmul: the same run to float32 rounding, stored as such.
+TEST_F(TrainerTest, GemmBlasTrainsTheSameRunThroughLibTorchsMatmul) {
+  std::map<std::string, double> finals[2];
+  for (const std::string gemm : {"auto", "blas"}) {
+    config.gemm = gemm;
+    Recorder recorder;
+    RunControl control;
+    Trainer trainer(config, data, {}, recorder, control);
+    const auto result = trainer.run();
+    ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
+    EXPECT_NE(recorder.environment.at("gemm").find(gemm == "blas" ? "LibTorch matmul" : "oneDNN"), std::string::npos)
+        << recorder.environment.at("gemm");
+    finals[gemm == "blas"] = result.final;
+  }
+  for (const char* key : {"eval/teacher_acc", "eval/student_acc", "eval/agreement"})
+    EXPECT_NEAR(finals[0].at(key), finals[1].at(key), 0.03) << key;
 }
 
 TEST_F(TrainerTest, CnnTeacherDistilsIntoMlpStudentWithAdamW) {
