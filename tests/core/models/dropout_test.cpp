@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "core/errors.h"
 
@@ -54,6 +56,42 @@ TEST(FastDropout, ReproducibleFromTheSeedAndFreshOnEveryCall) {
   EXPECT_TRUE(torch::equal(a1, b1));
   EXPECT_TRUE(torch::equal(a2, b2));
   EXPECT_FALSE(torch::equal(a1, a2));
+}
+
+// Torch's intra-op threads fill the mask in parallel; a seed gives the same mask on any number
+// of threads (a run reproduces on a machine with another core count).
+TEST(FastDropout, SameMaskForAnyThreadCount) {
+  const int threads = torch::get_num_threads();
+  FastDropout dropout(0.2);
+  const auto x = torch::ones({1001, 777});  // 777,777 elements: many tasks and an odd last one
+  std::vector<torch::Tensor> masks;
+  for (const int n : {1, 2, 3}) {
+    torch::set_num_threads(n);
+    torch::manual_seed(21);
+    masks.push_back(dropout->forward(x));
+  }
+  torch::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(masks[0], masks[1]));
+  EXPECT_TRUE(torch::equal(masks[0], masks[2]));
+}
+
+// Benchmark, not a test: one Hinton activation (128 x 1200) through the layer, on 1 and 2 of
+// torch's threads. build/tests/core_tests --gtest_also_run_disabled_tests
+// --gtest_filter='*FastDropoutBenchmark*'
+TEST(FastDropoutBenchmark, DISABLED_HintonActivation) {
+  const int threads = torch::get_num_threads();
+  FastDropout dropout(0.2);
+  const auto x = torch::randn({128, 1200});
+  for (const int n : {1, 2, 1, 2}) {
+    torch::set_num_threads(n);
+    for (int i = 0; i < 100; ++i) dropout->forward(x);
+    const auto start = std::chrono::steady_clock::now();
+    constexpr int kCalls = 2000;
+    for (int i = 0; i < kCalls; ++i) dropout->forward(x);
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / kCalls;
+    std::printf("FastDropout 128x1200 on %d thread(s): %.1f us per call\n", n, us);
+  }
+  torch::set_num_threads(threads);
 }
 
 TEST(FastDropout, IdentityInEvaluationAndGradientFollowsTheMask) {
