@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "core/config/config.h"
+#include "core/runtime/runtime.h"
 
 namespace distill {
 
@@ -76,10 +76,11 @@ const OneDnn& oneDnn() {
 }
 
 // The choice in force. Until a run selects one, auto with every core, so that every code path of
-// a process (training, evaluation, fidelity, tests) multiplies the same way.
+// a process (training, evaluation, fidelity, tests) multiplies the same way. The mutex guards
+// `choice_state`; the hot path (every layer's forward) reads only the atomics.
 std::mutex choice_mutex;
 LinearGemmChoice choice_state;
-bool choice_made = false;
+std::atomic<bool> choice_made{false};
 std::atomic<bool> use_onednn{false};
 std::atomic<int> onednn_threads{1};
 
@@ -101,17 +102,18 @@ LinearGemmChoice resolve(const std::string& request, int threads) {
   return c;
 }
 
+// Call with choice_mutex held.
 void apply(const LinearGemmChoice& c) {
   choice_state = c;
-  choice_made = true;
   onednn_threads.store(c.threads);
   use_onednn.store(c.onednn);
+  choice_made.store(true);
 }
 
 bool onednnSelected() {
-  {
+  if (!choice_made.load()) {
     std::lock_guard<std::mutex> lock(choice_mutex);
-    if (!choice_made) apply(resolve("auto", static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))));
+    if (!choice_made.load()) apply(resolve("auto", cpuCores()));
   }
   return use_onednn.load();
 }
