@@ -1,5 +1,6 @@
 #include "ui/chart_view.h"
 
+#include <QElapsedTimer>
 #include <QToolTip>
 
 #include <algorithm>
@@ -55,8 +56,15 @@ ChartView::ChartView(const QString& title, const QString& x_label, const QString
   axisRect()->setRangeZoomAxes(horizontal, vertical);
   connect(this, &QCustomPlot::legendClick, this, &ChartView::onLegendClick);
 
+  // One paint buffer, not two: QCustomPlot keeps its "overlay" layer (only the selection rect
+  // would use it; these charts have none) in a buffer of its own, which every redraw clears and
+  // every paint blends over the chart, transparent.
+  if (QCPLayer* overlay = layer(QStringLiteral("overlay"))) overlay->setMode(QCPLayer::lmLogical);
+  // paintEvent covers the whole widget with the opaque background: Qt need not paint what lies
+  // beneath it first.
+  setAttribute(Qt::WA_OpaquePaintEvent);
+
   replot_timer_.setSingleShot(true);
-  replot_timer_.setInterval(33);  // at most ~30 redraws a second, whatever the step rate
   connect(&replot_timer_, &QTimer::timeout, this, &ChartView::replotNow);
   xAxis->setRange(0, 1);
   yAxis->setRange(0, 1);
@@ -89,7 +97,7 @@ void ChartView::clearData() {
     series.points.clear();
   }
   following_ = true;
-  scheduleReplot();
+  replotSoon();
 }
 
 int ChartView::pointCount(const std::string& key) const {
@@ -108,9 +116,20 @@ QCPGraph* ChartView::graphFor(const std::string& key) const {
   return it == series_.end() ? nullptr : it->second.graph;
 }
 
+int ChartView::liveInterval() const {
+  if (fixed_interval_ms_ > 0) return fixed_interval_ms_;
+  const double wanted = kLiveCostFactor * lastRedrawMs();
+  return static_cast<int>(std::clamp(wanted, double(kMinLiveIntervalMs), double(kMaxLiveIntervalMs)));
+}
+
 void ChartView::scheduleReplot() {
   dirty_ = true;
-  if (!replot_timer_.isActive()) replot_timer_.start();
+  if (!replot_timer_.isActive()) replot_timer_.start(liveInterval());
+}
+
+void ChartView::replotSoon() {
+  dirty_ = true;
+  replot_timer_.start(0);  // also cuts short a wait for new data's interval
 }
 
 void ChartView::replotNow() {
@@ -118,7 +137,18 @@ void ChartView::replotNow() {
   dirty_ = false;
   if (following_) rescale();
   ++replot_count_;
+  QElapsedTimer clock;
+  clock.start();
   replot(QCustomPlot::rpQueuedRefresh);
+  last_replot_ns_ = clock.nsecsElapsed();
+  last_paint_ns_ = 0;  // until the paint that shows it
+}
+
+void ChartView::paintEvent(QPaintEvent* event) {
+  QElapsedTimer clock;
+  clock.start();
+  QCustomPlot::paintEvent(event);
+  last_paint_ns_ = clock.nsecsElapsed();
 }
 
 void ChartView::antialiasSparseCurves() {
@@ -161,7 +191,7 @@ void ChartView::setSeriesVisible(const std::string& key, bool visible) {
   it->second.graph->setVisible(visible);
   if (auto* item = legend->itemWithPlottable(it->second.graph))
     item->setTextColor(palette().color(visible ? QPalette::Active : QPalette::Disabled, QPalette::Text));
-  scheduleReplot();
+  replotSoon();
 }
 
 void ChartView::onLegendClick(QCPLegend*, QCPAbstractLegendItem* item, QMouseEvent*) {

@@ -14,18 +14,36 @@ QLabel* label(const QString& object_name, int min_width) {
   l->setMinimumWidth(min_width);
   return l;
 }
+
+// A label for a text that changes several times a second (the step, the speed). Fixed in size
+// (minimum = maximum), it does not ask the window to lay itself out again on each new text,
+// which is what QLabel::setText does otherwise: a layout pass over the window, 5 times a
+// second, for the duration of a run. It grows, once, when a text needs more room.
+QLabel* steadyLabel(const QString& object_name, int width) {
+  auto* l = label(object_name, width);
+  l->setText(QStringLiteral("Xg"));
+  l->setFixedSize(width, l->sizeHint().height());
+  l->setText(QString());
+  return l;
+}
+
+void setSteadyText(QLabel* l, const QString& text) {
+  l->setText(text);
+  const int needed = l->sizeHint().width();
+  if (needed > l->maximumWidth()) l->setFixedWidth(needed + 2 * l->fontMetrics().averageCharWidth());
+}
 }  // namespace
 
 StatusPanel::StatusPanel(QWidget* parent) : QWidget(parent) {
   state_ = label(QStringLiteral("state"), 90);
   state_->setStyleSheet(QStringLiteral("font-weight: bold;"));
   phase_ = label(QStringLiteral("phase"), 110);
-  position_ = label(QStringLiteral("position"), 190);
+  position_ = steadyLabel(QStringLiteral("position"), 190);
   progress_ = new QProgressBar;
   progress_->setObjectName(QStringLiteral("progress"));
   progress_->setRange(0, 1000);
   progress_->setMinimumWidth(220);
-  speed_ = label(QStringLiteral("speed"), 120);
+  speed_ = steadyLabel(QStringLiteral("speed"), 120);
   device_ = label(QStringLiteral("device"), 90);
   auto* layout = new QHBoxLayout(this);
   layout->setContentsMargins(6, 2, 6, 2);
@@ -53,11 +71,11 @@ void StatusPanel::showProgress(const ProgressInfo& p) {
     phase_->setText(teacher ? tr("Phase 1: teacher") : tr("Phase 2: student"));
     phase_->setStyleSheet(teacher ? QStringLiteral("color: #c05c00;") : QStringLiteral("color: #1f6fc5;"));
   }
-  position_->setText(tr("epoch %1/%2 · step %3/%4").arg(p.epoch).arg(p.epochs).arg(p.step).arg(p.steps_in_phase));
+  setSteadyText(position_, tr("epoch %1/%2 · step %3/%4").arg(p.epoch).arg(p.epochs).arg(p.step).arg(p.steps_in_phase));
   const int value = p.total_steps > 0 ? static_cast<int>(1000.0 * p.done_steps / p.total_steps) : 0;
   progress_->setValue(value);
   progress_->setFormat(tr("%1% · ETA %2").arg(value / 10.0, 0, 'f', 1).arg(durationText(p.eta_s)));
-  speed_->setText(tr("%1 samples/s").arg(p.samples_per_s, 0, 'f', 0));
+  setSteadyText(speed_, tr("%1 samples/s").arg(p.samples_per_s, 0, 'f', 0));
   if (!p.device.empty()) setDevice(QString::fromStdString(p.device));
 }
 

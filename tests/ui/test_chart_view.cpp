@@ -2,6 +2,8 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include <memory>
+
 #include "ui/chart_view.h"
 #include "ui/metric_charts.h"
 
@@ -54,6 +56,58 @@ class TestChartView : public QObject {
     QTRY_COMPARE(chart->replotCount(), before + 1);
     QTest::qWait(100);
     QCOMPARE(chart->replotCount(), before + 1);
+  }
+
+  void whatTheUserDoesIsDrawnAtOnceWhileDataWaits() {
+    ChartView chart("Loss", "epoch", "loss");
+    chart.addSeries({"train/student_loss", "student", kStudentColor});
+    chart.resize(600, 400);
+    chart.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&chart));
+    chart.setReplotInterval(60'000);  // new data would wait a minute for its redraw
+    const int before = chart.replotCount();
+    for (const auto& p : curve("train/student_loss", 50)) chart.append(p);
+    QTest::qWait(150);
+    QCOMPARE(chart.replotCount(), before);
+    // Hiding the curve (a legend click) does not wait: it is drawn, with the data, at once.
+    chart.setSeriesVisible("train/student_loss", false);
+    QTRY_COMPARE_WITH_TIMEOUT(chart.replotCount(), before + 1, 500);
+    QVERIFY(chart.xAxis->range().upper >= 0.5);
+  }
+
+  void aCostlyChartRedrawsLessOften() {
+    // The interval for new data follows what a redraw costs: a big chart with four antialiased
+    // curves of marked points waits longer than a small one with one short line, so a costly
+    // live chart does not take the run's CPU. Both stay within the bounds (10 redraws a second
+    // at most, 1 at least).
+    auto drawn = [](QSize size, int curves, int points) {
+      auto chart = std::make_unique<ChartView>("Loss", "epoch", "loss");
+      for (int c = 0; c < curves; ++c)
+        chart->addSeries({"eval/curve" + std::to_string(c), QString("curve %1").arg(c), kStudentColor, Qt::SolidLine,
+                          2.0, /*markers=*/true});
+      chart->resize(size);
+      chart->show();
+      QTest::qWaitForWindowExposed(chart.get());
+      for (int c = 0; c < curves; ++c)
+        for (const auto& p : curve("eval/curve" + std::to_string(c), points, 100.0 + c)) chart->append(p);
+      // Drawn into the buffer, then painted onto the window: both are measured.
+      const int before = chart->replotCount();
+      QTest::qWaitFor([&] { return chart->replotCount() > before; }, 5000);
+      QTest::qWait(100);
+      return chart;
+    };
+    const auto small = drawn({300, 220}, 1, 10);
+    const auto big = drawn({1800, 1000}, 4, 1500);
+    const QString measured = QString("big %1 ms, %2 ms interval; small %3 ms, %4 ms interval")
+                                 .arg(big->lastRedrawMs()).arg(big->liveInterval())
+                                 .arg(small->lastRedrawMs()).arg(small->liveInterval());
+    qInfo("%s", qPrintable(measured));
+    QVERIFY2(big->lastRedrawMs() > small->lastRedrawMs(), qPrintable(measured));
+    QVERIFY2(big->liveInterval() > small->liveInterval(), qPrintable(measured));
+    for (const auto* chart : {small.get(), big.get()}) {
+      QVERIFY(chart->liveInterval() >= ChartView::kMinLiveIntervalMs);
+      QVERIFY(chart->liveInterval() <= ChartView::kMaxLiveIntervalMs);
+    }
   }
 
   void followsUntilTheUserZooms() {

@@ -2,6 +2,7 @@
 // run list, pause/resume, stop, closing during a run, failures shown as messages, and
 // stale worker signals dropped.
 #include <QAction>
+#include <QLabel>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -203,6 +204,35 @@ class TestMainWindow : public QObject {
     QVERIFY(window.logText().contains("could not start"));
     QVERIFY(!window.controller()->busy());
     QVERIFY(window.startAction()->isEnabled());
+  }
+
+  void statusLineShowsLongCountsWhole() {
+    // The step and speed labels keep their size while a run updates them (no relayout of the
+    // window 5 times a second), and grow when a text needs more room: nothing is cut off.
+    StatusPanel panel;
+    panel.resize(1400, 40);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    auto* position = panel.findChild<QLabel*>("position");
+    auto* speed = panel.findChild<QLabel*>("speed");
+    QVERIFY(position && speed);
+    ProgressInfo p;
+    p.phase = Phase::Student;
+    p.epoch = 1, p.epochs = 4, p.step = 12, p.steps_in_phase = 469, p.done_steps = 12, p.total_steps = 1876;
+    p.samples_per_s = 41000;
+    panel.showProgress(p);
+    QApplication::processEvents();
+    const int width = position->width();
+    p.step = 468, p.done_steps = 468, p.samples_per_s = 39000;
+    panel.showProgress(p);
+    QApplication::processEvents();
+    QCOMPARE(position->width(), width);
+    QCOMPARE(position->text(), QString("epoch 1/4 · step 468/469"));
+    p.epoch = 1000, p.epochs = 1000, p.step = 123456789, p.steps_in_phase = 987654321, p.samples_per_s = 123456789012.0;
+    panel.showProgress(p);
+    QTRY_VERIFY(position->width() >= position->sizeHint().width());
+    QTRY_VERIFY(speed->width() >= speed->sizeHint().width());
+    QVERIFY(position->width() > width);
   }
 
   void staleWorkerSignalsAreDropped() {
