@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "core/errors.h"
+#include "core/runtime/allocator.h"
 #include "core/train/experiment_runner.h"
 
 namespace distill::ui {
@@ -50,6 +51,7 @@ void RunWorker::run() {
                      : result.outcome == RunOutcome::Stopped ? RunEnd::Stopped
                                                              : RunEnd::Failed;
   runner.reset();  // closes the worker's store connection before the GUI hears of the end
+  releaseFreeMemory();  // the run's tensors, kept by the allocator's thresholds: the window lives on
   emit finished(ticket_, run_id, static_cast<int>(end), QString::fromStdString(result.error));
 }
 

@@ -26,6 +26,7 @@
 #include "core/errors.h"
 #include "core/models/factory.h"
 #include "core/models/torchscript_export.h"
+#include "core/runtime/allocator.h"
 #include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_query.h"
@@ -642,4 +643,7 @@ int mainImpl(int argc, char** argv) {
 }  // namespace
 }  // namespace distill::cli
 
-int main(int argc, char** argv) { return distill::cli::mainImpl(argc, argv); }
+int main(int argc, char** argv) {
+  distill::configureAllocator();  // before any thread: see core/runtime/allocator.h
+  return distill::cli::mainImpl(argc, argv);
+}

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/runtime/allocator.h"
 #include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_store.h"
@@ -96,6 +97,7 @@ std::string shellQuote(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  distill::configureAllocator();  // before any thread: see core/runtime/allocator.h
   Options options;
   int exit_code = 0;
   if (!parseArguments(argc, argv, options, exit_code)) return exit_code;

@@ -1,6 +1,7 @@
 #include "core/metrics/metrics.h"
 
 #include "core/losses/loss.h"
+#include "core/runtime/allocator.h"
 
 namespace distill {
 
@@ -22,6 +23,15 @@ double topOneAgreement(const torch::Tensor& teacher_logits, const torch::Tensor&
 
 double predictiveKl(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits) {
   return softKlDivergence(teacher_logits.to(torch::kFloat64), student_logits.to(torch::kFloat64), 1.0).item<double>();
+}
+
+int64_t evaluationChunk(const ModelImpl& model) {
+  const int64_t widest = model.widestActivationPerSample();
+  if (widest <= 0) return 2048;
+  const auto budget = static_cast<int64_t>(kAllocatorMmapThreshold / sizeof(float));
+  int64_t chunk = 2048;
+  while (chunk > 32 && chunk * widest > budget) chunk /= 2;
+  return chunk;
 }
 
 }  // namespace distill

@@ -1,5 +1,6 @@
 #include "core/models/classifier.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "core/errors.h"
@@ -49,6 +50,7 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
   TORCH_CHECK(!input_shape.empty(), "input shape must not be empty");
   int64_t features = 1;
   for (auto d : input_shape) features *= d;
+  widest_ = features;
 
   if (config.arch == "cnn") {
     TORCH_CHECK(input_shape.size() == 3, "a CNN needs image inputs [C, H, W]");
@@ -57,6 +59,7 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
       layers_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, out_channels, config.kernel)
                                                .padding(config.kernel / 2)));
       macs_per_sample_ += channels * out_channels * config.kernel * config.kernel * height * width;
+      widest_ = std::max(widest_, out_channels * height * width);  // before pooling
       layers_->push_back(activation(config.activation));
       if (height >= 2 && width >= 2) {
         if (config.pool == "avg")
@@ -79,6 +82,7 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
     layers_->push_back(torch::nn::BatchNorm2d(channels));
     layers_->push_back(torch::nn::ReLU());
     macs_per_sample_ += input_shape[0] * channels * 9 * height * width;
+    widest_ = std::max(widest_, channels * height * width);
     for (size_t stage = 0; stage < config.channels.size(); ++stage) {
       const int64_t out_channels = config.channels[stage];
       for (int64_t block = 0; block < config.blocks; ++block) {
@@ -87,6 +91,7 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
         height /= stride;
         width /= stride;
         macs_per_sample_ += (channels * out_channels + out_channels * out_channels) * 9 * height * width;
+        widest_ = std::max(widest_, out_channels * height * width);
         if (stride != 1 || channels != out_channels) macs_per_sample_ += channels * out_channels * height * width;
         channels = out_channels;
       }
@@ -99,6 +104,7 @@ ClassifierImpl::ClassifierImpl(const ModelConfig& config, const std::vector<int6
   for (auto width : config.hidden) {
     layers_->push_back(torch::nn::Linear(features, width));
     macs_per_sample_ += features * width;
+    widest_ = std::max(widest_, width);
     layers_->push_back(activation(config.activation));
     if (config.dropout > 0) layers_->push_back(FastDropout(config.dropout));
     addHidden();

@@ -23,6 +23,7 @@ class ClassifierImpl : public ModelImpl {
   int64_t hiddenCount() const override { return static_cast<int64_t>(hidden_ends_.size()); }
   std::string summary() const override;
   int64_t forwardMacsPerSample() const override { return macs_per_sample_; }
+  int64_t widestActivationPerSample() const override { return widest_; }
 
   const ModelConfig& config() const { return config_; }
   int64_t numClasses() const { return num_classes_; }
@@ -35,6 +36,7 @@ class ClassifierImpl : public ModelImpl {
   ModelConfig config_;
   int64_t num_classes_;
   int64_t macs_per_sample_ = 0;
+  int64_t widest_ = 0;
   torch::nn::Sequential layers_;
   // Layer counts after which a hidden representation is complete (for forwardWithFeature).
   std::vector<size_t> hidden_ends_;

@@ -25,6 +25,9 @@ class ModelImpl : public torch::nn::Module {
   virtual std::string summary() const = 0;
   // Multiply-accumulates of one forward pass for one sample (0 when unknown).
   virtual int64_t forwardMacsPerSample() const { return 0; }
+  // Values in the widest tensor one sample's forward pass makes (input, hidden or output;
+  // 0 when unknown): what sizes the chunks of an evaluation (evaluationChunk()).
+  virtual int64_t widestActivationPerSample() const { return 0; }
   // Writes the model so that loadCheckpoint() on a model built the same way restores it.
   virtual void saveCheckpoint(const std::string& path);
   virtual void loadCheckpoint(const std::string& path);

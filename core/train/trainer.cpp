@@ -23,6 +23,7 @@
 #include "core/models/classifier.h"
 #include "core/models/factory.h"
 #include "core/runtime/file_io.h"
+#include "core/runtime/allocator.h"
 #include "core/runtime/runtime.h"
 #include "core/train/fused_sgd.h"
 #include "core/train/schedule.h"
@@ -236,6 +237,9 @@ struct Trainer::Impl {
         {"student_summary", student->summary()},
     };
     if (device.is_cuda()) environment["cuda_device_count"] = std::to_string(torch::cuda::device_count());
+    // How the C library's allocator is set (core/runtime/allocator.h): the programs set it at
+    // start; a library user who did not is told so.
+    environment["allocator"] = allocatorSetting().empty() ? "C library defaults (configureAllocator() not called)" : allocatorSetting();
     environment["training_set_on_device"] = train_on_device ? "yes" : "no (does not fit; batches copied per step)";
     environment["autocast"] = autocast ? config.train.autocast
                                        : (config.train.autocast == "off" ? "off" : "off (CUDA only; float32 on the CPU)");
@@ -348,10 +352,12 @@ struct Trainer::Impl {
     observer.onCheckpoint({"state", state_path.string(), step, static_cast<double>(epoch)});
   }
 
-  // The frozen teacher's logits on `inputs`, 2048 at a time (never one forward pass over the
-  // whole set, whose activations would dominate peak memory), each chunk moved to the device,
-  // under the same autocast as a training step so that cached and computed logits agree.
-  torch::Tensor teacherLogitsInChunks(const torch::Tensor& inputs, int64_t chunk = 2048) {
+  // The frozen teacher's logits on `inputs`, evaluationChunk() samples at a time (never one
+  // forward pass over the whole set, whose activations would dominate peak memory), each chunk
+  // moved to the device, under the same autocast as a training step so that cached and computed
+  // logits agree.
+  torch::Tensor teacherLogitsInChunks(const torch::Tensor& inputs) {
+    const int64_t chunk = evaluationChunk(*teacher);
     torch::NoGradGuard no_grad;
     const bool was_training = teacher->is_training();
     teacher->eval();

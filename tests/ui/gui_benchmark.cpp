@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/runtime/allocator.h"
 #include "core/train/experiment_runner.h"
 #include "ui/chart_view.h"
 #include "ui/experiment_form.h"
@@ -143,6 +144,7 @@ int main(int argc, char** argv) {
   cli.add_flag("--no-probe", no_probe, "without the 10 ms GUI-latency probe, whose 100 wake-ups a second cost the run too");
   cli.add_flag("--full", g_full, "the README's default experiment (whole training set, default epochs) instead of the short config");
   CLI11_PARSE(cli, argc, argv);
+  configureAllocator();  // as both programs do
   QApplication app(argc, argv);
   QTemporaryDir dir;
   std::vector<double> headless, gui, ratios, cpu_shares;

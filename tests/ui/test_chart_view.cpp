@@ -87,13 +87,13 @@ class TestChartView : public QObject {
                           2.0, /*markers=*/true});
       chart->resize(size);
       chart->show();
-      QTest::qWaitForWindowExposed(chart.get());
+      if (!QTest::qWaitForWindowExposed(chart.get())) qWarning("chart window not exposed");
       for (int c = 0; c < curves; ++c)
         for (const auto& p : curve("eval/curve" + std::to_string(c), points, 100.0 + c)) chart->append(p);
       // Drawn into the buffer, then painted onto the window: both are measured.
       const int before = chart->replotCount();
-      QTest::qWaitFor([&] { return chart->replotCount() > before; }, 5000);
-      QTest::qWait(100);
+      if (!QTest::qWaitFor([&] { return chart->replotCount() > before; }, 5000)) qWarning("chart not redrawn");
+      QTest::qWait(100);  // the paint that follows the redraw
       return chart;
     };
     const auto small = drawn({300, 220}, 1, 10);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/metrics/metrics.h"
+#include "core/models/classifier.h"
 
 namespace distill {
 namespace {
@@ -42,6 +43,29 @@ TEST(Metrics, PredictLogitsChunksWithoutChangingResultOrTrainingMode) {
   EXPECT_TRUE(torch::allclose(chunked, model->forward(inputs).detach()));
   EXPECT_TRUE(model->is_training());
   EXPECT_FALSE(chunked.requires_grad());
+}
+
+TEST(Metrics, EvaluationChunksKeepActivationsUnderTheMmapThreshold) {
+  ModelConfig cnn;
+  cnn.arch = "cnn";  // 32 channels at 28x28 after the first convolution: 100 KB a sample
+  ModelConfig mlp;
+  mlp.hidden = {1200, 1200};
+  ModelConfig resnet;
+  resnet.arch = "resnet";
+  resnet.channels = {16, 32};
+  resnet.blocks = 1;
+  const auto cnn_model = Classifier(cnn, std::vector<int64_t>{1, 28, 28}, 10);
+  EXPECT_EQ(cnn_model->widestActivationPerSample(), 32 * 28 * 28);
+  EXPECT_EQ(evaluationChunk(*cnn_model), 256);
+  EXPECT_EQ(evaluationChunk(*Classifier(mlp, std::vector<int64_t>{1, 28, 28}, 10)), 2048);
+  EXPECT_EQ(evaluationChunk(*Classifier(resnet, std::vector<int64_t>{3, 32, 32}, 10)), 512);
+  // A model that does not report its activations (a plain module) keeps the old 2048.
+  EXPECT_EQ(evaluationChunk(*torch::nn::Linear(4, 3)), 2048);
+  // The same logits whatever the chunk.
+  torch::manual_seed(0);
+  auto model = Classifier(cnn, std::vector<int64_t>{1, 28, 28}, 10);
+  const auto inputs = torch::randn({300, 1, 28, 28});
+  EXPECT_TRUE(torch::allclose(predictLogits(model, inputs), predictLogits(model, inputs, /*chunk=*/300), 1e-5, 1e-5));
 }
 
 }  // namespace
