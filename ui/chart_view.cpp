@@ -132,6 +132,12 @@ void ChartView::replotSoon() {
   replot_timer_.start(0);  // also cuts short a wait for new data's interval
 }
 
+void ChartView::flushReplot() {
+  if (!dirty_) return;
+  replot_timer_.stop();
+  replotNow();
+}
+
 void ChartView::replotNow() {
   if (!dirty_) return;
   dirty_ = false;

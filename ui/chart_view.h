@@ -68,6 +68,8 @@ class ChartView : public QCustomPlot {
   double lastRedrawMs() const { return (last_replot_ns_ + last_paint_ns_) / 1e6; }
   void scheduleReplot();  // for new data: at most once per liveInterval()
   void replotSoon();      // for what the user did: on the next turn of the event loop
+  void flushReplot();     // draws now what new data waits for (a run's end: its last points)
+  bool redrawPending() const { return dirty_; }
   int replotCount() const { return replot_count_; }
   // The tooltip text for a point near widget position `pos`, empty when none is close.
   QString tooltipAt(const QPoint& pos) const;

@@ -597,6 +597,7 @@ void MainWindow::flushProgress() {
 void MainWindow::onRunFinished(qint64 run_id, RunEnd run_end, QString error) {
   flushProgress();  // the run's last progress, if the 5 Hz limit held it back
   progress_refresh_.stop();
+  charts_->flushRedraws();  // and its last points, which the charts' paced redraws may hold back
   run_list_->setLiveNote(run_id, QString());
   switch (run_end) {
     case RunEnd::Completed:

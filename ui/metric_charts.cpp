@@ -70,6 +70,10 @@ int MetricCharts::pointCount(const std::string& key) const {
   return chart ? chart->pointCount(key) : 0;
 }
 
+void MetricCharts::flushRedraws() {
+  for (auto* chart : charts()) chart->flushReplot();
+}
+
 void MetricCharts::setReplotInterval(int milliseconds) {
   for (auto* chart : charts()) chart->setReplotInterval(milliseconds);
 }

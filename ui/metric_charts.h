@@ -39,6 +39,9 @@ class MetricCharts : public QWidget {
   ChartView* accuracyChart() const { return accuracy_; }
   std::vector<ChartView*> charts() const { return {loss_, agreement_, accuracy_}; }
   void setReplotInterval(int milliseconds);
+  // Draws at once what new data waits for on every chart (at a run's end, so that the last
+  // points show without waiting for the charts' paced redraws).
+  void flushRedraws();
 
  private:
   ChartView* chartFor(const std::string& key) const;
