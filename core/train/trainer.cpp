@@ -461,13 +461,24 @@ struct Trainer::Impl {
     auto last_progress = interval_start;
     double samples_per_s = 0.0;
     std::vector<MetricPoint> points;
+    // What is not training (a pause, an evaluation, a checkpoint) stays out of the samples/s of
+    // the interval it falls in: the interval's start moves on by its duration. Otherwise the
+    // first interval after a pause or an epoch's evaluation reported a fraction of the speed,
+    // and the status line's ETA jumped with it.
+    auto outsideInterval = [&](auto&& work) {
+      const auto begin = std::chrono::steady_clock::now();
+      work();
+      interval_start += std::chrono::steady_clock::now() - begin;
+    };
 
     for (int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
       sampler.reshuffle();
       // The epoch's order where the data is, copied once per epoch rather than per step.
       const auto order = plain ? torch::Tensor() : sampler.permutation().to(train.inputs.device());
       for (int64_t b = 0; b < per_epoch; ++b) {
-        if (shouldStop()) return false;
+        bool stop = false;
+        outsideInterval([&] { stop = shouldStop(); });
+        if (stop) return false;
         const auto indices =
             plain ? sampler.batch(b).to(train.inputs.device())
                   : order.slice(0, b * batch_size, std::min((b + 1) * batch_size, train.size()));
@@ -569,7 +580,7 @@ struct Trainer::Impl {
           interval_start = now;
         }
         const bool eval_now = config.train.eval_every > 0 ? (step % config.train.eval_every == 0) : epoch_end;
-        if (eval_now) evaluate(phase, step, epoch_done);
+        if (eval_now) outsideInterval([&] { evaluate(phase, step, epoch_done); });
 
         const auto now = std::chrono::steady_clock::now();
         if (now - last_progress > std::chrono::milliseconds(100) || epoch_end) {
@@ -577,7 +588,7 @@ struct Trainer::Impl {
           reportProgress(phase, epoch, epochs, step, total, samples_per_s);
         }
       }
-      checkpoint(phaseName(phase), model, step, epoch, *optimizer, augment_generator);
+      outsideInterval([&] { checkpoint(phaseName(phase), model, step, epoch, *optimizer, augment_generator); });
     }
     if (config.train.eval_every > 0 && step % config.train.eval_every != 0) evaluate(phase, step, epochs);
     return true;

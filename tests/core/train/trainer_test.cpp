@@ -190,13 +190,18 @@ TEST_F(TrainerTest, PauseHoldsTheRunUntilResumed) {
     while (steps_when_paused < 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const int points_at_pause = recorder.point_count;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     EXPECT_EQ(recorder.point_count, points_at_pause) << "no step may run while paused";
     control.setPaused(false);
   });
   Trainer trainer(config, data, {}, recorder, control);
   EXPECT_EQ(trainer.run().outcome, RunOutcome::Completed);
   resumer.join();
+  // The pause (600 ms) is not counted as training time: no logged interval (at most 5 steps of
+  // 32 samples) reports a speed that would mean it took 0.3 s or more.
+  ASSERT_FALSE(recorder.series["perf/samples_per_s"].empty());
+  for (const auto& p : recorder.series["perf/samples_per_s"])
+    EXPECT_GT(p.value, 160 / 0.3) << "step " << p.step << ": the pause counted as training time";
 }
 
 TEST_F(TrainerTest, DivergenceFailsTheRunWithTheStep) {
