@@ -23,7 +23,8 @@ std::string configureAllocator() {
     g_setting = "glibc malloc as GLIBC_TUNABLES sets it";
   } else if (mallopt(M_MMAP_THRESHOLD, static_cast<int>(kAllocatorMmapThreshold)) == 1 &&
              mallopt(M_TRIM_THRESHOLD, static_cast<int>(kAllocatorTrimThreshold)) == 1) {
-    g_setting = "glibc malloc, mmap threshold 32 MiB, trim threshold 256 MiB";
+    g_setting = "glibc malloc, mmap threshold " + std::to_string(kAllocatorMmapThreshold >> 20) +
+                " MiB, trim threshold " + std::to_string(kAllocatorTrimThreshold >> 20) + " MiB";
   } else {
     g_setting = "glibc malloc defaults (mallopt refused the thresholds)";
   }

@@ -22,8 +22,8 @@
 #include "core/metrics/metrics.h"
 #include "core/models/classifier.h"
 #include "core/models/factory.h"
-#include "core/runtime/file_io.h"
 #include "core/runtime/allocator.h"
+#include "core/runtime/file_io.h"
 #include "core/runtime/runtime.h"
 #include "core/train/fused_sgd.h"
 #include "core/train/schedule.h"
@@ -239,7 +239,8 @@ struct Trainer::Impl {
     if (device.is_cuda()) environment["cuda_device_count"] = std::to_string(torch::cuda::device_count());
     // How the C library's allocator is set (core/runtime/allocator.h): the programs set it at
     // start; a library user who did not is told so.
-    environment["allocator"] = allocatorSetting().empty() ? "C library defaults (configureAllocator() not called)" : allocatorSetting();
+    const std::string allocator = allocatorSetting();
+    environment["allocator"] = allocator.empty() ? "C library defaults (configureAllocator() not called)" : allocator;
     environment["training_set_on_device"] = train_on_device ? "yes" : "no (does not fit; batches copied per step)";
     environment["autocast"] = autocast ? config.train.autocast
                                        : (config.train.autocast == "off" ? "off" : "off (CUDA only; float32 on the CPU)");
