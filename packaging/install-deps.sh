@@ -27,7 +27,8 @@ packages=(
   poppler-utils           # tests: pdfinfo checks exported PDF figures
 )
 if [ "$gui" = 1 ]; then
-  packages+=(qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev xvfb xauth)
+  packages+=(qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev xvfb xauth
+             appstream)   # tests: appstreamcli validates the installed AppStream metainfo
 fi
 
 missing=()

@@ -179,7 +179,9 @@ QString aboutText() {
                                      "<tr><td>LibTorch</td><td>%4</td></tr>"
                                      "<tr><td>Compute device</td><td>%5</td></tr>"
                                      "</table>"
-                                     "<p>The command-line tool <tt>distill</tt> runs the same engine headless.</p>")
+                                     "<p>The command-line tool <tt>distill</tt> runs the same engine headless.</p>"
+                                     "<p>Free software under the GNU General Public License, version 3 or any "
+                                     "later version (GPL-3.0-or-later), without any warranty.</p>")
       .arg(toQ(workbenchVersion()), QString::fromLatin1(qVersion()), QStringLiteral(QT_VERSION_STR), toQ(torchVersion()),
            toQ(computeDeviceSummary()).toHtmlEscaped());
 }

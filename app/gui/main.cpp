@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("Distill Workbench"));
   QApplication::setApplicationVersion(QString::fromStdString(distill::workbenchVersion()));
-  QApplication::setDesktopFileName(QStringLiteral("distill-workbench"));
+  QApplication::setDesktopFileName(QStringLiteral("io.github.distill_workbench.workbench"));  // packaging/<id>.desktop
 
   // Without --db or DISTILL_WORKBENCH_DB, the database open when the window last closed.
   QString database = QString::fromStdString(db_path);

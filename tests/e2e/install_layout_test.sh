@@ -42,7 +42,9 @@ for page in "$prefix"/share/man/man1/*.1.gz; do
   fi
 done
 [ -f "$prefix/share/man/man1/distill.1.gz" ] || fail "no distill(1)"
-[ -f "$prefix/share/doc/distill-workbench/copyright" ] || fail "no copyright file"
+copyright=$prefix/share/doc/distill-workbench/copyright
+[ -f "$copyright" ] || fail "no copyright file"
+grep -qx "License: GPL-3+" "$copyright" || fail "the copyright file does not license the work as GPL-3+ (LICENSE)"
 
 if [ "$gui" = ON ]; then
   [ -f "$prefix/share/man/man1/distill-workbench.1.gz" ] || fail "no distill-workbench(1)"
@@ -50,8 +52,18 @@ if [ "$gui" = ON ]; then
     png=$prefix/share/icons/hicolor/${size}x${size}/apps/distill-workbench.png
     file "$png" | grep -q "PNG image data, $size x $size" || fail "$png is not a ${size}px PNG"
   done
+  # The AppStream id is reverse-DNS, the desktop entry is named after it, and appstreamcli
+  # finds nothing to warn about (it exits non-zero on a warning).
+  app_id=io.github.distill_workbench.workbench
+  desktop=$prefix/share/applications/$app_id.desktop
+  metainfo=$prefix/share/metainfo/$app_id.metainfo.xml
+  [ -f "$desktop" ] || fail "no desktop entry named after the AppStream id: $desktop"
+  [ -f "$metainfo" ] || fail "no AppStream metainfo named after its id: $metainfo"
+  grep -q "<id>$app_id</id>" "$metainfo" || fail "$metainfo does not declare the id $app_id"
+  grep -q "<launchable type=\"desktop-id\">$app_id.desktop</launchable>" "$metainfo" || fail "$metainfo does not launch $app_id.desktop"
+  appstreamcli validate --no-net "$metainfo" >appstream.txt 2>&1 || fail "appstreamcli validate: $(cat appstream.txt)"
   if command -v desktop-file-validate >/dev/null 2>&1; then
-    desktop-file-validate "$prefix/share/applications/distill-workbench.desktop" || fail "desktop entry"
+    desktop-file-validate "$desktop" || fail "desktop entry"
   fi
   "$prefix/bin/distill-workbench" --version | grep -q "LibTorch" || fail "distill-workbench --version"
   env XDG_CONFIG_HOME="$prefix/config" QT_QPA_PLATFORM=offscreen \

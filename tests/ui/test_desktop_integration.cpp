@@ -134,7 +134,8 @@ class TestDesktopIntegration : public QObject {
     const QString text = aboutText();
     for (const QString& part : {QString::fromStdString(workbenchVersion()), QString::fromLatin1(qVersion()),
                                 QString::fromStdString(torchVersion()),
-                                QString::fromStdString(computeDeviceSummary()).toHtmlEscaped()})
+                                QString::fromStdString(computeDeviceSummary()).toHtmlEscaped(),
+                                QStringLiteral("GPL-3.0-or-later")})  // the licence, as in LICENSE
       QVERIFY2(text.contains(part), qPrintable(part + " missing from: " + text));
 
     // And Help > About shows it.
