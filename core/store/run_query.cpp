@@ -128,9 +128,12 @@ size_t editDistance(const std::string& a, const std::string& b) {
 
 // ---- the expression ----------------------------------------------------------------------
 
+// And and Or hold every operand of a chain ("a and b and c" is one node with three), so a
+// long flat query makes a wide tree, not a deep one: only parentheses and NOT add depth, and
+// the parser bounds those (kMaxQueryDepth), since evaluation recurses.
 struct RunQuery::Node {
   enum class Kind { And, Or, Not, Text, Compare } kind = Kind::Text;
-  std::shared_ptr<const Node> left, right;  // And/Or: both; Not: left
+  std::vector<std::shared_ptr<const Node>> operands;  // And/Or: two or more; Not: one
   std::string field;                        // Compare
   std::string op;                           // Compare: = != < <= > >= ~ :
   std::string value;                        // Compare: the literal; Text: the words
@@ -141,6 +144,11 @@ namespace {
 
 using Node = RunQuery::Node;
 using NodePtr = std::shared_ptr<const Node>;
+
+// Levels of parentheses and NOT together. A hand-written query uses a few; the limit keeps the
+// recursive parser and evaluator far from the end of the stack (10,000 parentheses or 30,000
+// '!' overflowed it) on every thread, the window's included.
+constexpr int kMaxQueryDepth = 100;
 
 class Parser {
  public:
@@ -162,29 +170,42 @@ class Parser {
   }
 
   NodePtr parseOr() {
-    NodePtr left = parseAnd();
+    std::vector<NodePtr> operands{parseAnd()};
     while (isKeyword(peek(), "or")) {
       const Token& op = take();
       if (startsTerm(peek()) == false) throw QueryError(peek().position, "expected a term after '" + op.text + "'");
-      left = combine(Node::Kind::Or, left, parseAnd());
+      operands.push_back(parseAnd());
     }
-    return left;
+    return combine(Node::Kind::Or, std::move(operands));
   }
 
   NodePtr parseAnd() {
-    NodePtr left = parseNot();
+    std::vector<NodePtr> operands{parseNot()};
     while (true) {
       if (isKeyword(peek(), "and")) {
         const Token& op = take();
         if (!startsTerm(peek())) throw QueryError(peek().position, "expected a term after '" + op.text + "'");
-        left = combine(Node::Kind::And, left, parseNot());
+        operands.push_back(parseNot());
       } else if (startsTerm(peek())) {
-        left = combine(Node::Kind::And, left, parseNot());  // adjacent terms: AND
+        operands.push_back(parseNot());  // adjacent terms: AND
       } else {
-        return left;
+        return combine(Node::Kind::And, std::move(operands));
       }
     }
   }
+
+  // Entered at each '(' and NOT; refuses the level past kMaxQueryDepth at that token.
+  struct Nesting {
+    Nesting(int& depth, const Token& token) : depth_(depth) {
+      if (++depth_ > kMaxQueryDepth)
+        throw QueryError(token.position, "nested too deep: at most " + std::to_string(kMaxQueryDepth) +
+                                             " levels of parentheses and 'not' together");
+    }
+    ~Nesting() { --depth_; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+    int& depth_;
+  };
 
   bool startsTerm(const Token& token) const {
     if (token.kind == TokenKind::String || token.kind == TokenKind::Open) return true;
@@ -193,11 +214,12 @@ class Parser {
 
   NodePtr parseNot() {
     if (isKeyword(peek(), "not")) {
+      const Nesting nesting(depth_, peek());
       const Token& op = take();
       if (!startsTerm(peek())) throw QueryError(peek().position, "expected a term after '" + op.text + "'");
       auto node = std::make_shared<Node>();
       node->kind = Node::Kind::Not;
-      node->left = parseNot();
+      node->operands.push_back(parseNot());
       return node;
     }
     return parsePrimary();
@@ -213,6 +235,7 @@ class Parser {
       case TokenKind::Op:
         throw QueryError(token.position, "expected a field name before '" + token.text + "'");
       case TokenKind::Open: {
+        const Nesting nesting(depth_, token);
         take();
         if (peek().kind == TokenKind::Close) throw QueryError(peek().position, "empty parentheses");
         NodePtr inner = parseOr();
@@ -270,16 +293,17 @@ class Parser {
     return node;
   }
 
-  static NodePtr combine(Node::Kind kind, NodePtr left, NodePtr right) {
+  static NodePtr combine(Node::Kind kind, std::vector<NodePtr> operands) {
+    if (operands.size() == 1) return std::move(operands.front());
     auto node = std::make_shared<Node>();
     node->kind = kind;
-    node->left = std::move(left);
-    node->right = std::move(right);
+    node->operands = std::move(operands);
     return node;
   }
 
   std::vector<Token> tokens_;
   size_t index_ = 0;
+  int depth_ = 0;  // current levels of '(' and NOT
   const std::set<std::string>* known_;
 };
 
@@ -349,9 +373,11 @@ bool compareValue(const std::string& actual, const Node& node) {
 
 bool evaluate(const Node& node, const RunRecord& run) {
   switch (node.kind) {
-    case Node::Kind::And: return evaluate(*node.left, run) && evaluate(*node.right, run);
-    case Node::Kind::Or: return evaluate(*node.left, run) || evaluate(*node.right, run);
-    case Node::Kind::Not: return !evaluate(*node.left, run);
+    case Node::Kind::And:
+      return std::all_of(node.operands.begin(), node.operands.end(), [&](const NodePtr& n) { return evaluate(*n, run); });
+    case Node::Kind::Or:
+      return std::any_of(node.operands.begin(), node.operands.end(), [&](const NodePtr& n) { return evaluate(*n, run); });
+    case Node::Kind::Not: return !evaluate(*node.operands.front(), run);
     case Node::Kind::Text: {
       if (contains(run.name, node.value) || contains(run.notes, node.value)) return true;
       return std::any_of(run.tags.begin(), run.tags.end(), [&](const std::string& tag) { return contains(tag, node.value); });

@@ -130,6 +130,41 @@ TEST(RunQuery, WithoutKnownFieldsAnUnknownFieldMatchesNothing) {
   EXPECT_TRUE(RunQuery().matches(runs[0]));
 }
 
+// 10,000 parentheses or 30,000 '!' overflowed the stack (exit 139 in `distill list --filter`).
+TEST(RunQuery, DeepNestingIsRefusedWithTheLimitNotACrash) {
+  const auto runs = sampleRuns();
+  const std::string parens = std::string(10000, '(') + "baseline" + std::string(10000, ')');
+  const std::string bangs = std::string(30000, '!') + "baseline";
+  std::string nots;
+  for (int i = 0; i < 20000; ++i) nots += "not (";
+  for (const std::string* query : {&parens, &bangs, static_cast<const std::string*>(&nots)}) {
+    try {
+      RunQuery::parse(*query);
+      FAIL() << "accepted " << query->size() << " bytes of nesting";
+    } catch (const QueryError& e) {
+      EXPECT_EQ(e.message(), "nested too deep: at most 100 levels of parentheses and 'not' together");
+      EXPECT_LT(e.position(), 1000u);  // at the level past the limit, not at the end
+    }
+  }
+  // At the limit it parses and evaluates: 100 levels, and 99 parentheses inside one NOT.
+  const auto at_limit = RunQuery::parse(std::string(100, '(') + "baseline" + std::string(100, ')'));
+  EXPECT_EQ(ids(at_limit.filter(runs)), (std::vector<int64_t>{1, 4}));
+  const auto mixed = RunQuery::parse("not " + std::string(99, '(') + "baseline" + std::string(99, ')'));
+  EXPECT_EQ(ids(mixed.filter(runs)), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(ids(RunQuery::parse(std::string(100, '!') + "baseline").filter(runs)), (std::vector<int64_t>{1, 4}));
+}
+
+// Long flat chains are not nesting: 100,000 ANDed or ORed terms parse, evaluate and free.
+TEST(RunQuery, LongFlatChainsAreNotLimited) {
+  const auto runs = sampleRuns();
+  std::string ands = "mlp", ors = "nothing";
+  for (int i = 0; i < 100000; ++i) ands += " and mlp", ors += " or nothing";
+  ors += " or vanilla";
+  EXPECT_EQ(ids(RunQuery::parse(ands).filter(runs)), (std::vector<int64_t>{1, 2, 4}));
+  EXPECT_EQ(ids(RunQuery::parse(ors).filter(runs)), (std::vector<int64_t>{4}));
+  EXPECT_EQ(ids(RunQuery::parse("mlp kd or cnn and not T4 or vanilla").filter(runs)), (std::vector<int64_t>{1, 2, 4}));
+}
+
 TEST(RunQuery, FieldsIncludeParamsMetricsAndShortNames) {
   const auto fields = queryFields(sampleRuns());
   for (const char* f : {"distill.temperature", "eval/agreement", "agreement", "kd_loss", "tag", "status"})
