@@ -1,8 +1,10 @@
 #include "core/config/config.h"
 
 #include "core/losses/methods.h"
+#include "core/text/utf8.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>  // YAML::DeepRecursion
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -258,6 +261,9 @@ ExperimentConfig fromNode(const YAML::Node& root, std::vector<ConfigIssue>& issu
   readModel(r, "teacher", c.teacher.model);
   r.read("teacher.epochs", c.teacher.epochs);
   r.read("student.source", c.student_source);
+  // A TorchScript file by its bare path, as `distill mirror` takes it: stored in the one form.
+  if (!c.student_source.empty() && c.student_source != "init" && c.student_source.rfind("torchscript:", 0) != 0)
+    c.student_source = "torchscript:" + c.student_source;
   readModel(r, "student", c.student);
   r.read("distill.method", c.distill.method);
   r.read("distill.temperature", c.distill.temperature);
@@ -329,11 +335,42 @@ void mergeInto(YAML::Node target, const YAML::Node& source) {
   }
 }
 
+// Levels of lists and mappings a config may nest. A config needs 3 (teacher: hidden: [..]);
+// yaml-cpp's own guard stops far deeper (about 500 block or 1,000 flow levels) with the
+// message "bad file", so depth gets its own message, with this limit, at either depth.
+constexpr int kMaxConfigDepth = 32;
+
+std::string tooDeepMessage(const std::string& origin, const YAML::Mark& mark) {
+  return origin + ": nested too deep at line " + std::to_string(mark.line + 1) + ", column " +
+         std::to_string(mark.column + 1) + ": at most " + std::to_string(kMaxConfigDepth) +
+         " levels of lists and mappings (a config needs 3)";
+}
+
+// The first list or mapping below `depth` others that passes the limit. `budget` bounds the
+// nodes visited, since aliases can make a small document a very large tree.
+std::optional<YAML::Mark> tooDeep(const YAML::Node& node, int depth, int64_t& budget) {
+  if (!node.IsSequence() && !node.IsMap()) return std::nullopt;
+  if (depth >= kMaxConfigDepth) return node.Mark();
+  for (auto it = node.begin(); it != node.end() && --budget > 0; ++it) {
+    if (node.IsMap()) {
+      if (auto mark = tooDeep(it->first, depth + 1, budget)) return mark;
+      if (auto mark = tooDeep(it->second, depth + 1, budget)) return mark;
+    } else if (auto mark = tooDeep(*it, depth + 1, budget)) {
+      return mark;
+    }
+  }
+  return std::nullopt;
+}
+
 YAML::Node parseDocument(const std::string& text, const std::string& origin) {
   try {
     YAML::Node node = YAML::Load(text);
     if (node.IsNull()) return YAML::Node(YAML::NodeType::Map);
+    int64_t budget = 1000000;
+    if (const auto mark = tooDeep(node, 0, budget)) throw ConfigError({{"", tooDeepMessage(origin, *mark)}});
     return node;
+  } catch (const YAML::DeepRecursion& e) {
+    throw ConfigError({{"", tooDeepMessage(origin, e.mark)}});
   } catch (const YAML::ParserException& e) {
     throw ConfigError({{"", origin + ": not valid YAML or JSON at line " + std::to_string(e.mark.line + 1) +
                                 ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg}});
@@ -448,6 +485,8 @@ ExperimentConfig defaultConfig() {
 
 std::vector<ConfigIssue> validate(const ExperimentConfig& c) {
   std::vector<ConfigIssue> issues;
+  // JSON output (list --json, show, export, compare) must be valid UTF-8: refused at the door.
+  if (!isValidUtf8(c.name)) issues.push_back({"name", "the run name is " + describeInvalidUtf8(c.name)});
   const auto datasets = {"fashion-mnist", "mnist", "idx", "cifar10", "cifar100", "csv"};
   if (!oneOf(c.dataset.name, datasets))
     issues.push_back({"dataset.name", "expected one of " + listOf(datasets) + ", got '" + c.dataset.name + "'"});

@@ -119,7 +119,7 @@ struct ExperimentConfig {
   TeacherConfig teacher;
   ModelConfig student;
   // init (a fresh student of the configured architecture) | torchscript:<path> (a trainable
-  // TorchScript module exported from Python)
+  // TorchScript module exported from Python; a bare path means the same)
   std::string student_source = "init";
   DistillConfig distill;
   TrainConfig train;

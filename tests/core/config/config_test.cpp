@@ -142,6 +142,47 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"top_level_list", "- 1\n- 2\n", {}, ""}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// yaml-cpp's own depth guard said only "bad file" (issue 18); past 32 levels the message says
+// what is wrong, where, and the limit, whether yaml-cpp gave up or not.
+TEST(Config, DeepNestingSaysItIsNestedTooDeepWithTheLimit) {
+  std::string block, flow_maps;
+  for (int i = 0; i < 600; ++i) block += std::string(2 * i, ' ') + "a:\n";
+  for (int i = 0; i < 3000; ++i) flow_maps += "{a: ";
+  const std::vector<std::string> texts = {
+      "name: " + std::string(40, '[') + std::string(40, ']') + "\n",
+      "name: " + std::string(5000, '[') + std::string(5000, ']') + "\n",
+      "train: " + flow_maps + "1" + std::string(3000, '}') + "\n",
+      block,
+  };
+  for (const auto& text : texts) {
+    const auto issues = issuesFor(text);
+    ASSERT_EQ(issues.size(), 1u) << text.substr(0, 40);
+    EXPECT_NE(issues[0].message.find("config: nested too deep at line "), std::string::npos) << issues[0].message;
+    EXPECT_NE(issues[0].message.find("at most 32 levels of lists and mappings"), std::string::npos) << issues[0].message;
+  }
+  EXPECT_EQ(issuesFor(texts[0])[0].message,
+            "config: nested too deep at line 1, column 38: at most 32 levels of lists and mappings (a config needs 3)");
+}
+
+// A name that is not UTF-8 made list --json, show, export and compare --json fail for the
+// whole database: refused at the door, naming the key.
+TEST(Config, ARunNameMustBeValidUtf8) {
+  const auto from_override = issuesFor("", {"name=caf\xE9 run"});
+  ASSERT_TRUE(mentions(from_override, "name")) << ConfigError(from_override).what();
+  EXPECT_EQ(ConfigError(from_override).issues()[0].message, "the run name is not valid UTF-8 (byte 0xe9 at offset 3)");
+  EXPECT_TRUE(mentions(issuesFor("name: \"bad \xFF\xFE\"\n"), "name"));
+  EXPECT_EQ(parseConfig("name: \"caf\xC3\xA9 \xE8\x92\xB8\xE7\x95\x99\"\n").name, "caf\xC3\xA9 \xE8\x92\xB8\xE7\x95\x99");
+}
+
+// `distill mirror` takes a TorchScript file by its bare path; student.source takes it too.
+TEST(Config, StudentSourceTakesATorchScriptFileWithOrWithoutItsPrefix) {
+  EXPECT_EQ(parseConfigWithOverrides("", {"student.source=torchscript:/models/s.pt"}).student_source,
+            "torchscript:/models/s.pt");
+  EXPECT_EQ(parseConfigWithOverrides("", {"student.source=/models/s.pt"}).student_source, "torchscript:/models/s.pt");
+  EXPECT_EQ(parseConfig("student: {source: init}\n").student_source, "init");
+  EXPECT_TRUE(mentions(issuesFor("", {"student.source=torchscript:"}), "student.source"));
+}
+
 TEST(Config, ReportsEveryProblemAtOnce) {
   const auto issues = issuesFor("", {"distill.alpha=2", "train.batch_size=-1", "distill.temperature=0"});
   EXPECT_TRUE(mentions(issues, "distill.alpha"));
