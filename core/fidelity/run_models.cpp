@@ -31,18 +31,27 @@ ModelSpec parseModelSpec(const std::string& text, const std::string& field) {
   ModelSpec spec;
   spec.text = text;
   std::error_code ec;
+  // A TorchScript file as configs name it (torchscript:PATH), or by its bare path.
+  if (text.rfind("torchscript:", 0) == 0) {
+    spec.torchscript_path = text.substr(std::string("torchscript:").size());
+    if (!std::filesystem::is_regular_file(spec.torchscript_path, ec))
+      throw ConfigError({{field, "'" + spec.torchscript_path + "': no such TorchScript file"}});
+    return spec;
+  }
   if (std::filesystem::is_regular_file(text, ec)) {
     spec.torchscript_path = text;
     return spec;
   }
-  std::string id = text, role = "student";
-  if (const auto colon = text.find(':'); colon != std::string::npos) {
-    id = text.substr(0, colon);
-    role = text.substr(colon + 1);
+  // A run as the command line names it (3, 3:teacher) or as configs do (run:3, run:3:teacher).
+  const std::string run = text.rfind("run:", 0) == 0 ? text.substr(4) : text;
+  std::string id = run, role = "student";
+  if (const auto colon = run.find(':'); colon != std::string::npos) {
+    id = run.substr(0, colon);
+    role = run.substr(colon + 1);
   }
   if (!allDigits(id) || (role != "student" && role != "teacher") || id.size() > 15 || std::stoll(id) <= 0)
-    throw ConfigError({{field, "'" + text + "' is neither a run (RUN, RUN:teacher or RUN:student, e.g. 3:teacher) nor "
-                               "an existing TorchScript file"}});
+    throw ConfigError({{field, "'" + text + "' is neither a run (RUN, RUN:teacher or RUN:student, e.g. 3:teacher; or "
+                               "run:3:teacher) nor an existing TorchScript file (PATH or torchscript:PATH)"}});
   spec.run_id = std::stoll(id);
   spec.role = role;
   return spec;

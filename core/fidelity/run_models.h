@@ -1,7 +1,8 @@
 // Loading the trained models of a finished (or running) run back from the store: the run's
 // stored config gives the architecture, its checkpoints (<db folder>/checkpoints/run-<id>)
 // the weights. Also parses the model names the mirror test takes: `RUN` (its student),
-// `RUN:teacher`, `RUN:student`, or the path of a TorchScript file.
+// `RUN:teacher`, `RUN:student` (also `run:RUN[:role]`, as configs write a run), or a
+// TorchScript file as `torchscript:PATH` (as configs write it) or its bare path.
 // Thread contract: plain functions; the store is used by the calling thread only.
 #pragma once
 
@@ -26,8 +27,8 @@ struct ModelSpec {
   std::string torchscript_path;  // otherwise: a TorchScript file
   bool isRun() const { return run_id > 0; }
 };
-// Throws ConfigError (key `field`) for text that is neither RUN[:teacher|:student] nor an
-// existing file.
+// Throws ConfigError (key `field`) for text that is neither [run:]RUN[:teacher|:student] nor an
+// existing file ([torchscript:]PATH).
 ModelSpec parseModelSpec(const std::string& text, const std::string& field = "MODEL");
 
 // The stored config of a run (parsed from its config_yaml). Throws StoreError for an unknown run.

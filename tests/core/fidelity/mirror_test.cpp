@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "core/config/config.h"
 #include "core/errors.h"
@@ -109,6 +110,28 @@ TEST_F(FidelityRunTest, AnalysisOfAStoredRunMatchesWhatTheTrainerStored) {
   // A run whose teacher came from another run: the teacher is loaded from there.
   const RunFidelity reused = analyzeRun(db, independent_run);
   EXPECT_DOUBLE_EQ(reused.analysis.teacher_acc, a.teacher_acc);
+}
+
+// Configs write torchscript:PATH and run:ID; the mirror test took only a bare path and ID.
+TEST(ModelSpec, AcceptsTheFormsConfigsUseAsWellAsBarePathsAndIds) {
+  const TempDir folder;
+  const std::string file = folder.file("teacher.pt");
+  std::ofstream(file) << "stand-in";  // parsing checks only that the file exists
+  EXPECT_EQ(parseModelSpec(file).torchscript_path, file);
+  EXPECT_EQ(parseModelSpec("torchscript:" + file).torchscript_path, file);
+  EXPECT_FALSE(parseModelSpec("torchscript:" + file).isRun());
+  try {
+    parseModelSpec("torchscript:" + folder.file("missing.pt"), "B");
+    FAIL() << "a missing TorchScript file was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.issues().at(0).key, "B");
+    EXPECT_NE(e.issues().at(0).message.find("no such TorchScript file"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(parseModelSpec("run:3").run_id, 3);
+  EXPECT_EQ(parseModelSpec("run:3").role, "student");
+  EXPECT_EQ(parseModelSpec("run:3:teacher").role, "teacher");
+  EXPECT_THROW(parseModelSpec("run:"), ConfigError);
+  EXPECT_THROW(parseModelSpec("run:3:coach"), ConfigError);
 }
 
 TEST_F(FidelityRunTest, BadModelNamesAndRunsAreRefusedWithAMessage) {
