@@ -9,6 +9,7 @@
 #include "core/errors.h"
 #include "app/cli/console_progress.h"
 #include "core/runtime/runtime.h"
+#include "core/text/utf8.h"
 
 namespace distill::cli {
 
@@ -65,9 +66,8 @@ namespace {
 
 std::string runLabel(const RunRecord& run) { return fmt::format("#{} {}", run.id, run.name); }
 
-std::string fit(const std::string& text, size_t width) {
-  return text.size() <= width ? text : text.substr(0, width - 1) + "~";
-}
+// Cut at a character boundary by terminal columns, control characters escaped, padded.
+std::string fit(const std::string& text, size_t width) { return terminalText(text, width); }
 
 std::string number(double value) { return fmt::format("{:.4g}", value); }
 

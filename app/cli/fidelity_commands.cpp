@@ -12,6 +12,7 @@
 #include "core/fidelity/mirror.h"
 #include "core/fidelity/run_fidelity.h"
 #include "core/store/run_store.h"
+#include "core/text/utf8.h"
 
 namespace distill::cli {
 
@@ -130,11 +131,11 @@ int FidelityCommands::fidelity(const std::string& db) {
         {"per_class", per_class},
         {"disagreements", disagreements},
     };
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));  // invalid UTF-8 as U+FFFD
     return kExitOk;
   }
 
-  fmt::print("run {} \"{}\" ({}), student at epoch {:g}: {} test images of {}\n", result.run_id, result.run_name,
+  fmt::print("run {} \"{}\" ({}), student at epoch {:g}: {} test images of {}\n", result.run_id, terminalText(result.run_name),
              result.status, result.student_epoch, a.samples, result.dataset);
   fmt::print("teacher acc {:.4f}  student acc {:.4f}  agreement {:.4f}  top-5 overlap {:.4f}  KL {:.4f}  JS {:.4f}\n",
              a.teacher_acc, a.student_acc, a.agreement, a.top5_overlap, a.kl, a.js);
@@ -237,7 +238,7 @@ int FidelityCommands::mirror(const std::string& db) {
                                 {"verdict", report.verdict},
                                 {"evidence", report.evidence},
                                 {"seconds", report.seconds}};
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));  // invalid UTF-8 as U+FFFD
     return kExitOk;
   }
 

@@ -31,6 +31,7 @@
 #include "core/runtime/runtime.h"
 #include "core/store/run_query.h"
 #include "core/store/run_store.h"
+#include "core/text/utf8.h"
 #include "core/train/experiment_runner.h"
 
 namespace distill::cli {
@@ -71,6 +72,13 @@ struct RunArgs {
 int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& control, const std::string& db_path,
                bool quiet, bool json);
 
+// JSON for scripts. A database written before names were checked (or by sqlite3 directly) may
+// hold text that is not UTF-8: it is printed with U+FFFD in place of the bad bytes, so that
+// one such row never makes the output of every other run fail.
+std::string jsonText(const nlohmann::json& value, int indent = -1) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 int runCommand(const RunArgs& args, const std::string& db) {
   std::string config_path = args.config_path;  // a file, or a preset's name ("quick-smoke")
   if (!config_path.empty() && !std::filesystem::exists(config_path))
@@ -78,7 +86,11 @@ int runCommand(const RunArgs& args, const std::string& db) {
   const std::string text = config_path.empty() ? std::string() : readText(config_path);
   ExperimentConfig config =
       parseConfigWithOverrides(text, args.overrides, config_path.empty() ? "default config" : config_path);
-  if (!args.name.empty()) config.name = args.name;
+  if (!args.name.empty()) {
+    // Refused here, not stored: JSON output must be valid UTF-8 (see core/text/utf8.h).
+    if (!isValidUtf8(args.name)) throw ConfigError({{"--name", "the run name is " + describeInvalidUtf8(args.name)}});
+    config.name = args.name;
+  }
   if (args.print_config) {
     fmt::print("{}", toYaml(config));
     return kExitOk;
@@ -125,7 +137,7 @@ int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& 
                                                                : "failed";
   if (json) {
     nlohmann::json out = {{"run_id", run_id}, {"status", status}, {"error", result.error}, {"final", result.final}};
-    fmt::print("{}\n", out.dump());
+    fmt::print("{}\n", jsonText(out));
   } else {
     fmt::print("run {} {}: teacher acc {}, student acc {}, agreement {}, KL {}\n", run_id, status,
                final("eval/teacher_acc"), final("eval/student_acc"), final("eval/agreement"), final("eval/kl"));
@@ -181,7 +193,7 @@ int listCommand(const std::string& db, bool json, const std::string& filter) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& run : runs) out.push_back(runJson(run, false));
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", jsonText(out, 2));
     return kExitOk;
   }
   if (runs.empty()) {
@@ -195,8 +207,9 @@ int listCommand(const std::string& db, bool json, const std::string& filter) {
       auto it = run.final_metrics.find(key);
       return it == run.final_metrics.end() ? std::string("-") : fmt::format("{:.4f}", it->second);
     };
-    std::string name = run.name.size() > 40 ? run.name.substr(0, 39) + "~" : run.name;
-    fmt::print("{:>5}  {:<40}  {:<11}  {:<20}  {:>9}  {:>8}  {:>8}  {:>9}\n", run.id, name, statusName(run.status),
+    // Cut at a character boundary by terminal columns, control characters shown escaped.
+    const std::string name = terminalText(run.name, 40);
+    fmt::print("{:>5}  {}  {:<11}  {:<20}  {:>9}  {:>8}  {:>8}  {:>9}\n", run.id, name, statusName(run.status),
                run.created_at.substr(0, 19), run.finished_at.empty() ? "-" : formatDuration(run.duration_s),
                metric("eval/student_acc"), metric("eval/teacher_acc"), metric("eval/agreement"));
   }
@@ -220,29 +233,31 @@ int showCommand(const std::string& db, const std::string& run_text, bool json) {
     out["checkpoints"] = nlohmann::json::array();
     for (const auto& c : checkpoints)
       out["checkpoints"].push_back({{"role", c.role}, {"path", c.path}, {"step", c.step}, {"epoch", c.epoch}});
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", jsonText(out, 2));
     return kExitOk;
   }
-  fmt::print("run {}: {}\n", run.id, run.name);
-  fmt::print("  status    {}{}\n", statusName(run.status), run.error.empty() ? "" : " (" + run.error + ")");
+  fmt::print("run {}: {}\n", run.id, terminalText(run.name));
+  fmt::print("  status    {}{}\n", statusName(run.status), run.error.empty() ? "" : " (" + terminalText(run.error) + ")");
   fmt::print("  created   {}\n", run.created_at);
   if (!run.finished_at.empty()) fmt::print("  finished  {} ({})\n", run.finished_at, formatDuration(run.duration_s));
   if (run.teacher_run_id) fmt::print("  teacher   from run {}\n", *run.teacher_run_id);
   if (!run.tags.empty()) {
     std::string tags;
-    for (const auto& t : run.tags) tags += (tags.empty() ? "" : ", ") + t;
+    for (const auto& t : run.tags) tags += (tags.empty() ? "" : ", ") + terminalText(t);
     fmt::print("  tags      {}\n", tags);
   }
-  if (!run.notes.empty()) fmt::print("  notes     {}\n", run.notes);
+  std::istringstream notes(run.notes);  // lines kept, each shown safely for a terminal
+  for (std::string line, label = "notes"; std::getline(notes, line); label.clear())
+    fmt::print("  {:<9} {}\n", label, terminalText(line));
   fmt::print("final metrics:\n");
   for (const auto& [key, value] : run.final_metrics) fmt::print("  {:<22} {:.6g}\n", key, value);
   fmt::print("environment:\n");
-  for (const auto& [key, value] : run.environment) fmt::print("  {:<22} {}\n", key, value);
+  for (const auto& [key, value] : run.environment) fmt::print("  {:<22} {}\n", key, terminalText(value));
   if (!checkpoints.empty()) fmt::print("checkpoints:\n");
   for (const auto& c : checkpoints) fmt::print("  {:<8} step {:>6}  {}\n", c.role, c.step, c.path);
   fmt::print("config:\n");
   std::istringstream config(run.config_yaml);
-  for (std::string line; std::getline(config, line);) fmt::print("  {}\n", line);
+  for (std::string line; std::getline(config, line);) fmt::print("  {}\n", terminalText(line));
   return kExitOk;
 }
 
@@ -357,7 +372,7 @@ int exportCommand(const std::string& db, const std::vector<std::string>& run_tex
       entry["metrics"] = metrics;
       out["runs"].push_back(entry);
     }
-    text = out.dump(1) + "\n";
+    text = jsonText(out, 1) + "\n";
   }
   if (out_path.empty() || out_path == "-") {
     fmt::print("{}", text);
@@ -451,7 +466,7 @@ int compareCommand(const std::string& db, const std::vector<std::string>& run_te
   store.markInterruptedRuns();
   const Comparison comparison = loadComparison(store, parseRunIds(run_texts), metric_keys);
   if (json)
-    fmt::print("{}\n", compareJson(comparison).dump(2));
+    fmt::print("{}\n", jsonText(compareJson(comparison), 2));
   else
     fmt::print("{}", compareText(comparison, all_params));
   return kExitOk;

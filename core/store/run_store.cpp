@@ -14,6 +14,7 @@
 
 #include "core/errors.h"
 #include "core/runtime/runtime.h"
+#include "core/text/utf8.h"
 
 namespace distill {
 
@@ -394,6 +395,7 @@ void RunStore::requireRun(int64_t run_id) {
 }
 
 int64_t RunStore::createRun(const NewRun& run) {
+  if (!isValidUtf8(run.name)) throw StoreError("run name: " + describeInvalidUtf8(run.name) + ", not stored in " + path_);
   requireWritable();
   Transaction transaction(db_.get());
   Statement insert(db_.get(), std::string("INSERT INTO runs (name, status, created_at, config_yaml, teacher_run_id, host, pid) "
@@ -871,6 +873,7 @@ std::vector<CheckpointRecord> RunStore::checkpoints(int64_t run_id) {
 }
 
 void RunStore::rename(int64_t run_id, const std::string& name) {
+  if (!isValidUtf8(name)) throw StoreError("run name: " + describeInvalidUtf8(name) + ", not stored in " + path_);
   requireRun(run_id);
   Statement(db_.get(), "UPDATE runs SET name = ? WHERE id = ?").bind(1, name).bind(2, run_id).run();
 }

@@ -14,7 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "core/data/idx.h"
@@ -138,6 +141,8 @@ class BadFileInput : public ::testing::TestWithParam<BadFile> {
     std::ofstream(dir_->file("malformed.json")) << "{\"train\": {\"epochs\": 3,, \"lr\": }\n";
     std::ofstream(dir_->file("scalar_for_list.yaml")) << "teacher:\n  hidden: wide\n";
     std::ofstream(dir_->file("list_for_mapping.yaml")) << "train: [1, 2]\n";
+    std::ofstream(dir_->file("deep.yaml")) << "teacher:\n  hidden: " << std::string(5000, '[') << std::string(5000, ']') << "\n";
+    std::ofstream(dir_->file("latin1_name.yaml"), std::ios::binary) << "name: \"caf\xE9\"\n";
     RunStore empty(dir_->file("empty.db"));
     RunStore one(dir_->file("one.db"));
     const int64_t id = one.createRun(NewRun{"stored", "seed: 0\n", {}, std::nullopt});
@@ -215,7 +220,24 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"dropout_one", "run --set teacher.dropout=1", 2, "teacher.dropout: expected a probability in [0, 1)"},
         BadFile{"learning_rate_zero", "run --set train.lr=0", 2, "train.lr: expected a learning rate > 0"},
         BadFile{"zero_width_layer", "run --set teacher.hidden=[0]", 2, "teacher.hidden: expected widths between 1 and"},
-        BadFile{"resume_unknown_run", "resume 42 --db $DIR/empty.db", 2, "run 42"}),
+        BadFile{"resume_unknown_run", "resume 42 --db $DIR/empty.db", 2, "run 42"},
+        // Issue 18: said "bad file"; crashed with a stack overflow (exit 139); stored a name
+        // that later broke every JSON output; refused the form configs use for a model.
+        BadFile{"config_nested_too_deep", "run $DIR/deep.yaml", 2,
+                "$DIR/deep.yaml: nested too deep at line 2"},  // the limit: config_test.cpp
+        BadFile{"filter_nested_too_deep", "list --db $DIR/one.db --filter '" + std::string(10000, '(') + "x" +
+                                              std::string(10000, ')') + "'", 2,
+                "column 101: nested too deep: at most 100 levels of parentheses and 'not' together"},
+        BadFile{"filter_too_many_nots", "list --db $DIR/one.db --filter '" + std::string(30000, '!') + "x'", 2,
+                "nested too deep: at most 100 levels"},
+        BadFile{"name_option_not_utf8", "run --name \"$(printf 'caf\\351')\" " + std::string(kTinyRun), 2,
+                "--name: the run name is not valid UTF-8 (byte 0xe9 at offset 3)"},
+        BadFile{"name_in_config_not_utf8", "run $DIR/latin1_name.yaml " + std::string(kTinyRun), 2,
+                "name: the run name is not valid UTF-8 (byte 0xe9 at offset 3)"},
+        BadFile{"mirror_torchscript_prefix_missing_file", "mirror run:1 torchscript:$DIR/gone.pt --db $DIR/one.db", 2,
+                "B: '$DIR/gone.pt': no such TorchScript file"},
+        BadFile{"mirror_torchscript_prefix_is_loaded",
+                "mirror torchscript:$DIR/seven_outputs.pt $DIR/seven_outputs.pt --db $DIR/one.db", 2, "[N, 10]"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // ---- no giant allocation for a header that lies ----------------------------------------------
@@ -404,6 +426,107 @@ TEST(FullDisk, MetricsThatNoLongerFitFailTheRunNamingTheDatabase) {
   EXPECT_NE(failed->status, RunStatus::Running);
   EXPECT_FALSE(store.metrics(2).empty());
   EXPECT_EQ(store.getRun(1)->status, RunStatus::Completed);
+}
+
+// ---- names that are not UTF-8, or hold control characters (issue 18) -----------------------
+
+// A database that already holds such names (an older workbench, or sqlite3 by hand): each
+// output repairs them (U+FFFD) or escapes them, and the other runs print as before.
+class OddNames : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RunStore store(db_);
+    for (const char* name : {"placeholder 1", "placeholder 2", "placeholder 3", "plain"}) {
+      const int64_t id = store.createRun(NewRun{name, "seed: 0\n", {{"seed", "0"}}, std::nullopt});
+      store.appendMetrics(id, {MetricPoint{"eval/agreement", 10, 1.0, 2.0, 0.9}});
+      store.finishRun(id, RunStatus::Completed);
+    }
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &raw), SQLITE_OK);
+    // Run 1: Latin-1 bytes; run 2: 50 two-byte characters (a byte cut at 39 splits one);
+    // run 3: a terminal escape, a newline and a tab.
+    const std::string sql = "UPDATE runs SET name = CAST(X'636166E9206E616D65' AS TEXT) WHERE id = 1;"
+                            "UPDATE runs SET name = '" + repeat("\xC3\xA9", 50) + "' WHERE id = 2;"
+                            "UPDATE runs SET name = 'evil' || char(27) || '[2J' || char(10) || 'name' || char(9) WHERE id = 3;";
+    ASSERT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  }
+
+  static std::string repeat(const std::string& unit, int times) {
+    std::string out;
+    for (int i = 0; i < times; ++i) out += unit;
+    return out;
+  }
+
+  TempDir dir_;
+  const std::string db_ = dir_.file("odd.db");
+};
+
+TEST_F(OddNames, OneBadNameNeverBreaksTheJsonOfTheOthers) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  for (const std::string& args : {std::string("list --json"), std::string("show 1 --json"), std::string("show 4 --json"),
+                                  std::string("export 1 4 --format json"), std::string("compare 1 4 --json")}) {
+    const auto result = distillCli(args + " --db " + quote(db_));
+    ASSERT_EQ(result.exit_code, 0) << args << ": " << result.err;
+    nlohmann::json parsed;
+    ASSERT_NO_THROW(parsed = nlohmann::json::parse(result.out)) << args;  // the parser insists on UTF-8
+    if (args != "show 4 --json") {
+      EXPECT_NE(result.out.find("caf" + fffd + " name"), std::string::npos) << args;
+    }
+  }
+  std::map<int64_t, std::string> names;
+  for (const auto& run : nlohmann::json::parse(distillCli("list --json --db " + quote(db_)).out))
+    names[run["id"].get<int64_t>()] = run["name"].get<std::string>();
+  EXPECT_EQ(names.size(), 4u);
+  EXPECT_EQ(names[1], "caf" + fffd + " name");
+  EXPECT_EQ(names[3], "evil\x1B[2J\nname\t");  // JSON escapes control characters itself
+  EXPECT_EQ(names[4], "plain");
+  const auto shown = distillCli("show 1 --db " + quote(db_));
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("run 1: caf" + fffd + " name\n"), std::string::npos) << shown.out;
+}
+
+TEST_F(OddNames, ListCutsAtCharacterBoundariesAndEscapesControlCharacters) {
+  const auto result = distillCli("list --db " + quote(db_));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.find('\x1B'), std::string::npos) << "a raw escape reached the terminal";
+  EXPECT_NE(result.out.find("evil\\e[2J\\nname\\t"), std::string::npos) << result.out;
+  // Four rows and the header: a newline in a name no longer breaks the table.
+  EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 5);
+  // 50 x "e-acute" in 40 columns: 39 whole characters and the marker, then the status column.
+  EXPECT_NE(result.out.find(repeat("\xC3\xA9", 39) + "~  completed"), std::string::npos) << result.out;
+  for (size_t i = 0; i + 1 < result.out.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(result.out[i]);
+    if (byte == 0xC3) {
+      EXPECT_EQ(static_cast<unsigned char>(result.out[i + 1]) & 0xC0, 0x80) << "cut inside a character";
+    }
+  }
+  // Every row's status column starts at the same terminal column.
+  std::istringstream lines(result.out);
+  std::set<size_t> status_columns;
+  for (std::string line; std::getline(lines, line);) {
+    const auto at = line.find("completed");
+    if (at == std::string::npos) continue;
+    size_t columns = 0;
+    for (size_t i = 0; i < at; ++i) columns += (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80;
+    status_columns.insert(columns);
+  }
+  EXPECT_EQ(status_columns.size(), 1u) << result.out;
+}
+
+// The door: a name that is not UTF-8 is refused by the store itself (the window renames
+// through it), naming the field; the stored name is unchanged.
+TEST_F(OddNames, TheStoreRefusesNamesThatAreNotUtf8) {
+  RunStore store(db_);
+  try {
+    store.rename(4, "caf\xE9");
+    FAIL() << "stored a name that is not UTF-8";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("run name: not valid UTF-8 (byte 0xe9 at offset 3)"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(store.getRun(4)->name, "plain");
+  EXPECT_THROW(store.createRun(NewRun{"\xFF", "seed: 0\n", {}, std::nullopt}), StoreError);
+  EXPECT_EQ(store.listRuns().size(), 4u);
 }
 
 }  // namespace
