@@ -105,11 +105,11 @@ int runCommand(const RunArgs& args, const std::string& db) {
 
 // `distill resume RUN`: continues an interrupted, stopped or failed run from its last epoch
 // checkpoint, with its stored config.
-int resumeCommand(const std::string& run_text, const std::string& db, bool quiet, bool json) {
+int resumeCommand(const std::string& run_text, const std::string& db, bool quiet, bool json, bool take_over) {
   RunControl control;
   ConsoleProgress progress(quiet);
   const std::string db_path = fullPath(db);
-  ExperimentRunner runner(ResumeRun{parseRunId(run_text)}, db_path, progress, control);
+  ExperimentRunner runner(ResumeRun{parseRunId(run_text), take_over}, db_path, progress, control);
   return executeRun(runner, progress, control, db_path, quiet, json);
 }
 
@@ -178,7 +178,6 @@ RunStore openForReading(const std::string& db) { return RunStore(existingDatabas
 
 int listCommand(const std::string& db, bool json, const std::string& filter) {
   RunStore store = openForReading(db);
-  store.markInterruptedRuns();
   auto runs = store.listRuns();
   if (!filter.empty()) {
     store.loadParams(runs);
@@ -224,7 +223,6 @@ RunRecord requireRun(RunStore& store, int64_t id) {
 
 int showCommand(const std::string& db, const std::string& run_text, bool json) {
   RunStore store = openForReading(db);
-  store.markInterruptedRuns();
   const RunRecord run = requireRun(store, parseRunId(run_text));
   const auto checkpoints = store.checkpoints(run.id);
   if (json) {
@@ -411,7 +409,6 @@ std::vector<int64_t> parseShape(const std::string& text) {
 int exportModelCommand(const std::string& db, const std::string& run_text, const std::string& role,
                        const std::string& out_path) {
   RunStore store = openForReading(db);
-  store.markInterruptedRuns();
   const RunRecord run = requireRun(store, parseRunId(run_text));
   const std::string name = "run " + std::to_string(run.id);
   const ExperimentConfig config = parseConfig(run.config_yaml, name);
@@ -426,6 +423,8 @@ int exportModelCommand(const std::string& db, const std::string& run_text, const
       why = "the teacher was not trained in this run, it came from teacher.source '" + source + "'";
     throw ConfigError({{"RUN", name + " has no " + role + " checkpoint (" + why + ")"}});
   }
+  // The file, checked to be this run's own (never another database's run of the same id).
+  checkpoint->path = store.checkpointFile(run.id, role);
 
   // The input shape and class count the trainer recorded; runs stored before input_shape was
   // recorded read them from the dataset.
@@ -463,7 +462,6 @@ int exportModelCommand(const std::string& db, const std::string& run_text, const
 int compareCommand(const std::string& db, const std::vector<std::string>& run_texts,
                    const std::vector<std::string>& metric_keys, bool all_params, bool json) {
   RunStore store = openForReading(db);
-  store.markInterruptedRuns();
   const Comparison comparison = loadComparison(store, parseRunIds(run_texts), metric_keys);
   if (json)
     fmt::print("{}\n", jsonText(compareJson(comparison), 2));
@@ -484,7 +482,6 @@ int reportCommand(const std::string& db, const std::vector<std::string>& run_tex
   options.smoothing = chart.smoothing;
   options.log_y = chart.log_y;
   RunStore store = openForReading(db);
-  store.markInterruptedRuns();
   const Comparison comparison = loadComparison(store, parseRunIds(run_texts), metric_keys);
   const std::string text = reportHtml(comparison, options);
   std::ofstream file(out_path, std::ios::binary);
@@ -586,11 +583,14 @@ int mainImpl(int argc, char** argv) {
   add_chart_options(report);
 
   std::string resume_run;
-  bool resume_quiet = false, resume_json = false;
+  bool resume_quiet = false, resume_json = false, resume_take_over = false;
   auto* resume = app.add_subcommand("resume", "continue an interrupted, stopped or failed run from its last epoch checkpoint");
   resume->add_option("run", resume_run, "run id")->required()->type_name("RUN");
   resume->add_flag("-q,--quiet", resume_quiet, "print only the result line and errors");
   resume->add_flag("--json", resume_json, "print the result as JSON");
+  resume->add_flag("--take-over", resume_take_over,
+                   "resume a run still marked running by a process this machine cannot see (another host, or an "
+                   "older workbench without run locks); you assert that process is gone");
   resume->add_option("--db", db, "run database")->type_name("FILE");
 
   std::string export_model_run, export_model_role = "student", export_model_out;
@@ -627,7 +627,7 @@ int mainImpl(int argc, char** argv) {
 
   try {
     if (*run) return runCommand(run_args, db);
-    if (*resume) return resumeCommand(resume_run, db, resume_quiet, resume_json);
+    if (*resume) return resumeCommand(resume_run, db, resume_quiet, resume_json, resume_take_over);
     if (*list) return listCommand(db, list_json, list_filter);
     if (*show) return showCommand(db, show_run, show_json);
     if (*exp) return exportCommand(db, export_runs, export_format, export_out, export_metrics, chart_args);

@@ -75,12 +75,13 @@ Model loadRunModel(RunStore& store, int64_t run_id, const std::string& role, con
   const bool teacher = role == "teacher";
   const std::string source = teacher ? config.teacher.source : config.student_source;
 
+  // Checked to be this run's own file (owner tag), never another database's run <id>.
   std::string checkpoint;
-  for (const auto& c : store.checkpoints(run_id))
-    if (c.role == role) checkpoint = c.path;
-  std::error_code ec;
-  if (!checkpoint.empty() && !std::filesystem::is_regular_file(checkpoint, ec))
-    throw ConfigError({{"RUN", name + ": its " + role + " checkpoint " + checkpoint + " is missing"}});
+  try {
+    checkpoint = store.checkpointFile(run_id, role);
+  } catch (const StoreError& e) {
+    throw ConfigError({{"RUN", std::string(e.what())}});
+  }
 
   Model model;
   if (checkpoint.empty()) {
@@ -104,7 +105,11 @@ Model loadRunModel(RunStore& store, int64_t run_id, const std::string& role, con
   } else {
     // The stored config already holds the architecture a run:<id> teacher source resolved to.
     model = buildModel(teacher ? config.teacher.model : config.student, "init", input_shape, num_classes);
-    model->loadCheckpoint(checkpoint);
+    try {
+      model->loadCheckpoint(checkpoint);  // compares every parameter's shape with the run's config
+    } catch (const ModelError& e) {
+      throw ModelError(name + " of " + store.path() + ", " + role + ": " + e.what());
+    }
   }
   model->to(torch::kCPU);
   model->eval();

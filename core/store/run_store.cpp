@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,10 +11,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <cstdio>
 #include <iterator>
+#include <tuple>
 
 #include "core/errors.h"
 #include "core/runtime/runtime.h"
+#include "core/store/run_files.h"
 #include "core/text/utf8.h"
 
 namespace distill {
@@ -129,10 +133,27 @@ CREATE TRIGGER runs_delete_points AFTER DELETE ON runs BEGIN
 END;
 )sql";
 
+// Version 4: every run gets a UUID (filled in for older runs by migrate()) and its own folder
+// for files, relative to the database's folder. Runs stored before keep files_dir empty: their
+// checkpoints stay under the shared <database folder>/checkpoints/run-<id>/ they were written to.
+const char* kSchemaV4 = R"sql(
+ALTER TABLE runs ADD COLUMN uuid TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN files_dir TEXT NOT NULL DEFAULT '';
+)sql";
+
 // Packed columns are the vectors' bytes: int64 and IEEE-754 doubles in the machine's order.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "metric_series blobs are little-endian");
 
 const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+
+// SQLite's message for the last error on `db`, naming the file ("database or disk is full"
+// alone does not say which disk).
+std::string sqliteError(sqlite3* db) {
+  std::string message = std::string("SQLite: ") + sqlite3_errmsg(db);
+  const char* file = sqlite3_db_filename(db, "main");
+  if (file && *file) message += std::string(" (") + file + ")";
+  return message;
+}
 
 struct StatementDeleter {
   void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
@@ -144,7 +165,7 @@ class Statement {
   Statement(sqlite3* db, const std::string& sql) : db_(db) {
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
-      throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db));
+      throw StoreError(sqliteError(db));
     statement_.reset(raw);
   }
   Statement& bind(int index, int64_t value) {
@@ -184,7 +205,7 @@ class Statement {
     const int rc = sqlite3_step(statement_.get());
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_));
+    throw StoreError(sqliteError(db_));
   }
   void run() {
     step();
@@ -205,7 +226,7 @@ class Statement {
 
  private:
   void check(int rc) {
-    if (rc != SQLITE_OK) throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_));
+    if (rc != SQLITE_OK) throw StoreError(sqliteError(db_));
   }
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, StatementDeleter> statement_;
@@ -229,7 +250,8 @@ class Transaction {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
       std::string message = error ? error : "unknown error";
       sqlite3_free(error);
-      throw StoreError("SQLite: " + message);
+      const char* file = sqlite3_db_filename(db_, "main");
+      throw StoreError("SQLite: " + message + (file && *file ? std::string(" (") + file + ")" : std::string()));
     }
   }
   sqlite3* db_;
@@ -264,20 +286,63 @@ RunStatus statusFromName(const std::string& name) {
 
 void RunStore::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
+namespace {
+// A file name as an SQLite URI path ('?', '#' and '%' would end or escape it).
+std::string uriPath(const std::string& path) {
+  std::string uri = "file:";
+  for (const char c : fs::absolute(path).string()) {
+    if (c == '?' || c == '#' || c == '%') {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", static_cast<unsigned char>(c));
+      uri += escaped;
+    } else {
+      uri += c;
+    }
+  }
+  return uri;
+}
+}  // namespace
+
 RunStore::RunStore(const std::string& path, Mode mode) : path_(path), read_only_(mode == Mode::ReadOnly) {
+  if (read_only_) read_only_reason_ = "opened for reading only";
+  {
+    std::error_code ec;
+    const fs::path absolute = fs::absolute(path, ec).lexically_normal();
+    folder_ = absolute.parent_path().string();
+    files_root_ = (absolute.parent_path() / (absolute.stem().string() + ".files")).string();
+  }
   const bool read_only = read_only_;
+  bool immutable = false;
   if (!read_only) {
     const fs::path folder = fs::path(path).parent_path();
     std::error_code ec;
     if (!folder.empty() && !fs::exists(folder, ec) && !fs::create_directories(folder, ec))
       throw StoreError(path + ": cannot create the database folder " + folder.string() + " (" + ec.message() + ")");
+    // SQLite writes its journal (WAL, -shm) beside the file: in a folder this process cannot
+    // write, even reading a WAL database fails unless it is opened read-only, and then as
+    // immutable when no -wal file exists (no writer can be at work in such a folder).
+    if (::access(folder_.c_str(), W_OK) != 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+      if (!fs::exists(path, ec))
+        throw StoreError(path + ": cannot create the database: the folder " + folder_ + " is read-only");
+      read_only_ = true;
+      read_only_reason_ = "the folder " + folder_ + " is read-only";
+      immutable = !fs::exists(path + "-wal", ec);
+    }
   }
   sqlite3* raw = nullptr;
-  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = SQLITE_OK;
+  if (immutable) {
+    rc = sqlite3_open_v2((uriPath(path) + "?immutable=1").c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                         nullptr);
+  } else {
+    const int flags =
+        (read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+    rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  }
   db_.reset(raw);
   if (rc != SQLITE_OK)
-    throw StoreError(path + ": cannot open the database (" + std::string(raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)) + ")");
+    throw StoreError(path + ": cannot open the database (" + std::string(raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)) +
+                     (read_only_reason_.empty() ? std::string() : "; " + read_only_reason_) + ")");
   sqlite3_extended_result_codes(raw, 1);
   // A key inserted into metric_keys by a transaction that then rolls back is gone again:
   // its cached id must not be used (metric_points has no foreign key to catch it).
@@ -285,7 +350,10 @@ RunStore::RunStore(const std::string& path, Mode mode) : path_(path), read_only_
       raw, [](void* store) { static_cast<RunStore*>(store)->key_ids_.clear(); }, this);
   sqlite3_busy_timeout(raw, 15000);
   // SQLITE_OPEN_READWRITE falls back to read-only when the file is not writable.
-  read_only_ = read_only || sqlite3_db_readonly(raw, "main") == 1;
+  if (!read_only_ && sqlite3_db_readonly(raw, "main") == 1) {
+    read_only_ = true;
+    read_only_reason_ = "the file is read-only (no write permission)";
+  }
   try {
     exec("PRAGMA foreign_keys = ON");
     int64_t application_id = 0;
@@ -316,11 +384,26 @@ RunStore::RunStore(const std::string& path, Mode mode) : path_(path), read_only_
     } else if (!read_only) {
       exec("PRAGMA journal_mode = WAL");
       exec("PRAGMA synchronous = NORMAL");
-      migrate();
+      try {
+        migrate();
+      } catch (const StoreError& e) {
+        // An existing database that cannot be upgraded now for want of room or write access
+        // (a full disk) is still browsed as it is; anything that would write says why it
+        // cannot. A schema that does not upgrade for other reasons is an error.
+        const std::string why = e.what();
+        const bool environment = why.find("disk is full") != std::string::npos ||
+                                 why.find("readonly") != std::string::npos || why.find("locked") != std::string::npos ||
+                                 why.find("disk I/O error") != std::string::npos;
+        if (version == 0 || !environment) throw;
+        read_only_ = true;
+        read_only_reason_ = e.what();
+      }
     } else if (version == 0) {
       throw StoreError(path + ": empty database; nothing to browse");
     }
-    packed_table_ = schemaVersion() >= 2;
+    const int opened_version = schemaVersion();
+    packed_table_ = opened_version >= 2;
+    has_uuid_ = opened_version >= 4;
   } catch (const StoreError& e) {
     const std::string message = e.what();
     if (message.rfind(path, 0) == 0) throw;
@@ -334,8 +417,9 @@ RunStore::~RunStore() {
 
 void RunStore::requireWritable() const {
   if (read_only_)
-    throw StoreError(path_ + ": the database is read-only (no write permission); its runs can be browsed, but a new "
-                             "or resumed run needs a writable database (make the file writable, or pass another --db)");
+    throw StoreError(path_ + ": the database is read-only (" + read_only_reason_ +
+                     "); its runs can be browsed, but a new or resumed run needs a writable database (make it "
+                     "writable, or pass another --db)");
 }
 
 void RunStore::exec(const std::string& sql) {
@@ -343,7 +427,7 @@ void RunStore::exec(const std::string& sql) {
   if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
     std::string message = error ? error : "unknown error";
     sqlite3_free(error);
-    throw StoreError("SQLite: " + message);
+    throw StoreError("SQLite: " + message + " (" + path_ + ")");
   }
 }
 
@@ -380,6 +464,17 @@ void RunStore::migrate() {
     // Runs stored before version 2 get their packed copy on first read.
     if (version < 2) exec(kSchemaV2);
     if (version < 3) exec(kSchemaV3);
+    if (version < 4) {
+      exec(kSchemaV4);
+      std::vector<int64_t> ids;
+      {
+        Statement select(db_.get(), "SELECT id FROM runs");
+        while (select.step()) ids.push_back(select.integer(0));
+      }
+      Statement update(db_.get(), "UPDATE runs SET uuid = ? WHERE id = ?");
+      for (int64_t id : ids) update.bind(1, newRunUuid()).bind(2, id).run();
+      exec("CREATE UNIQUE INDEX runs_by_uuid ON runs (uuid)");
+    }
     exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     transaction.commit();
   } catch (const StoreError& e) {
@@ -398,16 +493,22 @@ int64_t RunStore::createRun(const NewRun& run) {
   if (!isValidUtf8(run.name)) throw StoreError("run name: " + describeInvalidUtf8(run.name) + ", not stored in " + path_);
   requireWritable();
   Transaction transaction(db_.get());
-  Statement insert(db_.get(), std::string("INSERT INTO runs (name, status, created_at, config_yaml, teacher_run_id, host, pid) "
-                                          "VALUES (?, 'running', ") + kNow + ", ?, ?, ?, ?)");
+  const std::string uuid = newRunUuid();
+  Statement insert(db_.get(), std::string("INSERT INTO runs (name, status, created_at, config_yaml, teacher_run_id, host, pid, "
+                                          "uuid) VALUES (?, 'running', ") + kNow + ", ?, ?, ?, ?, ?)");
   insert.bind(1, run.name).bind(2, run.config_yaml);
   if (run.teacher_run_id)
     insert.bind(3, *run.teacher_run_id);
   else
     insert.bindNull(3);
-  insert.bind(4, hostName()).bind(5, static_cast<int64_t>(getpid()));
+  insert.bind(4, hostName()).bind(5, static_cast<int64_t>(getpid())).bind(6, uuid);
   insert.run();
   const int64_t id = sqlite3_last_insert_rowid(db_.get());
+  // The UUID in the folder's name keeps it apart from a run <id> of a database that had this
+  // name before (deleted and made anew); the stem's .files folder from other databases here.
+  const std::string files_dir =
+      (fs::path(files_root_).filename() / ("run-" + std::to_string(id) + "-" + uuid.substr(0, 8))).string();
+  Statement(db_.get(), "UPDATE runs SET files_dir = ? WHERE id = ?").bind(1, files_dir).bind(2, id).run();
   Statement param(db_.get(), "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)");
   for (const auto& [key, value] : run.params) param.bind(1, id).bind(2, key).bind(3, value).run();
   transaction.commit();
@@ -460,7 +561,7 @@ std::string multiRowInsert(size_t rows) {
 sqlite3_stmt* preparePersistent(sqlite3* db, const std::string& sql) {
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK)
-    throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db));
+    throw StoreError(sqliteError(db));
   return raw;
 }
 }  // namespace
@@ -493,12 +594,12 @@ void RunStore::appendMetrics(int64_t run_id, const std::vector<MetricPoint>& poi
     const int rc = sqlite3_bind_int64(statement, first, run_id) | sqlite3_bind_int64(statement, first + 1, key_ids[index]) |
                    sqlite3_bind_int64(statement, first + 2, p.step) | sqlite3_bind_double(statement, first + 3, p.epoch) |
                    sqlite3_bind_double(statement, first + 4, p.wall_time) | sqlite3_bind_double(statement, first + 5, p.value);
-    if (rc != SQLITE_OK) throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_.get()));
+    if (rc != SQLITE_OK) throw StoreError(sqliteError(db_.get()));
   };
   auto execute = [&](sqlite3_stmt* statement) {
     const int rc = sqlite3_step(statement);
     sqlite3_reset(statement);
-    if (rc != SQLITE_DONE) throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_.get()));
+    if (rc != SQLITE_DONE) throw StoreError(sqliteError(db_.get()));
   };
   size_t i = 0;
   if (points.size() >= kRowsPerInsert && !insert_points_)
@@ -530,35 +631,117 @@ void RunStore::addCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint) {
   remove.bind(1, run_id).bind(2, checkpoint.role).run();
   Statement insert(db_.get(), std::string("INSERT INTO checkpoints (run_id, role, path, step, epoch, created_at) "
                                           "VALUES (?, ?, ?, ?, ?, ") + kNow + ")");
-  insert.bind(1, run_id).bind(2, checkpoint.role).bind(3, checkpoint.path).bind(4, checkpoint.step).bind(5, checkpoint.epoch);
+  insert.bind(1, run_id).bind(2, checkpoint.role).bind(3, storablePath(checkpoint.path)).bind(4, checkpoint.step).bind(5, checkpoint.epoch);
   insert.run();
   transaction.commit();
 }
 
-int RunStore::markInterruptedRuns() {
-  if (read_only_) return 0;  // browsing a read-only file: leave its statuses as they are
-  std::vector<int64_t> dead;
-  {
-    Statement select(db_.get(), "SELECT id, host, pid FROM runs WHERE status = 'running'");
-    const std::string host = hostName();
-    while (select.step()) {
-      const auto pid = static_cast<pid_t>(select.integer(2));
-      if (select.text(1) != host) continue;  // another machine's run: cannot tell
-      if (pid > 0 && ::kill(pid, 0) == -1 && errno == ESRCH) dead.push_back(select.integer(0));
-    }
+std::string RunStore::lockPath(const std::string& run_uuid) const {
+  return (fs::path(files_root_) / "locks" / (run_uuid + ".lock")).string();
+}
+
+RunStore::Liveness RunStore::liveness(int64_t run_id, const std::string& uuid, const std::string& host, int64_t pid) {
+  Liveness result;
+  LockProbe probe;
+  if (!uuid.empty()) probe = probeRunLock(lockPath(uuid));
+  if (probe.state == LockProbe::State::Held) return result;
+  if (probe.state == LockProbe::State::Free) {
+    // Nobody holds the lock: whatever host and pid say, no process drives the run.
+    result.dead = true;
+    result.reason = probe.end_reason;
+    result.last_alive = probe.last_alive;
+  } else {
+    // No lock file (a run started by an older workbench, or one whose lock is not taken
+    // yet): its process on this host tells; another host's cannot be told from here.
+    if (host != hostName()) return result;
+    const auto process = static_cast<pid_t>(pid);
+    if (process <= 0 || !(::kill(process, 0) == -1 && errno == ESRCH)) return result;
+    result.dead = true;
   }
-  for (auto id : dead)
-    finishRun(id, RunStatus::Interrupted, "the process running it ended without finishing (crash or kill)");
+  // The last sign of life: its newest metric point (training writes one every few steps).
+  Statement last(db_.get(), "SELECT max(wall_time) FROM metric_points WHERE run_id = ?");
+  last.bind(1, run_id);
+  if (last.step() && !last.isNull(0)) result.last_alive = std::max(result.last_alive, last.real(0));
+  return result;
+}
+
+namespace {
+const char* kCrashReason = "the process running it ended without finishing (crash or kill)";
+}  // namespace
+
+void RunStore::applyLiveness(RunRecord& run) {
+  if (run.status != RunStatus::Running) return;
+  std::string host;
+  int64_t pid = 0;
+  {
+    Statement select(db_.get(), "SELECT host, pid, (julianday(created_at) - 2440587.5) * 86400.0 FROM runs WHERE id = ?");
+    select.bind(1, run.id);
+    if (!select.step()) return;
+    host = select.text(0);
+    pid = select.integer(1);
+    const Liveness alive = liveness(run.id, run.uuid, host, pid);
+    if (!alive.dead) return;
+    run.status = alive.reason.empty() ? RunStatus::Interrupted : RunStatus::Failed;
+    run.error = alive.reason.empty() ? kCrashReason : alive.reason;
+    if (alive.last_alive > 0) run.duration_s = std::max(0.0, alive.last_alive - select.real(2));
+  }
+}
+
+int RunStore::markInterruptedRuns() {
+  if (read_only_) return 0;  // browsing a read-only file: readers show dead runs as they are
+  struct Dead {
+    int64_t id;
+    Liveness liveness;
+  };
+  std::vector<Dead> dead;
+  try {
+    {
+      std::vector<std::tuple<int64_t, std::string, std::string, int64_t>> running;
+      Statement select(db_.get(), std::string("SELECT id, ") + (has_uuid_ ? "uuid" : "''") +
+                                      ", host, pid FROM runs WHERE status = 'running'");
+      while (select.step()) running.emplace_back(select.integer(0), select.text(1), select.text(2), select.integer(3));
+      select.reset();
+      for (const auto& [id, uuid, host, pid] : running) {
+        Liveness alive = liveness(id, uuid, host, pid);
+        if (alive.dead) dead.push_back({id, std::move(alive)});
+      }
+    }
+    for (const auto& [id, alive] : dead) {
+      // Ends at its last sign of life, not now: the duration stops growing where it died.
+      const bool known_end = alive.last_alive > 0;
+      Statement update(db_.get(),
+                       std::string("UPDATE runs SET status = ?, error = ?, finished_at = ") +
+                           (known_end ? "strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch')" : kNow) +
+                           ", duration_s = max(0, (" + (known_end ? "julianday(?, 'unixepoch')" : "julianday('now')") +
+                           " - julianday(created_at)) * 86400.0) WHERE id = ? AND status = 'running'");
+      const bool recorded_reason = !alive.reason.empty();
+      update.bind(1, std::string(recorded_reason ? "failed" : "interrupted"))
+          .bind(2, recorded_reason ? alive.reason : std::string(kCrashReason));
+      if (known_end) {
+        update.bind(3, alive.last_alive).bind(4, alive.last_alive).bind(5, id);
+      } else {
+        update.bind(3, id);
+      }
+      update.run();
+      packSeries(id, seriesFromRows(id));
+    }
+  } catch (const StoreError&) {
+    // A full disk or another writer holding the file: nothing is lost by leaving the rows as
+    // they are; listRuns() and getRun() show such runs as they really are.
+    return 0;
+  }
   return static_cast<int>(dead.size());
 }
 
 bool RunStore::isRunAlive(int64_t run_id) {
-  Statement select(db_.get(), "SELECT status, host, pid FROM runs WHERE id = ?");
+  Statement select(db_.get(), std::string("SELECT status, host, pid, ") + (has_uuid_ ? "uuid" : "''") +
+                                  " FROM runs WHERE id = ?");
   select.bind(1, run_id);
   if (!select.step() || select.text(0) != "running") return false;
-  if (select.text(1) != hostName()) return true;  // cannot tell: assume it is
-  const auto pid = static_cast<pid_t>(select.integer(2));
-  return pid > 0 && !(::kill(pid, 0) == -1 && errno == ESRCH);
+  const std::string host = select.text(1), uuid = select.text(3);
+  const int64_t pid = select.integer(2);
+  select.reset();
+  return !liveness(run_id, uuid, host, pid).dead;
 }
 
 void RunStore::reopenRun(int64_t run_id) {
@@ -581,8 +764,8 @@ int64_t RunStore::deletePointsAfter(int64_t run_id, double wall_time) {
   return removed;
 }
 
-namespace {
-RunRecord readRunRow(const Statement& row) {
+RunRecord RunStore::readRunRow(const void* statement) const {
+  const Statement& row = *static_cast<const Statement*>(statement);
   RunRecord run;
   run.id = row.integer(0);
   run.name = row.text(1);
@@ -595,19 +778,27 @@ RunRecord readRunRow(const Statement& row) {
   run.starred = row.integer(8) != 0;
   if (!row.isNull(9)) run.teacher_run_id = row.integer(9);
   run.config_yaml = row.text(10);
+  run.uuid = row.text(11);
+  const std::string files_dir = row.text(12);
+  run.legacy_files = files_dir.empty();
+  run.files_dir = files_dir.empty() ? (fs::path(folder_) / "checkpoints" / ("run-" + std::to_string(run.id))).string()
+                                    : (fs::path(folder_) / files_dir).string();
   return run;
 }
-const char* kRunColumns =
-    "SELECT id, name, status, created_at, finished_at, duration_s, error, notes, starred, teacher_run_id, config_yaml "
-    "FROM runs ";
-}  // namespace
+
+std::string RunStore::runColumns() const {
+  return std::string("SELECT id, name, status, created_at, finished_at, duration_s, error, notes, starred, teacher_run_id, "
+                     "config_yaml, ") +
+         (has_uuid_ ? "uuid, files_dir" : "'', ''") + " FROM runs ";
+}
 
 std::vector<RunRecord> RunStore::listRuns() {
   std::vector<RunRecord> runs;
   {
-    Statement select(db_.get(), std::string(kRunColumns) + "ORDER BY id DESC");
-    while (select.step()) runs.push_back(readRunRow(select));
+    Statement select(db_.get(), runColumns() + "ORDER BY id DESC");
+    while (select.step()) runs.push_back(readRunRow(&select));
   }
+  for (auto& run : runs) applyLiveness(run);
   std::vector<std::pair<int64_t, std::string>> keys;
   {
     Statement select(db_.get(), "SELECT id, name FROM metric_keys");
@@ -668,12 +859,13 @@ std::map<int64_t, double> RunStore::bestValues(const std::string& key, bool high
 std::optional<RunRecord> RunStore::getRun(int64_t run_id) {
   std::optional<RunRecord> found;
   {
-    Statement select(db_.get(), std::string(kRunColumns) + "WHERE id = ?");
+    Statement select(db_.get(), runColumns() + "WHERE id = ?");
     select.bind(1, run_id);
     if (!select.step()) return std::nullopt;
-    found = readRunRow(select);
+    found = readRunRow(&select);
   }
   RunRecord& run = *found;
+  applyLiveness(run);
   for (const auto& [table, target] :
        {std::pair<const char*, std::map<std::string, std::string>*>{"params", &run.params}, {"environment", &run.environment}}) {
     Statement select(db_.get(), std::string("SELECT key, value FROM ") + table + " WHERE run_id = ?");
@@ -868,8 +1060,100 @@ std::vector<CheckpointRecord> RunStore::checkpoints(int64_t run_id) {
                    "SELECT id, role, path, step, epoch, created_at FROM checkpoints WHERE run_id = ? ORDER BY id");
   select.bind(1, run_id);
   while (select.step())
-    result.push_back({select.integer(0), select.text(1), select.text(2), select.integer(3), select.real(4), select.text(5)});
+    result.push_back({select.integer(0), select.text(1), resolveStoredPath(select.text(2), run_id), select.integer(3),
+                      select.real(4), select.text(5)});
   return result;
+}
+
+std::string RunStore::storablePath(const std::string& path) const {
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(path, ec).lexically_normal();
+  const fs::path relative = absolute.lexically_relative(folder_);
+  // Inside the database's folder: relative to it, so the folder can move as a whole.
+  if (!relative.empty() && *relative.begin() != "..") return relative.string();
+  return absolute.string();
+}
+
+std::string RunStore::resolveStoredPath(const std::string& stored, int64_t run_id) const {
+  const fs::path path(stored);
+  if (path.is_absolute()) return stored;
+  std::error_code ec;
+  const fs::path beside = (fs::path(folder_) / path).lexically_normal();
+  if (fs::exists(beside, ec)) return beside.string();
+  // Before schema 4 the path was stored as the run's process wrote it, relative to its
+  // working directory (`--db sub/r.db` stored sub/checkpoints/run-1/...): the file is under
+  // the legacy folder beside the database, or where the path pointed from that directory.
+  const fs::path legacy = fs::path(folder_) / "checkpoints" / ("run-" + std::to_string(run_id)) / path.filename();
+  if (fs::exists(legacy, ec)) return legacy.string();
+  if (fs::exists(path, ec)) return fs::absolute(path, ec).lexically_normal().string();
+  return beside.string();
+}
+
+namespace {
+double fileModifiedAt(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return 0.0;
+  return static_cast<double>(info.st_mtim.tv_sec) + static_cast<double>(info.st_mtim.tv_nsec) * 1e-9;
+}
+}  // namespace
+
+std::string RunStore::checkpointFile(int64_t run_id, const std::string& role) {
+  const auto run = getRun(run_id);
+  const std::string name = "run " + std::to_string(run_id);
+  if (!run) throw StoreError(name + " not found in " + path_);
+  std::optional<CheckpointRecord> record;
+  for (auto& checkpoint : checkpoints(run_id))
+    if (checkpoint.role == role) record = checkpoint;
+  if (!record) return {};
+  const std::string& file = record->path;
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec))
+    throw StoreError(name + " of " + path_ + ": its " + role + " checkpoint " + file + " is missing");
+  std::optional<CheckpointOwner> owner;
+  try {
+    owner = readCheckpointOwner(file);
+  } catch (const std::exception& e) {
+    throw StoreError(name + " of " + path_ + ": " + e.what());
+  }
+  if (owner) {
+    if (owner->run_uuid != run->uuid || owner->role != role)
+      throw StoreError(name + " of " + path_ + ": the " + role + " checkpoint " + file + " is not this run's own (it is " +
+                       owner->role + " of run " + std::to_string(owner->run_id) + " " + owner->run_uuid + " in " +
+                       owner->database + "); refusing to analyse another model");
+    return file;
+  }
+  Statement created(db_.get(), "SELECT (julianday(created_at) - 2440587.5) * 86400.0 FROM checkpoints WHERE id = ?");
+  created.bind(1, record->id);
+  const double stored_at = created.step() ? created.real(0) : 0.0;
+  if (!run->legacy_files)
+    throw StoreError(name + " of " + path_ + ": the " + role + " checkpoint " + file +
+                     " has no owner tag (" + ownerTagPath(file) + "); cannot tell whose model it is");
+  // Stored before owner tags: the file is written just before its row, so a file modified
+  // well after the row was stored was overwritten since, by another database's run of the
+  // same id in this folder (the shared checkpoints/run-<id>/ of old versions).
+  const double modified_at = fileModifiedAt(file);
+  if (stored_at > 0 && modified_at > stored_at + 5.0)
+    throw StoreError(name + " of " + path_ + ": the " + role + " checkpoint " + file +
+                     " was rewritten after this run stored it (probably by run " + std::to_string(run_id) +
+                     " of another database in the same folder); it is not this run's model");
+  return file;
+}
+
+void RunStore::addOwnedCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint) {
+  std::string uuid;
+  if (has_uuid_) {
+    Statement select(db_.get(), "SELECT uuid FROM runs WHERE id = ?");
+    select.bind(1, run_id);
+    if (select.step()) uuid = select.text(0);
+  }
+  if (!uuid.empty()) {
+    try {
+      writeCheckpointOwner(checkpoint.path, {uuid, run_id, checkpoint.role, fs::absolute(path_).string()});
+    } catch (const std::exception& e) {
+      throw StoreError(e.what());
+    }
+  }
+  addCheckpoint(run_id, checkpoint);
 }
 
 void RunStore::rename(int64_t run_id, const std::string& name) {
@@ -897,15 +1181,26 @@ void RunStore::removeTag(int64_t run_id, const std::string& tag) {
   Statement(db_.get(), "DELETE FROM tags WHERE run_id = ? AND tag = ?").bind(1, run_id).bind(2, tag).run();
 }
 
-void RunStore::deleteRun(int64_t run_id) {
-  requireRun(run_id);
-  Transaction transaction(db_.get());
-  Statement(db_.get(), "DELETE FROM runs WHERE id = ?").bind(1, run_id).run();
-  transaction.commit();
-}
+void RunStore::deleteRun(int64_t run_id) { deleteRuns({run_id}); }
 
 void RunStore::deleteRuns(const std::vector<int64_t>& run_ids) {
   for (int64_t id : run_ids) requireRun(id);
+  // The runs' own folders and locks (schema 4); a legacy checkpoints/run-<id>/ may hold
+  // another database's run <id>, so it stays.
+  std::vector<std::string> own_files;
+  if (has_uuid_) {
+    Statement select(db_.get(), "SELECT uuid, files_dir FROM runs WHERE id = ?");
+    for (int64_t id : run_ids) {
+      select.bind(1, id);
+      if (select.step() && !select.text(1).empty()) {
+        const fs::path folder = (fs::path(folder_) / select.text(1)).lexically_normal();
+        // Only a folder inside this database's own .files folder is ever removed.
+        if (folder.parent_path() == fs::path(files_root_).lexically_normal()) own_files.push_back(folder.string());
+        if (!select.text(0).empty()) own_files.push_back(lockPath(select.text(0)));
+      }
+      select.reset();
+    }
+  }
   Transaction transaction(db_.get());
   Statement remove(db_.get(), "DELETE FROM runs WHERE id = ?");
   for (int64_t id : run_ids) {
@@ -913,6 +1208,10 @@ void RunStore::deleteRuns(const std::vector<int64_t>& run_ids) {
     remove.run();
   }
   transaction.commit();
+  for (const auto& file : own_files) {
+    std::error_code ec;
+    fs::remove_all(file, ec);  // best effort: the runs are gone; a left file is only space
+  }
 }
 
 std::string defaultDatabasePath() {
@@ -926,10 +1225,6 @@ std::string defaultDatabasePath() {
   else
     base = fs::current_path();
   return (base / "distill-workbench" / "runs.db").string();
-}
-
-std::string runArtifactsDir(const std::string& database_path, int64_t run_id) {
-  return (fs::path(database_path).parent_path() / "checkpoints" / ("run-" + std::to_string(run_id))).string();
 }
 
 StoreRecorder::~StoreRecorder() {
@@ -952,7 +1247,7 @@ void StoreRecorder::onMetrics(const std::vector<MetricPoint>& points) {
 
 void StoreRecorder::onCheckpoint(const CheckpointInfo& checkpoint) {
   flush();
-  store_.addCheckpoint(run_id_, checkpoint);
+  store_.addOwnedCheckpoint(run_id_, checkpoint);
 }
 
 void StoreRecorder::flush() {

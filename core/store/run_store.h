@@ -34,6 +34,7 @@ struct NewRun {
 
 struct RunRecord {
   int64_t id = 0;
+  std::string uuid;  // unique across databases; names the run's lock and owns its checkpoints
   std::string name;
   RunStatus status = RunStatus::Running;
   std::string created_at;   // ISO 8601, UTC
@@ -44,6 +45,10 @@ struct RunRecord {
   bool starred = false;
   std::optional<int64_t> teacher_run_id;
   std::string config_yaml;
+  // The run's own folder (absolute): <database stem>.files/run-<id>-<uuid8>/, or for runs
+  // stored before schema 4, the shared <database folder>/checkpoints/run-<id>/ where they are.
+  std::string files_dir;
+  bool legacy_files = false;  // stored before schema 4: files_dir is the shared legacy folder
   std::map<std::string, std::string> params;
   std::map<std::string, std::string> environment;
   std::vector<std::string> tags;
@@ -53,7 +58,7 @@ struct RunRecord {
 struct CheckpointRecord {
   int64_t id = 0;
   std::string role;
-  std::string path;
+  std::string path;  // absolute (stored relative to the database's folder when inside it)
   int64_t step = 0;
   double epoch = 0.0;
   std::string created_at;
@@ -72,7 +77,8 @@ class RunStore {
  public:
   // 1: the first schema. 2: adds metric_series, the packed copy of a finished run's points.
   // 3: metric_points without foreign-key clauses (checked per batch; a trigger deletes).
-  static constexpr int kSchemaVersion = 3;
+  // 4: runs.uuid and runs.files_dir: each run's files in a folder no other database claims.
+  static constexpr int kSchemaVersion = 4;
   enum class Mode { ReadWrite, ReadOnly };
 
   // Opens (creating the file and its folder when missing) and migrates to kSchemaVersion.
@@ -83,10 +89,14 @@ class RunStore {
   RunStore& operator=(const RunStore&) = delete;
 
   const std::string& path() const { return path_; }
+  // The database's folder, absolute: stored relative paths resolve against it.
+  const std::string& folder() const { return folder_; }
   int schemaVersion() const;
-  // True when the file could only be opened for reading (no write permission on it, or a
-  // read-only medium): browsing works, anything that writes throws StoreError.
+  // True when the file could only be opened for reading (no write permission on it or on its
+  // folder, or a read-only medium): browsing works, anything that writes throws StoreError.
   bool readOnly() const { return read_only_; }
+  // Why the database is read-only ("the folder /x is read-only"); empty when it is writable.
+  const std::string& readOnlyReason() const { return read_only_reason_; }
   // Throws StoreError saying the database is read-only and what to do; for callers that are
   // about to start a run and should refuse before loading anything.
   void requireWritable() const;
@@ -98,10 +108,17 @@ class RunStore {
   void appendMetrics(int64_t run_id, const std::vector<MetricPoint>& points);
   void addCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint);
 
-  // Runs still marked `running` whose process on this host is gone become `interrupted`.
+  // Runs still marked `running` whose process is provably gone (their lock is free, or, for
+  // runs without a lock file, their pid is gone on this host) become `interrupted`, or
+  // `failed` with the reason their process left in the lock file (a full disk); they end at
+  // their last sign of life. Best effort: a full, busy or read-only file is left as it is
+  // (readers show such runs as interrupted anyway). Returns how many it marked.
   int markInterruptedRuns();
-  // Whether a run marked `running` is driven by a live process on this host.
+  // Whether a run marked `running` is driven by a live process. Runs with a lock file are
+  // decided by the lock; older runs by host and pid (another host's: cannot tell, true).
   bool isRunAlive(int64_t run_id);
+  // The lock file a run's driving process holds (<database stem>.files/locks/<uuid>.lock).
+  std::string lockPath(const std::string& run_uuid) const;
   // Marks a run `running` again in this process (for a resume), clearing its end.
   void reopenRun(int64_t run_id);
   // Removes the run's metric points written after `wall_time` (stale once a run resumes
@@ -123,13 +140,24 @@ class RunStore {
   std::map<std::string, MetricSeries> metricSeries(int64_t run_id);
   // Whether a run's points are held packed (metric_series) as well as row by row.
   bool hasPackedSeries(int64_t run_id);
+  // The run's checkpoints with absolute paths. Paths stored before schema 4 (relative to the
+  // working directory of the run) are looked for beside the database, then where they were.
   std::vector<CheckpointRecord> checkpoints(int64_t run_id);
+  // The run's checkpoint file of `role`, checked to be the run's own: its owner tag names the
+  // run's UUID and the role (runs stored before schema 4: the file was not rewritten after the
+  // run stored it). Empty when the run has no such checkpoint; throws StoreError naming the
+  // run and the file when the file is missing or belongs to another run or database.
+  std::string checkpointFile(int64_t run_id, const std::string& role);
+  // Writes the owner tag beside a checkpoint the run just wrote, then records it.
+  void addOwnedCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint);
 
   void rename(int64_t run_id, const std::string& name);
   void setNotes(int64_t run_id, const std::string& notes);
   void setStarred(int64_t run_id, bool starred);
   void addTag(int64_t run_id, const std::string& tag);
   void removeTag(int64_t run_id, const std::string& tag);
+  // Deletes the run and then its own folder (checkpoints, lock). Folders of runs stored before
+  // schema 4 (shared checkpoints/run-<id>/) are left in place: they may be another database's.
   void deleteRun(int64_t run_id);
   // Several runs in one transaction: all go, or (on an error) none.
   void deleteRuns(const std::vector<int64_t>& run_ids);
@@ -143,6 +171,18 @@ class RunStore {
   };
   void exec(const std::string& sql);
   void migrate();
+  std::string runColumns() const;
+  RunRecord readRunRow(const void* statement) const;
+  // Reports a `running` run whose process is provably gone as interrupted (in memory).
+  void applyLiveness(RunRecord& run);
+  struct Liveness {
+    bool dead = false;
+    std::string reason;      // recorded by the process (a full disk), else empty
+    double last_alive = 0.0; // unix time of its last sign of life
+  };
+  Liveness liveness(int64_t run_id, const std::string& uuid, const std::string& host, int64_t pid);
+  std::string resolveStoredPath(const std::string& stored, int64_t run_id) const;
+  std::string storablePath(const std::string& path) const;
   void requireRun(int64_t run_id);
   int64_t metricKeyId(const std::string& key);
   std::map<std::string, MetricSeries> seriesFromRows(int64_t run_id);
@@ -153,7 +193,11 @@ class RunStore {
   void dropPackedSeries(int64_t run_id);
 
   std::string path_;
+  std::string folder_;
+  std::string files_root_;  // <folder>/<database stem>.files
   bool read_only_ = false;
+  std::string read_only_reason_;
+  bool has_uuid_ = false;  // schema 4 (a read-only older file is browsed without it)
   bool packed_table_ = false;  // metric_series exists (a read-only version-1 file has none)
   std::unique_ptr<sqlite3, Closer> db_;
   // appendMetrics' multi-row INSERTs, prepared once (declared after db_: finalized first):
@@ -168,8 +212,6 @@ class RunStore {
 // Where the database lives by default: $XDG_DATA_HOME/distill-workbench/runs.db
 // (~/.local/share/distill-workbench/runs.db); DISTILL_WORKBENCH_DB overrides it.
 std::string defaultDatabasePath();
-// Folder for a run's checkpoints: <database folder>/checkpoints/run-<id>.
-std::string runArtifactsDir(const std::string& database_path, int64_t run_id);
 
 // Records a running trainer into a store: metric points are buffered and written in one
 // transaction at least once per second (or every 2000 points), checkpoints as they come.
@@ -180,6 +222,7 @@ class StoreRecorder : public TrainingObserver {
   ~StoreRecorder() override;
   void onStarted(const std::map<std::string, std::string>& environment) override;
   void onMetrics(const std::vector<MetricPoint>& points) override;
+  // Tags the file as this run's (owner tag) and records it.
   void onCheckpoint(const CheckpointInfo& checkpoint) override;
   void flush();
 

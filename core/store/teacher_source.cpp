@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/errors.h"
 #include "core/store/run_store.h"
 
 namespace distill {
@@ -19,11 +20,13 @@ ResolvedTeacher resolveTeacherSource(ExperimentConfig& config, RunStore& store) 
     const auto run = store.getRun(run_id);
     if (!run) throw ConfigError({{"teacher.source", "run " + std::to_string(run_id) + " not found in " + store.path()}});
     std::string path;
-    for (const auto& checkpoint : store.checkpoints(run_id))
-      if (checkpoint.role == "teacher") path = checkpoint.path;
-    if (path.empty() || !std::filesystem::is_regular_file(path, ec))
-      throw ConfigError({{"teacher.source", "run " + std::to_string(run_id) + " has no saved teacher checkpoint" +
-                                                (path.empty() ? std::string() : " (missing file " + path + ")")}});
+    try {
+      path = store.checkpointFile(run_id, "teacher");  // checked to be that run's own
+    } catch (const StoreError& e) {
+      throw ConfigError({{"teacher.source", std::string(e.what())}});
+    }
+    if (path.empty())
+      throw ConfigError({{"teacher.source", "run " + std::to_string(run_id) + " has no saved teacher checkpoint"}});
     config.teacher.model = parseConfig(run->config_yaml, "run " + std::to_string(run_id)).teacher.model;
     resolved.weights_path = path;
     resolved.source_run_id = run_id;

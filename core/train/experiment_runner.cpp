@@ -4,6 +4,7 @@
 
 #include "core/data/dataset.h"
 #include "core/errors.h"
+#include "core/store/run_files.h"
 #include "core/store/run_store.h"
 #include "core/store/teacher_source.h"
 
@@ -16,6 +17,8 @@ struct ExperimentRunner::State {
   std::unique_ptr<StoreRecorder> recorder;
   ObserverList observers;
   std::unique_ptr<Trainer> trainer;
+  // Held while this process drives the run: a free lock tells every reader the run is dead.
+  std::unique_ptr<RunLock> lock;
   int64_t resume_run_id = 0;
   double resume_wall_time = 0.0;
 };
@@ -26,6 +29,7 @@ ExperimentRunner::ExperimentRunner(ExperimentConfig config, const std::string& d
       state_(std::make_unique<State>()) {
   state_->store = std::make_unique<RunStore>(database_path_);
   state_->store->requireWritable();  // before the dataset is loaded
+  state_->store->markInterruptedRuns();  // a writer records what readers only show
   state_->teacher = resolveTeacherSource(config_, *state_->store);
   state_->data = loadDataset(config_.dataset);
   TrainerOptions options;
@@ -38,17 +42,31 @@ ExperimentRunner::ExperimentRunner(ResumeRun resume, const std::string& database
     : database_path_(database_path), observer_(observer), control_(control), state_(std::make_unique<State>()) {
   state_->store = std::make_unique<RunStore>(database_path_);
   state_->store->requireWritable();
-  state_->store->markInterruptedRuns();
-  const auto run = state_->store->getRun(resume.run_id);
   const std::string name = "run " + std::to_string(resume.run_id);
+  auto run = state_->store->getRun(resume.run_id);  // a provably dead run reads as interrupted
   if (!run) throw StoreError(name + " not found in " + database_path_);
   if (run->status == RunStatus::Completed) throw ConfigError({{"RUN", name + " has already completed; nothing to resume"}});
-  if (state_->store->isRunAlive(resume.run_id)) throw StoreError(name + " is still running in another process");
-  std::string state_path;
-  for (const auto& checkpoint : state_->store->checkpoints(resume.run_id))
-    if (checkpoint.role == "state") state_path = checkpoint.path;
-  std::error_code ec;
-  if (state_path.empty() || !std::filesystem::is_regular_file(state_path, ec))
+  if (run->status == RunStatus::Running) {
+    if (!run->uuid.empty() && probeRunLock(state_->store->lockPath(run->uuid)).state == LockProbe::State::Held)
+      throw StoreError(name + " is still running in another process (it holds the run's lock)");
+    // Only a run without a lock file (stored by an older workbench, or on another host)
+    // gets here: its host and pid are all there is to go by.
+    if (!resume.take_over)
+      throw StoreError(name + " is marked running by a process this machine cannot see (another host, or a run "
+                              "started by an older workbench); if that process is gone, resume with --take-over");
+  }
+  if (!run->uuid.empty()) {
+    // Taken before anything is changed: while this process holds it, the run is alive to
+    // everyone, and no second resume can start.
+    try {
+      state_->lock = std::make_unique<RunLock>(state_->store->lockPath(run->uuid));
+    } catch (const std::exception& e) {
+      throw StoreError(name + " is still running in another process (" + std::string(e.what()) + ")");
+    }
+  }
+  state_->store->markInterruptedRuns();
+  const std::string state_path = state_->store->checkpointFile(resume.run_id, "state");
+  if (state_path.empty())
     throw ConfigError({{"RUN", name + " has no checkpoint to resume from (it ended before its first epoch did)"}});
   config_ = parseConfig(run->config_yaml, name);
   state_->teacher = resolveTeacherSource(config_, *state_->store);
@@ -56,7 +74,7 @@ ExperimentRunner::ExperimentRunner(ResumeRun resume, const std::string& database
   TrainerOptions options;
   options.teacher_weights = state_->teacher.weights_path;
   options.resume_state = state_path;
-  options.artifacts_dir = runArtifactsDir(database_path_, resume.run_id);
+  options.artifacts_dir = run->files_dir;
   state_->resume_wall_time = readResumePoint(state_path).wall_time;
   state_->trainer = std::make_unique<Trainer>(config_, state_->data, options, state_->observers, control_);
   state_->resume_run_id = resume.run_id;
@@ -85,7 +103,14 @@ int64_t ExperimentRunner::createNewRun() {
   record.params = flatten(config_);
   record.teacher_run_id = state_->teacher.source_run_id;
   const int64_t id = state_->store->createRun(record);
-  state_->trainer->setArtifactsDir(runArtifactsDir(database_path_, id));
+  const auto run = state_->store->getRun(id);
+  state_->trainer->setArtifactsDir(run->files_dir);
+  try {
+    state_->lock = std::make_unique<RunLock>(state_->store->lockPath(run->uuid));
+  } catch (const std::exception& e) {
+    state_->store->finishRun(id, RunStatus::Failed, e.what());
+    throw StoreError(e.what());
+  }
   return id;
 }
 
@@ -105,6 +130,7 @@ RunResult ExperimentRunner::run() {
                                                                    : RunStatus::Failed;
   try {
     state_->store->finishRun(run_id_, status, result.error);
+    if (state_->lock) state_->lock->markRecorded();
     // A resumed run reports what was stored before the interruption too (e.g. the teacher's).
     if (const auto stored = state_->store->getRun(run_id_))
       for (const auto& [key, value] : stored->final_metrics) result.final.emplace(key, value);
@@ -114,6 +140,8 @@ RunResult ExperimentRunner::run() {
     result.outcome = RunOutcome::Failed;
     result.error = (result.error.empty() ? std::string() : result.error + "; ") +
                    "could not record the end of the run: " + e.what();
+    // Kept where the next reader finds it: the lock file's blocks are already on the disk.
+    if (state_->lock) state_->lock->recordEnd(result.error);
   }
   return result;
 }

@@ -21,6 +21,9 @@ namespace distill {
 // Names a stored run to continue from its last checkpoint (`distill resume RUN`).
 struct ResumeRun {
   int64_t run_id = 0;
+  // Resume a run still marked `running` whose liveness cannot be decided here (no lock file:
+  // stored by an older workbench, on another host): the user asserts its process is gone.
+  bool take_over = false;
 };
 
 class ExperimentRunner {

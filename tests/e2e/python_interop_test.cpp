@@ -55,7 +55,7 @@ struct SyntheticRun {
     std::map<std::string, std::string> environment{{"num_classes", "10"}};
     if (record_input_shape) environment["input_shape"] = "[1, 28, 28]";
     store.setEnvironment(id, environment);
-    store.addCheckpoint(id, {"student", dir.file("student.pt"), /*step=*/40, /*epoch=*/2.0});
+    store.addOwnedCheckpoint(id, {"student", dir.file("student.pt"), /*step=*/40, /*epoch=*/2.0});
     store.finishRun(id, RunStatus::Completed);
   }
 

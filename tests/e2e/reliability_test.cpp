@@ -23,6 +23,7 @@
 #include "core/data/idx.h"
 #include "core/errors.h"
 #include "core/models/torchscript_export.h"
+#include "core/store/run_files.h"
 #include "core/store/run_store.h"
 #include "support/cli_support.h"
 #include "support/read_only_file.h"
@@ -527,6 +528,166 @@ TEST_F(OddNames, TheStoreRefusesNamesThatAreNotUtf8) {
   EXPECT_EQ(store.getRun(4)->name, "plain");
   EXPECT_THROW(store.createRun(NewRun{"\xFF", "seed: 0\n", {}, std::nullopt}), StoreError);
   EXPECT_EQ(store.listRuns().size(), 4u);
+}
+
+// ---- a run's files belong to its database --------------------------------------------------
+
+// Two databases in one folder both have a run 1. Before each run had a folder of its own,
+// the second overwrote the first's checkpoints/run-1/ models: the first database's fidelity
+// view then analysed (or failed on) the other database's models, and deleting could reach them.
+TEST(TwoDatabasesInOneFolder, EachAnalysesAndDeletesOnlyItsOwnModels) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const std::string runs = dir.file("runs.db"), ablation = dir.file("ablation.db");
+  const auto first = distillCli(std::string("run ") + kTinyRun + " --db " + quote(runs));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  // Another architecture in the other database's run 1.
+  const auto second = distillCli(std::string("run ") + kTinyRun + " --set student.hidden=[24] --db " + quote(ablation));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+
+  for (const auto& db : {runs, ablation}) {
+    const auto fidelity = distillCli("fidelity 1 --json --db " + quote(db));
+    EXPECT_EQ(fidelity.exit_code, 0) << db << ": " << fidelity.err;
+  }
+  RunStore runs_store(runs), ablation_store(ablation);
+  const std::string student_a = runs_store.checkpointFile(1, "student");
+  const std::string student_b = ablation_store.checkpointFile(1, "student");
+  EXPECT_NE(student_a, student_b);
+  EXPECT_NE(slurp(student_a), slurp(student_b));
+
+  // The other database's model put in this run's place is refused by name, not analysed.
+  const std::string saved = slurp(student_a);
+  std::filesystem::copy_file(student_b, student_a, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(student_b + ".owner", student_a + ".owner", std::filesystem::copy_options::overwrite_existing);
+  const auto refused = distillCli("fidelity 1 --db " + quote(runs));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("not this run's own"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find(student_a), std::string::npos) << "names the file: " << refused.err;
+
+  // Deleting run 1 of one database leaves the other's run 1 whole.
+  runs_store.deleteRun(1);
+  EXPECT_FALSE(std::filesystem::exists(student_a));
+  EXPECT_EQ(ablation_store.checkpointFile(1, "student"), student_b);
+  const auto after = distillCli("fidelity 1 --db " + quote(ablation));
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+  const auto exported = distillCli("export-model 1 --out " + quote(dir.file("b.pt")) + " --db " + quote(ablation));
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+}
+
+// `--db r.db` given relative: the checkpoints must still be found from any other directory.
+TEST(RelativeDatabasePath, CheckpointsResolveFromAnotherWorkingDirectory) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "work");
+  const auto made = testing::runCommand("cd " + quote(dir.file("work")) + " && " + DISTILL_CLI_PATH + " run " + kTinyRun +
+                                        " --db r.db");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string db = dir.file("work/r.db");
+  const auto exported = distillCli("export-model 1 --out " + quote(dir.file("student.pt")) + " --db " + quote(db));
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  const auto fidelity = distillCli("fidelity 1 --db " + quote(db));
+  EXPECT_EQ(fidelity.exit_code, 0) << fidelity.err;
+  // The folder moved as a whole keeps working: paths are stored relative to the database.
+  std::filesystem::rename(dir.file("work"), dir.file("moved"));
+  const auto moved = distillCli("fidelity 1 --db " + quote(dir.file("moved/r.db")));
+  EXPECT_EQ(moved.exit_code, 0) << moved.err;
+}
+
+// ---- a read-only folder, a full disk, a stale host name --------------------------------------
+
+TEST(ReadOnlyFolder, BrowsesAWalDatabaseAndSaysWhatIsReadOnly) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "shared");
+  const std::string db = dir.file("shared/runs.db");
+  const auto made = distillCli(std::string("run ") + kTinyRun + " --db " + quote(db));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ReadOnlyFile read_only(dir.file("shared"));
+  if (!read_only.ok()) GTEST_SKIP() << "cannot make a folder read-only here";
+  const auto listed = distillCli("list --json --db " + quote(db));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(nlohmann::json::parse(listed.out).at(0)["status"], "completed");
+  const auto shown = distillCli("show 1 --db " + quote(db));
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  const auto refused = distillCli(std::string("run ") + kTinyRun + " --db " + quote(db));
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("the folder " + dir.file("shared") + " is read-only"), std::string::npos) << refused.err;
+}
+
+// A real full disk (a small tmpfs, root only): a dead run must not make browsing write.
+TEST(FullDisk, OldRunsAreBrowsedOnAFullDiskAndADeadRunShowsAsInterrupted) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const std::string mount_point = dir.file("disk");
+  std::filesystem::create_directories(mount_point);
+  if (geteuid() != 0 || testing::runCommand("mount -t tmpfs -o size=8m tmpfs " + quote(mount_point)).exit_code != 0)
+    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root)";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { testing::runCommand("umount " + quote(path)); }
+  } unmount{mount_point};
+  const std::string db = mount_point + "/runs.db";
+  const auto made = distillCli(std::string("run ") + kTinyRun + " --db " + quote(db));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  {
+    // A run whose process died without a trace (kill -9 before its lock existed).
+    RunStore store(db);
+    store.createRun(NewRun{"dead", "name: dead\n", {}, std::nullopt});
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_exec(raw, "UPDATE runs SET pid = 999999 WHERE id = 2", nullptr, nullptr, nullptr);
+  sqlite3_close(raw);
+  // Fill the disk, then leave room for SQLite's shared-memory index and nothing more.
+  testing::runCommand("dd if=/dev/zero of=" + quote(mount_point + "/room") + " bs=4k count=9 2>/dev/null; dd if=/dev/zero of=" +
+                      quote(mount_point + "/filler") + " bs=4k 2>/dev/null; rm -f " + quote(mount_point + "/room"));
+  const auto listed = distillCli("list --json --db " + quote(db));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto runs = nlohmann::json::parse(listed.out);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs.at(0)["status"], "interrupted");
+  EXPECT_EQ(runs.at(1)["status"], "completed");
+  const auto shown = distillCli("show 1 --db " + quote(db));
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  // What does need to write says which file could not take it.
+  const auto refused = distillCli(std::string("run ") + kTinyRun + " --db " + quote(db));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find(db), std::string::npos) << refused.err;
+}
+
+// A run left `running` by a process of another host name (a new container) whose lock is free
+// is provably dead: resume takes it over without being told to.
+TEST(StaleHostName, ARunWithAFreeLockIsResumed) {
+  if (!haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const std::string db = dir.file("runs.db");
+  const auto made = distillCli(std::string("run ") + kTinyRun + " --set train.epochs=2 --db " + quote(db));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_exec(raw, "UPDATE runs SET status = 'running', host = 'old-container', pid = 1", nullptr, nullptr, nullptr);
+  sqlite3_close(raw);
+  {
+    RunStore store(db);
+    // As a process killed in the old container left it: a lock file nobody holds.
+    RunLock lock(store.lockPath(store.getRun(1)->uuid));
+  }
+  const auto resumed = distillCli("resume 1 --quiet --db " + quote(db));
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  RunStore store(db);
+  EXPECT_EQ(store.getRun(1)->status, RunStatus::Completed);
+
+  // Without a lock file (an older workbench's run on another host) liveness cannot be told:
+  // resume refuses, and --take-over is the way through.
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_exec(raw, "UPDATE runs SET status = 'running', host = 'old-container', pid = 1", nullptr, nullptr, nullptr);
+  sqlite3_close(raw);
+  std::filesystem::remove(store.lockPath(store.getRun(1)->uuid));
+  const auto refused = distillCli("resume 1 --quiet --db " + quote(db));
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("--take-over"), std::string::npos) << refused.err;
+  const auto taken = distillCli("resume 1 --take-over --quiet --db " + quote(db));
+  EXPECT_EQ(taken.exit_code, 0) << taken.err;
 }
 
 }  // namespace

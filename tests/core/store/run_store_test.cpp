@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -14,7 +15,9 @@
 
 #include "core/config/config.h"
 #include "core/errors.h"
+#include "core/store/run_files.h"
 #include "core/store/run_store.h"
+#include "support/read_only_file.h"
 #include "support/test_support.h"
 
 namespace distill {
@@ -413,7 +416,7 @@ TEST(RunStore, Version2DatabasesMigrateInPlaceKeepingEveryPoint) {
 
   {
     RunStore store(path);
-    EXPECT_EQ(store.schemaVersion(), 3);
+    EXPECT_EQ(store.schemaVersion(), RunStore::kSchemaVersion);
     EXPECT_EQ(keyStepValues(store, 1), kOldRunPoints);
     EXPECT_TRUE(store.hasPackedSeries(1));  // the packed copy written by version 2 is kept
     EXPECT_EQ(store.metricSeries(1).at("eval/kl").values, (std::vector<double>{0.30, 0.25}));
@@ -455,7 +458,8 @@ TEST(RunStore, AFailedUpgradeLeavesTheOldFileAsItWas) {
     writeOldDatabase(path, version);
     rawExec(path, "CREATE TABLE metric_points_v2 (x)");
     const std::string message = storeError(path);
-    EXPECT_NE(message.find("cannot upgrade the database from schema version " + std::to_string(version) + " to 3"),
+    EXPECT_NE(message.find("cannot upgrade the database from schema version " + std::to_string(version) + " to " +
+                           std::to_string(RunStore::kSchemaVersion)),
               std::string::npos)
         << message;
     EXPECT_NE(message.find("unchanged"), std::string::npos) << message;
@@ -646,6 +650,197 @@ TEST(RunStore, RunsOfDeadProcessesBecomeInterrupted) {
   EXPECT_EQ(store.markInterruptedRuns(), 1);
   EXPECT_EQ(store.getRun(mine)->status, RunStatus::Running);
   EXPECT_EQ(store.getRun(mine + 1)->status, RunStatus::Interrupted);
+}
+
+// ---- a run's files belong to its database -------------------------------------------------
+
+namespace fs = std::filesystem;
+
+// A fake checkpoint file the run "wrote" into its own folder, tagged and recorded.
+std::string writeOwnedCheckpoint(RunStore& store, int64_t run_id, const std::string& role, const std::string& bytes) {
+  const auto run = store.getRun(run_id);
+  fs::create_directories(run->files_dir);
+  const std::string path = (fs::path(run->files_dir) / (role + ".pt")).string();
+  std::ofstream(path) << bytes;
+  store.addOwnedCheckpoint(run_id, {role, path, 10, 1.0});
+  return path;
+}
+
+std::string checkpointError(RunStore& store, int64_t run_id, const std::string& role) {
+  try {
+    store.checkpointFile(run_id, role);
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(RunFiles, TwoDatabasesInOneFolderGiveTheirRunsFoldersOfTheirOwn) {
+  TempDir dir;
+  RunStore runs(dir.file("runs.db")), ablation(dir.file("ablation.db"));
+  const int64_t a = runs.createRun(sampleRun()), b = ablation.createRun(sampleRun());
+  ASSERT_EQ(a, 1);
+  ASSERT_EQ(b, 1);  // the same id in both: what used to share checkpoints/run-1/
+  const auto run_a = runs.getRun(a), run_b = ablation.getRun(b);
+  EXPECT_EQ(run_a->uuid.size(), 36u);
+  EXPECT_NE(run_a->uuid, run_b->uuid);
+  EXPECT_EQ(fs::path(run_a->files_dir).parent_path(), dir.path() / "runs.files");
+  EXPECT_EQ(fs::path(run_b->files_dir).parent_path(), dir.path() / "ablation.files");
+  const std::string file_a = writeOwnedCheckpoint(runs, a, "student", "model of runs.db");
+  const std::string file_b = writeOwnedCheckpoint(ablation, b, "student", "model of ablation.db");
+  EXPECT_NE(file_a, file_b);
+  EXPECT_EQ(runs.checkpointFile(a, "student"), file_a);
+  EXPECT_EQ(fileBytes(ablation.checkpointFile(b, "student")), "model of ablation.db");
+  // Stored relative to the database's folder, so the pair can move together.
+  EXPECT_EQ(rawValue(dir.file("runs.db"), "SELECT path FROM checkpoints"),
+            (fs::path("runs.files") / fs::path(run_a->files_dir).filename() / "student.pt").string());
+
+  // Deleting run 1 of one database removes its folder and nothing of the other's.
+  runs.deleteRun(a);
+  EXPECT_FALSE(fs::exists(run_a->files_dir));
+  EXPECT_TRUE(fs::exists(file_b));
+  EXPECT_EQ(ablation.checkpointFile(b, "student"), file_b);
+}
+
+TEST(RunFiles, AnotherRunsCheckpointIsRefusedNamingTheRunAndTheFile) {
+  TempDir dir;
+  RunStore runs(dir.file("runs.db")), ablation(dir.file("ablation.db"));
+  const int64_t a = runs.createRun(sampleRun()), b = ablation.createRun(sampleRun());
+  const std::string file_a = writeOwnedCheckpoint(runs, a, "student", "a");
+  const std::string file_b = writeOwnedCheckpoint(ablation, b, "student", "b");
+  fs::copy_file(file_b, file_a, fs::copy_options::overwrite_existing);
+  fs::copy_file(ownerTagPath(file_b), ownerTagPath(file_a), fs::copy_options::overwrite_existing);
+  const std::string error = checkpointError(runs, a, "student");
+  EXPECT_NE(error.find("run 1 of " + dir.file("runs.db")), std::string::npos) << error;
+  EXPECT_NE(error.find(file_a), std::string::npos) << error;
+  EXPECT_NE(error.find("not this run's own"), std::string::npos) << error;
+  EXPECT_NE(error.find(dir.file("ablation.db")), std::string::npos) << "names whose it is: " << error;
+
+  // A role's file in another role's place, and a file with no tag at all, are refused too.
+  const std::string teacher = (fs::path(runs.getRun(a)->files_dir) / "teacher.pt").string();
+  fs::copy_file(file_b, teacher);
+  runs.addCheckpoint(a, {"teacher", teacher, 10, 1.0});
+  EXPECT_NE(checkpointError(runs, a, "teacher").find("no owner tag"), std::string::npos);
+  fs::remove(file_a);
+  EXPECT_NE(checkpointError(runs, a, "student").find("is missing"), std::string::npos);
+  EXPECT_EQ(runs.checkpointFile(a, "state"), "") << "no such checkpoint: empty, not an error";
+}
+
+TEST(RunFiles, OldDatabasesMigrateAndFindTheirCheckpointsWhereTheyAre) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  writeOldDatabase(path, 2);
+  // As an older workbench run with `--db runs.db` from this folder left it: a path relative
+  // to its working directory under the shared checkpoints/run-<id>/.
+  fs::create_directories(dir.path() / "checkpoints" / "run-1");
+  std::ofstream(dir.path() / "checkpoints" / "run-1" / "student.pt") << "old weights";
+  rawExec(path,
+          "UPDATE checkpoints SET path = 'checkpoints/run-1/student.pt', created_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')");
+  {
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), RunStore::kSchemaVersion);
+    const auto old = store.getRun(1);
+    EXPECT_EQ(old->uuid.size(), 36u) << "old runs get a UUID";
+    EXPECT_NE(old->uuid, store.getRun(2)->uuid);
+    EXPECT_TRUE(old->legacy_files);
+    EXPECT_EQ(old->files_dir, (dir.path() / "checkpoints" / "run-1").string());
+    EXPECT_EQ(store.checkpointFile(1, "student"), (dir.path() / "checkpoints" / "run-1" / "student.pt").string());
+    // Deleting an old run leaves the shared legacy folder: it may hold another database's run 1.
+    store.deleteRun(1);
+    EXPECT_TRUE(fs::exists(dir.path() / "checkpoints" / "run-1" / "student.pt"));
+  }
+}
+
+TEST(RunFiles, AnOldRunsCheckpointRewrittenByAnotherDatabaseIsRefused) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  writeOldDatabase(path, 2);
+  fs::create_directories(dir.path() / "checkpoints" / "run-1");
+  const auto file = dir.path() / "checkpoints" / "run-1" / "student.pt";
+  std::ofstream(file) << "another database's run 1";
+  // Stored an hour before the file was last written: someone overwrote it since.
+  rawExec(path, "UPDATE checkpoints SET path = '" + file.string() +
+                    "', created_at = strftime('%Y-%m-%dT%H:%M:%fZ','now','-1 hour')");
+  RunStore store(path);
+  const std::string error = checkpointError(store, 1, "student");
+  EXPECT_NE(error.find("was rewritten after this run stored it"), std::string::npos) << error;
+  EXPECT_NE(error.find(file.string()), std::string::npos) << error;
+}
+
+TEST(RunFiles, ARunIsAliveWhileItsLockIsHeldWhateverHostAndPidSay) {
+  TempDir dir;
+  RunStore store(dir.file("runs.db"));
+  const int64_t id = store.createRun(sampleRun());
+  const std::string uuid = store.getRun(id)->uuid;
+  {
+    RunLock lock(store.lockPath(uuid));
+    // After a reboot or in another container: host and pid mean nothing any more.
+    rawExec(dir.file("runs.db"), "UPDATE runs SET host = 'another-host', pid = 999999");
+    EXPECT_TRUE(store.isRunAlive(id));
+    EXPECT_EQ(store.getRun(id)->status, RunStatus::Running);
+    EXPECT_THROW(RunLock second(store.lockPath(uuid)), std::runtime_error) << "no second driver";
+  }
+  // The lock is free: provably dead, though its host is not this one (the old rule said
+  // "cannot tell" and kept it running forever).
+  EXPECT_FALSE(store.isRunAlive(id));
+  EXPECT_EQ(store.getRun(id)->status, RunStatus::Interrupted) << "readers see it without writing";
+  EXPECT_EQ(rawValue(dir.file("runs.db"), "SELECT status FROM runs"), "running") << "reading wrote nothing";
+  EXPECT_EQ(store.markInterruptedRuns(), 1);
+  EXPECT_EQ(rawValue(dir.file("runs.db"), "SELECT status FROM runs"), "interrupted");
+
+  // Its own pid alive (this test process) does not keep a run with a free lock alive either.
+  const int64_t reused = store.createRun(sampleRun());
+  { RunLock lock(store.lockPath(store.getRun(reused)->uuid)); }
+  EXPECT_FALSE(store.isRunAlive(reused));
+}
+
+TEST(RunFiles, ADeadRunEndsAtItsLastSignOfLifeWithTheReasonItLeft) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  RunStore store(path);
+  const int64_t id = store.createRun(sampleRun());
+  const double created = std::stod(rawValue(path, "SELECT (julianday(created_at) - 2440587.5) * 86400.0 FROM runs"));
+  store.appendMetrics(id, {{"train/loss", 1, 0.1, created + 30.0, 1.0}});
+  {
+    RunLock lock(store.lockPath(store.getRun(id)->uuid));
+    lock.recordEnd("cannot store the run's metric points (database or disk is full)");
+  }
+  rawExec(path, "UPDATE runs SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', " + std::to_string(created) +
+                    ", 'unixepoch')");
+  const auto seen = store.getRun(id);
+  EXPECT_EQ(seen->status, RunStatus::Failed);
+  EXPECT_EQ(seen->error, "cannot store the run's metric points (database or disk is full)") << "not 'crash or kill'";
+  EXPECT_EQ(store.markInterruptedRuns(), 1);
+  const auto stored = store.getRun(id);
+  EXPECT_EQ(stored->status, RunStatus::Failed);
+  EXPECT_NE(stored->error.find("disk is full"), std::string::npos);
+  EXPECT_NEAR(stored->duration_s, 30.0, 2.0) << "ends at its last point, not at the next list";
+}
+
+TEST(RunFiles, ADatabaseInAReadOnlyFolderIsBrowsedReadOnly) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "shared");
+  const std::string path = (dir.path() / "shared" / "runs.db").string();
+  {
+    RunStore store(path);
+    store.createRun(sampleRun());
+    store.finishRun(1, RunStatus::Completed);
+  }
+  testing::ReadOnlyFile read_only_folder((dir.path() / "shared").string());
+  if (!read_only_folder.ok()) GTEST_SKIP() << "cannot make a folder read-only here";
+  RunStore store(path);
+  EXPECT_TRUE(store.readOnly());
+  EXPECT_NE(store.readOnlyReason().find("the folder " + (dir.path() / "shared").string() + " is read-only"),
+            std::string::npos)
+      << store.readOnlyReason();
+  ASSERT_EQ(store.listRuns().size(), 1u);
+  EXPECT_EQ(store.getRun(1)->status, RunStatus::Completed);
+  try {
+    store.requireWritable();
+    ADD_FAILURE() << "a read-only folder cannot take a new run";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("is read-only"), std::string::npos) << e.what();
+  }
 }
 
 TEST(StoreRecorder, FlushesBufferedPointsOnCheckpointAndDestruction) {
