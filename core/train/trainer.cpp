@@ -163,6 +163,9 @@ struct Trainer::Impl {
     teacher = buildModel(config.teacher.model, config.teacher.source, data.input_shape, data.num_classes);
     student = buildModel(config.student, config.student_source, data.input_shape, data.num_classes);
     if (!options.teacher_weights.empty()) teacher->loadCheckpoint(options.teacher_weights);
+    // Known before a resume reads the state: the hint regressor's weights are part of it.
+    fitnet = config.distill.method == "fitnet";
+    std::optional<torch::serialize::InputArchive> resumed_regressor;
     if (!options.resume_state.empty()) {
       resume = readResumePoint(options.resume_state);
       const auto folder = std::filesystem::path(options.resume_state).parent_path();
@@ -174,15 +177,13 @@ struct Trainer::Impl {
       state.read("model", model_state);
       (resume.phase == "student" ? student : teacher)->load(model_state);
       if (fitnet && resume.phase == "student") {
-        torch::serialize::InputArchive regressor_state;
-        state.read("regressor", regressor_state);
-        regressor->load(regressor_state);
+        resumed_regressor.emplace();
+        state.read("regressor", *resumed_regressor);  // loaded once the regressor is built
       }
     }
     teacher->to(device);
     student->to(device);
     loss = makeLoss(config.distill);
-    fitnet = config.distill.method == "fitnet";
     if (fitnet) {
       // Probe both models once for their feature shapes (an invalid layer index fails here,
       // before anything is trained).
@@ -191,6 +192,8 @@ struct Trainer::Impl {
       const auto student_features = student->forwardWithFeature(probe, config.distill.hint_student_layer).second;
       const auto teacher_features = teacher->forwardWithFeature(probe, config.distill.hint_teacher_layer).second;
       regressor = HintRegressor(student_features.sizes().slice(1).vec(), teacher_features.sizes().slice(1).vec());
+      // A resumed student phase continues with the regressor it had learned, not a fresh one.
+      if (resumed_regressor) regressor->load(*resumed_regressor);
       regressor->to(device);
     }
     // The whole training set on the device when it fits: a batch is then one gather there,

@@ -129,6 +129,56 @@ TEST(Resume, AfterSigkillTheRunContinuesToTheSameFinalNumbers) {
   }
 }
 
+// Stops the run once the student's first epoch checkpoint is written (the state a crash or a
+// Stop would leave to resume from).
+class StopAfterFirstStudentCheckpoint : public TrainingObserver {
+ public:
+  explicit StopAfterFirstStudentCheckpoint(RunControl& control) : control_(control) {}
+  void onCheckpoint(const CheckpointInfo& checkpoint) override {
+    if (checkpoint.role == "student") control_.requestStop();
+  }
+
+ private:
+  RunControl& control_;
+};
+
+// A FitNet run resumed in its student phase continues with the hint regressor it had learned
+// (it restarted from random weights: the trainer read `fitnet` before setting it), so it ends
+// at the same numbers as the uninterrupted run.
+TEST(Resume, AFitnetRunKeepsItsHintRegressor) {
+  TempDir dir;
+  const std::string data = (dir.path() / "data").string();
+  testing::writeToyIdxDataset(data, 320, 80, 4, false);
+  auto overrides = toyOverrides(data);
+  overrides.insert(overrides.end(), {"distill.method=fitnet", "teacher.epochs=1", "train.epochs=3", "teacher.dropout=0",
+                                     "student.dropout=0"});
+  Quiet quiet;
+  RunResult reference;
+  {
+    RunControl control;
+    ExperimentRunner runner(parseConfigWithOverrides("", overrides), dir.file("reference.db"), quiet, control);
+    runner.createRun();
+    reference = runner.run();
+    ASSERT_EQ(reference.outcome, RunOutcome::Completed) << reference.error;
+  }
+  const std::string db = dir.file("stopped.db");
+  {
+    RunControl control;
+    StopAfterFirstStudentCheckpoint stopper(control);
+    ExperimentRunner runner(parseConfigWithOverrides("", overrides), db, stopper, control);
+    runner.createRun();
+    ASSERT_EQ(runner.run().outcome, RunOutcome::Stopped);
+  }
+  RunControl control;
+  ExperimentRunner resumed(ResumeRun{1}, db, quiet, control);
+  resumed.createRun();
+  const auto result = resumed.run();
+  ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
+  for (const char* key : {"eval/student_acc", "eval/agreement"})
+    EXPECT_DOUBLE_EQ(result.final.at(key), reference.final.at(key)) << key;
+  EXPECT_NEAR(result.final.at("train/hint_loss"), reference.final.at("train/hint_loss"), 1e-6);
+}
+
 TEST(Resume, RefusesCompletedUnknownAndCheckpointlessRuns) {
   TempDir dir;
   const std::string data = (dir.path() / "data").string();
