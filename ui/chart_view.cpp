@@ -1,18 +1,26 @@
 #include "ui/chart_view.h"
 
+#include <QApplication>
+#include <QClipboard>
+#include <QContextMenuEvent>
 #include <QElapsedTimer>
+#include <QFileDialog>
+#include <QMenu>
+#include <QMessageBox>
 #include <QToolTip>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
+#include "core/metrics/metric_info.h"
 #include "ui/desktop_integration.h"
 
 namespace distill::ui {
 
 ChartView::ChartView(const QString& title, const QString& x_label, const QString& y_label, const QString& y2_label,
                      QWidget* parent)
-    : QCustomPlot(parent) {
+    : QCustomPlot(parent), title_(title), x_label_(x_label), y_label_(y_label) {
   setObjectName(title);
   setMinimumSize(220, 180);
   // Curves are antialiased only where they are drawn point for point: a curve with more points
@@ -76,6 +84,11 @@ void ChartView::addSeries(const SeriesSpec& spec) {
   series.spec = spec;
   series.graph = addGraph(xAxis, spec.right_axis ? yAxis2 : yAxis);
   series.graph->setName(spec.label);
+  series.graph->removeFromLegend();  // until it has data
+  const MetricInfo info = metricInfo(spec.key);
+  series.lower = info.lower;
+  series.upper = info.upper;
+  series.scale = info.percent ? 100.0 : 1.0;
   series.graph->setPen(QPen(spec.color, spec.pen_width, spec.pen_style));
   if (spec.markers)
     series.graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(spec.color, 1.4), QBrush(palette().color(QPalette::Base)), 6));
@@ -86,7 +99,8 @@ void ChartView::append(const MetricPoint& point) {
   auto it = series_.find(point.key);
   if (it == series_.end()) return;
   if (!std::isfinite(point.value)) return;  // a diverged run ends with a NaN; do not plot it
-  it->second.graph->addData(point.epoch, point.value);
+  if (it->second.points.empty()) it->second.graph->addToLegend();
+  it->second.graph->addData(point.epoch, point.value * it->second.scale);
   it->second.points.push_back(point);
   scheduleReplot();
 }
@@ -94,6 +108,7 @@ void ChartView::append(const MetricPoint& point) {
 void ChartView::clearData() {
   for (auto& [key, series] : series_) {
     series.graph->data()->clear();
+    series.graph->removeFromLegend();
     series.points.clear();
   }
   following_ = true;
@@ -177,11 +192,25 @@ void ChartView::rescale() {
   xAxis->rescale(/*onlyVisiblePlottables=*/true);
   const double x_pad = std::max(xAxis->range().size() * 0.02, 0.01);
   xAxis->setRange(std::max(0.0, xAxis->range().lower - x_pad), xAxis->range().upper + x_pad);
+  // Each axis: the data of its visible series, padded, within the series' common bounds (a
+  // lone accuracy point no longer gets an axis from -1.5 to 3.3, nor accuracy one up to 140%).
   for (auto* axis : {yAxis, yAxis2}) {
     if (axis == yAxis ? !any_left : !any_right) continue;
-    axis->rescale(/*onlyVisiblePlottables=*/true);
-    const double pad = std::max(axis->range().size() * 0.06, 1e-3);
-    axis->setRange(axis->range().lower - pad, axis->range().upper + pad);
+    FigureData data;
+    data.y_lower = std::numeric_limits<double>::infinity();
+    data.y_upper = -data.y_lower;
+    for (const auto& [key, series] : series_) {
+      if (!series.graph->visible() || series.points.empty() || (series.spec.right_axis != (axis == yAxis2))) continue;
+      FigureCurve curve;
+      for (const auto& p : series.points) curve.y.push_back(p.value * series.scale);
+      data.curves.push_back(std::move(curve));
+      data.y_lower = std::min(data.y_lower, series.lower * series.scale);  // NaN bounds stay NaN
+      data.y_upper = std::max(data.y_upper, series.upper * series.scale);
+      if (std::isnan(series.lower)) data.y_lower = std::numeric_limits<double>::quiet_NaN();
+      if (std::isnan(series.upper)) data.y_upper = std::numeric_limits<double>::quiet_NaN();
+    }
+    const auto [lo, hi] = paddedYRange(data);
+    if (std::isfinite(lo) && std::isfinite(hi) && lo < hi) axis->setRange(lo, hi);
   }
 }
 
@@ -241,7 +270,56 @@ QString ChartView::tooltipAt(const QPoint& pos) const {
       .arg(best->spec.label.toHtmlEscaped())
       .arg(best_point->step)
       .arg(best_point->epoch, 0, 'f', 3)
-      .arg(best_point->value, 0, 'g', 6);
+      .arg(best_point->value * best->scale, 0, 'g', 6);
+}
+
+FigureData ChartView::figure() const {
+  FigureData figure;
+  figure.title = title_;
+  figure.x_label = x_label_;
+  figure.y_label = y_label_;
+  for (const auto& [key, series] : series_) {
+    if (!series.graph->visible() || series.points.empty() || series.spec.right_axis) continue;
+    FigureCurve curve{series.spec.label, series.spec.color, {}, {}, series.spec.pen_style};
+    for (const auto& p : series.points) curve.x.push_back(p.epoch), curve.y.push_back(p.value * series.scale);
+    figure.curves.push_back(std::move(curve));
+    figure.y_lower = std::isnan(figure.y_lower) ? series.lower * series.scale : std::min(figure.y_lower, series.lower * series.scale);
+    figure.y_upper = std::isnan(figure.y_upper) ? series.upper * series.scale : std::max(figure.y_upper, series.upper * series.scale);
+  }
+  return figure;
+}
+
+void ChartView::fillContextMenu(QMenu& menu) {
+  menu.addAction(tr("Export chart…"), this, &ChartView::exportInteractive);
+  menu.addAction(tr("Copy chart as image"), this, &ChartView::copyToClipboard);
+  menu.addAction(tr("Reset zoom"), this, &ChartView::resetView);
+}
+
+void ChartView::contextMenuEvent(QContextMenuEvent* event) {
+  QMenu menu(this);
+  fillContextMenu(menu);
+  menu.exec(event->globalPos());
+}
+
+void ChartView::exportInteractive() {
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), title_.toLower().replace(' ', '-') + ".pdf",
+                                                    tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
+  if (path.isEmpty()) return;
+  ExportOptions options;
+  options.format = figureFormatFromSuffix(path, FigureFormat::Pdf);
+  try {
+    exportFigure(figure(), path, options);
+    emit exported(path);
+  } catch (const ExportError& e) {
+    QMessageBox::warning(this, tr("Export failed"), QString::fromUtf8(e.what()));
+  }
+}
+
+void ChartView::copyToClipboard() const {
+  ExportOptions options;
+  options.format = FigureFormat::Png;
+  options.dpi = 150;
+  QApplication::clipboard()->setImage(renderFigureImage(figure(), options));
 }
 
 void ChartView::mouseMoveEvent(QMouseEvent* event) {

@@ -2,7 +2,10 @@
 // epoch within the metric's phase, so the teacher's and the student's curves share an axis.
 //
 // Interaction: wheel zooms, drag pans, double-click resets, hovering shows the nearest
-// point's exact step/epoch/value, clicking a legend entry hides or shows its curve. The
+// point's exact step/epoch/value, clicking a legend entry hides or shows its curve, the
+// context menu exports, copies or resets the chart (as the compare view's charts do). The
+// legend lists only series that have data. The Y range is padded around the data and kept
+// within the metrics' bounds (core/metrics/metric_info.h); percent metrics are drawn x 100. The
 // view follows new data (rescales) until the user zooms or pans; a double-click resumes it.
 //
 // Redraws are coalesced: append() only marks the chart dirty and arms a single-shot timer,
@@ -26,6 +29,9 @@
 #include <vector>
 
 #include "core/train/observer.h"
+#include "ui/figure.h"
+
+class QMenu;
 
 namespace distill::ui {
 
@@ -73,6 +79,16 @@ class ChartView : public QCustomPlot {
   int replotCount() const { return replot_count_; }
   // The tooltip text for a point near widget position `pos`, empty when none is close.
   QString tooltipAt(const QPoint& pos) const;
+  // The chart as a figure (visible series with data, every point), for export and copy.
+  FigureData figure() const;
+  // Fills `menu` with the chart's actions: export, copy as image, reset zoom.
+  void fillContextMenu(QMenu& menu);
+  void exportInteractive();
+  void copyToClipboard() const;
+
+ signals:
+  // A file was written by the chart's export (the window says where).
+  void exported(QString path);
 
  protected:
   void mouseDoubleClickEvent(QMouseEvent* event) override;
@@ -80,6 +96,7 @@ class ChartView : public QCustomPlot {
   void wheelEvent(QWheelEvent* event) override;
   void leaveEvent(QEvent* event) override;
   void paintEvent(QPaintEvent* event) override;
+  void contextMenuEvent(QContextMenuEvent* event) override;
 
  private slots:
   void onLegendClick(QCPLegend* legend, QCPAbstractLegendItem* item, QMouseEvent* event);
@@ -91,10 +108,13 @@ class ChartView : public QCustomPlot {
     SeriesSpec spec;
     QCPGraph* graph = nullptr;
     std::vector<MetricPoint> points;  // the exact values, for the tooltip
+    double lower = 0, upper = 0;      // the metric's bounds (NaN: none)
+    double scale = 1.0;               // 100 for a percent metric
   };
   void rescale();
 
   std::map<std::string, Series> series_;
+  QString title_, x_label_, y_label_;
   QTimer replot_timer_;
   bool dirty_ = false;
   bool following_ = true;

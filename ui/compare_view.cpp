@@ -30,8 +30,10 @@
 
 #include "ui/desktop_integration.h"
 
+#include <cmath>
 #include <set>
 
+#include "core/metrics/metric_info.h"
 #include "core/metrics/smoothing.h"
 
 namespace distill::ui {
@@ -99,8 +101,8 @@ void CompareChart::mouseDoubleClickEvent(QMouseEvent* event) {
 void CompareChart::contextMenuEvent(QContextMenuEvent* event) {
   QMenu menu(this);
   menu.addAction(tr("Export chart…"), this, [this] { emit exportRequested(this); });
-  menu.addAction(tr("Copy chart"), this, [this] { emit copyRequested(this); });
-  menu.addAction(tr("Reset view"), this, [this] {
+  menu.addAction(tr("Copy chart as image"), this, [this] { emit copyRequested(this); });
+  menu.addAction(tr("Reset zoom"), this, [this] {
     rescaleAxes();
     redecimate_.start();
   });
@@ -154,8 +156,9 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   export_data->setToolTip(tr("Every point of the compared runs as CSV (long format) or JSON"));
   connect(export_data, &QPushButton::clicked, this, &CompareView::exportDataInteractive);
 
+  // The message on a row of its own, wrapped: beside the controls it was cut at laptop widths.
+  message_->setWordWrap(true);
   auto* controls = new QHBoxLayout;
-  controls->addWidget(message_, 1);
   controls->addWidget(new QLabel(tr("Smoothing")));
   controls->addWidget(smoothing_slider_);
   controls->addWidget(smoothing_label_);
@@ -163,6 +166,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   controls->addWidget(new QLabel(tr("X")));
   controls->addWidget(x_axis_box_);
   controls->addWidget(log_y_box_);
+  controls->addStretch(1);
   controls->addWidget(export_data);
 
   chart_area_ = new QWidget;
@@ -204,6 +208,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
 
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(6, 6, 6, 6);
+  layout->addWidget(message_);
   layout->addLayout(controls);
   layout->addWidget(splitter, 1);
 }
@@ -266,18 +271,14 @@ CompareChart* CompareView::chartFor(const std::string& metric) const {
 }
 
 FigureData CompareView::figureFor(const std::string& metric) const {
-  FigureData figure;
-  figure.title = toQ(metric);
-  figure.y_label = toQ(metric);
-  static const char* const kXLabels[] = {"step", "epoch", "time since start (s)", "wall time"};
-  figure.x_label = QString::fromLatin1(kXLabels[static_cast<int>(x_axis_)]);
-  figure.x_is_wall_time = x_axis_ == XAxis::WallTime;
+  // The same start as the CLI's export (app/cli/chart_render_qt.cpp): one figure code.
+  FigureData figure = metricFigure(metric, static_cast<FigureX>(x_axis_));
   figure.log_y = log_y_;
   figure.smoothing = smoothing_;
   for (size_t i = 0; i < runs_.size(); ++i) {
     const Run& run = runs_[i];
     FigureCurve curve{QStringLiteral("#%1 %2").arg(run.record.id).arg(toQ(run.record.name)), runColor(static_cast<int>(i)),
-                      {}, {}};
+                      {}, {}, runPenStyle(static_cast<int>(i))};
     auto it = run.series.find(metric);
     if (it != run.series.end()) {
       const MetricSeries& series = it->second;
@@ -399,25 +400,56 @@ void CompareView::fillParamTable() {
   params_->resizeColumnsToContents();
 }
 
+// One column per metric: its final value in the metric's units and precision (percent
+// metrics as percentages, the rest as plain numbers), right-aligned, the best run's value bold
+// (best by the metric's direction); a second column gives the best value and its step.
 void CompareView::fillSummaryTable() {
   summary_->clear();
   summary_->setRowCount(static_cast<int>(runs_.size()));
-  summary_->setColumnCount(1 + 3 * static_cast<int>(metric_keys_.size()));
+  summary_->setColumnCount(1 + 2 * static_cast<int>(metric_keys_.size()));
   QStringList headers{tr("run")};
-  for (const auto& key : metric_keys_) headers << toQ(key + " final") << toQ(key + " best") << tr("step of best");
+  for (const auto& key : metric_keys_) {
+    const MetricInfo info = metricInfo(key);
+    const QString unit = info.unit.empty() ? QString() : QStringLiteral(" (%1)").arg(toQ(info.unit));
+    headers << tr("%1%2\nfinal").arg(toQ(info.label), unit) << tr("%1%2\nbest @ step").arg(toQ(info.label), unit);
+  }
   summary_->setHorizontalHeaderLabels(headers);
+  const Qt::Alignment right = Qt::AlignRight | Qt::AlignVCenter;
   for (size_t r = 0; r < runs_.size(); ++r) {
     auto* name = new QTableWidgetItem(QStringLiteral("#%1 %2").arg(runs_[r].record.id).arg(toQ(runs_[r].record.name)));
     name->setForeground(runColor(static_cast<int>(r)));
     summary_->setItem(static_cast<int>(r), 0, name);
-    for (size_t k = 0; k < metric_keys_.size(); ++k) {
+  }
+  for (size_t k = 0; k < metric_keys_.size(); ++k) {
+    const MetricInfo info = metricInfo(metric_keys_[k]);
+    const int column = 1 + 2 * static_cast<int>(k);
+    std::vector<SeriesSummary> summaries(runs_.size());
+    int best_run = -1;
+    for (size_t r = 0; r < runs_.size(); ++r) {
       auto it = runs_[r].series.find(metric_keys_[k]);
-      if (it == runs_[r].series.end()) continue;
-      const auto s = summarizeSeries(it->second.steps, it->second.values, higherIsBetter(metric_keys_[k]));
-      const int column = 1 + 3 * static_cast<int>(k);
-      summary_->setItem(static_cast<int>(r), column, new QTableWidgetItem(QString::number(s.final_value, 'g', 5)));
-      summary_->setItem(static_cast<int>(r), column + 1, new QTableWidgetItem(QString::number(s.best_value, 'g', 5)));
-      summary_->setItem(static_cast<int>(r), column + 2, new QTableWidgetItem(QString::number(s.best_step)));
+      if (it == runs_[r].series.end() || it->second.values.empty()) continue;
+      summaries[r] = summarizeSeries(it->second.steps, it->second.values, info.higher_is_better);
+      const double value = summaries[r].final_value;
+      if (!std::isfinite(value)) continue;
+      const double best = best_run < 0 ? 0.0 : summaries[static_cast<size_t>(best_run)].final_value;
+      if (best_run < 0 || (info.higher_is_better ? value > best : value < best)) best_run = static_cast<int>(r);
+    }
+    for (size_t r = 0; r < runs_.size(); ++r) {
+      const SeriesSummary& s = summaries[r];
+      auto* final_item = new QTableWidgetItem(s.count ? toQ(formatMetricValue(info, s.final_value)) : QStringLiteral("–"));
+      auto* best_item = new QTableWidgetItem(
+          s.count ? tr("%1 @ %2").arg(toQ(formatMetricValue(info, s.best_value))).arg(s.best_step) : QStringLiteral("–"));
+      final_item->setTextAlignment(right);
+      best_item->setTextAlignment(right);
+      if (static_cast<int>(r) == best_run && runs_.size() > 1) {
+        QFont bold = final_item->font();
+        bold.setBold(true);
+        final_item->setFont(bold);
+        final_item->setToolTip(info.higher_is_better ? tr("best final value (higher is better)")
+                                                     : tr("best final value (lower is better)"));
+      }
+      summary_->setItem(static_cast<int>(r), column, final_item);
+      summary_->setItem(static_cast<int>(r), column + 1, best_item);
     }
   }
   summary_->resizeColumnsToContents();
@@ -463,6 +495,7 @@ void CompareView::exportChartInteractive(CompareChart* chart) {
   options.dpi = dpi->value();
   try {
     exportChart(chart, path, options);
+    emit exported(path);
   } catch (const ExportError& e) {
     QMessageBox::warning(this, tr("Export failed"), QString::fromUtf8(e.what()));
   }
@@ -543,6 +576,7 @@ void CompareView::exportDataInteractive() {
   if (path.isEmpty()) return;
   const bool ok = path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive) ? exportJson(path) : exportCsv(path);
   if (!ok) QMessageBox::warning(this, tr("Export failed"), tr("Cannot write %1").arg(path));
+  else emit exported(path);
 }
 
 }  // namespace distill::ui

@@ -91,6 +91,10 @@ class CompareView : public QWidget {
   void copyChart(distill::ui::CompareChart* chart);
   void exportDataInteractive();
 
+ signals:
+  // A chart or the data was written to `path` (the window says where, with "Open folder").
+  void exported(QString path);
+
  private:
   struct Run {
     RunRecord record;

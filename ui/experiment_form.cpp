@@ -119,6 +119,9 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   // ---- presets and files
   presets_ = new QComboBox;
   presets_->setObjectName(QStringLiteral("presets"));
+  // Long preset names must not widen the dock: the combo shrinks, its list shows them whole.
+  presets_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  presets_->setMinimumContentsLength(14);
   presets_->addItem(tr("Default: Hinton KD on Fashion-MNIST"), QString());
   for (const auto& [name, path] : findPresets()) presets_->addItem(name, path);
   presets_->setToolTip(tr("Experiment presets (share/distill-workbench/presets when installed, resources/presets in a build)"));
@@ -264,12 +267,21 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
 
   // ---- keys without a dedicated widget
   QGroupBox* extra_group = nullptr;
+  const auto defaults = flatten(defaultConfig());
   for (const auto& std_key : configKeys()) {
     const QString key = fromStd(std_key);
     if (fields_.count(key)) continue;
     if (!extra_group) {
       extra_group = new QGroupBox(tr("More settings"));
       extra_group->setLayout(new QFormLayout);
+    }
+    const auto default_value = defaults.find(std_key);
+    if (default_value != defaults.end() && (default_value->second == "true" || default_value->second == "false")) {
+      auto* check = track(new QCheckBox, key);
+      check->setToolTip(tr("%1 (as with distill run --set %1=true|false)").arg(key));
+      extra_checks_[key] = check;
+      static_cast<QFormLayout*>(extra_group->layout())->addRow(key, check);
+      continue;
     }
     auto* edit = track(new QLineEdit, key);
     edit->setToolTip(tr("%1 (a YAML value, as with distill run --set %1=...)").arg(key));
@@ -404,6 +416,10 @@ void ExperimentForm::setConfig(const ExperimentConfig& c) {
     auto it = flat.find(key.toStdString());
     edit->setText(it == flat.end() ? QString() : fromStd(it->second));
   }
+  for (const auto& [key, check] : extra_checks_) {
+    auto it = flat.find(key.toStdString());
+    check->setChecked(it != flat.end() && it->second == "true");
+  }
   loading_ = false;
   revalidate();
 }
@@ -427,13 +443,15 @@ std::vector<std::string> ExperimentForm::extraOverrides() const {
     const QString text = edit->text().trimmed();
     if (!text.isEmpty()) overrides.push_back((key + '=' + text).toStdString());
   }
+  for (const auto& [key, check] : extra_checks_)
+    overrides.push_back((key + '=' + (check->isChecked() ? "true" : "false")).toStdString());
   return overrides;
 }
 
 ExperimentConfig ExperimentForm::config() const {
   std::vector<ConfigIssue> ignored;
   ExperimentConfig typed = typedConfig(ignored);
-  if (extra_fields_.empty()) return typed;
+  if (extra_fields_.empty() && extra_checks_.empty()) return typed;
   try {
     return parseConfigWithOverrides(toYaml(typed), extraOverrides(), "form");
   } catch (const ConfigError&) {
@@ -484,7 +502,7 @@ void ExperimentForm::revalidate() {
   std::vector<ConfigIssue> issues;
   const ExperimentConfig typed = typedConfig(issues);
   std::vector<ConfigIssue> core_issues;
-  if (extra_fields_.empty()) {
+  if (extra_fields_.empty() && extra_checks_.empty()) {
     core_issues = validate(typed);
   } else {
     try {
@@ -493,12 +511,27 @@ void ExperimentForm::revalidate() {
       core_issues = error.issues();
     }
   }
+  // A dataset folder the user typed that is not there: said as it is typed, with what the
+  // folder should hold (the run would fail at its start otherwise, with a hint to install).
+  const QString path = dataset_path_->text().trimmed();
+  if (!path.isEmpty() && !QFileInfo::exists(path)) {
+    const QString name = dataset_name_->currentText();
+    const QString expected = name == QLatin1String("idx")
+                                 ? tr("a folder with the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                                      "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz)")
+                                 : tr("a folder with the %1 IDX files (train-images-idx3-ubyte.gz and the three beside it)")
+                                       .arg(name);
+    issues.push_back({"dataset.path", tr("%1 does not exist; expected %2. Leave it empty for the default folder.")
+                                          .arg(path, expected)
+                                          .toStdString()});
+  }
   for (auto& issue : core_issues) {
     const bool duplicate = std::any_of(issues.begin(), issues.end(), [&](const ConfigIssue& i) { return i.key == issue.key; });
     if (!duplicate) issues.push_back(issue);
   }
   issues_ = std::move(issues);
   showIssues();
+  updatePresetMark();
   emit changed();
   if (isValid() != was_valid_) {
     was_valid_ = isValid();
@@ -581,13 +614,34 @@ bool ExperimentForm::saveFile(const QString& path, QString* error) const {
 
 void ExperimentForm::onPresetActivated(int index) {
   const QString path = presets_->itemData(index).toString();
+  const int previous = preset_index_;
+  preset_index_ = index;
+  preset_yaml_.clear();  // updatePresetMark() takes the new preset's config as the reference
   if (path.isEmpty()) {
     setConfig(defaultConfig());
     return;
   }
   QString error;
-  if (loadFile(path, &error)) emit fileUsed(path);
-  else emit message(error);
+  if (loadFile(path, &error)) {
+    emit fileUsed(path);
+  } else {
+    preset_index_ = previous;
+    emit message(error);
+  }
+}
+
+bool ExperimentForm::presetModified() const { return !preset_yaml_.empty() && toYaml(config()) != preset_yaml_; }
+
+void ExperimentForm::updatePresetMark() {
+  if (preset_yaml_.empty()) preset_yaml_ = toYaml(config());  // the form was just set from the preset
+  const QString base = presets_->itemData(preset_index_, Qt::UserRole + 1).toString().isEmpty()
+                           ? presets_->itemText(preset_index_)
+                           : presets_->itemData(preset_index_, Qt::UserRole + 1).toString();
+  presets_->setItemData(preset_index_, base, Qt::UserRole + 1);
+  const bool modified = presetModified();
+  presets_->setItemText(preset_index_, modified ? tr("%1 (modified)").arg(base) : base);
+  presets_->setToolTip(modified ? tr("The form no longer matches the preset \"%1\"; choose it again to reset the form").arg(base)
+                                : tr("Experiment presets (share/distill-workbench/presets when installed, resources/presets in a build)"));
 }
 
 void ExperimentForm::onLoadClicked() {

@@ -52,6 +52,8 @@ class ExperimentForm : public QWidget {
   // Locks the fields while a run is going (the config of a live run does not change).
   void setEditable(bool editable);
   QWidget* field(const QString& key) const;
+  // Whether the form differs from the preset chosen last (the drop-down says so).
+  bool presetModified() const;
 
  public slots:
   // File dialogs behind the Load and Save buttons (and the File menu).
@@ -97,6 +99,13 @@ class ExperimentForm : public QWidget {
   // Keys without a dedicated widget (say, ones a newer core added) get a plain text field
   // taking YAML values, applied like the CLI's --set, so the form always covers every key.
   std::map<QString, QLineEdit*> extra_fields_;
+  // Boolean keys among them: a check box each, not a text field for "true".
+  std::map<QString, QCheckBox*> extra_checks_;
+  // The preset the form was last set from (its index and the config as YAML): the drop-down
+  // marks it "(modified)" while the form differs from it.
+  int preset_index_ = 0;
+  std::string preset_yaml_;
+  void updatePresetMark();
   std::vector<ConfigIssue> issues_;
   bool was_valid_ = true;
   bool loading_ = false;  // setConfig() in progress: validate once at its end

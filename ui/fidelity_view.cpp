@@ -6,6 +6,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSplitter>
 #include <QThread>
 #include <QVBoxLayout>
@@ -91,13 +92,25 @@ QImage thumbnail(const std::vector<float>& pixels, const std::vector<int64_t>& s
   return image;
 }
 
-// "Bag .76": the compact form the gallery's captions use.
+// "Bag 76%": the answer and its probability, as the gallery's captions give them.
 QString topShort(const std::vector<ClassProbability>& top, const std::vector<std::string>& names) {
   if (top.empty()) return QString();
-  return QStringLiteral("%1 %2")
+  return QStringLiteral("%1 %2%")
       .arg(toQ(names.at(static_cast<size_t>(top.front().label))))
-      .arg(QString::number(top.front().probability, 'f', 2).mid(top.front().probability < 1.0 ? 1 : 0));
+      .arg(100.0 * top.front().probability, 0, 'f', 0);
 }
+
+}  // namespace
+
+QString galleryCaption(const Disagreement& d, const std::vector<std::string>& names) {
+  return QObject::tr("#%1 true: %2\nteacher: %3\nstudent: %4")
+      .arg(d.index)
+      .arg(toQ(names.at(static_cast<size_t>(d.target))))
+      .arg(topShort(d.teacher_top, names))
+      .arg(topShort(d.student_top, names));
+}
+
+namespace {
 
 QString topLine(const std::vector<ClassProbability>& top, const std::vector<std::string>& names, int count) {
   QStringList parts;
@@ -111,11 +124,13 @@ QString topLine(const std::vector<ClassProbability>& top, const std::vector<std:
 FidelityView::FidelityView(QWidget* parent) : QWidget(parent) {
   title_ = new QLabel(tr("Select a run in the Runs page to see where its student differs from its teacher."));
   title_->setObjectName(QStringLiteral("fidelityTitle"));
+  title_->setWordWrap(true);  // a laptop's centre is narrower than the run's description
   QFont title_font = title_->font();
   title_font.setBold(true);
   title_->setFont(title_font);
   summary_ = new QLabel;
   summary_->setObjectName(QStringLiteral("fidelitySummary"));
+  summary_->setWordWrap(true);
   summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   status_ = new QLabel;
   status_->setObjectName(QStringLiteral("fidelityStatus"));
@@ -139,21 +154,27 @@ FidelityView::FidelityView(QWidget* parent) : QWidget(parent) {
   class_plot_ = makePlot(tr("Per class"), QStringLiteral("classPlot"));
   reliability_plot_ = makePlot(tr("Reliability"), QStringLiteral("reliabilityPlot"));
   distribution_plot_ = makePlot(tr("Click an image to compare the two distributions"), QStringLiteral("distributionPlot"));
-  distribution_plot_->setMinimumHeight(190);
-  matrix_plot_->setMinimumSize(420, 380);
-  reliability_plot_->setMinimumWidth(360);
+  distribution_plot_->setMinimumHeight(170);
+  matrix_plot_->setMinimumSize(300, 300);
+  reliability_plot_->setMinimumWidth(240);
+  distribution_plot_->setMinimumWidth(200);
 
   gallery_ = new QListWidget;
   gallery_->setObjectName(QStringLiteral("gallery"));
   gallery_->setViewMode(QListView::IconMode);
-  gallery_->setIconSize(QSize(56, 56));
-  gallery_->setGridSize(QSize(150, 112));
+  // Tiles large enough to see the image (a 28-pixel image at 3x) with three full caption lines.
+  gallery_->setIconSize(QSize(kGalleryIcon, kGalleryIcon));
+  gallery_->setGridSize(QSize(kGalleryTileWidth, kGalleryIcon + 4 * gallery_->fontMetrics().lineSpacing() + 8));
+  gallery_->setMinimumHeight(kGalleryIcon + 4 * gallery_->fontMetrics().lineSpacing() + 16);
+  gallery_->setSpacing(2);
   gallery_->setResizeMode(QListView::Adjust);
   gallery_->setMovement(QListView::Static);
   gallery_->setWordWrap(true);
   gallery_->setUniformItemSizes(true);
   sort_box_ = new QComboBox;
   sort_box_->setObjectName(QStringLiteral("gallerySort"));
+  sort_box_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  sort_box_->setMinimumContentsLength(12);
   sort_box_->addItems({tr("teacher most confident first"), tr("teacher least confident first"), tr("image index")});
   detail_image_ = new QLabel;
   detail_image_->setFixedSize(112, 112);
@@ -163,7 +184,7 @@ FidelityView::FidelityView(QWidget* parent) : QWidget(parent) {
   auto* gallery_layout = new QVBoxLayout(gallery_box);
   gallery_layout->setContentsMargins(0, 0, 0, 0);
   auto* gallery_header = new QHBoxLayout;
-  auto* gallery_title = new QLabel(tr("<b>Disagreements</b> (T: teacher, S: student)"));
+  auto* gallery_title = new QLabel(tr("<b>Disagreements</b>"));
   gallery_header->addWidget(gallery_title, 1);
   gallery_header->addWidget(new QLabel(tr("Sort:")));
   gallery_header->addWidget(sort_box_);
@@ -198,7 +219,14 @@ FidelityView::FidelityView(QWidget* parent) : QWidget(parent) {
   layout->addLayout(header);
   layout->addWidget(summary_);
   layout->addWidget(status_);
-  layout->addWidget(split, 1);
+  // Below about 900x700 the charts would squeeze past reading: the page scrolls instead.
+  auto* scroll = new QScrollArea;
+  scroll->setObjectName(QStringLiteral("fidelityScroll"));
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  split->setMinimumHeight(560);
+  scroll->setWidget(split);
+  layout->addWidget(scroll, 1);
 
   follow_timer_.setSingleShot(true);
   follow_timer_.setInterval(1200);
@@ -414,7 +442,9 @@ void FidelityView::drawClasses() {
   plot->xAxis->setTickLabelRotation(-35);
   plot->xAxis->grid()->setVisible(false);
   plot->xAxis->setRange(-0.6, n - 0.4);
-  plot->yAxis->setRange(std::max(0.0, std::floor((lowest - 0.05) * 10.0) / 10.0), 1.0);
+  // From 0: bars that start at 0.5 make a class at 60% look five times worse than one at 90%.
+  Q_UNUSED(lowest);
+  plot->yAxis->setRange(0.0, 1.0);
   plot->yAxis->setLabel(tr("fraction of the class"));
   legendBelow(plot);
   setTitle(plot, tr("Per class: teacher accuracy, student accuracy, agreement"));
@@ -482,11 +512,7 @@ void FidelityView::fillGallery() {
   for (int i : order) {
     const Disagreement& d = a.disagreements[static_cast<size_t>(i)];
     auto* item = new QListWidgetItem;
-    item->setText(QStringLiteral("#%1 %2\nT %3\nS %4")
-                      .arg(d.index)
-                      .arg(toQ(names.at(static_cast<size_t>(d.target))))
-                      .arg(topShort(d.teacher_top, names))
-                      .arg(topShort(d.student_top, names)));
+    item->setText(galleryCaption(d, names));
     item->setToolTip(tr("test image %1, true label %2\nteacher: %3\nstudent: %4")
                          .arg(d.index)
                          .arg(toQ(names.at(static_cast<size_t>(d.target))))
@@ -494,7 +520,7 @@ void FidelityView::fillGallery() {
                          .arg(topLine(d.student_top, names, 3)));
     if (static_cast<size_t>(i) < current_->disagreement_images.size()) {
       const QImage image = thumbnail(current_->disagreement_images[static_cast<size_t>(i)], current_->image_shape);
-      item->setIcon(QIcon(QPixmap::fromImage(image.scaled(56, 56, Qt::KeepAspectRatio, Qt::FastTransformation))));
+      item->setIcon(QIcon(QPixmap::fromImage(image.scaled(kGalleryIcon, kGalleryIcon, Qt::KeepAspectRatio, Qt::FastTransformation))));
     }
     item->setData(Qt::UserRole, i);
     gallery_->addItem(item);

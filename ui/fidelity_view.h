@@ -37,6 +37,12 @@ namespace distill::ui {
 
 class MirrorDialog;
 
+// The gallery's tiles: the image at kGalleryIcon pixels, three caption lines under it.
+inline constexpr int kGalleryIcon = 84;
+inline constexpr int kGalleryTileWidth = 190;
+// "#412 true: Shirt\nteacher: Shirt 91%\nstudent: T-shirt/top 55%": a tile's caption.
+QString galleryCaption(const Disagreement& d, const std::vector<std::string>& names);
+
 class FidelityView : public QWidget {
   Q_OBJECT
  public:

@@ -1,6 +1,7 @@
 #include "ui/figure.h"
 
 #include <QBuffer>
+#include <QDateTime>
 #include <QFile>
 #include <QFileInfo>
 #include <QPainter>
@@ -14,25 +15,75 @@
 #include <limits>
 #include <memory>
 
+#include "core/metrics/metric_info.h"
 #include "core/metrics/smoothing.h"
 
 namespace distill::ui {
 
-QColor runColor(int index) {
-  static const QColor kTableau[] = {{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}, {0xd6, 0x27, 0x28},
-                                    {0x94, 0x67, 0xbd}, {0x8c, 0x56, 0x4b}, {0xe3, 0x77, 0xc2}, {0x7f, 0x7f, 0x7f},
-                                    {0xbc, 0xbd, 0x22}, {0x17, 0xbe, 0xcf}};
-  if (index >= 0 && index < 10) return kTableau[index];
-  const double hue = std::fmod(0.11 + 0.618033988749895 * index, 1.0);
-  const double value = index % 2 ? 0.62 : 0.80;  // alternate brightness for neighbours
-  return QColor::fromHsvF(static_cast<float>(hue), 0.75f, static_cast<float>(value));
+QColor runColor(int index) { return QColor(QString::fromStdString(runColorHex(static_cast<size_t>(std::max(0, index))))); }
+
+Qt::PenStyle runPenStyle(int index) {
+  static const Qt::PenStyle kStyles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine};
+  return kStyles[runDashIndex(static_cast<size_t>(std::max(0, index)))];
+}
+
+QColor teacherColor() { return QColor(QLatin1String(kTeacherColorHex)); }
+QColor studentColor() { return QColor(QLatin1String(kStudentColorHex)); }
+
+FigureData metricFigure(const std::string& metric, FigureX x) {
+  const MetricInfo info = metricInfo(metric);
+  FigureData figure;
+  figure.title = QString::fromStdString(info.label);
+  figure.y_label = QString::fromStdString(metricAxisLabel(info));
+  figure.y_lower = info.lower;
+  figure.y_upper = info.upper;
+  figure.y_scale = info.percent ? 100.0 : 1.0;
+  switch (x) {
+    case FigureX::Step: figure.x_label = QStringLiteral("Step"); break;
+    case FigureX::Epoch: figure.x_label = QStringLiteral("Epoch"); break;
+    case FigureX::RelativeTime:
+      figure.x_label = QStringLiteral("Time since start");
+      figure.x_is_duration = true;
+      break;
+    case FigureX::WallTime:
+      figure.x_label = QStringLiteral("Wall time");
+      figure.x_is_wall_time = true;
+      break;
+  }
+  return figure;
+}
+
+std::pair<double, double> paddedYRange(const FigureData& figure) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& curve : figure.curves)
+    for (double y : curve.y)
+      if (std::isfinite(y) && (!figure.log_y || y > 0)) lo = std::min(lo, y), hi = std::max(hi, y);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (!(lo <= hi)) return {nan, nan};
+  if (figure.log_y) return {lo / 1.15 * figure.y_scale, hi * 1.15 * figure.y_scale};
+  double pad = (hi - lo) * 0.06;
+  if (!(pad > 0)) {
+    // A flat series or one point: a small window around it, a tenth of the bounded span
+    // where there is one, else 5% of the value.
+    const bool bounded = std::isfinite(figure.y_lower) && std::isfinite(figure.y_upper);
+    pad = bounded ? (figure.y_upper - figure.y_lower) * 0.05 : std::max(std::fabs(hi) * 0.05, 1e-3);
+  }
+  lo -= pad;
+  hi += pad;
+  if (std::isfinite(figure.y_lower)) lo = std::max(lo, figure.y_lower);
+  if (std::isfinite(figure.y_upper)) hi = std::min(hi, figure.y_upper);
+  return {lo * figure.y_scale, hi * figure.y_scale};
 }
 
 namespace {
 
+bool smoothed(const FigureData& figure, const FigureCurve& curve) {
+  return figure.smoothing > 0.0 && curve.y.size() >= kMinPointsToSmooth;
+}
+
 // On a log axis, non-positive values have no place; drop them rather than draw garbage.
 void setGraphData(QCPGraph* graph, const std::vector<double>& xs, const std::vector<double>& ys,
-                  const std::vector<size_t>* indices, bool log_y) {
+                  const std::vector<size_t>* indices, bool log_y, double y_scale) {
   QVector<double> gx, gy;
   const size_t n = indices ? indices->size() : xs.size();
   gx.reserve(static_cast<int>(n));
@@ -41,13 +92,13 @@ void setGraphData(QCPGraph* graph, const std::vector<double>& xs, const std::vec
     const size_t i = indices ? (*indices)[k] : k;
     if (log_y && !(ys[i] > 0)) continue;
     gx.push_back(xs[i]);
-    gy.push_back(ys[i]);
+    gy.push_back(ys[i] * y_scale);
   }
   graph->setData(gx, gy, /*alreadySorted=*/true);
 }
 
-// Each curve has a raw graph (faint when smoothing) and, when smoothing, a smoothed graph;
-// the smoothed values are cached on the graph pair via this list, in curve order.
+// Each curve has a raw graph (faint when smoothed) and, when smoothed, a smoothed graph after
+// it; populatePlot adds them in curve order.
 struct CurveGraphs {
   QCPGraph* raw = nullptr;
   QCPGraph* smooth = nullptr;
@@ -55,11 +106,10 @@ struct CurveGraphs {
 
 std::vector<CurveGraphs> curveGraphs(QCustomPlot& plot, const FigureData& figure) {
   std::vector<CurveGraphs> out(figure.curves.size());
-  const bool smoothing = figure.smoothing > 0.0;
   int g = 0;
   for (size_t c = 0; c < figure.curves.size() && g < plot.graphCount(); ++c) {
     out[c].raw = plot.graph(g++);
-    if (smoothing && g < plot.graphCount()) out[c].smooth = plot.graph(g++);
+    if (smoothed(figure, figure.curves[c]) && g < plot.graphCount()) out[c].smooth = plot.graph(g++);
   }
   return out;
 }
@@ -75,7 +125,7 @@ void fillData(QCustomPlot& plot, const FigureData& figure, int decimation_width)
       indices = minMaxDecimate(curve.x, curve.y, range.lower, range.upper, static_cast<size_t>(decimation_width));
       kept = &indices;
     }
-    if (graphs[c].raw) setGraphData(graphs[c].raw, curve.x, curve.y, kept, figure.log_y);
+    if (graphs[c].raw) setGraphData(graphs[c].raw, curve.x, curve.y, kept, figure.log_y, figure.y_scale);
     if (decimation_width > 0) {
       // A decimated curve is a column of min/max spikes per pixel: antialiasing it makes Qt's
       // rasterizer crawl with 20 noisy curves and shows nothing more, so only curves drawn
@@ -88,13 +138,66 @@ void fillData(QCustomPlot& plot, const FigureData& figure, int decimation_width)
     }
     if (graphs[c].smooth) {
       // Smoothing runs over the full series (the EMA depends on every earlier point); only
-      // the drawing is decimated.
-      const auto smoothed = smoothEma(curve.y, figure.smoothing);
+      // the drawing is decimated. The debiased EMA is a weighted mean of the points so far,
+      // so it never leaves the data's range.
+      const auto smoothed_values = smoothEma(curve.y, figure.smoothing);
       std::vector<size_t> smooth_indices;
       if (decimation_width > 0)
-        smooth_indices = minMaxDecimate(curve.x, smoothed, range.lower, range.upper, static_cast<size_t>(decimation_width));
-      setGraphData(graphs[c].smooth, curve.x, smoothed, decimation_width > 0 ? &smooth_indices : nullptr, figure.log_y);
+        smooth_indices =
+            minMaxDecimate(curve.x, smoothed_values, range.lower, range.upper, static_cast<size_t>(decimation_width));
+      setGraphData(graphs[c].smooth, curve.x, smoothed_values, decimation_width > 0 ? &smooth_indices : nullptr,
+                   figure.log_y, figure.y_scale);
     }
+  }
+}
+
+// Seconds since the start, ticked at round numbers of the unit that fits the span.
+class DurationTicker : public QCPAxisTicker {
+ public:
+  explicit DurationTicker(double unit_s) : unit_s_(unit_s) {}
+
+ protected:
+  double getTickStep(const QCPRange& range) override {
+    return QCPAxisTicker::getTickStep(QCPRange(range.lower / unit_s_, range.upper / unit_s_)) * unit_s_;
+  }
+  QString getTickLabel(double tick, const QLocale& locale, QChar format, int precision) override {
+    return QCPAxisTicker::getTickLabel(tick / unit_s_, locale, format, precision);
+  }
+
+ private:
+  double unit_s_;
+};
+
+std::pair<double, double> xExtent(const FigureData& figure) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& curve : figure.curves)
+    if (!curve.x.empty()) lo = std::min(lo, curve.x.front()), hi = std::max(hi, curve.x.back());
+  return {lo, hi};
+}
+
+void setXTicker(QCustomPlot& plot, const FigureData& figure) {
+  const auto [x_lo, x_hi] = xExtent(figure);
+  const double span = x_hi > x_lo ? x_hi - x_lo : 0.0;
+  if (figure.x_is_wall_time) {
+    auto ticker = QSharedPointer<QCPAxisTickerDateTime>::create();
+    // Seconds where a run is short: "HH:mm" repeated the same label across a 3-minute run.
+    ticker->setDateTimeFormat(span < 15 * 60 ? QStringLiteral("HH:mm:ss") : span < 2 * 86400 ? QStringLiteral("HH:mm")
+                                                                                          : QStringLiteral("MM-dd HH:mm"));
+    ticker->setTickCount(5);
+    plot.xAxis->setTicker(ticker);
+    QString label = figure.x_label;
+    if (x_lo <= x_hi && span < 2 * 86400)
+      label += QStringLiteral(" (%1)").arg(QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(x_lo * 1000))
+                                               .toString(QStringLiteral("yyyy-MM-dd")));
+    plot.xAxis->setLabel(label);
+  } else if (figure.x_is_duration) {
+    const double unit = span >= 3 * 3600 ? 3600 : span >= 3 * 60 ? 60 : 1;
+    plot.xAxis->setTicker(QSharedPointer<DurationTicker>::create(unit));
+    plot.xAxis->setLabel(figure.x_label + (unit == 3600 ? QStringLiteral(" (h)") : unit == 60 ? QStringLiteral(" (min)")
+                                                                                            : QStringLiteral(" (s)")));
+  } else {
+    plot.xAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    plot.xAxis->setLabel(figure.x_label);
   }
 }
 
@@ -113,15 +216,8 @@ void populatePlot(QCustomPlot& plot, const FigureData& figure, int decimation_wi
     title->setObjectName(QStringLiteral("title"));
     plot.plotLayout()->addElement(0, 0, title);
   }
-  plot.xAxis->setLabel(figure.x_label);
+  setXTicker(plot, figure);
   plot.yAxis->setLabel(figure.y_label);
-  if (figure.x_is_wall_time) {
-    auto ticker = QSharedPointer<QCPAxisTickerDateTime>::create();
-    ticker->setDateTimeFormat(QStringLiteral("HH:mm\nyyyy-MM-dd"));
-    plot.xAxis->setTicker(ticker);
-  } else {
-    plot.xAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
-  }
   if (figure.log_y) {
     plot.yAxis->setScaleType(QCPAxis::stLogarithmic);
     plot.yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
@@ -129,40 +225,45 @@ void populatePlot(QCustomPlot& plot, const FigureData& figure, int decimation_wi
     plot.yAxis->setScaleType(QCPAxis::stLinear);
     plot.yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
   }
-  const bool smoothing = figure.smoothing > 0.0;
   for (const auto& curve : figure.curves) {
+    const bool smooth = smoothed(figure, curve);
     QCPGraph* raw = plot.addGraph();
     QColor raw_color = curve.color;
-    if (smoothing) raw_color.setAlpha(60);  // faint behind the smoothed curve
-    raw->setPen(QPen(raw_color, smoothing ? 1.0 : 1.5));
+    if (smooth) raw_color.setAlpha(60);  // faint behind the smoothed curve
+    raw->setPen(QPen(raw_color, smooth ? 1.0 : 1.5, smooth ? Qt::SolidLine : curve.pen_style));
     raw->setName(curve.label);
-    if (curve.x.size() <= 40 && !smoothing)  // evaluation curves: few points, mark each
+    if (curve.x.size() <= 40 && !smooth)  // evaluation curves: few points, mark each
       raw->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 4));
-    if (smoothing) {
+    if (curve.x.empty()) {
+      raw->removeFromLegend();  // a run without this metric: its colour is kept, its entry not
+    } else if (smooth) {
       raw->removeFromLegend();
-      QCPGraph* smooth = plot.addGraph();
-      smooth->setPen(QPen(curve.color, 1.6));
-      smooth->setName(curve.label);
+      QCPGraph* smooth_graph = plot.addGraph();
+      smooth_graph->setPen(QPen(curve.color, 1.6, curve.pen_style));
+      smooth_graph->setName(curve.label);
+    } else if (figure.smoothing > 0.0) {
+      raw->setName(curve.label + QStringLiteral(" (raw: %1 points, too few to smooth)").arg(curve.x.size()));
     }
   }
-  plot.legend->setVisible(!figure.curves.empty());
+  plot.legend->setVisible(plot.legend->itemCount() > 0);
   // Rescale on the full range first, so the decimation sees all of it. Min/max decimation
-  // over that range keeps every curve's first and last point and its extremes, so on a linear
-  // Y axis the decimated curves rescale exactly as the full ones would, without QCustomPlot
-  // holding every point; on a log axis dropped non-positive points could change that.
-  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo;
-  for (const auto& curve : figure.curves)
-    if (!curve.x.empty()) x_lo = std::min(x_lo, curve.x.front()), x_hi = std::max(x_hi, curve.x.back());
+  // over that range keeps every curve's first and last point and its extremes.
+  const auto [x_lo, x_hi] = xExtent(figure);
   const bool decimate_first = decimation_width > 0 && !figure.log_y && x_lo < x_hi;
   if (decimate_first) plot.xAxis->setRange(x_lo, x_hi);
   fillData(plot, figure, decimate_first ? decimation_width : 0);
   plot.rescaleAxes();
+  if (x_lo == x_hi) plot.xAxis->setRange(x_lo - 1, x_hi + 1);  // one point: not a zero-width axis
+  // Y from the data, padded, within the metric's bounds (rescaleAxes alone gave a flat
+  // accuracy series an axis from -1.5 to 3.3).
+  const auto [y_lo, y_hi] = paddedYRange(figure);
+  if (std::isfinite(y_lo) && std::isfinite(y_hi) && y_lo < y_hi) plot.yAxis->setRange(y_lo, y_hi);
   // Keep the legend off the curves' ends: rising curves (accuracy, agreement) end high, so
   // their legend goes bottom right; falling ones (losses) keep it top right.
   double end_sum = 0.0;
   int ends = 0;
   for (const auto& curve : figure.curves)
-    if (!curve.y.empty() && std::isfinite(curve.y.back())) end_sum += curve.y.back(), ++ends;
+    if (!curve.y.empty() && std::isfinite(curve.y.back())) end_sum += curve.y.back() * figure.y_scale, ++ends;
   const QCPRange y_range = plot.yAxis->range();
   const bool ends_high = ends > 0 && end_sum / ends > (y_range.lower + y_range.upper) / 2;
   plot.axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignRight | (ends_high ? Qt::AlignBottom : Qt::AlignTop));
@@ -206,6 +307,14 @@ std::unique_ptr<QCustomPlot> paperPlot(const FigureData& figure, int width, int 
   plot->legend->setRowSpacing(-3);
   plot->setAntialiasedElements(QCP::aeAll);
   populatePlot(*plot, figure, 0);
+  // A marker on a bound (accuracy 100%, loss 0) sat on the frame, cut in half: pad the plot
+  // area by a marker's size in pixels at each end (not a value past the bound: no tick there).
+  plot->replot(QCustomPlot::rpImmediateRefresh);  // lays out the axis rectangle
+  if (!figure.log_y && plot->axisRect()->height() > 20) {
+    const QCPRange range = plot->yAxis->range();
+    const double per_pixel = range.size() / plot->axisRect()->height();
+    plot->yAxis->setRange(range.lower - 5 * per_pixel, range.upper + 5 * per_pixel);
+  }
   if (auto* title = plot->findChild<QCPTextElement*>(QStringLiteral("title"))) {
     QFont title_font = font;
     title_font.setBold(true);

@@ -14,32 +14,61 @@
 #include <QImage>
 #include <QString>
 
+#include <limits>
 #include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
 class QCustomPlot;
 
 namespace distill::ui {
 
-// The colour of the run at `index` in a comparison: Tableau 10, then golden-angle hues, so
-// 50 runs stay distinguishable and the first ten look familiar.
+// The colour of the run at `index` in a comparison (core/metrics/metric_info.h: Okabe-Ito,
+// then golden-angle hues), and its line style, so that runs differ in greyscale print too.
 QColor runColor(int index);
+Qt::PenStyle runPenStyle(int index);
+QColor teacherColor();  // orange, in every chart
+QColor studentColor();  // blue
 
 struct FigureCurve {
   QString label;  // legend text (the run's "#id name")
   QColor color;
   std::vector<double> x, y;  // the full data, x ascending
+  Qt::PenStyle pen_style = Qt::SolidLine;
 };
+
+enum class FigureX { Step, Epoch, RelativeTime, WallTime };
+
+// Below this many points a curve is drawn raw even when smoothing is on: an EMA over a few
+// evaluations only drags the line towards its start. The legend says so.
+inline constexpr size_t kMinPointsToSmooth = 10;
 
 struct FigureData {
   QString title;
   QString x_label;
   QString y_label;
   std::vector<FigureCurve> curves;
-  bool x_is_wall_time = false;  // x in Unix seconds, drawn as dates and times
+  bool x_is_wall_time = false;  // x in Unix seconds, drawn as times of day (date in the label)
+  bool x_is_duration = false;   // x in seconds since the start, ticks in s, min or h by span
   bool log_y = false;
   double smoothing = 0.0;  // TensorBoard EMA weight in [0, 1); 0 draws the raw curves only
+  // The metric's bounds in stored units (NaN: none): the Y range is padded around the data
+  // but never past them. y_scale multiplies every value drawn (100 for a percent metric).
+  double y_lower = std::numeric_limits<double>::quiet_NaN();
+  double y_upper = std::numeric_limits<double>::quiet_NaN();
+  double y_scale = 1.0;
 };
+
+// An empty figure of one metric, titled and labelled from the metric table (its human label
+// and unit, its bounds, percent or not) with the X axis of `x`. The compare view and the
+// CLI's export both start from it, so their figures are the same.
+FigureData metricFigure(const std::string& metric, FigureX x);
+
+// The Y range a figure's data gets: the data's extent padded by 6% (a flat series by a
+// little around its value), clamped to the bounds, in drawn units (after y_scale).
+// {NaN, NaN} without finite data.
+std::pair<double, double> paddedYRange(const FigureData& figure);
 
 // Fills `plot` with the figure. `decimation_width` > 0 draws each curve min/max-decimated to
 // that many buckets over the current x range (the screen); 0 draws every point (exports).

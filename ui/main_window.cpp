@@ -7,6 +7,11 @@
 #include <QCloseEvent>
 #include <QShowEvent>
 #include <QDateTime>
+#include <QDesktopServices>
+#include <QDir>
+#include <QScreen>
+#include <QStatusBar>
+#include <QUrl>
 #include <QDockWidget>
 #include <QFile>
 #include <QFileDialog>
@@ -75,7 +80,10 @@ MainWindow::MainWindow(const QString& database_path, QWidget* parent) : QMainWin
 
   buildActions();
   buildLayout();
-  resize(1600, 1000);
+  // Within the screen's available area (a 1280x800 laptop has about 1280x760 of it), at most
+  // 1600x1000; the layout's minimum is below 1280x720, so the window can be that small.
+  const QRect available = screen() ? screen()->availableGeometry() : QRect(0, 0, 1600, 1000);
+  resize(std::min(1600, available.width()), std::min(1000, available.height()));
   openDatabase(database_path);
   appendLog(LogLevel::Info, tr("Distill Workbench %1, LibTorch %2, %3 CPU cores, devices: %4")
                                 .arg(toQ(workbenchVersion()), toQ(torchVersion()))
@@ -211,7 +219,7 @@ void MainWindow::buildLayout() {
   experiment_dock->setObjectName(QStringLiteral("experiment-dock"));
   experiment_dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
   experiment_dock->setWidget(experiment);
-  experiment_dock->setMinimumWidth(340);
+  experiment_dock->setMinimumWidth(300);
   addDockWidget(Qt::LeftDockWidgetArea, experiment_dock);
 
   // ---- centre: banner, charts, status
@@ -295,7 +303,7 @@ void MainWindow::buildLayout() {
   run_table_->horizontalHeader()->setHighlightSections(false);
   run_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
   run_table_->horizontalHeader()->setStretchLastSection(true);
-  run_table_->setMinimumWidth(420);  // #, name, status, agreement and accuracy at a glance
+  run_table_->setMinimumWidth(240);  // #, name and status; the columns after them scroll
   for (auto [column, width] : std::initializer_list<std::pair<int, int>>{
            {RunListModel::Id, 30}, {RunListModel::Name, 118}, {RunListModel::Status, 126}, {RunListModel::Agreement, 76},
            {RunListModel::StudentAccuracy, 80}, {RunListModel::Started, 112}, {RunListModel::Dataset, 120}})
@@ -323,6 +331,19 @@ void MainWindow::buildLayout() {
   runs_dock->setWidget(runs_panel);
   addDockWidget(Qt::RightDockWidgetArea, runs_dock);
 
+  // ---- exports say where the file went
+  export_folder_button_ = new QToolButton;
+  export_folder_button_->setObjectName(QStringLiteral("open-export-folder"));
+  export_folder_button_->setText(tr("Open folder"));
+  export_folder_button_->setAutoRaise(true);
+  export_folder_button_->hide();
+  statusBar()->addPermanentWidget(export_folder_button_);
+  connect(export_folder_button_, &QToolButton::clicked, this, [this] {
+    QDesktopServices::openUrl(QUrl::fromLocalFile(QFileInfo(last_export_).absolutePath()));
+  });
+  connect(compare_, &CompareView::exported, this, &MainWindow::onExported);
+  for (auto* chart : charts_->charts()) connect(chart, &ChartView::exported, this, &MainWindow::onExported);
+
   // ---- bottom: log
   log_ = new QPlainTextEdit;
   log_->setObjectName(QStringLiteral("log"));
@@ -338,6 +359,23 @@ void MainWindow::buildLayout() {
   setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
 }
 
+void MainWindow::onExported(const QString& path) {
+  last_export_ = QFileInfo(path).absoluteFilePath();
+  statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(last_export_)));
+  export_folder_button_->show();
+  appendLog(LogLevel::Info, tr("Exported %1").arg(last_export_));
+}
+
+QString MainWindow::runTitle(qint64 run_id) const {
+  QString name;
+  try {
+    if (store_)
+      if (auto run = store_->getRun(run_id)) name = toQ(run->name);
+  } catch (const std::exception&) {
+  }
+  return name.isEmpty() ? tr("Run %1").arg(run_id) : tr("Run %1 \"%2\"").arg(run_id).arg(name);
+}
+
 void MainWindow::showEvent(QShowEvent* event) {
   QMainWindow::showEvent(event);
   if (docks_sized_) return;  // also set when restoreSettings() restored a saved layout
@@ -346,8 +384,10 @@ void MainWindow::showEvent(QShowEvent* event) {
   auto* experiment = findChild<QDockWidget*>(QStringLiteral("experiment-dock"));
   auto* runs = findChild<QDockWidget*>(QStringLiteral("runs-dock"));
   auto* log = findChild<QDockWidget*>(QStringLiteral("log-dock"));
-  resizeDocks({experiment, runs}, {380, 480}, Qt::Horizontal);
-  resizeDocks({log}, {150}, Qt::Vertical);
+  // Shares of the width, so that a laptop's window keeps most of it for the charts.
+  const int w = width();
+  resizeDocks({experiment, runs}, {std::clamp(w * 26 / 100, 330, 400), std::clamp(w * 22 / 100, 250, 480)}, Qt::Horizontal);
+  resizeDocks({log}, {std::clamp(height() / 7, 90, 150)}, Qt::Vertical);
 }
 
 // ---- database ---------------------------------------------------------------------------
@@ -536,7 +576,7 @@ void MainWindow::onRunStarted(qint64 run_id, QString description) {
     }
   }
   resuming_run_id_ = 0;
-  appendLog(LogLevel::Info, tr("Run %1 started: %2").arg(run_id).arg(description));
+  appendLog(LogLevel::Info, tr("%1 started: %2").arg(runTitle(run_id), description));
   refreshRuns();
   run_list_->setLiveNote(run_id, tr("0%"));
 }
@@ -601,15 +641,17 @@ void MainWindow::onRunFinished(qint64 run_id, RunEnd run_end, QString error) {
   run_list_->setLiveNote(run_id, QString());
   switch (run_end) {
     case RunEnd::Completed:
-      appendLog(LogLevel::Info, tr("Run %1 completed").arg(run_id));
+      appendLog(LogLevel::Info, tr("%1 completed").arg(runTitle(run_id)));
+      appendLog(LogLevel::Info, finalMetricsLine(run_id, QStringLiteral("completed")));
       status_->setState(tr("completed"));
       break;
     case RunEnd::Stopped:
-      appendLog(LogLevel::Warning, tr("Run %1 stopped; what it recorded is kept").arg(run_id));
+      appendLog(LogLevel::Warning, tr("%1 stopped; what it recorded is kept").arg(runTitle(run_id)));
+      appendLog(LogLevel::Info, finalMetricsLine(run_id, QStringLiteral("stopped")));
       status_->setState(tr("stopped"));
       break;
     case RunEnd::Failed:
-      appendLog(LogLevel::Error, tr("Run %1 failed: %2").arg(run_id).arg(error));
+      appendLog(LogLevel::Error, tr("%1 failed: %2").arg(runTitle(run_id), error));
       status_->setState(tr("failed"));
       showBanner(tr("Run %1 failed: %2").arg(run_id).arg(error));
       break;
@@ -661,6 +703,24 @@ void MainWindow::appendLog(LogLevel level, const QString& message) {
   }
   log_->appendHtml(QStringLiteral("<span style='color:#888888'>%1</span> <span%2>%3%4</span>")
                        .arg(time, style, prefix, message.toHtmlEscaped()));
+}
+
+// The line `distill run` prints at its end (app/cli/main.cpp), so the window's log and a
+// terminal read the same: "run 3 completed: teacher acc 0.8993, student acc 0.8953, ...".
+QString MainWindow::finalMetricsLine(qint64 run_id, const QString& status) const {
+  std::map<std::string, double> final;
+  try {
+    if (store_)
+      if (auto run = store_->getRun(run_id)) final = run->final_metrics;
+  } catch (const std::exception&) {
+  }
+  auto value = [&](const char* key) {
+    auto it = final.find(key);
+    return it == final.end() ? QStringLiteral("-") : QString::number(it->second, 'f', 4);
+  };
+  return tr("run %1 %2: teacher acc %3, student acc %4, agreement %5, KL %6")
+      .arg(run_id)
+      .arg(status, value("eval/teacher_acc"), value("eval/student_acc"), value("eval/agreement"), value("eval/kl"));
 }
 
 QString MainWindow::logText() const { return log_->toPlainText(); }

@@ -78,6 +78,8 @@ class MainWindow : public QMainWindow {
   void saveSettings() const;
   QString logText() const;
   QString bannerText() const;
+  QString lastExport() const { return last_export_; }
+  QToolButton* openExportFolderButton() const { return export_folder_button_; }
   qint64 displayedRunId() const { return displayed_run_id_; }
 
  public slots:
@@ -114,6 +116,9 @@ class MainWindow : public QMainWindow {
   // training-state checkpoint); `why` says why not.
   bool canResume(qint64 run_id, QString* why);
   void appendLog(LogLevel level, const QString& message);
+  void onExported(const QString& path);
+  QString runTitle(qint64 run_id) const;  // Run 3 "the user's name"
+  QString finalMetricsLine(qint64 run_id, const QString& status) const;
   void showBanner(const QString& message);  // empty hides it
 
   QString database_path_;
@@ -140,6 +145,8 @@ class MainWindow : public QMainWindow {
   QAction* export_action_ = nullptr;
   QAction* about_action_ = nullptr;
   RecentFiles* recent_ = nullptr;
+  QToolButton* export_folder_button_ = nullptr;
+  QString last_export_;
   bool settings_restored_ = false;
 
   qint64 displayed_run_id_ = 0;

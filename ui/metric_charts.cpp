@@ -17,12 +17,12 @@ MetricCharts::MetricCharts(QWidget* parent) : QWidget(parent) {
   loss_->addSeries({"eval/teacher_loss", tr("teacher test"), kTeacherColor, Qt::SolidLine, 2.2, /*markers=*/true});
   loss_->addSeries({"eval/student_loss", tr("student test"), kStudentColor.darker(125), Qt::SolidLine, 2.2, /*markers=*/true});
 
-  agreement_ = new ChartView(tr("Teacher-student agreement"), epoch_label, tr("top-1 agreement"), tr("KL(teacher || student)"));
+  agreement_ = new ChartView(tr("Teacher-student agreement"), epoch_label, tr("top-1 agreement (%)"), tr("KL (nats)"));
   agreement_->addSeries({"eval/agreement", tr("top-1 agreement"), QColor(0x6A, 0x3D, 0x9A), Qt::SolidLine, 2.0, true});
   agreement_->addSeries({"eval/kl", tr("predictive KL (right axis)"), QColor(0xC0, 0x39, 0x2B), Qt::DashLine, 1.8, true,
                          /*right_axis=*/true});
 
-  accuracy_ = new ChartView(tr("Test accuracy"), epoch_label, tr("accuracy"));
+  accuracy_ = new ChartView(tr("Test accuracy"), epoch_label, tr("accuracy (%)"));
   accuracy_->addSeries({"eval/teacher_acc", tr("teacher"), kTeacherColor, Qt::SolidLine, 2.0, true});
   accuracy_->addSeries({"eval/student_acc", tr("student"), kStudentColor, Qt::SolidLine, 2.0, true});
 

@@ -14,14 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics/metric_info.h"
 #include "core/train/observer.h"
 
 namespace distill::ui {
 
 class ChartView;
 
-inline const QColor kTeacherColor{0xE0, 0x6C, 0x00};  // orange
-inline const QColor kStudentColor{0x1F, 0x6F, 0xC5};  // blue
+// From core/metrics/metric_info.h, the one colour table of window, CLI export and report.
+inline const QColor kTeacherColor{QLatin1String(kTeacherColorHex)};  // orange
+inline const QColor kStudentColor{QLatin1String(kStudentColorHex)};  // blue
 
 class MetricCharts : public QWidget {
   Q_OBJECT

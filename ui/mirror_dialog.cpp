@@ -23,6 +23,24 @@ QString toQ(const std::string& text) { return QString::fromStdString(text); }
 
 QString pct(double fraction) { return QStringLiteral("%1%").arg(100.0 * fraction, 0, 'f', 1); }
 
+// With fewer than three references a standard deviation is no estimate of the spread (with two
+// it is half their difference, and often exactly 0.0%): say so instead of "± 0.0%".
+constexpr int kMinReferencesForSpread = 3;
+
+// The core's notes name the CLI's flags; in the window the same settings are fields of this
+// dialog, so the notes name those instead.
+QString windowWording(QString note) {
+  note.replace(QStringLiteral("--reference-epochs"), QStringLiteral("the \"epochs\" field"));
+  note.replace(QStringLiteral("--reference-samples"), QStringLiteral("the \"training images\" field"));
+  note.replace(QStringLiteral("--probe-samples"), QStringLiteral("the \"images per probe\" field"));
+  note.replace(QStringLiteral("--references"), QStringLiteral("the \"references\" field"));
+  note.replace(QStringLiteral("give --other-dataset FOLDER"),
+               QStringLiteral("run `distill mirror --other-dataset FOLDER` from a terminal"));
+  note.replace(QStringLiteral("give one with --other-dataset FOLDER"),
+               QStringLiteral("the terminal's `distill mirror --other-dataset FOLDER` takes one"));
+  return note;
+}
+
 QTableWidgetItem* cell(const QString& text, Qt::Alignment alignment = Qt::AlignRight | Qt::AlignVCenter) {
   auto* item = new QTableWidgetItem(text);
   item->setTextAlignment(alignment);
@@ -207,6 +225,11 @@ void MirrorDialog::onDone(std::shared_ptr<MirrorReport> report, QString error) {
 
 void MirrorDialog::showReport(const MirrorReport& report) {
   report_ = std::make_unique<MirrorReport>(report);
+  const bool spread = report.references >= kMinReferencesForSpread;
+  const QString no_spread = tr("spread n/a");
+  auto mean_pm = [&](const QString& mean, const QString& std) {
+    return spread ? QStringLiteral("%1 ± %2").arg(mean, std) : QStringLiteral("%1 (%2)").arg(mean, no_spread);
+  };
   table_->setRowCount(static_cast<int>(report.probes.size()));
   int row = 0;
   for (const auto& p : report.probes) {
@@ -216,28 +239,35 @@ void MirrorDialog::showReport(const MirrorReport& report) {
     table_->setItem(row, 1, cell(QString::number(p.samples)));
     table_->setItem(row, 2, cell(pct(p.agreement)));
     table_->setItem(row, 3, cell(QString::number(p.kl, 'f', 3)));
-    table_->setItem(row, 4, cell(QStringLiteral("%1 ± %2").arg(pct(p.reference_vs_a_agreement_mean), pct(p.reference_vs_a_agreement_std))));
-    table_->setItem(row, 5, cell(QStringLiteral("%1 ± %2 (%3)")
-                                     .arg(p.reference_vs_a_kl_mean, 0, 'f', 3)
-                                     .arg(p.reference_vs_a_kl_std, 0, 'f', 3)
+    table_->setItem(row, 4, cell(mean_pm(pct(p.reference_vs_a_agreement_mean), pct(p.reference_vs_a_agreement_std))));
+    table_->setItem(row, 5, cell(tr("%1 (closest %2)")
+                                     .arg(mean_pm(QString::number(p.reference_vs_a_kl_mean, 'f', 3),
+                                                  QString::number(p.reference_vs_a_kl_std, 'f', 3)))
                                      .arg(p.reference_vs_a_kl_min, 0, 'f', 3)));
-    table_->setItem(row, 6, cell(QStringLiteral("%1 ± %2").arg(pct(p.reference_agreement_mean), pct(p.reference_agreement_std))));
+    table_->setItem(row, 6, cell(mean_pm(pct(p.reference_agreement_mean), pct(p.reference_agreement_std))));
+    // A finding, not an error: bold for "yes", in the text colour (red read as a failure).
     auto* closer = cell(p.closer_than_references ? tr("yes") : tr("no"), Qt::AlignCenter);
-    closer->setForeground(p.closer_than_references ? QColor(0xC0, 0x39, 0x2B) : QColor(0x2E, 0x9E, 0x44));
+    QFont closer_font = closer->font();
+    closer_font.setBold(p.closer_than_references);
+    closer->setFont(closer_font);
     table_->setItem(row, 7, closer);
     ++row;
   }
-  const QString colour = report.mirrors ? QStringLiteral("#C0392B") : QStringLiteral("#2E7D32");
-  verdict_->setText(QStringLiteral("<b style=\"color:%1\">%2</b>").arg(colour, toQ(report.verdict).toHtmlEscaped()));
+  // The verdict is an answer, not an alarm: bold in the palette's text colour either way.
+  verdict_->setText(QStringLiteral("<b>%1</b>").arg(toQ(report.verdict).toHtmlEscaped()));
   QStringList lines;
   lines << toQ(report.evidence);
   lines << tr("A: %1").arg(toQ(report.model_a)) << tr("B: %1").arg(toQ(report.model_b));
   lines << tr("References: %1").arg(toQ(report.reference_description));
-  lines << tr("Test accuracy: A %1, B %2, references %3 ± %4 · %5 s")
-               .arg(pct(report.a_test_acc), pct(report.b_test_acc), pct(report.reference_test_acc_mean),
-                    pct(report.reference_test_acc_std))
+  lines << tr("Test accuracy: A %1, B %2, references %3 · %4 s")
+               .arg(pct(report.a_test_acc), pct(report.b_test_acc),
+                    mean_pm(pct(report.reference_test_acc_mean), pct(report.reference_test_acc_std)))
                .arg(report.seconds, 0, 'f', 0);
-  for (const auto& note : report.notes) lines << tr("Note: %1").arg(toQ(note));
+  if (!spread)
+    lines << tr("Note: with %1 reference models the spread between them cannot be estimated; use 3 or more "
+                "(the \"references\" field) for a ± that means something.")
+                 .arg(report.references);
+  for (const auto& note : report.notes) lines << tr("Note: %1").arg(windowWording(toQ(note)));
   evidence_->setText(lines.join(QStringLiteral("\n")));
 }
 

@@ -1,6 +1,7 @@
 #include "ui/status_panel.h"
 
 #include <QHBoxLayout>
+#include <QVBoxLayout>
 #include <QLabel>
 #include <QProgressBar>
 
@@ -35,24 +36,34 @@ void setSteadyText(QLabel* l, const QString& text) {
 }  // namespace
 
 StatusPanel::StatusPanel(QWidget* parent) : QWidget(parent) {
-  state_ = label(QStringLiteral("state"), 90);
+  state_ = label(QStringLiteral("state"), 80);
   state_->setStyleSheet(QStringLiteral("font-weight: bold;"));
   phase_ = label(QStringLiteral("phase"), 110);
   position_ = steadyLabel(QStringLiteral("position"), 190);
   progress_ = new QProgressBar;
   progress_->setObjectName(QStringLiteral("progress"));
   progress_->setRange(0, 1000);
-  progress_->setMinimumWidth(220);
+  progress_->setAlignment(Qt::AlignCenter);
+  // Room for the longest text it shows ("100.0% · ETA 59 min 59 s"): its text is never cut.
+  progress_->setMinimumWidth(progress_->fontMetrics().horizontalAdvance(tr("100.0% · ETA 59 min 59 s")) + 48);
   speed_ = steadyLabel(QStringLiteral("speed"), 120);
   device_ = label(QStringLiteral("device"), 90);
-  auto* layout = new QHBoxLayout(this);
+  // Two rows: the labels, then the progress bar across the whole width. In one row the
+  // labels and the bar needed 820 pixels, more than the centre has on a 1280-pixel screen,
+  // and the bar's text was cut (".1% · ETA 28 s").
+  auto* labels = new QHBoxLayout;
+  labels->setContentsMargins(0, 0, 0, 0);
+  labels->addWidget(state_);
+  labels->addWidget(phase_);
+  labels->addWidget(position_);
+  labels->addStretch(1);
+  labels->addWidget(speed_);
+  labels->addWidget(device_);
+  auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(6, 2, 6, 2);
-  layout->addWidget(state_);
-  layout->addWidget(phase_);
-  layout->addWidget(position_);
-  layout->addWidget(progress_, 1);
-  layout->addWidget(speed_);
-  layout->addWidget(device_);
+  layout->setSpacing(2);
+  layout->addLayout(labels);
+  layout->addWidget(progress_);
   reset();
 }
 
@@ -95,6 +106,8 @@ void StatusPanel::reset() {
 }
 
 QString StatusPanel::phaseText() const { return phase_->text(); }
+QString StatusPanel::progressText() const { return progress_->text(); }
+QProgressBar* StatusPanel::progressBar() const { return progress_; }
 int StatusPanel::progressValue() const { return progress_->value(); }
 
 }  // namespace distill::ui

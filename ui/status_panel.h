@@ -25,6 +25,8 @@ class StatusPanel : public QWidget {
   void reset();
 
   QString phaseText() const;
+  QString progressText() const;  // as drawn: "42.1% · ETA 28 s"
+  QProgressBar* progressBar() const;
   int progressValue() const;
 
   static QString durationText(double seconds);

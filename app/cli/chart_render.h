@@ -17,8 +17,13 @@ struct ChartCurve {
 };
 
 struct ChartRequest {
+  // When set, the title, axis labels, units and Y bounds come from the metric table
+  // (core/metrics/metric_info.h) exactly as the window's compare view draws them, and
+  // title/x_label/y_label are ignored.
+  std::string metric;
+  std::string x_axis = "step";  // step, epoch, relative, wall (with `metric`)
   std::string title, x_label, y_label;
-  std::vector<ChartCurve> curves;  // curve i gets the compare view's colour of run i
+  std::vector<ChartCurve> curves;  // curve i gets the compare view's colour and line style of run i
   bool x_is_wall_time = false;
   bool log_y = false;
   double smoothing = 0.0;
@@ -29,7 +34,7 @@ struct ChartRequest {
 };
 
 bool chartsAvailable();
-// "#1f77b4": the colour of run i in charts (empty without charts).
+// "#0072b2": the colour of run i in charts (runColorHex(), also without charts).
 std::string chartColorHex(size_t index);
 // Throws std::runtime_error.
 void writeChart(const ChartRequest& request, const std::string& path);

@@ -2,11 +2,12 @@
 #include <stdexcept>
 
 #include "app/cli/chart_render.h"
+#include "core/metrics/metric_info.h"
 
 namespace distill::cli {
 
 bool chartsAvailable() { return false; }
-std::string chartColorHex(size_t) { return {}; }
+std::string chartColorHex(size_t index) { return runColorHex(index); }  // the report's swatches
 
 void writeChart(const ChartRequest& request, const std::string&) {
   throw std::runtime_error("chart format '" + request.format +

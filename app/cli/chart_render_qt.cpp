@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "app/cli/chart_render.h"
+#include "core/metrics/metric_info.h"
 #include "ui/figure.h"
 
 namespace distill::cli {
@@ -31,17 +32,33 @@ void ensureApplication() {
   static std::unique_ptr<QApplication> app = std::make_unique<QApplication>(argc, argv);
 }
 
+ui::FigureX figureX(const std::string& name) {
+  if (name == "epoch") return ui::FigureX::Epoch;
+  if (name == "relative") return ui::FigureX::RelativeTime;
+  if (name == "wall") return ui::FigureX::WallTime;
+  return ui::FigureX::Step;
+}
+
+// The same figure the compare view draws: metricFigure() for titles, units and bounds,
+// runColor() and runPenStyle() for the curves.
 ui::FigureData figureFor(const ChartRequest& request) {
   ui::FigureData figure;
-  figure.title = QString::fromStdString(request.title);
-  figure.x_label = QString::fromStdString(request.x_label);
-  figure.y_label = QString::fromStdString(request.y_label);
-  figure.x_is_wall_time = request.x_is_wall_time;
+  if (!request.metric.empty()) {
+    figure = ui::metricFigure(request.metric, figureX(request.x_axis));
+  } else {
+    figure.title = QString::fromStdString(request.title);
+    figure.x_label = QString::fromStdString(request.x_label);
+    figure.y_label = QString::fromStdString(request.y_label);
+    figure.x_is_wall_time = request.x_is_wall_time;
+  }
   figure.log_y = request.log_y;
   figure.smoothing = request.smoothing;
   int index = 0;
-  for (const auto& curve : request.curves)
-    figure.curves.push_back({QString::fromStdString(curve.label), ui::runColor(index++), curve.x, curve.y});
+  for (const auto& curve : request.curves) {
+    figure.curves.push_back({QString::fromStdString(curve.label), ui::runColor(index), curve.x, curve.y,
+                             ui::runPenStyle(index)});
+    ++index;
+  }
   return figure;
 }
 
@@ -62,7 +79,7 @@ ui::ExportOptions optionsFor(const ChartRequest& request) {
 
 bool chartsAvailable() { return true; }
 
-std::string chartColorHex(size_t index) { return ui::runColor(static_cast<int>(index)).name().toStdString(); }
+std::string chartColorHex(size_t index) { return runColorHex(index); }
 
 void writeChart(const ChartRequest& request, const std::string& path) {
   ensureApplication();

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/errors.h"
+#include "core/metrics/metric_info.h"
 #include "app/cli/console_progress.h"
 #include "core/runtime/runtime.h"
 #include "core/text/utf8.h"
@@ -175,12 +176,13 @@ XAxis xAxisFromName(const std::string& name) {
 
 ChartRequest chartFor(const Comparison& comparison, const std::string& metric, XAxis x_axis) {
   ChartRequest request;
-  request.title = metric;
-  request.y_label = metric;
-  request.x_label = x_axis == XAxis::Step       ? "step"
-                    : x_axis == XAxis::Epoch    ? "epoch"
-                    : x_axis == XAxis::Relative ? "time since start (s)"
-                                                : "wall time";
+  // Titles, labels, units and bounds from the metric table, as the window draws them.
+  request.metric = metric;
+  request.x_axis = x_axis == XAxis::Step ? "step" : x_axis == XAxis::Epoch ? "epoch" : x_axis == XAxis::Relative ? "relative" : "wall";
+  const MetricInfo info = metricInfo(metric);
+  request.title = info.label;
+  request.y_label = metricAxisLabel(info);
+  request.x_label = request.x_axis;
   request.x_is_wall_time = x_axis == XAxis::Wall;
   for (const auto& r : comparison.runs) {
     ChartCurve curve{runLabel(r.run), {}, {}};

@@ -144,6 +144,10 @@ class TestChartView : public QObject {
     chart.resize(600, 400);
     chart.show();
     QVERIFY(QTest::qWaitForWindowExposed(&chart));
+    // The legend lists series with data only.
+    QVERIFY(!chart.legend->itemWithPlottable(chart.graphFor("eval/student_acc")));
+    chart.append({"eval/teacher_acc", 469, 1.0, 0.0, 0.85});
+    chart.append({"eval/student_acc", 469, 1.0, 0.0, 0.81});
     chart.replot();
     auto* item = chart.legend->itemWithPlottable(chart.graphFor("eval/student_acc"));
     QVERIFY(item);
@@ -165,9 +169,10 @@ class TestChartView : public QObject {
     chart.append({"eval/student_acc", 938, 2.0, 0.0, 0.84375});
     chart.resetView();
     chart.replot();
-    const QPoint at(static_cast<int>(chart.xAxis->coordToPixel(2.0)), static_cast<int>(chart.yAxis->coordToPixel(0.84375)));
+    // Accuracy is drawn and told in percent (the metric table's unit).
+    const QPoint at(static_cast<int>(chart.xAxis->coordToPixel(2.0)), static_cast<int>(chart.yAxis->coordToPixel(84.375)));
     const QString tip = chart.tooltipAt(at + QPoint(3, -2));
-    QVERIFY2(tip.contains("step 938") && tip.contains("epoch 2.000") && tip.contains("0.84375"), qPrintable(tip));
+    QVERIFY2(tip.contains("step 938") && tip.contains("epoch 2.000") && tip.contains("84.375"), qPrintable(tip));
     QVERIFY(chart.tooltipAt(QPoint(2, 2)).isEmpty());
   }
 };

@@ -133,9 +133,9 @@ class TestCompare : public QObject {
     QCOMPARE(view.paramTable()->item(0, 0)->text(), QStringLiteral("distill.temperature"));
     view.setDifferencesOnly(false);
     QCOMPARE(view.paramTable()->rowCount(), 3);
-    // Summary: final, best, step of best for every metric.
+    // Summary: final, and best @ step, for every metric; agreement in percent.
     QCOMPARE(view.summaryTable()->rowCount(), 2);
-    QCOMPARE(view.summaryTable()->item(0, 1)->text(), QStringLiteral("0.93"));
+    QCOMPARE(view.summaryTable()->item(0, 1)->text(), QStringLiteral("93.00"));
 
     // Exports: PNG of the requested size, PDF with a page, SVG that parses and names the runs.
     QTemporaryDir out;

@@ -1,6 +1,8 @@
 // The experiment form: every key round-trips, presets load, and validation as you type uses
 // the core's rules and the CLI's messages.
 #include <QAction>
+#include <QCheckBox>
+#include <QComboBox>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -136,6 +138,57 @@ class TestExperimentForm : public QObject {
     test::typeInto(*window.form(), "train.lr", "0.05");
     QVERIFY(window.startAction()->isEnabled());
     QVERIFY(label->isHidden());
+  }
+
+  // A dataset folder that is not there is flagged as it is typed, saying what belongs there.
+  void aMissingDatasetFolderIsFlaggedAsTyped() {
+    ExperimentForm form;
+    test::typeInto(form, "dataset.path", "/nonexistent/my-fashion");
+    QVERIFY(!form.isValid());
+    QVERIFY(form.field("dataset.path")->property("invalid").toBool());
+    QString message;
+    for (const auto& issue : form.issues())
+      if (issue.key == "dataset.path") message = QString::fromStdString(issue.message);
+    QVERIFY2(message.contains("/nonexistent/my-fashion does not exist"), qPrintable(message));
+    QVERIFY2(message.contains("IDX"), qPrintable(message));
+    QVERIFY2(!message.contains("install"), qPrintable(message));
+    test::typeInto(form, "dataset.path", "");
+    QVERIFY(form.isValid());
+  }
+
+  // Boolean keys are check boxes, also those under "More settings".
+  void booleanSettingsAreCheckBoxes() {
+    ExperimentForm form;
+    const auto defaults = flatten(defaultConfig());
+    int booleans = 0;
+    for (const auto& key : configKeys()) {
+      const auto it = defaults.find(key);
+      if (it == defaults.end() || (it->second != "true" && it->second != "false")) continue;
+      ++booleans;
+      auto* check = qobject_cast<QCheckBox*>(form.field(QString::fromStdString(key)));
+      QVERIFY2(check, key.c_str());
+      QCOMPARE(check->isChecked(), it->second == "true");
+    }
+    QVERIFY(booleans >= 3);
+    // A check box under "More settings" reaches the config.
+    auto* augment = qobject_cast<QCheckBox*>(form.field("dataset.augment"));
+    QVERIFY(augment);
+    augment->setChecked(true);
+    QVERIFY(form.config().dataset.augment);
+  }
+
+  // The preset drop-down says when the form no longer matches the preset.
+  void thePresetShowsWhenTheFormDiffers() {
+    ExperimentForm form;
+    auto* presets = form.findChild<QComboBox*>("presets");
+    const QString name = presets->currentText();
+    QVERIFY(!form.presetModified());
+    test::setSpin(form, "train.epochs", defaultConfig().train.epochs + 1);
+    QVERIFY(form.presetModified());
+    QCOMPARE(presets->currentText(), name + " (modified)");
+    test::setSpin(form, "train.epochs", defaultConfig().train.epochs);
+    QVERIFY(!form.presetModified());
+    QCOMPARE(presets->currentText(), name);
   }
 };
 

@@ -3,6 +3,7 @@
 // stale worker signals dropped.
 #include <QAction>
 #include <QLabel>
+#include <QDir>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -199,11 +200,19 @@ class TestMainWindow : public QObject {
     window.show();
     window.form()->setConfig(test::tinyConfig());
     test::typeInto(*window.form(), "dataset.path", dir_.filePath("no-such-folder"));
-    QVERIFY(window.startAction()->isEnabled());  // valid as a config; the files are missing
+    // Flagged as it is typed (issue 19): Start waits for a folder that exists.
+    QVERIFY(!window.startAction()->isEnabled());
+    window.startRun();
+    QVERIFY(!window.controller()->busy());
+    QVERIFY(window.bannerText().contains("problems"));
+    // A folder that exists but holds no dataset: the run's start says so, without a crash.
+    QVERIFY(QDir(dir_.path()).mkpath("empty-folder"));
+    test::typeInto(*window.form(), "dataset.path", dir_.filePath("empty-folder"));
+    QVERIFY(window.startAction()->isEnabled());
     QSignalSpy failed(window.controller(), &RunController::startFailed);
     window.startRun();
     QVERIFY(failed.wait(30'000));
-    QVERIFY(window.bannerText().contains("no-such-folder"));
+    QVERIFY(window.bannerText().contains("empty-folder"));
     QVERIFY(window.logText().contains("could not start"));
     QVERIFY(!window.controller()->busy());
     QVERIFY(window.startAction()->isEnabled());
