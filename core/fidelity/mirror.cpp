@@ -250,6 +250,12 @@ Model trainReference(const ModelConfig& arch, const TrainConfig& recipe, const T
 
 MirrorReport runMirrorTest(const std::string& model_a, const std::string& model_b, const MirrorOptions& options) {
   const auto started = std::chrono::steady_clock::now();
+  // Its reference models reseed LibTorch's global generator (which a training run's dropout
+  // and initialisation draw from) and it sets the process's threads (which a run's sums depend
+  // on): alongside a run in this process it would change that run's result.
+  if (trainingInProcess())
+    throw ConfigError({{"mirror", std::string("a run is training in this process; run the mirror test when it has "
+                                              "finished (or from the command line: distill mirror A B)")}});
   if (options.references < 2)
     throw ConfigError({{"--references", "expected at least 2 reference models, got " + std::to_string(options.references)}});
   if (options.reference_epochs < 0)

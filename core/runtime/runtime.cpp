@@ -1,5 +1,6 @@
 #include "core/runtime/runtime.h"
 
+#include <atomic>
 #include <dlfcn.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -100,5 +101,13 @@ std::string hostName() {
   if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
   return name;
 }
+
+namespace {
+std::atomic<int> g_training_runs{0};
+}  // namespace
+
+TrainingInProcess::TrainingInProcess() { g_training_runs.fetch_add(1); }
+TrainingInProcess::~TrainingInProcess() { g_training_runs.fetch_sub(1); }
+bool trainingInProcess() { return g_training_runs.load() > 0; }
 
 }  // namespace distill

@@ -36,6 +36,18 @@ struct ThreadSettings {
 // Throws ConfigError (key "gemm") for a request this process cannot meet.
 ThreadSettings applyThreadSettings(int requested, const std::string& gemm = "auto");
 
+// Marks that a run trains in this process, for as long as it lives (the Trainer holds one).
+// Work that would change process-wide state a run depends on (LibTorch's global generator,
+// thread settings), such as the mirror test, checks trainingInProcess() and refuses.
+class TrainingInProcess {
+ public:
+  TrainingInProcess();
+  ~TrainingInProcess();
+  TrainingInProcess(const TrainingInProcess&) = delete;
+  TrainingInProcess& operator=(const TrainingInProcess&) = delete;
+};
+bool trainingInProcess();
+
 int cpuCores();
 std::string torchVersion();
 std::string workbenchVersion();

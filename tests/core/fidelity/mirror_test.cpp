@@ -2,8 +2,11 @@
 // (skipped when Debian's dataset-fashion-mnist is not installed).
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "core/config/config.h"
 #include "core/errors.h"
@@ -113,6 +116,63 @@ TEST_F(FidelityRunTest, AnalysisOfAStoredRunMatchesWhatTheTrainerStored) {
 }
 
 // Configs write torchscript:PATH and run:ID; the mirror test took only a bare path and ID.
+// The window can start a mirror test while its run trains. The test's reference models reseed
+// LibTorch's global generator (the run's dropout draws from it) and set the process's threads:
+// it must refuse while a run trains in the process, and the run must end exactly as it would
+// have alone.
+class PauseAtFirstCheckpoint : public TrainingObserver {
+ public:
+  void onCheckpoint(const CheckpointInfo&) override {
+    std::unique_lock<std::mutex> lock(mutex);
+    reached = true;
+    changed.notify_all();
+    changed.wait(lock, [&] { return released; });
+  }
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool reached = false, released = false;
+};
+
+TEST_F(FidelityRunTest, AMirrorTestNeverChangesARunTrainingInTheSameProcess) {
+  const std::vector<std::string> overrides{"dataset.limit_train=1000", "dataset.limit_test=200", "teacher.hidden=[64]",
+                                           "teacher.dropout=0.3",      "teacher.epochs=2",       "student.hidden=[32]",
+                                           "student.dropout=0.3",      "train.epochs=2",         "seed=5"};
+  RunResult alone;
+  {
+    TrainingObserver quiet;
+    RunControl control;
+    ExperimentRunner runner(parseConfigWithOverrides("", overrides), dir->file("alone.db"), quiet, control);
+    runner.createRun();
+    alone = runner.run();
+    ASSERT_EQ(alone.outcome, RunOutcome::Completed) << alone.error;
+  }
+  PauseAtFirstCheckpoint pause;
+  RunControl control;
+  ExperimentRunner runner(parseConfigWithOverrides("", overrides), dir->file("beside.db"), pause, control);
+  runner.createRun();
+  RunResult beside;
+  std::thread training([&] { beside = runner.run(); });
+  {
+    std::unique_lock<std::mutex> lock(pause.mutex);
+    pause.changed.wait(lock, [&] { return pause.reached; });
+  }
+  try {
+    runMirrorTest(std::to_string(distilled_run) + ":teacher", std::to_string(distilled_run), mirrorOptions());
+    ADD_FAILURE() << "the mirror test ran beside a training run";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("a run is training in this process"), std::string::npos) << e.what();
+  }
+  {
+    std::lock_guard<std::mutex> lock(pause.mutex);
+    pause.released = true;
+  }
+  pause.changed.notify_all();
+  training.join();
+  ASSERT_EQ(beside.outcome, RunOutcome::Completed) << beside.error;
+  for (const char* key : {"eval/teacher_acc", "eval/student_acc", "eval/agreement", "eval/kl"})
+    EXPECT_DOUBLE_EQ(beside.final.at(key), alone.final.at(key)) << key;
+}
+
 TEST(ModelSpec, AcceptsTheFormsConfigsUseAsWellAsBarePathsAndIds) {
   const TempDir folder;
   const std::string file = folder.file("teacher.pt");
