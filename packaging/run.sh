@@ -50,7 +50,8 @@ if [ -x "$gui" ]; then
 else
   echo "run.sh: this build has no window: running the experiment with the CLI."
 fi
-printf '  %q' "$cli" run "$config" "${db_args[@]}" "$@"
+printf '  %q' "$cli"
+printf ' %q' run "$config" "${db_args[@]}" "$@"
 echo
 result=$(mktemp)
 trap 'rm -f "$result"' EXIT
@@ -61,7 +62,8 @@ run_id=$(sed -n -e 's/^run \([0-9][0-9]*\) .*/\1/p' -e 's/.*"run_id": *\([0-9][0
 if [ -n "$run_id" ]; then
   q() { printf '%q' "$1"; }
   echo
-  echo "The run is stored in $(q "$db") as run $run_id (weights under $(q "$(dirname "$db")/checkpoints/run-$run_id")/)."
+  name=$(basename "$db")
+  echo "The run is stored in $(q "$db") as run $run_id (its checkpoints under $(q "$(dirname "$db")/${name%.*}.files")/)."
   echo "To open it in the window, on a machine with a display:"
   echo "  $(q "$gui") --db $(q "$db")"
   echo "and pick run $run_id on the Runs page (select it with another run and press Ctrl+Shift+C to compare)."

@@ -1,5 +1,5 @@
 // The run store: one SQLite file holding every run, its config, environment, metric points,
-// checkpoints, tags and notes. The schema is documented in README.md ("Database schema").
+// checkpoints, tags and notes. The schema is documented in docs/database.md.
 //
 // Thread contract: a RunStore owns one connection and is used by one thread at a time. The
 // trainer's thread writes through its own RunStore (via StoreRecorder); the GUI reads through
