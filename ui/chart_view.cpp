@@ -256,7 +256,7 @@ QString ChartView::tooltipAt(const QPoint& pos) const {
     const auto to = it + std::min<std::ptrdiff_t>(series.points.end() - it, 3);
     for (auto p = from; p != to; ++p) {
       const double dx = xAxis->coordToPixel(p->epoch) - pos.x();
-      const double dy = value_axis->coordToPixel(p->value) - pos.y();
+      const double dy = value_axis->coordToPixel(p->value * series.scale) - pos.y();  // drawn scaled (percent)
       const double distance = std::hypot(dx, dy);
       if (distance < best_distance) {
         best_distance = distance;

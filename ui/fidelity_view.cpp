@@ -244,6 +244,13 @@ FidelityView::~FidelityView() {
   if (worker_) worker_->wait();  // the analysis cannot be interrupted; it takes seconds
 }
 
+void FidelityView::setRunActive(bool active) {
+  mirror_button_->setEnabled(!active);
+  mirror_button_->setToolTip(active ? tr("A run is training: the mirror test would change its result, so it waits until "
+                                         "the run has finished")
+                                    : tr("Does one model mirror another? Compare against independently trained models"));
+}
+
 void FidelityView::setDatabasePath(const QString& path) {
   database_path_ = path;
   setRun(0);

@@ -50,6 +50,9 @@ class FidelityView : public QWidget {
   ~FidelityView() override;
 
   void setDatabasePath(const QString& path);
+  // While a run trains in this process the mirror test waits: its reference models would
+  // reseed the global generator the run's dropout draws from (core/fidelity/mirror.h).
+  void setRunActive(bool active);
   // Analyses run `run_id` on a worker thread (0 clears the page).
   void setRun(qint64 run_id);
   qint64 runId() const { return run_id_; }

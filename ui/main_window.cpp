@@ -576,6 +576,7 @@ void MainWindow::onRunStarted(qint64 run_id, QString description) {
     }
   }
   resuming_run_id_ = 0;
+  if (auto* fidelity = findChild<FidelityView*>()) fidelity->setRunActive(true);
   appendLog(LogLevel::Info, tr("%1 started: %2").arg(runTitle(run_id), description));
   refreshRuns();
   run_list_->setLiveNote(run_id, tr("0%"));
@@ -635,6 +636,7 @@ void MainWindow::flushProgress() {
 }
 
 void MainWindow::onRunFinished(qint64 run_id, RunEnd run_end, QString error) {
+  if (auto* fidelity = findChild<FidelityView*>()) fidelity->setRunActive(false);
   flushProgress();  // the run's last progress, if the 5 Hz limit held it back
   progress_refresh_.stop();
   charts_->flushRedraws();  // and its last points, which the charts' paced redraws may hold back

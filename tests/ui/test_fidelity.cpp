@@ -150,7 +150,7 @@ class TestFidelity : public QObject {
 
     // Gallery: exactly the disagreements, the teacher's most confident first; sortable.
     QCOMPARE(view.gallery()->count(), 3);
-    QVERIFY(view.gallery()->item(0)->text().startsWith(QStringLiteral("#5 cat")));
+    QVERIFY(view.gallery()->item(0)->text().startsWith(QStringLiteral("#5 true: cat")));
     QVERIFY(!view.gallery()->item(0)->icon().isNull());
     QVERIFY(view.gallery()->item(0)->toolTip().contains(QStringLiteral("teacher: cat 0.90")));
     view.sortBox()->setCurrentIndex(static_cast<int>(FidelityView::GallerySort::TeacherLeastConfident));
@@ -224,7 +224,12 @@ class TestFidelity : public QObject {
     QVERIFY(started.wait(30000));
     window.pages()->setCurrentWidget(fidelity);  // the live run: no student checkpoint yet
     QCOMPARE(fidelity->runId(), started.at(0).at(0).toLongLong());
+    // The mirror test would reseed the generator the run draws from: it waits for the run.
+    auto* mirror = fidelity->findChild<QPushButton*>(QStringLiteral("mirrorButton"));
+    QVERIFY(mirror);
+    QVERIFY(!mirror->isEnabled());
     QVERIFY(finished.wait(120000));
+    QVERIFY(mirror->isEnabled());
     // The last evaluation's analysis arrives a moment after the run ends: the final student.
     QTRY_VERIFY_WITH_TIMEOUT(fidelity->analysis() && fidelity->analysis()->student_epoch == 3.0 && !fidelity->busy(),
                              60000);
