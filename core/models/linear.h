@@ -12,31 +12,17 @@
 // matmul. The two give the same products up to float32 rounding, not bit for bit, so the choice
 // is a setting (`gemm` in the config), printed and stored with every run.
 //
-// Thread contract: selectLinearGemm() changes a process-wide setting; call it before training,
-// as applyThreadSettings() does. linear() may be called from any thread.
+// Thread contract: linear() and matmulInto() may be called from any thread; the choice of library
+// is the runtime's (core/runtime/gemm.h).
 #pragma once
 
 #include <torch/torch.h>
 
 #include <string>
 
+#include "core/runtime/gemm.h"  // the choice of library (selectLinearGemm), kept by the runtime
+
 namespace distill {
-
-struct LinearGemmChoice {
-  bool onednn = false;      // products through oneDNN's sgemm (otherwise LibTorch's matmul)
-  int threads = 1;          // threads of a oneDNN product (OpenMP)
-  std::string description;  // e.g. "oneDNN 2.6.3 (avx512_core_bf16), 2 threads"
-};
-
-// `request`: auto (oneDNN where available, else LibTorch) | onednn | blas. Throws ConfigError
-// (key "gemm") for another word, or for onednn when this process has no oneDNN.
-LinearGemmChoice selectLinearGemm(const std::string& request, int threads);
-
-// The choice in force (auto with every core until selectLinearGemm() is called).
-LinearGemmChoice currentLinearGemm();
-
-// "oneDNN 2.6.3 (avx512_core_bf16)", or empty when oneDNN cannot be found in this process.
-std::string oneDnnDescription();
 
 // y = x w^T + b, the product of torch::nn::Linear (w: [out, in], b: [out] or undefined), with
 // autograd. Through oneDNN for float32 CPU tensors when selected; LibTorch's linear otherwise.

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "core/config/config.h"
-#include "core/models/linear.h"
+#include "core/runtime/gemm.h"
 #include "core/version.h"
 
 namespace distill {

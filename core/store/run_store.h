@@ -2,7 +2,7 @@
 // checkpoints, tags and notes. The schema is documented in docs/database.md.
 //
 // Thread contract: a RunStore owns one connection and is used by one thread at a time. The
-// trainer's thread writes through its own RunStore (via StoreRecorder); the GUI reads through
+// trainer's thread writes through its own RunStore (via StoreRecorder, core/train/store_recorder.h); the GUI reads through
 // another. WAL mode and a busy timeout let both, and other processes, share the file.
 // Errors come back as StoreError carrying SQLite's message; nothing here talks to the user.
 #pragma once
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/train/observer.h"
+#include "core/run_records.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -212,25 +212,5 @@ class RunStore {
 // Where the database lives by default: $XDG_DATA_HOME/distill-workbench/runs.db
 // (~/.local/share/distill-workbench/runs.db); DISTILL_WORKBENCH_DB overrides it.
 std::string defaultDatabasePath();
-
-// Records a running trainer into a store: metric points are buffered and written in one
-// transaction at least once per second (or every 2000 points), checkpoints as they come.
-// Lives on the training thread, with its own RunStore connection.
-class StoreRecorder : public TrainingObserver {
- public:
-  StoreRecorder(RunStore& store, int64_t run_id) : store_(store), run_id_(run_id) {}
-  ~StoreRecorder() override;
-  void onStarted(const std::map<std::string, std::string>& environment) override;
-  void onMetrics(const std::vector<MetricPoint>& points) override;
-  // Tags the file as this run's (owner tag) and records it.
-  void onCheckpoint(const CheckpointInfo& checkpoint) override;
-  void flush();
-
- private:
-  RunStore& store_;
-  int64_t run_id_;
-  std::vector<MetricPoint> pending_;
-  double last_flush_ = 0.0;
-};
 
 }  // namespace distill

@@ -7,6 +7,7 @@
 #include "core/store/run_files.h"
 #include "core/store/run_store.h"
 #include "core/store/teacher_source.h"
+#include "core/train/store_recorder.h"
 
 namespace distill {
 

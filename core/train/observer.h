@@ -14,16 +14,9 @@
 #include <string>
 #include <vector>
 
-namespace distill {
+#include "core/run_records.h"
 
-// One value of one metric, e.g. {"eval/agreement", 4690, 10.0, 1764431234.5, 0.962}.
-struct MetricPoint {
-  std::string key;
-  int64_t step = 0;        // optimizer step within the phase the metric belongs to
-  double epoch = 0.0;      // fractional epoch within that phase (1.0 = end of the first)
-  double wall_time = 0.0;  // seconds since the Unix epoch
-  double value = 0.0;
-};
+namespace distill {
 
 enum class Phase { Teacher, Student };
 const char* phaseName(Phase phase);
@@ -43,13 +36,6 @@ struct ProgressInfo {
 };
 
 enum class LogLevel { Info, Warning, Error };
-
-struct CheckpointInfo {
-  std::string role;  // teacher | student
-  std::string path;
-  int64_t step = 0;
-  double epoch = 0.0;
-};
 
 class TrainingObserver {
  public:

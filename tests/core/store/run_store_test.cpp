@@ -17,6 +17,7 @@
 #include "core/errors.h"
 #include "core/store/run_files.h"
 #include "core/store/run_store.h"
+#include "core/train/store_recorder.h"
 #include "support/read_only_file.h"
 #include "support/test_support.h"
 
