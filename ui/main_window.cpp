@@ -35,6 +35,7 @@
 #include "ui/compare_view.h"
 #include "ui/desktop_integration.h"
 #include "core/config/config.h"
+#include "core/train/experiment_runner.h"  // checkResume
 #include "ui/run_browser.h"
 #include "ui/experiment_form.h"
 #include "ui/fidelity_view.h"
@@ -506,21 +507,24 @@ bool MainWindow::canResume(qint64 run_id, QString* why) {
     return false;
   }
   try {
-    const auto run = store_->getRun(run_id);
-    if (!run) {
-      *why = tr("Run %1 is gone").arg(run_id);
-      return false;
-    }
-    if (run->status == RunStatus::Completed || run->status == RunStatus::Running) {
-      *why = tr("Run %1 is %2; only interrupted, stopped or failed runs resume").arg(run_id).arg(QString::fromLatin1(statusName(run->status)));
-      return false;
-    }
-    for (const auto& checkpoint : store_->checkpoints(run_id))
-      if (checkpoint.role == "state") {
-        *why = tr("Continue run %1 from its last checkpoint (epoch %2)").arg(run_id).arg(checkpoint.epoch);
+    // The runner's rule (core/train/experiment_runner.h), worded for the button's tooltip.
+    const ResumeCheck check = checkResume(*store_, run_id);
+    using Verdict = ResumeCheck::Verdict;
+    switch (check.verdict) {
+      case Verdict::Possible:
+        *why = tr("Continue run %1 from its last checkpoint (epoch %2)").arg(run_id).arg(check.epoch);
         return true;
-      }
-    *why = tr("Run %1 ended before its first epoch checkpoint; start it again instead").arg(run_id);
+      case Verdict::NotFound: *why = tr("Run %1 is gone").arg(run_id); break;
+      case Verdict::Completed: *why = tr("Run %1 is completed; only interrupted, stopped or failed runs resume").arg(run_id); break;
+      case Verdict::StillRunning: *why = tr("Run %1 is still running").arg(run_id); break;
+      case Verdict::Undecidable:
+        *why = tr("Run %1 is marked running by a process this machine cannot see; if it is gone: distill resume %1 "
+                  "--take-over").arg(run_id);
+        break;
+      case Verdict::NoCheckpoint:
+        *why = tr("Run %1 ended before its first epoch checkpoint; start it again instead").arg(run_id);
+        break;
+    }
   } catch (const std::exception& error) {
     *why = toQ(error.what());
   }

@@ -47,9 +47,7 @@ void RunWorker::run() {
   }
   emit created(ticket_, run_id, QString::fromStdString(describe(runner->config())));
   RunResult result = runner->run();  // never throws for training problems
-  const RunEnd end = result.outcome == RunOutcome::Completed ? RunEnd::Completed
-                     : result.outcome == RunOutcome::Stopped ? RunEnd::Stopped
-                                                             : RunEnd::Failed;
+  const RunEnd end = result.outcome;
   runner.reset();  // closes the worker's store connection before the GUI hears of the end
   releaseFreeMemory();  // the run's tensors, kept by the allocator's thresholds: the window lives on
   emit finished(ticket_, run_id, static_cast<int>(end), QString::fromStdString(result.error));

@@ -23,6 +23,7 @@
 
 #include "core/config/config.h"
 #include "core/train/observer.h"
+#include "core/train/trainer.h"  // RunOutcome
 #include "ui/run_mailbox.h"
 
 class QThread;
@@ -33,7 +34,8 @@ enum class RunState { Idle, Starting, Running, Paused, Stopping };
 const char* runStateName(RunState state);
 
 // How a run ended, as the worker reports it (mirrors distill::RunOutcome without trainer.h).
-enum class RunEnd { Completed, Stopped, Failed };
+// How a run ended, as the trainer tells it (core/train/trainer.h); stored via runStatusOf().
+using RunEnd = RunOutcome;
 
 // Lives on the worker thread; its run() slot owns the ExperimentRunner from construction to
 // the end, since the runner opens its SQLite connection on the thread that constructs it.

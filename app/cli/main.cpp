@@ -25,6 +25,7 @@
 #include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/models/factory.h"
+#include "core/fidelity/run_models.h"
 #include "core/models/torchscript_export.h"
 #include "core/runtime/allocator.h"
 #include "core/runtime/installation.h"
@@ -132,9 +133,7 @@ int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& 
     auto it = result.final.find(key);
     return it == result.final.end() ? std::string("-") : fmt::format("{:.4f}", it->second);
   };
-  const char* status = result.outcome == RunOutcome::Completed ? "completed"
-                       : result.outcome == RunOutcome::Stopped ? "stopped"
-                                                               : "failed";
+  const char* status = statusName(runStatusOf(result.outcome));
   if (json) {
     nlohmann::json out = {{"run_id", run_id}, {"status", status}, {"error", result.error}, {"final", result.final}};
     fmt::print("{}\n", jsonText(out));
@@ -423,9 +422,6 @@ int exportModelCommand(const std::string& db, const std::string& run_text, const
       why = "the teacher was not trained in this run, it came from teacher.source '" + source + "'";
     throw ConfigError({{"RUN", name + " has no " + role + " checkpoint (" + why + ")"}});
   }
-  // The file, checked to be this run's own (never another database's run of the same id).
-  checkpoint->path = store.checkpointFile(run.id, role);
-
   // The input shape and class count the trainer recorded; runs stored before input_shape was
   // recorded read them from the dataset.
   auto environment = [&](const std::string& key) {
@@ -441,15 +437,8 @@ int exportModelCommand(const std::string& db, const std::string& run_text, const
     num_classes = data.num_classes;
   }
 
-  // A TorchScript model's checkpoint is the trained module itself; a built-in one is rebuilt
-  // from the stored architecture and given the checkpoint's weights.
-  Model model;
-  if (isTorchScriptSource(source)) {
-    model = buildModel(ModelConfig{}, "torchscript:" + checkpoint->path, input_shape, num_classes);
-  } else {
-    model = buildModel(role == "teacher" ? config.teacher.model : config.student, "init", input_shape, num_classes);
-    model->loadCheckpoint(checkpoint->path);
-  }
+  // The same loading as the fidelity view's (its checkpoint checked to be this run's own).
+  Model model = loadRunModel(store, run.id, role, input_shape, num_classes);
   model->eval();
   exportTorchScript(*model, out_path);
   fmt::print(stderr, "wrote {} ({} of {}, epoch {}, step {}; {})\n", out_path, role, name, checkpoint->epoch,

@@ -38,24 +38,63 @@ ExperimentRunner::ExperimentRunner(ExperimentConfig config, const std::string& d
   state_->trainer = std::make_unique<Trainer>(config_, state_->data, options, state_->observers, control_);
 }
 
+RunStatus runStatusOf(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::Completed: return RunStatus::Completed;
+    case RunOutcome::Stopped: return RunStatus::Stopped;
+    case RunOutcome::Failed: return RunStatus::Failed;
+  }
+  return RunStatus::Failed;
+}
+
+ResumeCheck checkResume(RunStore& store, int64_t run_id) {
+  ResumeCheck check;
+  const std::string name = "run " + std::to_string(run_id);
+  const auto run = store.getRun(run_id);  // liveness applied: a dead run reads as interrupted
+  if (!run) {
+    check.why = name + " not found in " + store.path();
+    return check;
+  }
+  if (run->status == RunStatus::Completed) {
+    check.verdict = ResumeCheck::Verdict::Completed;
+    check.why = name + " has already completed; nothing to resume";
+    return check;
+  }
+  if (run->status == RunStatus::Running) {
+    const bool held = !run->uuid.empty() && probeRunLock(store.lockPath(run->uuid)).state == LockProbe::State::Held;
+    check.verdict = held ? ResumeCheck::Verdict::StillRunning : ResumeCheck::Verdict::Undecidable;
+    // Undecidable: no lock file (stored by an older workbench, or on another host): host and
+    // pid are all there is to go by.
+    check.why = held ? name + " is still running in another process (it holds the run's lock)"
+                     : name + " is marked running by a process this machine cannot see (another host, or a run "
+                              "started by an older workbench); if that process is gone, resume with --take-over";
+    return check;
+  }
+  for (const auto& checkpoint : store.checkpoints(run_id))
+    if (checkpoint.role == "state") {
+      check.verdict = ResumeCheck::Verdict::Possible;
+      check.epoch = checkpoint.epoch;
+      check.why = "continue " + name + " from its last checkpoint (epoch " + std::to_string(checkpoint.epoch) + ")";
+      return check;
+    }
+  check.verdict = ResumeCheck::Verdict::NoCheckpoint;
+  check.why = name + " has no checkpoint to resume from (it ended before its first epoch did)";
+  return check;
+}
+
 ExperimentRunner::ExperimentRunner(ResumeRun resume, const std::string& database_path, TrainingObserver& observer,
                                    RunControl& control)
     : database_path_(database_path), observer_(observer), control_(control), state_(std::make_unique<State>()) {
   state_->store = std::make_unique<RunStore>(database_path_);
   state_->store->requireWritable();
   const std::string name = "run " + std::to_string(resume.run_id);
-  auto run = state_->store->getRun(resume.run_id);  // a provably dead run reads as interrupted
-  if (!run) throw StoreError(name + " not found in " + database_path_);
-  if (run->status == RunStatus::Completed) throw ConfigError({{"RUN", name + " has already completed; nothing to resume"}});
-  if (run->status == RunStatus::Running) {
-    if (!run->uuid.empty() && probeRunLock(state_->store->lockPath(run->uuid)).state == LockProbe::State::Held)
-      throw StoreError(name + " is still running in another process (it holds the run's lock)");
-    // Only a run without a lock file (stored by an older workbench, or on another host)
-    // gets here: its host and pid are all there is to go by.
-    if (!resume.take_over)
-      throw StoreError(name + " is marked running by a process this machine cannot see (another host, or a run "
-                              "started by an older workbench); if that process is gone, resume with --take-over");
-  }
+  const ResumeCheck check = checkResume(*state_->store, resume.run_id);
+  using Verdict = ResumeCheck::Verdict;
+  if (check.verdict == Verdict::NotFound || check.verdict == Verdict::StillRunning) throw StoreError(check.why);
+  if (check.verdict == Verdict::Undecidable && !resume.take_over) throw StoreError(check.why);
+  if (check.verdict == Verdict::Completed || check.verdict == Verdict::NoCheckpoint)
+    throw ConfigError({{"RUN", check.why}});
+  auto run = state_->store->getRun(resume.run_id);
   if (!run->uuid.empty()) {
     // Taken before anything is changed: while this process holds it, the run is alive to
     // everyone, and no second resume can start.
@@ -126,9 +165,7 @@ RunResult ExperimentRunner::run() {
       result.error = std::string("could not store the last metrics: ") + e.what();
     }
   }
-  const RunStatus status = result.outcome == RunOutcome::Completed ? RunStatus::Completed
-                           : result.outcome == RunOutcome::Stopped ? RunStatus::Stopped
-                                                                   : RunStatus::Failed;
+  const RunStatus status = runStatusOf(result.outcome);
   try {
     state_->store->finishRun(run_id_, status, result.error);
     if (state_->lock) state_->lock->markRecorded();

@@ -13,10 +13,25 @@
 #include <string>
 
 #include "core/config/config.h"
+#include "core/store/run_store.h"
 #include "core/train/observer.h"
 #include "core/train/trainer.h"
 
 namespace distill {
+
+// How a run's outcome is stored: the one mapping the runner, the CLI and the window share.
+RunStatus runStatusOf(RunOutcome outcome);
+
+// Whether a stored run can be resumed, and why (not): the one rule the runner and the window's
+// Resume button share. A run whose process is provably gone reads as interrupted here.
+struct ResumeCheck {
+  enum class Verdict { Possible, NotFound, Completed, StillRunning, Undecidable, NoCheckpoint };
+  Verdict verdict = Verdict::NotFound;
+  std::string why;     // a sentence naming the run, for a message or a tooltip
+  double epoch = 0.0;  // of the checkpoint it would continue from (Possible)
+  bool possible() const { return verdict == Verdict::Possible; }
+};
+ResumeCheck checkResume(RunStore& store, int64_t run_id);
 
 // Names a stored run to continue from its last checkpoint (`distill resume RUN`).
 struct ResumeRun {

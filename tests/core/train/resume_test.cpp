@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/errors.h"
+#include "core/store/run_files.h"
 #include "core/store/run_store.h"
 #include "core/train/experiment_runner.h"
 #include "support/test_support.h"
@@ -177,6 +178,46 @@ TEST(Resume, AFitnetRunKeepsItsHintRegressor) {
   for (const char* key : {"eval/student_acc", "eval/agreement"})
     EXPECT_DOUBLE_EQ(result.final.at(key), reference.final.at(key)) << key;
   EXPECT_NEAR(result.final.at("train/hint_loss"), reference.final.at("train/hint_loss"), 1e-6);
+}
+
+// The one rule the runner and the window's Resume button share (checkResume).
+TEST(Resume, OneRuleSaysWhichRunsResumeAndWhy) {
+  TempDir dir;
+  const std::string db = dir.file("runs.db");
+  RunStore store(db);
+  auto make = [&](RunStatus status) {
+    const int64_t id = store.createRun(NewRun{"r", "name: r\n", {}, std::nullopt});
+    if (status != RunStatus::Running) store.finishRun(id, status);
+    return id;
+  };
+  using Verdict = ResumeCheck::Verdict;
+  EXPECT_EQ(checkResume(store, 42).verdict, Verdict::NotFound);
+  EXPECT_EQ(checkResume(store, make(RunStatus::Completed)).verdict, Verdict::Completed);
+  const int64_t early = make(RunStatus::Failed);
+  EXPECT_EQ(checkResume(store, early).verdict, Verdict::NoCheckpoint);
+  EXPECT_NE(checkResume(store, early).why.find("run " + std::to_string(early)), std::string::npos);
+  const int64_t stopped = make(RunStatus::Stopped);
+  store.addCheckpoint(stopped, {"state", dir.file("state.pt"), 30, 2.0});
+  const ResumeCheck possible = checkResume(store, stopped);
+  EXPECT_TRUE(possible.possible());
+  EXPECT_EQ(possible.epoch, 2.0);
+
+  const int64_t live = make(RunStatus::Running);
+  {
+    RunLock lock(store.lockPath(store.getRun(live)->uuid));
+    EXPECT_EQ(checkResume(store, live).verdict, Verdict::StillRunning);
+  }
+  // The lock is free now: provably dead, so it reads as interrupted (no checkpoint yet).
+  EXPECT_EQ(checkResume(store, live).verdict, Verdict::NoCheckpoint);
+  // No lock file and another host: nothing here can tell.
+  const int64_t foreign = make(RunStatus::Running);
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  sqlite3_exec(raw, ("UPDATE runs SET host = 'elsewhere' WHERE id = " + std::to_string(foreign)).c_str(), nullptr, nullptr,
+               nullptr);
+  sqlite3_close(raw);
+  EXPECT_EQ(checkResume(store, foreign).verdict, Verdict::Undecidable);
+  EXPECT_NE(checkResume(store, foreign).why.find("--take-over"), std::string::npos);
 }
 
 TEST(Resume, RefusesCompletedUnknownAndCheckpointlessRuns) {
