@@ -22,6 +22,7 @@
 #include "app/cli/console_progress.h"
 #include "app/cli/fidelity_commands.h"
 #include "core/config/config.h"
+#include "core/config/config_keys.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/models/factory.h"
@@ -483,7 +484,17 @@ int reportCommand(const std::string& db, const std::vector<std::string>& run_tex
   return kExitOk;
 }
 
-int configKeysCommand() {
+// --markdown and --man print the key table that docs/config.md and the man page hold between
+// their "config-keys" markers (tests/e2e/config_docs_test.cpp keeps them equal).
+int configKeysCommand(bool markdown, bool man) {
+  if (markdown) {
+    fmt::print("{}", configKeysMarkdown());
+    return kExitOk;
+  }
+  if (man) {
+    fmt::print("{}", configKeysMan());
+    return kExitOk;
+  }
   const auto defaults = flatten(defaultConfig());
   for (const auto& key : configKeys()) fmt::print("{:<32} {}\n", key, defaults.at(key));
   return kExitOk;
@@ -595,7 +606,11 @@ int mainImpl(int argc, char** argv) {
 
   FidelityCommands fidelity_commands(app, db);  // fidelity, mirror
 
-  app.add_subcommand("config-keys", "list every config key with its default");
+  auto* config_keys = app.add_subcommand("config-keys", "list every config key with its default");
+  bool config_keys_markdown = false;
+  bool config_keys_man = false;
+  config_keys->add_flag("--markdown", config_keys_markdown, "the key table of docs/config.md (key, default, meaning)");
+  config_keys->add_flag("--man", config_keys_man, "the CONFIG KEYS section of the man page, in roff");
   BenchArgs bench_args;
   auto* bench = addBenchCommand(app, bench_args);
 
@@ -625,7 +640,7 @@ int mainImpl(int argc, char** argv) {
     if (*export_model) return exportModelCommand(db, export_model_run, export_model_role, export_model_out);
     if (*bench) return benchCommand(bench_args);
     if (fidelity_commands.parsed()) return fidelity_commands.execute(db);
-    return configKeysCommand();
+    return configKeysCommand(config_keys_markdown, config_keys_man);
   } catch (const ConfigError& e) {
     for (const auto& issue : e.issues()) fmt::print(stderr, "error: {}\n", issue.toString());
     return kExitBadInput;
