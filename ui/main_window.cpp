@@ -30,6 +30,7 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include "core/metrics/metric_keys.h"
 #include "core/runtime/runtime.h"
 #include "ui/chart_view.h"
 #include "ui/compare_view.h"
@@ -726,7 +727,7 @@ QString MainWindow::finalMetricsLine(qint64 run_id, const QString& status) const
   };
   return tr("run %1 %2: teacher acc %3, student acc %4, agreement %5, KL %6")
       .arg(run_id)
-      .arg(status, value("eval/teacher_acc"), value("eval/student_acc"), value("eval/agreement"), value("eval/kl"));
+      .arg(status, value(metric_key::kTeacherAcc), value(metric_key::kStudentAcc), value(metric_key::kAgreement), value(metric_key::kKl));
 }
 
 QString MainWindow::logText() const { return log_->toPlainText(); }

@@ -3,6 +3,7 @@
 #include <QSplitter>
 #include <QVBoxLayout>
 
+#include "core/metrics/metric_keys.h"
 #include "ui/chart_view.h"
 
 namespace distill::ui {
@@ -10,21 +11,21 @@ namespace distill::ui {
 MetricCharts::MetricCharts(QWidget* parent) : QWidget(parent) {
   const QString epoch_label = tr("epoch (within the phase)");
   loss_ = new ChartView(tr("Loss"), epoch_label, tr("loss"));
-  loss_->addSeries({"train/teacher_loss", tr("teacher train"), kTeacherColor.lighter(135), Qt::SolidLine, 1.2});
-  loss_->addSeries({"train/student_loss", tr("student train (total)"), kStudentColor, Qt::SolidLine, 1.6});
-  loss_->addSeries({"train/kd_loss", tr("student KD part"), kStudentColor.lighter(140), Qt::DashLine, 1.3});
-  loss_->addSeries({"train/ce_loss", tr("student CE part"), QColor(0x2A, 0x9D, 0x8F), Qt::DotLine, 1.6});
-  loss_->addSeries({"eval/teacher_loss", tr("teacher test"), kTeacherColor, Qt::SolidLine, 2.2, /*markers=*/true});
-  loss_->addSeries({"eval/student_loss", tr("student test"), kStudentColor.darker(125), Qt::SolidLine, 2.2, /*markers=*/true});
+  loss_->addSeries({metric_key::kTeacherTrainLoss, tr("teacher train"), kTeacherColor.lighter(135), Qt::SolidLine, 1.2});
+  loss_->addSeries({metric_key::kStudentTrainLoss, tr("student train (total)"), kStudentColor, Qt::SolidLine, 1.6});
+  loss_->addSeries({metric_key::kKdLoss, tr("student KD part"), kStudentColor.lighter(140), Qt::DashLine, 1.3});
+  loss_->addSeries({metric_key::kCeLoss, tr("student CE part"), QColor(0x2A, 0x9D, 0x8F), Qt::DotLine, 1.6});
+  loss_->addSeries({metric_key::kTeacherTestLoss, tr("teacher test"), kTeacherColor, Qt::SolidLine, 2.2, /*markers=*/true});
+  loss_->addSeries({metric_key::kStudentTestLoss, tr("student test"), kStudentColor.darker(125), Qt::SolidLine, 2.2, /*markers=*/true});
 
   agreement_ = new ChartView(tr("Teacher-student agreement"), epoch_label, tr("top-1 agreement (%)"), tr("KL (nats)"));
-  agreement_->addSeries({"eval/agreement", tr("top-1 agreement"), QColor(0x6A, 0x3D, 0x9A), Qt::SolidLine, 2.0, true});
-  agreement_->addSeries({"eval/kl", tr("predictive KL (right axis)"), QColor(0xC0, 0x39, 0x2B), Qt::DashLine, 1.8, true,
+  agreement_->addSeries({metric_key::kAgreement, tr("top-1 agreement"), QColor(0x6A, 0x3D, 0x9A), Qt::SolidLine, 2.0, true});
+  agreement_->addSeries({metric_key::kKl, tr("predictive KL (right axis)"), QColor(0xC0, 0x39, 0x2B), Qt::DashLine, 1.8, true,
                          /*right_axis=*/true});
 
   accuracy_ = new ChartView(tr("Test accuracy"), epoch_label, tr("accuracy (%)"));
-  accuracy_->addSeries({"eval/teacher_acc", tr("teacher"), kTeacherColor, Qt::SolidLine, 2.0, true});
-  accuracy_->addSeries({"eval/student_acc", tr("student"), kStudentColor, Qt::SolidLine, 2.0, true});
+  accuracy_->addSeries({metric_key::kTeacherAcc, tr("teacher"), kTeacherColor, Qt::SolidLine, 2.0, true});
+  accuracy_->addSeries({metric_key::kStudentAcc, tr("student"), kStudentColor, Qt::SolidLine, 2.0, true});
 
   // Loss on top at full width (it has the most to show), the two evaluation charts below.
   auto* bottom = new QSplitter(Qt::Horizontal);

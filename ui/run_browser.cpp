@@ -13,6 +13,7 @@
 
 #include <set>
 
+#include "core/metrics/metric_keys.h"
 #include "core/metrics/smoothing.h"
 #include "core/store/run_store.h"
 #include "ui/run_table_model.h"
@@ -109,7 +110,7 @@ void RunBrowser::refresh() {
   try {
     auto runs = store_->listRuns();
     store_->loadParams(runs);
-    auto best = store_->bestValues("eval/student_acc", /*higher_is_better=*/true);
+    auto best = store_->bestValues(metric_key::kStudentAcc, /*higher_is_better=*/true);
     model_->setRuns(std::move(runs), std::move(best));
   } catch (const std::exception& e) {
     report(QString::fromStdString(e.what()));

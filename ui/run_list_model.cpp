@@ -5,6 +5,7 @@
 #include <QPixmap>
 
 #include "core/config/config.h"
+#include "core/metrics/metric_keys.h"
 
 namespace distill::ui {
 namespace {
@@ -145,8 +146,8 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
     }
     case Dataset: return summary(run).dataset;
     case Models: return summary(run).models;
-    case Agreement: return percent(run.final_metrics, "eval/agreement");
-    case StudentAccuracy: return percent(run.final_metrics, "eval/student_acc");
+    case Agreement: return percent(run.final_metrics, metric_key::kAgreement);
+    case StudentAccuracy: return percent(run.final_metrics, metric_key::kStudentAcc);
   }
   return {};
 }

@@ -5,6 +5,7 @@
 #include <QStringList>
 
 #include "ui/run_list_model.h"
+#include "core/metrics/metric_keys.h"
 
 namespace distill::ui {
 namespace {
@@ -137,13 +138,13 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
     case Temperature: return number_param("distill.temperature");
     case Alpha: return number_param("distill.alpha");
     case Seed: return number_param("seed");
-    case StudentAcc: return metric(finalMetric(*run, "eval/student_acc"));
+    case StudentAcc: return metric(finalMetric(*run, metric_key::kStudentAcc));
     case BestStudentAcc: {
       auto it = best_student_acc_.find(run->id);
       return metric(it == best_student_acc_.end() ? std::nullopt : std::optional<double>(it->second));
     }
-    case Agreement: return metric(finalMetric(*run, "eval/agreement"));
-    case Kl: return metric(finalMetric(*run, "eval/kl"));
+    case Agreement: return metric(finalMetric(*run, metric_key::kAgreement));
+    case Kl: return metric(finalMetric(*run, metric_key::kKl));
     case Tags:
       if (role == Qt::DisplayRole || role == kSortRole) {
         QStringList tags;

@@ -60,7 +60,7 @@ SeriesSummary summaryOf(const ComparedRun& run, const std::string& key) {
   std::vector<int64_t> steps;
   std::vector<double> values;
   for (const auto& p : it->second) steps.push_back(p.step), values.push_back(p.value);
-  return summarizeSeries(steps, values, higherIsBetter(key));
+  return summarizeSeries(steps, values, metricInfo(key).higher_is_better);
 }
 
 namespace {
@@ -124,7 +124,7 @@ std::string compareText(const Comparison& comparison, bool all_params) {
   out += "\nsummary (final / best @ step; the best run of each row is marked *):\n";
   out += header("metric", metric_width);
   for (const auto& key : comparison.metric_keys) {
-    const bool higher = higherIsBetter(key);
+    const bool higher = metricInfo(key).higher_is_better;
     // Which run has the best final value: marks the row's winner.
     int best_run = -1;
     double best_final = 0.0;
@@ -268,7 +268,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; } tr.differs td 
   for (const auto& r : comparison.runs) out += "<th>#" + std::to_string(r.run.id) + " final</th><th>best @ step</th>";
   out += "</tr>\n";
   for (const auto& key : comparison.metric_keys) {
-    const bool higher = higherIsBetter(key);
+    const bool higher = metricInfo(key).higher_is_better;
     int best_run = -1;
     double best_final = 0.0;
     for (size_t i = 0; i < comparison.runs.size(); ++i) {

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "core/metrics/metric_keys.h"
+
 namespace distill::cli {
 
 std::string formatDuration(double seconds) {
@@ -52,12 +54,12 @@ void ConsoleProgress::onMetrics(const std::vector<MetricPoint>& points) {
   if (quiet_ || !evaluation) return;
   const auto& first = points.front();
   clearLine();
-  if (latest_.count("eval/student_acc") && (first.key.find("student") != std::string::npos || first.key == "eval/agreement")) {
+  if (latest_.count(metric_key::kStudentAcc) && (first.key.find("student") != std::string::npos || first.key == metric_key::kAgreement)) {
     fmt::print(stderr, "  student eval  epoch {:5.2f}  acc {:.4f}  loss {:.4f}  agreement {:.4f}  KL {:.4f}\n", first.epoch,
-               latest_["eval/student_acc"], latest_["eval/student_loss"], latest_["eval/agreement"], latest_["eval/kl"]);
-  } else if (latest_.count("eval/teacher_acc")) {
-    fmt::print(stderr, "  teacher eval  epoch {:5.2f}  acc {:.4f}  loss {:.4f}\n", first.epoch, latest_["eval/teacher_acc"],
-               latest_["eval/teacher_loss"]);
+               latest_[metric_key::kStudentAcc], latest_[metric_key::kStudentTestLoss], latest_[metric_key::kAgreement], latest_[metric_key::kKl]);
+  } else if (latest_.count(metric_key::kTeacherAcc)) {
+    fmt::print(stderr, "  teacher eval  epoch {:5.2f}  acc {:.4f}  loss {:.4f}\n", first.epoch, latest_[metric_key::kTeacherAcc],
+               latest_[metric_key::kTeacherTestLoss]);
   }
 }
 
@@ -69,7 +71,7 @@ void ConsoleProgress::onProgress(const ProgressInfo& p) {
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
   const bool teacher = p.phase == Phase::Teacher;
-  const std::string loss_key = teacher ? "train/teacher_loss" : "train/student_loss";
+  const std::string loss_key = teacher ? metric_key::kTeacherTrainLoss : metric_key::kStudentTrainLoss;
   const double loss = latest_.count(loss_key) ? latest_[loss_key] : NAN;
   fmt::print(stderr, "\r\033[K{} epoch {}/{} [{}] {:3.0f}%  loss {:.4f}  {:.0f} samples/s  ETA {}", phaseName(p.phase),
              p.epoch, p.epochs, bar, fraction * 100.0, loss, p.samples_per_s, formatDuration(p.eta_s));

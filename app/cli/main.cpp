@@ -25,8 +25,9 @@
 #include "core/config/config_keys.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
-#include "core/models/factory.h"
 #include "core/fidelity/run_models.h"
+#include "core/metrics/metric_keys.h"
+#include "core/models/factory.h"
 #include "core/models/torchscript_export.h"
 #include "core/runtime/allocator.h"
 #include "core/runtime/installation.h"
@@ -140,7 +141,7 @@ int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& 
     fmt::print("{}\n", jsonText(out));
   } else {
     fmt::print("run {} {}: teacher acc {}, student acc {}, agreement {}, KL {}\n", run_id, status,
-               final("eval/teacher_acc"), final("eval/student_acc"), final("eval/agreement"), final("eval/kl"));
+               final(metric_key::kTeacherAcc), final(metric_key::kStudentAcc), final(metric_key::kAgreement), final(metric_key::kKl));
   }
   if (result.outcome == RunOutcome::Failed) {
     fmt::print(stderr, "error: run {} failed: {}\n", run_id, result.error);
@@ -210,7 +211,7 @@ int listCommand(const std::string& db, bool json, const std::string& filter) {
     const std::string name = terminalText(run.name, 40);
     fmt::print("{:>5}  {}  {:<11}  {:<20}  {:>9}  {:>8}  {:>8}  {:>9}\n", run.id, name, statusName(run.status),
                run.created_at.substr(0, 19), run.finished_at.empty() ? "-" : formatDuration(run.duration_s),
-               metric("eval/student_acc"), metric("eval/teacher_acc"), metric("eval/agreement"));
+               metric(metric_key::kStudentAcc), metric(metric_key::kTeacherAcc), metric(metric_key::kAgreement));
   }
   return kExitOk;
 }

@@ -10,6 +10,7 @@
 #include "core/config/config.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
+#include "core/metrics/metric_keys.h"
 #include "core/metrics/metrics.h"
 #include "core/models/factory.h"
 #include "core/models/linear.h"
@@ -126,7 +127,7 @@ class PhaseTimer : public TrainingObserver {
       : control_(control), phase_(phase), seconds_(seconds), batch_(batch) {}
 
   void onMetrics(const std::vector<MetricPoint>& points) override {
-    const std::string loss_key = phase_ == Phase::Teacher ? "train/teacher_loss" : "train/student_loss";
+    const std::string loss_key = phase_ == Phase::Teacher ? metric_key::kTeacherTrainLoss : metric_key::kStudentTrainLoss;
     for (const auto& p : points) {
       if (p.key != loss_key) continue;
       const auto now = Clock::now();

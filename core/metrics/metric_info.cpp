@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "core/metrics/metric_keys.h"
 #include "core/metrics/smoothing.h"
 
 namespace distill {
@@ -15,22 +16,22 @@ constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
 // above; accuracies, agreement and calibration error are fractions.
 const std::vector<MetricInfo>& table() {
   static const std::vector<MetricInfo> rows = {
-      {"eval/student_acc", "Student test accuracy", "%", 0.0, 1.0, true, true},
-      {"eval/teacher_acc", "Teacher test accuracy", "%", 0.0, 1.0, true, true},
-      {"eval/agreement", "Top-1 agreement", "%", 0.0, 1.0, true, true},
-      {"eval/top5_overlap", "Top-5 overlap", "%", 0.0, 1.0, true, true},
-      {"eval/student_ece", "Student calibration error (ECE)", "%", 0.0, 1.0, false, true},
-      {"eval/teacher_ece", "Teacher calibration error (ECE)", "%", 0.0, 1.0, false, true},
-      {"eval/kl", "KL(teacher || student)", "nats", 0.0, kNone, false, false},
-      {"eval/js", "Jensen-Shannon divergence", "nats", 0.0, std::log(2.0), false, false},
-      {"eval/student_loss", "Student test loss", "", 0.0, kNone, false, false},
-      {"eval/teacher_loss", "Teacher test loss", "", 0.0, kNone, false, false},
-      {"train/student_loss", "Student training loss", "", 0.0, kNone, false, false},
-      {"train/teacher_loss", "Teacher training loss", "", 0.0, kNone, false, false},
-      {"train/kd_loss", "Distillation part of the loss", "", 0.0, kNone, false, false},
-      {"train/ce_loss", "Cross-entropy part of the loss", "", 0.0, kNone, false, false},
-      {"train/hint_loss", "Hint loss", "", 0.0, kNone, false, false},
-      {"perf/samples_per_s", "Training speed", "samples/s", 0.0, kNone, true, false},
+      {metric_key::kStudentAcc, "Student test accuracy", "%", 0.0, 1.0, true, true},
+      {metric_key::kTeacherAcc, "Teacher test accuracy", "%", 0.0, 1.0, true, true},
+      {metric_key::kAgreement, "Top-1 agreement", "%", 0.0, 1.0, true, true},
+      {metric_key::kTopFiveOverlap, "Top-5 overlap", "%", 0.0, 1.0, true, true},
+      {metric_key::kStudentEce, "Student calibration error (ECE)", "%", 0.0, 1.0, false, true},
+      {metric_key::kTeacherEce, "Teacher calibration error (ECE)", "%", 0.0, 1.0, false, true},
+      {metric_key::kKl, "KL(teacher || student)", "nats", 0.0, kNone, false, false},
+      {metric_key::kJs, "Jensen-Shannon divergence", "nats", 0.0, std::log(2.0), false, false},
+      {metric_key::kStudentTestLoss, "Student test loss", "", 0.0, kNone, false, false},
+      {metric_key::kTeacherTestLoss, "Teacher test loss", "", 0.0, kNone, false, false},
+      {metric_key::kStudentTrainLoss, "Student training loss", "", 0.0, kNone, false, false},
+      {metric_key::kTeacherTrainLoss, "Teacher training loss", "", 0.0, kNone, false, false},
+      {metric_key::kKdLoss, "Distillation part of the loss", "", 0.0, kNone, false, false},
+      {metric_key::kCeLoss, "Cross-entropy part of the loss", "", 0.0, kNone, false, false},
+      {metric_key::kHintLoss, "Hint loss", "", 0.0, kNone, false, false},
+      {metric_key::kSamplesPerSecond, "Training speed", "samples/s", 0.0, kNone, true, false},
   };
   return rows;
 }
@@ -46,6 +47,12 @@ MetricInfo metricInfo(const std::string& key) {
   info.label = slash == std::string::npos ? key : key.substr(slash + 1);
   info.higher_is_better = higherIsBetter(key);
   return info;
+}
+
+bool isDeclaredMetric(const std::string& key) {
+  for (const auto& row : table())
+    if (row.key == key) return true;
+  return false;
 }
 
 std::string metricAxisLabel(const MetricInfo& info) {

@@ -32,6 +32,8 @@ struct MetricInfo {
 // The entry for `key`; a key not in the table gets a label from its last path part
 // ("val/top3" -> "top3"), no unit, no bounds, and higherIsBetter()'s direction.
 MetricInfo metricInfo(const std::string& key);
+// Whether the table declares `key` (metricInfo() of any other key is a guess from its words).
+bool isDeclaredMetric(const std::string& key);
 // "Student test accuracy (%)": the label with its unit, for an axis.
 std::string metricAxisLabel(const MetricInfo& info);
 // The value as the table shows it: "89.53" for a percent metric (no sign: the header says %),

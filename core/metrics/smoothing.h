@@ -26,8 +26,9 @@ std::vector<double> smoothEma(const std::vector<double>& values, double weight);
 std::vector<size_t> minMaxDecimate(const std::vector<double>& xs, const std::vector<double>& ys, double x_lo,
                                    double x_hi, size_t buckets);
 
-// Whether a larger value is better for a metric key: accuracies, agreement, top-5 overlap and
-// throughput go up; losses, divergences and calibration errors go down.
+// A guess from the key's words, for keys no table declares (core/metrics/metric_info.cpp declares
+// every key the trainer logs; use metricInfo(key).higher_is_better): accuracies, agreement,
+// overlap and throughput go up; anything else goes down.
 bool higherIsBetter(const std::string& key);
 
 // Final and best value of one curve (points in step order), with the step of the best.

@@ -19,6 +19,7 @@
 #include "core/fidelity/fidelity.h"
 #include "core/losses/fitnet.h"
 #include "core/losses/loss.h"
+#include "core/metrics/metric_keys.h"
 #include "core/metrics/metrics.h"
 #include "core/models/classifier.h"
 #include "core/models/factory.h"
@@ -274,19 +275,19 @@ struct Trainer::Impl {
     std::vector<MetricPoint> points;
     if (phase == Phase::Teacher) {
       const auto logits = predictLogits(teacher, test.inputs);
-      points.push_back({"eval/teacher_acc", step, epoch, now, accuracy(logits, test.targets)});
-      points.push_back({"eval/teacher_loss", step, epoch, now, crossEntropy(logits, test.targets)});
-      points.push_back({"eval/teacher_ece", step, epoch, now, expectedCalibrationError(logits, test.targets)});
+      points.push_back({metric_key::kTeacherAcc, step, epoch, now, accuracy(logits, test.targets)});
+      points.push_back({metric_key::kTeacherTestLoss, step, epoch, now, crossEntropy(logits, test.targets)});
+      points.push_back({metric_key::kTeacherEce, step, epoch, now, expectedCalibrationError(logits, test.targets)});
     } else {
       const auto logits = predictLogits(student, test.inputs);
-      points.push_back({"eval/student_acc", step, epoch, now, accuracy(logits, test.targets)});
-      points.push_back({"eval/student_loss", step, epoch, now, crossEntropy(logits, test.targets)});
-      points.push_back({"eval/agreement", step, epoch, now, topOneAgreement(teacher_test_logits, logits)});
-      points.push_back({"eval/kl", step, epoch, now, predictiveKl(teacher_test_logits, logits)});
+      points.push_back({metric_key::kStudentAcc, step, epoch, now, accuracy(logits, test.targets)});
+      points.push_back({metric_key::kStudentTestLoss, step, epoch, now, crossEntropy(logits, test.targets)});
+      points.push_back({metric_key::kAgreement, step, epoch, now, topOneAgreement(teacher_test_logits, logits)});
+      points.push_back({metric_key::kKl, step, epoch, now, predictiveKl(teacher_test_logits, logits)});
       // Fidelity beyond top-1 (core/fidelity/fidelity.h).
-      points.push_back({"eval/top5_overlap", step, epoch, now, topKOverlap(teacher_test_logits, logits, 5)});
-      points.push_back({"eval/js", step, epoch, now, jsDivergence(teacher_test_logits, logits)});
-      points.push_back({"eval/student_ece", step, epoch, now, expectedCalibrationError(logits, test.targets)});
+      points.push_back({metric_key::kTopFiveOverlap, step, epoch, now, topKOverlap(teacher_test_logits, logits, 5)});
+      points.push_back({metric_key::kJs, step, epoch, now, jsDivergence(teacher_test_logits, logits)});
+      points.push_back({metric_key::kStudentEce, step, epoch, now, expectedCalibrationError(logits, test.targets)});
     }
     emit(points);
   }
@@ -380,7 +381,7 @@ struct Trainer::Impl {
     Model& model = is_teacher ? teacher : student;
     const int64_t epochs = is_teacher ? config.teacher.epochs : config.train.epochs;
     const int64_t batch_size = config.train.batch_size;
-    const std::string prefix = is_teacher ? "train/teacher_loss" : "train/student_loss";
+    const std::string prefix = is_teacher ? metric_key::kTeacherTrainLoss : metric_key::kStudentTrainLoss;
 
     auto parameters = model->parameters();
     if (fitnet && !is_teacher)
@@ -567,12 +568,12 @@ struct Trainer::Impl {
           const double wall = unixNow();
           points.push_back({prefix, step, epoch_done, wall, mean_total});
           if (!is_teacher) {
-            points.push_back({"train/kd_loss", step, epoch_done, wall, readSum(sum_kd, host_kd) / interval_steps});
-            points.push_back({"train/ce_loss", step, epoch_done, wall, readSum(sum_ce, host_ce) / interval_steps});
+            points.push_back({metric_key::kKdLoss, step, epoch_done, wall, readSum(sum_kd, host_kd) / interval_steps});
+            points.push_back({metric_key::kCeLoss, step, epoch_done, wall, readSum(sum_ce, host_ce) / interval_steps});
           }
           if (hints)
-            points.push_back({"train/hint_loss", step, epoch_done, wall, readSum(sum_hint, host_hint) / interval_steps});
-          points.push_back({"perf/samples_per_s", step, epoch_done, wall, samples_per_s});
+            points.push_back({metric_key::kHintLoss, step, epoch_done, wall, readSum(sum_hint, host_hint) / interval_steps});
+          points.push_back({metric_key::kSamplesPerSecond, step, epoch_done, wall, samples_per_s});
           emit(points);
           sum_total.zero_();
           sum_kd.zero_();

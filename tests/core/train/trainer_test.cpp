@@ -5,6 +5,7 @@
 #include "core/config/config.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
+#include "core/metrics/metric_info.h"
 #include "core/store/run_store.h"
 #include "core/train/experiment_runner.h"
 #include "core/train/trainer.h"
@@ -65,6 +66,9 @@ TEST_F(TrainerTest, TwoPhasesLearnTheToyTaskAndReportEveryMetric) {
                           "perf/samples_per_s", "eval/teacher_acc", "eval/teacher_loss", "eval/student_acc",
                           "eval/student_loss", "eval/agreement", "eval/kl"})
     EXPECT_FALSE(recorder.series[key].empty()) << key;
+  // Every key it logs is declared (label, unit, bounds, direction), none left to a guess.
+  for (const auto& [key, points] : recorder.series)
+    if (!points.empty()) EXPECT_TRUE(isDeclaredMetric(key)) << key << " is logged but not in core/metrics/metric_info.cpp";
   EXPECT_GT(result.final.at("eval/teacher_acc"), 0.9);
   EXPECT_GT(result.final.at("eval/student_acc"), 0.9);
   EXPECT_GT(result.final.at("eval/agreement"), 0.9);
