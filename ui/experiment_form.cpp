@@ -23,6 +23,7 @@
 
 #include <limits>
 
+#include "core/config/config_keys.h"
 #include "core/losses/methods.h"
 #include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
@@ -73,6 +74,21 @@ QComboBox* combo(const QStringList& items) {
   auto* box = new QComboBox;
   box->addItems(items);
   return box;
+}
+
+// A drop-down of exactly the values the core accepts for a Choice key (the key table's).
+QComboBox* choiceCombo(const std::string& key) {
+  QStringList items;
+  for (const auto& value : findConfigKey(key)->choices) items << fromStd(value);
+  return combo(items);
+}
+
+// A key's help as plain text for a tooltip (the table's help is Markdown).
+QString helpText(const ConfigKey& row) {
+  QString text = fromStd(row.help);
+  text.remove(QLatin1Char('`'));
+  text.replace(QRegularExpression(QStringLiteral("\\[([^\\]]*)\\]\\([^)]*\\)")), QStringLiteral("\\1"));
+  return text;
 }
 
 void setComboText(QComboBox* box, const std::string& text) {
@@ -148,7 +164,7 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   device_->setToolTip(tr("auto picks the first CUDA device when there is one"));
   threads_ = track(spin(0, 1024, tr("auto")), QStringLiteral("threads"));
   threads_->setToolTip(tr("Torch intra-op threads; auto chooses from %1 cores and the BLAS").arg(cpuCores()));
-  gemm_ = track(combo({"auto", "onednn", "blas"}), QStringLiteral("gemm"));
+  gemm_ = track(choiceCombo("gemm"), QStringLiteral("gemm"));
   gemm_->setToolTip(tr("Library of the linear layers' matrix products on the CPU: auto uses oneDNN where "
                        "LibTorch provides it (faster here), blas uses LibTorch's matmul (OpenBLAS)"));
   auto* run_group = new QGroupBox(tr("Run"));
@@ -160,7 +176,7 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   run_form->addRow(tr("Matrix products"), gemm_);
 
   // ---- dataset
-  dataset_name_ = track(combo({"fashion-mnist", "mnist", "idx"}), QStringLiteral("dataset.name"));
+  dataset_name_ = track(choiceCombo("dataset.name"), QStringLiteral("dataset.name"));
   dataset_path_ = track(new QLineEdit, QStringLiteral("dataset.path"));
   auto* browse_data = new QToolButton;
   browse_data->setText(QStringLiteral("…"));
@@ -208,9 +224,7 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
 
   // ---- distillation
   // The core's loss registry decides which methods exist (core/losses/methods.h, no torch).
-  QStringList methods;
-  for (const auto& method : lossMethods()) methods << fromStd(method);
-  method_ = track(combo(methods), QStringLiteral("distill.method"));
+  method_ = track(choiceCombo("distill.method"), QStringLiteral("distill.method"));
   method_->setToolTip(tr("kd: Hinton et al. 2015, alpha*T^2*KL(teacher_T || student_T) + (1-alpha)*CE; "
                           "see core/losses for the others"));
   temperature_ = track(doubleSpin(0.0, 1000.0, 0.5, 2), QStringLiteral("distill.temperature"));
@@ -227,17 +241,17 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   // ---- training
   epochs_ = track(spin(0, 100'000), QStringLiteral("train.epochs"));
   batch_size_ = track(spin(1, 1'000'000), QStringLiteral("train.batch_size"));
-  optimizer_ = track(combo({"sgd", "adam", "adamw"}), QStringLiteral("train.optimizer"));
+  optimizer_ = track(choiceCombo("train.optimizer"), QStringLiteral("train.optimizer"));
   lr_ = track(new QLineEdit, QStringLiteral("train.lr"));
   momentum_ = track(doubleSpin(0.0, 0.9999, 0.05, 4), QStringLiteral("train.momentum"));
   nesterov_ = track(new QCheckBox(tr("Nesterov")), QStringLiteral("train.nesterov"));
   weight_decay_ = track(new QLineEdit, QStringLiteral("train.weight_decay"));
-  schedule_ = track(combo({"constant", "step", "cosine"}), QStringLiteral("train.schedule"));
+  schedule_ = track(choiceCombo("train.schedule"), QStringLiteral("train.schedule"));
   step_size_ = track(spin(1, 100'000), QStringLiteral("train.step_size"));
   gamma_ = track(doubleSpin(0.0, 1.0, 0.05, 4), QStringLiteral("train.gamma"));
   log_every_ = track(spin(1, 1'000'000), QStringLiteral("train.log_every"));
   eval_every_ = track(spin(0, 100'000'000, tr("each epoch")), QStringLiteral("train.eval_every"));
-  autocast_ = track(combo({"off", "bf16", "fp16"}), QStringLiteral("train.autocast"));
+  autocast_ = track(choiceCombo("train.autocast"), QStringLiteral("train.autocast"));
   autocast_->setToolTip(tr("CUDA mixed precision (bf16, or fp16 with loss scaling); the CPU trains in float32"));
   auto* train_group = new QGroupBox(tr("Training (student; the teacher uses the same optimizer)"));
   auto* train_form = new QFormLayout(train_group);
@@ -265,12 +279,44 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   connect(schedule_, &QComboBox::currentTextChanged, this, update_schedule_fields);
   connect(optimizer_, &QComboBox::currentTextChanged, this, update_schedule_fields);
 
-  // ---- keys without a dedicated widget
+  // ---- keys without a dedicated widget: a widget of the key's kind, in its section
+  const std::map<FormSection, QFormLayout*> section_forms{
+      {FormSection::Run, run_form},
+      {FormSection::Dataset, data_form},
+      {FormSection::Teacher, static_cast<QFormLayout*>(teacher_group->layout())},
+      {FormSection::Student, static_cast<QFormLayout*>(student_group->layout())},
+      {FormSection::Distillation, distill_form},
+      {FormSection::Training, train_form}};
   QGroupBox* extra_group = nullptr;
   const auto defaults = flatten(defaultConfig());
-  for (const auto& std_key : configKeys()) {
+  for (const auto& row : configKeyTable()) {
+    const std::string& std_key = row.key;
     const QString key = fromStd(std_key);
-    if (fields_.count(key)) continue;
+    if (fields_.count(key)) {
+      if (fields_[key]->toolTip().isEmpty()) fields_[key]->setToolTip(helpText(row));
+      continue;
+    }
+    const auto section = section_forms.find(row.section);
+    if (section != section_forms.end()) {
+      const QString label = fromStd(row.label);
+      if (row.kind == ConfigKind::Choice) {
+        auto* box = track(choiceCombo(std_key), key);
+        box->setToolTip(helpText(row));
+        extra_combos_[key] = box;
+        section->second->addRow(label, box);
+      } else if (row.kind == ConfigKind::Flag) {
+        auto* check = track(new QCheckBox(label), key);
+        check->setToolTip(helpText(row));
+        extra_checks_[key] = check;
+        section->second->addRow(QString(), check);
+      } else {
+        auto* edit = track(new QLineEdit, key);
+        edit->setToolTip(tr("%1 (a YAML value, as with distill run --set %2=...)").arg(helpText(row), key));
+        extra_fields_[key] = edit;
+        section->second->addRow(label, edit);
+      }
+      continue;
+    }
     if (!extra_group) {
       extra_group = new QGroupBox(tr("More settings"));
       extra_group->setLayout(new QFormLayout);
@@ -333,17 +379,18 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
 
 QWidget* ExperimentForm::buildModelGroup(const QString& title, const QString& prefix, ModelFields& f,
                                          QWidget* extra_top, QWidget* extra_bottom) {
-  f.arch = track(combo({"mlp", "cnn"}), prefix + ".arch");
+  f.prefix = prefix;
+  f.arch = track(choiceCombo((prefix + ".arch").toStdString()), prefix + ".arch");
   f.hidden = track(new QLineEdit, prefix + ".hidden");
   f.hidden->setPlaceholderText(tr("e.g. 800, 800"));
   f.hidden->setToolTip(tr("mlp: hidden layer widths; cnn: widths of the dense head"));
-  f.activation = track(combo({"relu", "gelu", "tanh", "sigmoid", "leaky_relu", "silu"}), prefix + ".activation");
+  f.activation = track(choiceCombo((prefix + ".activation").toStdString()), prefix + ".activation");
   f.dropout = track(doubleSpin(0.0, 0.99, 0.05, 2), prefix + ".dropout");
   f.channels = track(new QLineEdit, prefix + ".channels");
   f.channels->setToolTip(tr("cnn: output channels per convolution block (1 to 4 blocks)"));
   f.kernel = track(spin(1, 15), prefix + ".kernel");
   f.kernel->setSingleStep(2);
-  f.pool = track(combo({"max", "avg"}), prefix + ".pool");
+  f.pool = track(choiceCombo((prefix + ".pool").toStdString()), prefix + ".pool");
   auto* group = new QGroupBox(title);
   auto* form = new QFormLayout(group);
   if (extra_top) form->addRow(tr("Source"), extra_top);
@@ -360,10 +407,13 @@ QWidget* ExperimentForm::buildModelGroup(const QString& title, const QString& pr
 }
 
 void ExperimentForm::updateArchFields(ModelFields& f) {
-  const bool cnn = f.arch->currentText() == QLatin1String("cnn");
-  f.channels->setEnabled(cnn);
-  f.kernel->setEnabled(cnn);
-  f.pool->setEnabled(cnn);
+  // The key table says which archs use a key (channels, kernel, pool: cnn and resnet; blocks: resnet).
+  const std::string arch = f.arch->currentText().toStdString();
+  for (const auto& row : configKeyTable()) {
+    if (row.archs.empty() || row.key.rfind(f.prefix.toStdString() + ".", 0) != 0) continue;
+    if (QWidget* widget = field(fromStd(row.key)))
+      widget->setEnabled(std::find(row.archs.begin(), row.archs.end(), arch) != row.archs.end());
+  }
 }
 
 void ExperimentForm::setModel(const ModelConfig& m, ModelFields& f) {
@@ -420,6 +470,10 @@ void ExperimentForm::setConfig(const ExperimentConfig& c) {
     auto it = flat.find(key.toStdString());
     check->setChecked(it != flat.end() && it->second == "true");
   }
+  for (const auto& [key, box] : extra_combos_) {
+    auto it = flat.find(key.toStdString());
+    if (it != flat.end()) setComboText(box, it->second);
+  }
   loading_ = false;
   revalidate();
 }
@@ -445,13 +499,14 @@ std::vector<std::string> ExperimentForm::extraOverrides() const {
   }
   for (const auto& [key, check] : extra_checks_)
     overrides.push_back((key + '=' + (check->isChecked() ? "true" : "false")).toStdString());
+  for (const auto& [key, box] : extra_combos_) overrides.push_back((key + '=' + box->currentText()).toStdString());
   return overrides;
 }
 
 ExperimentConfig ExperimentForm::config() const {
   std::vector<ConfigIssue> ignored;
   ExperimentConfig typed = typedConfig(ignored);
-  if (extra_fields_.empty() && extra_checks_.empty()) return typed;
+  if (extra_fields_.empty() && extra_checks_.empty() && extra_combos_.empty()) return typed;
   try {
     return parseConfigWithOverrides(toYaml(typed), extraOverrides(), "form");
   } catch (const ConfigError&) {
@@ -502,7 +557,7 @@ void ExperimentForm::revalidate() {
   std::vector<ConfigIssue> issues;
   const ExperimentConfig typed = typedConfig(issues);
   std::vector<ConfigIssue> core_issues;
-  if (extra_fields_.empty() && extra_checks_.empty()) {
+  if (extra_fields_.empty() && extra_checks_.empty() && extra_combos_.empty()) {
     core_issues = validate(typed);
   } else {
     try {

@@ -74,6 +74,7 @@ class ExperimentForm : public QWidget {
 
  private:
   struct ModelFields {
+    QString prefix;  // "teacher" or "student"
     QComboBox* arch = nullptr;
     QLineEdit* hidden = nullptr;
     QComboBox* activation = nullptr;
@@ -101,6 +102,8 @@ class ExperimentForm : public QWidget {
   std::map<QString, QLineEdit*> extra_fields_;
   // Boolean keys among them: a check box each, not a text field for "true".
   std::map<QString, QCheckBox*> extra_checks_;
+  // Choice keys among them: a drop-down of the key table's values.
+  std::map<QString, QComboBox*> extra_combos_;
   // The preset the form was last set from (its index and the config as YAML): the drop-down
   // marks it "(modified)" while the form differs from it.
   int preset_index_ = 0;

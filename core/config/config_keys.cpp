@@ -188,7 +188,7 @@ std::vector<ConfigKey> buildTable() {
       row("dataset.std", K::Number, S::Dataset, "Std", DISTILL_CONFIG_FIELD(number, dataset.std))
           .withCheck(positiveNumber, "a positive number")
           .withHelp("image normalisation `(x/255 - mean) / std`"),
-      row("dataset.augment", K::Flag, S::Dataset, "Augment (crop and flip)", DISTILL_CONFIG_FIELD(flag, dataset.augment))
+      row("dataset.augment", K::Flag, S::Dataset, "Augment", DISTILL_CONFIG_FIELD(flag, dataset.augment))
           .withHelp("random 4-pixel-padded crop and horizontal flip of each training image (images only; turns the "
                     "teacher-logit cache off)"),
       row("dataset.label_column", K::Text, S::Dataset, "Label column", DISTILL_CONFIG_FIELD(text, dataset.label_column))
@@ -261,12 +261,12 @@ std::vector<ConfigKey> buildTable() {
           DISTILL_CONFIG_FIELD(number, distill.warmup_epochs))
           .withCheck(nonNegativeNumber, "a number of epochs >= 0")
           .withHelp("`dkd` and `fitnet`: the distillation weight ramps up linearly over these student epochs"),
-      row("distill.hint_student_layer", K::Integer, S::Distillation, "Hint: student layer",
+      row("distill.hint_student_layer", K::Integer, S::Distillation, "Student hint",
           DISTILL_CONFIG_FIELD(integer, distill.hint_student_layer))
           .withRange(-1, 1000)
           .withHelp("`fitnet`: the student's hidden representation to guide (0-based; -1 = the last): an MLP's "
                     "hidden layers, a CNN's conv blocks, a ResNet's stages"),
-      row("distill.hint_teacher_layer", K::Integer, S::Distillation, "Hint: teacher layer",
+      row("distill.hint_teacher_layer", K::Integer, S::Distillation, "Teacher hint",
           DISTILL_CONFIG_FIELD(integer, distill.hint_teacher_layer))
           .withRange(-1, 1000)
           .withHelp("`fitnet`: the teacher's hidden representation giving the hint (0-based; -1 = the last)"),

@@ -3,12 +3,14 @@
 #include <QAction>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QGroupBox>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include "core/config/config.h"
+#include "core/config/config_keys.h"
 #include "tests/ui/ui_test_support.h"
 #include "ui/experiment_form.h"
 #include "ui/main_window.h"
@@ -28,6 +30,46 @@ class TestExperimentForm : public QObject {
   void everyKeyHasAField() {
     ExperimentForm form;
     for (const auto& key : configKeys()) QVERIFY2(form.field(QString::fromStdString(key)), key.c_str());
+  }
+
+  // Every key of the table (the keys the parser accepts) sits in its own section's group box,
+  // not in a catch-all group, so a new key lands where it belongs.
+  void everyKeyIsInItsSection() {
+    ExperimentForm form;
+    for (const auto& row : configKeyTable()) {
+      QWidget* widget = form.field(QString::fromStdString(row.key));
+      QVERIFY2(widget, row.key.c_str());
+      QGroupBox* group = nullptr;
+      for (QWidget* w = widget->parentWidget(); w && !group; w = w->parentWidget()) group = qobject_cast<QGroupBox*>(w);
+      QVERIFY2(group, row.key.c_str());
+      QVERIFY2(group->title().startsWith(QString::fromStdString(formSectionTitle(row.section))),
+               qPrintable(QString::fromStdString(row.key) + " is in " + group->title()));
+    }
+  }
+
+  // Each drop-down of a Choice key offers exactly the values the core accepts (the form once
+  // offered neither cifar10/cifar100/csv nor resnet), in the table's order.
+  void choiceDropDownsOfferExactlyTheAcceptedValues() {
+    ExperimentForm form;
+    int choices = 0;
+    for (const auto& row : configKeyTable()) {
+      if (row.kind != ConfigKind::Choice) continue;
+      ++choices;
+      auto* box = qobject_cast<QComboBox*>(form.field(QString::fromStdString(row.key)));
+      QVERIFY2(box, row.key.c_str());
+      QStringList expected;
+      for (const auto& value : row.choices) expected << QString::fromStdString(value);
+      QStringList offered;
+      for (int i = 0; i < box->count(); ++i) offered << box->itemText(i);
+      QCOMPARE(offered, expected);
+      // Each value reaches the config through the form.
+      for (const auto& value : expected) {
+        box->setCurrentText(value);
+        QCOMPARE(QString::fromStdString(flatten(form.config()).at(row.key)), value);
+      }
+      form.setConfig(defaultConfig());
+    }
+    QVERIFY(choices >= 10);
   }
 
   void presetsLoadAndRoundTrip() {
