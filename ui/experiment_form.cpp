@@ -253,7 +253,11 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
   eval_every_ = track(spin(0, 100'000'000, tr("each epoch")), QStringLiteral("train.eval_every"));
   autocast_ = track(choiceCombo("train.autocast"), QStringLiteral("train.autocast"));
   autocast_->setToolTip(tr("CUDA mixed precision (bf16, or fp16 with loss scaling); the CPU trains in float32"));
-  auto* train_group = new QGroupBox(tr("Training (student; the teacher uses the same optimizer)"));
+  // A short title: a group box is at least as wide as its title, and the long one ("Training
+  // (student; the teacher uses the same optimizer)") made the form 70 px wider than its dock,
+  // which cut every field's right edge (the form does not scroll sideways).
+  auto* train_group = new QGroupBox(tr("Training"));
+  train_group->setToolTip(tr("The student's training; the teacher uses the same optimizer"));
   auto* train_form = new QFormLayout(train_group);
   train_form->addRow(tr("Student epochs"), epochs_);
   train_form->addRow(tr("Batch size"), batch_size_);
@@ -319,7 +323,10 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
     }
     if (!extra_group) {
       extra_group = new QGroupBox(tr("More settings"));
-      extra_group->setLayout(new QFormLayout);
+      auto* extra_form = new QFormLayout(extra_group);
+      // The labels are config keys: a long one beside its field widens the whole form; too
+      // long a row puts the field under its key.
+      extra_form->setRowWrapPolicy(QFormLayout::WrapLongRows);
     }
     const auto default_value = defaults.find(std_key);
     if (default_value != defaults.end() && (default_value->second == "true" || default_value->second == "false")) {

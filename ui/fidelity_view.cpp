@@ -6,6 +6,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
+#include <QResizeEvent>
 #include <QScrollArea>
 #include <QSplitter>
 #include <QThread>
@@ -40,6 +41,30 @@ void styleAxes(QCustomPlot* plot) {
   }
 }
 
+// A chart's title on one line where the plot is wide enough, else broken after its first
+// ": " (the subject, then the details): QCustomPlot centres a title wider than its plot and
+// cuts both ends ("ent matrix: counts and row % (agreement" at 1280x720).
+void fitTitle(QCustomPlot* plot) {
+  auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
+  if (!text) return;
+  const QString full = text->property("fullTitle").toString();
+  const int room = plot->width() - text->margins().left() - text->margins().right() - 4;
+  const int colon = full.indexOf(QStringLiteral(": "));
+  const bool fits = QFontMetrics(text->font()).horizontalAdvance(full) <= room;
+  const QString shown = fits || colon < 0 ? full : full.left(colon + 1) + '\n' + full.mid(colon + 2);
+  if (text->text() != shown) {
+    text->setText(shown);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+  }
+}
+
+void setTitle(QCustomPlot* plot, const QString& title) {
+  if (auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) {
+    text->setProperty("fullTitle", title);
+    fitTitle(plot);
+  }
+}
+
 QCustomPlot* makePlot(const QString& title, const QString& object_name) {
   auto* plot = new QCustomPlot;
   plot->setObjectName(object_name);
@@ -48,6 +73,7 @@ QCustomPlot* makePlot(const QString& title, const QString& object_name) {
   auto* text = new QCPTextElement(plot, title, QFont(plot->font().family(), 10, QFont::Bold));
   text->setObjectName(QStringLiteral("title"));
   plot->plotLayout()->addElement(0, 0, text);
+  setTitle(plot, title);
   styleAxes(plot);
   return plot;
 }
@@ -63,10 +89,6 @@ void legendBelow(QCustomPlot* plot) {
     plot->plotLayout()->setRowStretchFactor(2, 0.001);
   }
   plot->legend->setVisible(true);
-}
-
-void setTitle(QCustomPlot* plot, const QString& title) {
-  if (auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) text->setText(title);
 }
 
 QSharedPointer<QCPAxisTickerText> classTicker(const std::vector<std::string>& names) {
@@ -193,40 +215,40 @@ FidelityView::FidelityView(QWidget* parent) : QWidget(parent) {
   auto* detail = new QHBoxLayout;
   detail->addWidget(detail_image_);
   detail->addWidget(distribution_plot_, 1);
-  gallery_layout->addLayout(detail);
+  gallery_layout->addLayout(detail, 1);  // the clicked image's chart grows with the gallery
 
-  auto* top = new QSplitter(Qt::Horizontal);
-  top->addWidget(matrix_plot_);
-  top->addWidget(class_plot_);
-  top->setStretchFactor(0, 1);
-  top->setStretchFactor(1, 1);
-  auto* bottom = new QSplitter(Qt::Horizontal);
-  bottom->addWidget(reliability_plot_);
-  bottom->addWidget(gallery_box);
-  bottom->setStretchFactor(0, 2);
-  bottom->setStretchFactor(1, 3);
-  auto* split = new QSplitter(Qt::Vertical);
-  split->addWidget(top);
-  split->addWidget(bottom);
-  split->setStretchFactor(0, 5);
-  split->setStretchFactor(1, 4);
-  top->setSizes({600, 600});
-  bottom->setSizes({400, 800});
-  split->setSizes({520, 420});
+  top_split_ = new QSplitter(Qt::Horizontal);
+  top_split_->addWidget(matrix_plot_);
+  top_split_->addWidget(class_plot_);
+  top_split_->setStretchFactor(0, 1);
+  top_split_->setStretchFactor(1, 1);
+  bottom_split_ = new QSplitter(Qt::Horizontal);
+  bottom_split_->addWidget(reliability_plot_);
+  bottom_split_->addWidget(gallery_box);
+  bottom_split_->setStretchFactor(0, 2);
+  bottom_split_->setStretchFactor(1, 3);
+  charts_split_ = new QSplitter(Qt::Vertical);
+  charts_split_->addWidget(top_split_);
+  charts_split_->addWidget(bottom_split_);
+  charts_split_->setStretchFactor(0, 1);
+  charts_split_->setStretchFactor(1, 1);
+  for (QCustomPlot* plot : {matrix_plot_, class_plot_, reliability_plot_, distribution_plot_}) plot->installEventFilter(this);
 
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(6, 6, 6, 6);
   layout->addLayout(header);
   layout->addWidget(summary_);
   layout->addWidget(status_);
-  // Below about 900x700 the charts would squeeze past reading: the page scrolls instead.
+  // Below about 900x700 the charts would squeeze past reading: the page scrolls down instead
+  // (never sideways: a narrow page stacks the charts, arrangeCharts).
   auto* scroll = new QScrollArea;
   scroll->setObjectName(QStringLiteral("fidelityScroll"));
   scroll->setWidgetResizable(true);
   scroll->setFrameShape(QFrame::NoFrame);
-  split->setMinimumHeight(560);
-  scroll->setWidget(split);
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  scroll->setWidget(charts_split_);
   layout->addWidget(scroll, 1);
+  arrangeCharts();
 
   follow_timer_.setSingleShot(true);
   follow_timer_.setInterval(1200);
@@ -238,6 +260,43 @@ FidelityView::FidelityView(QWidget* parent) : QWidget(parent) {
   connect(gallery_, &QListWidget::currentRowChanged, this, [this](int row) {
     if (row >= 0) showDistributions(gallery_->item(row)->data(Qt::UserRole).toInt());
   });
+}
+
+// Side by side (matrix | per class over reliability | gallery) where the page is wide enough
+// for two readable charts abreast, else one under another at the page's width: at 1280x720
+// the page is about 630 px wide and two 310-px charts overprinted the matrix's cells and cut
+// their titles. Set from the page's own width, not the viewport's, which a vertical scroll
+// bar narrows and would flip the arrangement back and forth.
+void FidelityView::arrangeCharts() {
+  const bool side_by_side = width() >= kSideBySideWidth;
+  const Qt::Orientation orientation = side_by_side ? Qt::Horizontal : Qt::Vertical;
+  if (top_split_->orientation() == orientation && charts_split_->minimumHeight() > 0) return;
+  top_split_->setOrientation(orientation);
+  bottom_split_->setOrientation(orientation);
+  if (side_by_side) {
+    top_split_->setSizes({600, 600});
+    bottom_split_->setSizes({400, 800});
+    // The bottom holds the gallery and the clicked image's distributions: at 5:4 the
+    // distribution chart stayed at its minimum height even at 1920x1080.
+    charts_split_->setSizes({460, 520});
+    charts_split_->setMinimumHeight(560);
+  } else {
+    top_split_->setSizes({440, 300});
+    bottom_split_->setSizes({340, 470});
+    charts_split_->setSizes({740, 810});
+    charts_split_->setMinimumHeight(1550);
+  }
+}
+
+void FidelityView::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  arrangeCharts();
+}
+
+bool FidelityView::eventFilter(QObject* watched, QEvent* event) {
+  if (event->type() == QEvent::Resize)
+    if (auto* plot = qobject_cast<QCustomPlot*>(watched)) fitTitle(plot);
+  return QWidget::eventFilter(watched, event);
 }
 
 FidelityView::~FidelityView() {
@@ -520,6 +579,9 @@ void FidelityView::fillGallery() {
     const Disagreement& d = a.disagreements[static_cast<size_t>(i)];
     auto* item = new QListWidgetItem;
     item->setText(galleryCaption(d, names));
+    // The tile as large as its grid cell: without a size the delegate wraps the caption at
+    // the width of the text's widest word run (119 px), which broke and elided its lines.
+    item->setSizeHint(gallery_->gridSize() - QSize(4, 4));
     item->setToolTip(tr("test image %1, true label %2\nteacher: %3\nstudent: %4")
                          .arg(d.index)
                          .arg(toQ(names.at(static_cast<size_t>(d.target))))

@@ -31,6 +31,7 @@ class QLabel;
 class QListWidget;
 class QListWidgetItem;
 class QPushButton;
+class QSplitter;
 class QThread;
 
 namespace distill::ui {
@@ -40,6 +41,8 @@ class MirrorDialog;
 // The gallery's tiles: the image at kGalleryIcon pixels, three caption lines under it.
 inline constexpr int kGalleryIcon = 84;
 inline constexpr int kGalleryTileWidth = 190;
+// From this page width on, two charts stand side by side; below it, one under another.
+inline constexpr int kSideBySideWidth = 1000;
 // "#412 true: Shirt\nteacher: Shirt 91%\nstudent: T-shirt/top 55%": a tile's caption.
 QString galleryCaption(const Disagreement& d, const std::vector<std::string>& names);
 
@@ -87,7 +90,12 @@ class FidelityView : public QWidget {
   void analysisShown(qint64 run_id);
   void analysisFailed(qint64 run_id, QString message);
 
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
+  bool eventFilter(QObject* watched, QEvent* event) override;  // the charts' resizes refit titles
+
  private:
+  void arrangeCharts();
   void startAnalysis();
   void onAnalysisDone(quint64 generation, qint64 run_id, std::shared_ptr<RunFidelity> result, QString error);
   void drawMatrix();
@@ -116,6 +124,9 @@ class FidelityView : public QWidget {
   QCustomPlot* class_plot_ = nullptr;
   QCustomPlot* reliability_plot_ = nullptr;
   QCustomPlot* distribution_plot_ = nullptr;
+  QSplitter* top_split_ = nullptr;     // matrix | per class
+  QSplitter* bottom_split_ = nullptr;  // reliability | gallery
+  QSplitter* charts_split_ = nullptr;  // top over bottom, in the scroll area
   QLabel* detail_image_ = nullptr;
   QListWidget* gallery_ = nullptr;
   QComboBox* sort_box_ = nullptr;

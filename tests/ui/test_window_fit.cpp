@@ -14,6 +14,8 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QProgressBar>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QTabWidget>
 #include <QTableView>
@@ -65,13 +67,36 @@ bool insideScrollArea(const QWidget* w, const QWidget* top) {
   return false;
 }
 
-// Every visible widget inside the window's rectangle and its parent's; every plain label's
+// Every visible widget outside scroll areas inside the window's rectangle; every plain label's
 // text (each line) as wide as its room; wrapped labels as tall as their text needs.
+// A scroll area may scroll down, never sideways: a page wider than its room hides the right
+// half of every chart and title behind a scroll bar nobody looks for.
+// Every visible chart's title (each line) as wide as its plot, inside a scroll area or not.
 QStringList layoutProblems(QWidget& window) {
   QStringList problems;
   const QRect bounds = window.rect();
   for (QWidget* w : window.findChildren<QWidget*>()) {
-    if (!w->isVisible() || w->isWindow() || insideScrollArea(w, &window)) continue;
+    if (!w->isVisible() || w->isWindow()) continue;
+    if (auto* area = qobject_cast<QScrollArea*>(w); area && area->horizontalScrollBar()->maximum() > 0)
+      problems << QStringLiteral("%1 scrolls sideways: its page needs %2 px more width than its %3 px")
+                      .arg(describe(w)).arg(area->horizontalScrollBar()->maximum()).arg(area->viewport()->width());
+    if (auto* plot = qobject_cast<QCustomPlot*>(w)) {
+      plot->replot(QCustomPlot::rpImmediateRefresh);  // titles set since the last paint are laid out
+      for (QCPTextElement* title : plot->findChildren<QCPTextElement*>()) {
+        if (!title->visible() || !title->layout()) continue;
+        // The layout gives a title the width of its text even past the plot's edge, where
+        // the widget cuts it: its room is the plot's width.
+        const QFontMetrics metrics(title->font());
+        const int room = std::min(title->rect().width(), plot->width() - title->margins().left() - title->margins().right());
+        for (const QString& line : title->text().split('\n'))
+          if (metrics.horizontalAdvance(line) > room)
+            problems << QStringLiteral("%1 cuts its title '%2' (%3 px of %4)")
+                            .arg(describe(w), line)
+                            .arg(metrics.horizontalAdvance(line))
+                            .arg(room);
+      }
+    }
+    if (insideScrollArea(w, &window)) continue;
     if (qobject_cast<QMenu*>(w)) continue;
     const QRect in_window(w->mapTo(&window, QPoint(0, 0)), w->size());
     if (!bounds.contains(in_window)) problems << QStringLiteral("%1 at %2,%3 %4x%5 leaves the window")
@@ -196,9 +221,9 @@ class TestWindowFit : public QObject {
     QVERIFY(window.compareView()->setRuns({1, 2}));
     window.pages()->setCurrentWidget(window.compareView());
     QTest::qWait(150);
+    saveShot(window, "screenshot-compare" + suffix);
     problems = layoutProblems(window);
     QVERIFY2(problems.isEmpty(), qPrintable("Compare page: " + problems.join("\n")));
-    saveShot(window, "screenshot-compare" + suffix);
 
     // Fidelity page: run 1 analysed from its checkpoints.
     auto* fidelity = window.findChild<FidelityView*>();
@@ -207,9 +232,9 @@ class TestWindowFit : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(fidelity->analysis() && !fidelity->busy(), 60'000);
     if (fidelity->gallery()->count() > 0) fidelity->selectDisagreement(0);
     QTest::qWait(150);
+    saveShot(window, "screenshot-fidelity" + suffix);  // first: a failure's picture helps
     problems = layoutProblems(window);
     QVERIFY2(problems.isEmpty(), qPrintable("Fidelity page: " + problems.join("\n")));
-    saveShot(window, "screenshot-fidelity" + suffix);
     window.pages()->setCurrentIndex(0);
   }
 
@@ -260,8 +285,15 @@ class TestWindowFit : public QObject {
       QVERIFY(lines[0].contains(QStringLiteral("true: ")));
       QVERIFY(lines[1].startsWith(QStringLiteral("teacher: ")) && lines[1].endsWith('%'));
       QVERIFY(lines[2].startsWith(QStringLiteral("student: ")) && lines[2].endsWith('%'));
-      for (const QString& line : lines)
+      // The delegate wraps a caption at the tile's own rectangle (the item's size), not the
+      // grid's: 84 px, which broke "teacher: Trouser 66%" and elided its last line.
+      const QRect tile = gallery->visualItemRect(gallery->item(i));
+      for (const QString& line : lines) {
         QVERIFY2(gallery->fontMetrics().horizontalAdvance(line) <= gallery->gridSize().width() - 8, qPrintable(line));
+        QVERIFY2(gallery->fontMetrics().horizontalAdvance(line) <= tile.width() - 8,
+                 qPrintable(QStringLiteral("'%1' in a %2 px tile").arg(line).arg(tile.width())));
+      }
+      QVERIFY(tile.height() >= gallery->iconSize().height() + 3 * gallery->fontMetrics().lineSpacing());
       QVERIFY(gallery->gridSize().height() >= gallery->iconSize().height() + 3 * gallery->fontMetrics().lineSpacing());
     }
   }
