@@ -286,12 +286,16 @@ FigureFormat figureFormatFromSuffix(const QString& path, FigureFormat fallback) 
 namespace {
 
 constexpr double kLogicalDpi = 96.0;  // QCustomPlot lays out in 96-dpi logical pixels
+constexpr double kEdgePadPx = 5.0;     // a marker (4 px) and its pen, in logical pixels
 
 // A plot in paper style: white, 8-9 pt type, thin axes, a framed legend inside the axes.
 // `font_scale` < 1 where the device counts 72 logical units per inch (PDF) instead of 96.
 std::unique_ptr<QCustomPlot> paperPlot(const FigureData& figure, int width, int height, double font_scale = 1.0) {
   auto plot = std::make_unique<QCustomPlot>();
   plot->resize(width, height);
+  // A widget never shown gets its resize event only when shown: without the viewport set here,
+  // the layout below (and the padding computed from it) was that of a 640x480 default.
+  plot->setViewport(QRect(0, 0, width, height));
   QFont font = plot->font();
   font.setPointSizeF(8.0 * font_scale);
   plot->setFont(font);
@@ -306,14 +310,24 @@ std::unique_ptr<QCustomPlot> paperPlot(const FigureData& figure, int width, int 
   plot->legend->setBorderPen(QPen(QColor(0xb0, 0xb0, 0xb0), 0.5));
   plot->legend->setRowSpacing(-3);
   plot->setAntialiasedElements(QCP::aeAll);
+  // The grids' zero lines would mark the padding below (a grey line a few pixels inside the
+  // frame at step 0 or accuracy 0), not a reference: the metrics drawn do not cross zero.
+  for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) axis->grid()->setZeroLinePen(Qt::NoPen);
   populatePlot(*plot, figure, 0);
-  // A marker on a bound (accuracy 100%, loss 0) sat on the frame, cut in half: pad the plot
-  // area by a marker's size in pixels at each end (not a value past the bound: no tick there).
+  // A marker on a bound (accuracy 100%, loss 0) sat on the frame, cut in half, and so did the
+  // markers of the first and last step at the left and right edges: pad the plot area by a
+  // marker's size in pixels at each end, on both axes (a few pixels of room, not a value past
+  // the data: no tick lands there).
   plot->replot(QCustomPlot::rpImmediateRefresh);  // lays out the axis rectangle
   if (!figure.log_y && plot->axisRect()->height() > 20) {
     const QCPRange range = plot->yAxis->range();
     const double per_pixel = range.size() / plot->axisRect()->height();
-    plot->yAxis->setRange(range.lower - 5 * per_pixel, range.upper + 5 * per_pixel);
+    plot->yAxis->setRange(range.lower - kEdgePadPx * per_pixel, range.upper + kEdgePadPx * per_pixel);
+  }
+  if (plot->axisRect()->width() > 20) {
+    const QCPRange range = plot->xAxis->range();
+    const double per_pixel = range.size() / plot->axisRect()->width();
+    plot->xAxis->setRange(range.lower - kEdgePadPx * per_pixel, range.upper + kEdgePadPx * per_pixel);
   }
   if (auto* title = plot->findChild<QCPTextElement*>(QStringLiteral("title"))) {
     QFont title_font = font;
@@ -342,11 +356,16 @@ QSize pixelSize(const ExportOptions& options) {
 
 }  // namespace
 
+std::unique_ptr<QCustomPlot> exportPlot(const FigureData& figure, const ExportOptions& options) {
+  const QSize logical = logicalSize(options);
+  if (logical.width() < 50 || logical.height() < 50) throw ExportError("figure too small to draw");
+  return paperPlot(figure, logical.width(), logical.height());
+}
+
 QImage renderFigureImage(const FigureData& figure, const ExportOptions& options) {
   const QSize logical = logicalSize(options);
   const QSize pixels = pixelSize(options);
-  if (logical.width() < 50 || logical.height() < 50) throw ExportError("figure too small to draw");
-  auto plot = paperPlot(figure, logical.width(), logical.height());
+  auto plot = exportPlot(figure, options);
   const double scale = std::min(pixels.width() / double(logical.width()), pixels.height() / double(logical.height()));
   const QPixmap pixmap = plot->toPixmap(logical.width(), logical.height(), scale);
   // Rounding may leave the pixmap a pixel off the requested size: place it on an exact canvas.

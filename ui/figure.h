@@ -15,6 +15,7 @@
 #include <QString>
 
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -93,6 +94,9 @@ class ExportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The plot a PNG or SVG export draws, laid out at the options' logical size (96 dpi), for
+// tests and previews. Throws ExportError.
+std::unique_ptr<QCustomPlot> exportPlot(const FigureData& figure, const ExportOptions& options);
 // Writes the figure with every point, in paper style. Throws ExportError.
 void exportFigure(const FigureData& figure, const QString& path, const ExportOptions& options);
 // The figure as an image of the options' pixel size (clipboard, previews).

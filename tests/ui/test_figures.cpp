@@ -65,6 +65,28 @@ class TestFigures : public QObject {
     QVERIFY(plot.yAxis->range().upper > 0.0);
   }
 
+  // The first and last evaluations' markers, at the ends of the X range and one at the
+  // accuracy bound (100%), drawn whole inside the frame of an exported chart.
+  void markersAtTheEndsAreInsideTheExportedPlotArea() {
+    ExportOptions options;
+    options.format = FigureFormat::Png;
+    options.dpi = 100;
+    const auto plot = exportPlot(accuracyFigure({0, 50, 100, 150, 200}, {0.55, 0.7, 0.8, 0.9, 1.0}), options);
+    const QRectF area = plot->axisRect()->rect();
+    QCPGraph* graph = plot->graph(0);
+    const double reach = graph->scatterStyle().size() / 2 + graph->pen().widthF();
+    for (const auto& [step, accuracy] : {std::pair{0.0, 55.0}, std::pair{200.0, 100.0}}) {
+      const QPointF centre(plot->xAxis->coordToPixel(step), plot->yAxis->coordToPixel(accuracy));
+      const QRectF marker(centre - QPointF(reach, reach), QSizeF(2 * reach, 2 * reach));
+      QVERIFY2(area.contains(marker), qPrintable(QStringLiteral("step %1: marker %2..%3 x %4..%5, plot area %6..%7 x %8..%9")
+                                                     .arg(step).arg(marker.left()).arg(marker.right()).arg(marker.top())
+                                                     .arg(marker.bottom()).arg(area.left()).arg(area.right())
+                                                     .arg(area.top()).arg(area.bottom())));
+    }
+    // Room, not data: no tick before the first step or past the last.
+    for (double tick : plot->xAxis->tickVector()) QVERIFY2(tick >= 0.0 && tick <= 200.0, qPrintable(QString::number(tick)));
+  }
+
   void aFewPointsAreNotSmoothed() {
     QCustomPlot plot;
     plot.resize(600, 400);

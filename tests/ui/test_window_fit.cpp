@@ -354,6 +354,7 @@ class TestWindowFit : public QObject {
   // Item 3: a comparison's chart as a paper figure, through the window's export.
   void exportsTheComparisonForThePaper() {
     if (shotDir().isEmpty()) QSKIP("DISTILL_SCREENSHOT_DIR not set");
+    QVERIFY(QDir().mkpath(shotDir()));
     CompareView& compare = *window_->compareView();
     QVERIFY(compare.setRuns({1, 2}));
     CompareChart* chart = compare.chartFor("eval/student_acc");
