@@ -33,7 +33,12 @@ void StoreRecorder::onMetrics(const std::vector<MetricPoint>& points) {
 
 void StoreRecorder::onCheckpoint(const CheckpointInfo& checkpoint) {
   flush();
-  store_.addOwnedCheckpoint(run_id_, checkpoint);
+  try {
+    store_.addOwnedCheckpoint(run_id_, checkpoint);
+  } catch (const StoreError& e) {
+    throw StoreError(store_.path() + ": cannot record the run's " + checkpoint.role + " checkpoint (" + e.what() +
+                     "; a full disk?); what was stored before is kept");
+  }
 }
 
 void StoreRecorder::flush() {
