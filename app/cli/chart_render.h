@@ -19,7 +19,7 @@ struct ChartCurve {
 struct ChartRequest {
   // When set, the title, axis labels, units and Y bounds come from the metric table
   // (core/metrics/metric_info.h) exactly as the window's compare view draws them, and
-  // title/x_label/y_label are ignored.
+  // x_label/y_label are ignored; a title replaces the metric's label (export --title).
   std::string metric;
   std::string x_axis = "step";  // step, epoch, relative, wall (with `metric`)
   std::string title, x_label, y_label;

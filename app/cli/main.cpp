@@ -562,7 +562,7 @@ int mainImpl(int argc, char** argv) {
   exp->add_option("--dpi", chart_args.dpi, "png resolution (default 300)");
   exp->add_option("--size", chart_args.size_px, "png size in pixels, e.g. 1800x1200 (overrides --width/--height)")
       ->type_name("WxH");
-  exp->add_option("--title", chart_args.title, "chart title (default: the metric key)");
+  exp->add_option("--title", chart_args.title, "chart title (default: the metric's label)");
 
   std::vector<std::string> compare_runs, compare_metrics;
   bool compare_all = false, compare_json = false;
