@@ -7,7 +7,9 @@
 // and final line.
 //
 // With DISTILL_SCREENSHOT_DIR set, it saves screenshot-{workbench,compare,fidelity,mirror}-WxH.png
-// there (docs/ is made this way) and exports the comparison's accuracy chart as PNG and PDF.
+// there (docs/ is made this way; the mirror dialog's after a real mirror test of run 1) and
+// exports the comparison's accuracy chart as PNG and PDF (docs/comparison-student-accuracy.* is
+// the CLI's export of the default preset pair instead).
 #include <QAbstractScrollArea>
 #include <QCheckBox>
 #include <QDir>
@@ -347,7 +349,34 @@ class TestWindowFit : public QObject {
       QTest::qWait(50);
       const QStringList problems = layoutProblems(dialog);
       QVERIFY2(problems.isEmpty(), qPrintable(problems.join("\n")));
+    }
+  }
+
+  // The screenshots of the mirror dialog (docs/) come from a real test: does run 1's distilled
+  // student mirror its teacher, against three references trained as the run's student was.
+  // Only with DISTILL_SCREENSHOT_DIR set: the references take seconds the CI need not spend
+  // (test_fidelity runs the dialog end to end).
+  void mirrorDialogScreenshotsFromARealTest() {
+    if (shotDir().isEmpty()) QSKIP("DISTILL_SCREENSHOT_DIR not set");
+    MirrorDialog dialog;
+    dialog.setDatabasePath(dir_.filePath(QStringLiteral("runs.db")));
+    dialog.setModels(QStringLiteral("1:teacher"), QStringLiteral("1:student"));
+    dialog.referencesBox()->setValue(3);
+    dialog.epochsBox()->setValue(3);  // as the run's student
+    dialog.samplesBox()->setValue(3000);
+    dialog.probeBox()->setValue(1000);
+    dialog.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+    QSignalSpy finished(&dialog, &MirrorDialog::finished);
+    dialog.runButton()->click();
+    QVERIFY(finished.wait(180'000));
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(dialog.verdictLabel()->text()));
+    for (const QSize size : {QSize(1280, 720), QSize(1920, 1080)}) {
+      dialog.resize(std::min(1000, size.width() - 80), std::min(660, size.height() - 60));
+      QTest::qWait(50);
       saveShot(dialog, QStringLiteral("screenshot-mirror-%1x%2.png").arg(size.width()).arg(size.height()));
+      const QStringList problems = layoutProblems(dialog);
+      QVERIFY2(problems.isEmpty(), qPrintable(problems.join("\n")));
     }
   }
 
