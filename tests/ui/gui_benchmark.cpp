@@ -32,7 +32,7 @@ using namespace distill;
 namespace {
 
 // The benchmark's config: by default a short one (20,000 images, 1 teacher epoch, 2 student
-// epochs: about 2 s a run); --full runs the README's default experiment unchanged (the whole
+// epochs: about 2 s a run); --full runs the Hinton experiment (the config keys' defaults) unchanged (the whole
 // training set, its default epochs: about 40 s a run), where the window's fixed costs at the
 // start and end of a run weigh less.
 bool g_full = false;
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
   CLI::App cli{"The same run headless and in the window, alternating (issue 3, issue 7)", "gui_benchmark"};
   cli.add_option("repeats", repeats, "pairs of runs")->check(CLI::Range(1, 100000000))->capture_default_str();
   cli.add_flag("--no-probe", no_probe, "without the 10 ms GUI-latency probe, whose 100 wake-ups a second cost the run too");
-  cli.add_flag("--full", g_full, "the README's default experiment (whole training set, default epochs) instead of the short config");
+  cli.add_flag("--full", g_full, "the Hinton experiment, the config keys' defaults (whole training set, default epochs), instead of the short config");
   CLI11_PARSE(cli, argc, argv);
   configureAllocator();  // as both programs do
   QApplication app(argc, argv);
