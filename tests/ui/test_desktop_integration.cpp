@@ -211,6 +211,11 @@ class TestDesktopIntegration : public QObject {
     QApplication::setPalette(darkPalette());  // the desktop switches to dark
     QTest::qWait(50);
     ChartView* chart = window.charts()->lossChart();
+    // Legends list only series with data: give the chart a curve to show in its legend.
+    chart->append({"train/teacher_loss", 1, 0.1, 0.0, 2.0});
+    chart->append({"train/teacher_loss", 2, 0.2, 0.0, 1.5});
+    chart->replot();
+    QVERIFY(chart->legend->itemCount() > 0);
     QCOMPARE(chart->xAxis->tickLabelColor(), darkPalette().color(QPalette::Text));
     QCOMPARE(chart->legend->textColor(), darkPalette().color(QPalette::Text));
     const QImage image = chart->grab().toImage();
