@@ -256,7 +256,8 @@ void MirrorDialog::showReport(const MirrorReport& report) {
   // The verdict is an answer, not an alarm: bold in the palette's text colour either way.
   verdict_->setText(QStringLiteral("<b>%1</b>").arg(toQ(report.verdict).toHtmlEscaped()));
   QStringList lines;
-  lines << toQ(report.evidence);
+  // The core's evidence line is plain ASCII for terminals ("+/-"); the dialog writes "±" as its table does.
+  lines << toQ(report.evidence).replace(QStringLiteral("+/-"), QStringLiteral("±"));
   lines << tr("A: %1").arg(toQ(report.model_a)) << tr("B: %1").arg(toQ(report.model_b));
   lines << tr("References: %1").arg(toQ(report.reference_description));
   lines << tr("Test accuracy: A %1, B %2, references %3 · %4 s")

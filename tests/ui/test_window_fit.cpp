@@ -321,7 +321,7 @@ class TestWindowFit : public QObject {
                     "anything: a low bar; train them longer (--reference-epochs) or on more images (--reference-samples)"};
     report.mirrors = true;
     report.verdict = "B mirrors A: closer to it than every reference on 1 of 1 probe sets";
-    report.evidence = "KL(A || B) 0.210 against 0.400 for the closest reference";
+    report.evidence = "test probes: B agrees with A on 86%; references agree with A on 78% +/- 2%";
     dialog.showReport(report);
     const QString table_text = [&] {
       QString all;
@@ -335,6 +335,7 @@ class TestWindowFit : public QObject {
     QVERIFY2(evidence.contains(QStringLiteral("cannot be estimated")), qPrintable(evidence));
     QVERIFY2(!evidence.contains(QStringLiteral("--reference")), qPrintable(evidence));
     QVERIFY2(evidence.contains(QStringLiteral("\"epochs\" field")), qPrintable(evidence));
+    QVERIFY2(evidence.contains(QStringLiteral("78% ± 2%")) && !evidence.contains(QStringLiteral("+/-")), qPrintable(evidence));
     const QString verdict = dialog.findChild<QLabel*>(QStringLiteral("mirrorVerdict"))->text();
     QVERIFY2(!verdict.contains(QStringLiteral("color")), qPrintable(verdict));
     auto* yes = dialog.findChild<QTableWidget*>(QStringLiteral("mirrorTable"))->item(0, 7);
