@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -150,6 +151,7 @@ RunLock::RunLock(std::string lock_path) : path_(std::move(lock_path)) {
     throw std::runtime_error(message);
   }
   std::string header = std::string(kLockMagic) + "\npid=" + std::to_string(::getpid()) + "\nhost=" + oneLine(hostName()) + "\n";
+  header_bytes_ = std::min(header.size(), kLockFileBytes - 2);
   header.resize(kLockFileBytes, ' ');
   header.back() = '\n';
   // Written through and synced now, while there is room: recordEnd() only overwrites.
@@ -171,17 +173,10 @@ RunLock::~RunLock() {
 
 void RunLock::recordEnd(const std::string& reason) noexcept {
   if (fd_ < 0) return;
-  char buffer[kLockFileBytes] = {};
-  const ssize_t got = ::pread(fd_, buffer, kLockFileBytes, 0);
-  if (got <= 0) return;
-  std::string text(buffer, static_cast<size_t>(got));
-  const auto header_end = text.find("\nhost=");
-  const auto line_end = header_end == std::string::npos ? std::string::npos : text.find('\n', header_end + 1);
-  if (line_end == std::string::npos) return;
   std::string ended = std::string(kEndedPrefix) + oneLine(reason) + "\n";
-  const size_t room = kLockFileBytes - (line_end + 1) - 1;
+  const size_t room = kLockFileBytes - header_bytes_ - 1;
   if (ended.size() > room) ended = ended.substr(0, room - 1) + "\n";
-  if (::pwrite(fd_, ended.data(), ended.size(), static_cast<off_t>(line_end + 1)) > 0) ::fdatasync(fd_);
+  if (::pwrite(fd_, ended.data(), ended.size(), static_cast<off_t>(header_bytes_)) > 0) ::fdatasync(fd_);
 }
 
 }  // namespace distill

@@ -70,6 +70,7 @@ class RunLock {
  private:
   std::string path_;
   int fd_ = -1;
+  size_t header_bytes_ = 0;  // recordEnd() writes right after the header lines
   bool recorded_ = false;
 };
 

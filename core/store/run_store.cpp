@@ -661,6 +661,11 @@ RunStore::Liveness RunStore::liveness(int64_t run_id, const std::string& uuid, c
 }
 
 namespace {
+double unixNow() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
 const char* kCrashReason = "the process running it ended without finishing (crash or kill)";
 }  // namespace
 
@@ -703,20 +708,15 @@ int RunStore::markInterruptedRuns() {
     }
     for (const auto& [id, alive] : dead) {
       // Ends at its last sign of life, not now: the duration stops growing where it died.
-      const bool known_end = alive.last_alive > 0;
+      const double end = alive.last_alive > 0 ? alive.last_alive : unixNow();
       Statement update(db_.get(),
-                       std::string("UPDATE runs SET status = ?, error = ?, finished_at = ") +
-                           (known_end ? "strftime('%Y-%m-%dT%H:%M:%fZ', ?, 'unixepoch')" : kNow) +
-                           ", duration_s = max(0, (" + (known_end ? "julianday(?, 'unixepoch')" : "julianday('now')") +
-                           " - julianday(created_at)) * 86400.0) WHERE id = ? AND status = 'running'");
+                       "UPDATE runs SET status = ?1, error = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', ?3, "
+                       "'unixepoch'), duration_s = max(0, (julianday(?3, 'unixepoch') - julianday(created_at)) * 86400.0) "
+                       "WHERE id = ?4 AND status = 'running'");
       const bool recorded_reason = !alive.reason.empty();
       update.bind(1, std::string(recorded_reason ? "failed" : "interrupted"))
           .bind(2, recorded_reason ? alive.reason : std::string(kCrashReason));
-      if (known_end) {
-        update.bind(3, alive.last_alive).bind(4, alive.last_alive).bind(5, id);
-      } else {
-        update.bind(3, id);
-      }
+      update.bind(3, end).bind(4, id);
       update.run();
       packSeries(id, seriesFromRows(id));
     }
@@ -1093,9 +1093,19 @@ double fileModifiedAt(const std::string& path) {
 }  // namespace
 
 std::string RunStore::checkpointFile(int64_t run_id, const std::string& role) {
-  const auto run = getRun(run_id);
   const std::string name = "run " + std::to_string(run_id);
-  if (!run) throw StoreError(name + " not found in " + path_);
+  // Only the run's UUID and whether its files predate schema 4 (getRun() would read its
+  // params, environment, tags and final metrics too).
+  std::string uuid;
+  bool legacy_files = true;
+  {
+    Statement select(db_.get(), std::string("SELECT ") + (has_uuid_ ? "uuid, files_dir" : "'', ''") +
+                                    " FROM runs WHERE id = ?");
+    select.bind(1, run_id);
+    if (!select.step()) throw StoreError(name + " not found in " + path_);
+    uuid = select.text(0);
+    legacy_files = select.text(1).empty();
+  }
   std::optional<CheckpointRecord> record;
   for (auto& checkpoint : checkpoints(run_id))
     if (checkpoint.role == role) record = checkpoint;
@@ -1111,7 +1121,7 @@ std::string RunStore::checkpointFile(int64_t run_id, const std::string& role) {
     throw StoreError(name + " of " + path_ + ": " + e.what());
   }
   if (owner) {
-    if (owner->run_uuid != run->uuid || owner->role != role)
+    if (owner->run_uuid != uuid || owner->role != role)
       throw StoreError(name + " of " + path_ + ": the " + role + " checkpoint " + file + " is not this run's own (it is " +
                        owner->role + " of run " + std::to_string(owner->run_id) + " " + owner->run_uuid + " in " +
                        owner->database + "); refusing to analyse another model");
@@ -1120,7 +1130,7 @@ std::string RunStore::checkpointFile(int64_t run_id, const std::string& role) {
   Statement created(db_.get(), "SELECT (julianday(created_at) - 2440587.5) * 86400.0 FROM checkpoints WHERE id = ?");
   created.bind(1, record->id);
   const double stored_at = created.step() ? created.real(0) : 0.0;
-  if (!run->legacy_files)
+  if (!legacy_files)
     throw StoreError(name + " of " + path_ + ": the " + role + " checkpoint " + file +
                      " has no owner tag (" + ownerTagPath(file) + "); cannot tell whose model it is");
   // Stored before owner tags: the file is written just before its row, so a file modified

@@ -57,6 +57,14 @@ std::string integrityCheck(const std::string& path) {
 
 class Quiet : public TrainingObserver {};
 
+// A new run of `overrides` in `db`, trained to its end (or its stop).
+RunResult runExperiment(const std::vector<std::string>& overrides, const std::string& db, TrainingObserver& observer,
+                        RunControl& control) {
+  ExperimentRunner runner(parseConfigWithOverrides("", overrides), db, observer, control);
+  runner.createRun();
+  return runner.run();
+}
+
 TEST(Resume, AfterSigkillTheRunContinuesToTheSameFinalNumbers) {
   TempDir dir;
   const std::string data = (dir.path() / "data").string();
@@ -66,13 +74,8 @@ TEST(Resume, AfterSigkillTheRunContinuesToTheSameFinalNumbers) {
   // The uninterrupted reference.
   Quiet quiet;
   RunControl control;
-  RunResult reference;
-  {
-    ExperimentRunner runner(parseConfigWithOverrides("", overrides), dir.file("reference.db"), quiet, control);
-    runner.createRun();
-    reference = runner.run();
-    ASSERT_EQ(reference.outcome, RunOutcome::Completed) << reference.error;
-  }
+  const RunResult reference = runExperiment(overrides, dir.file("reference.db"), quiet, control);
+  ASSERT_EQ(reference.outcome, RunOutcome::Completed) << reference.error;
 
   // The same run in another process, killed with SIGKILL after its second student epoch.
   const std::string db = dir.file("killed.db");
@@ -154,21 +157,14 @@ TEST(Resume, AFitnetRunKeepsItsHintRegressor) {
   overrides.insert(overrides.end(), {"distill.method=fitnet", "teacher.epochs=1", "train.epochs=3", "teacher.dropout=0",
                                      "student.dropout=0"});
   Quiet quiet;
-  RunResult reference;
-  {
-    RunControl control;
-    ExperimentRunner runner(parseConfigWithOverrides("", overrides), dir.file("reference.db"), quiet, control);
-    runner.createRun();
-    reference = runner.run();
-    ASSERT_EQ(reference.outcome, RunOutcome::Completed) << reference.error;
-  }
+  RunControl reference_control;
+  const RunResult reference = runExperiment(overrides, dir.file("reference.db"), quiet, reference_control);
+  ASSERT_EQ(reference.outcome, RunOutcome::Completed) << reference.error;
   const std::string db = dir.file("stopped.db");
   {
     RunControl control;
     StopAfterFirstStudentCheckpoint stopper(control);
-    ExperimentRunner runner(parseConfigWithOverrides("", overrides), db, stopper, control);
-    runner.createRun();
-    ASSERT_EQ(runner.run().outcome, RunOutcome::Stopped);
+    ASSERT_EQ(runExperiment(overrides, db, stopper, control).outcome, RunOutcome::Stopped);
   }
   RunControl control;
   ExperimentRunner resumed(ResumeRun{1}, db, quiet, control);
