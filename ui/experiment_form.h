@@ -2,8 +2,11 @@
 // Load/Save YAML, and validation as you type with the core's own rules and messages (the
 // same ones `distill run` prints), so a config the form accepts is one the CLI accepts.
 //
-// Each field's objectName is its dotted config key ("train.lr"), which is how the issue list
-// points at fields and how tests fill the form.
+// The key table (core/config/config_keys.h) is the form's one source: each row gives its
+// key's widget (by kind: text field, drop-down of its choices, spin box with its range, check
+// box, list field), section, label, tooltip (its help) and when it is enabled, so a new row
+// appears here without editing the form. Each field's objectName is its dotted config key
+// ("train.lr"), which is how the issue list points at fields and how tests fill the form.
 //
 // Thread contract: a widget; GUI thread only.
 #pragma once
@@ -17,14 +20,12 @@
 #include <vector>
 
 #include "core/config/config.h"
+#include "core/config/config_keys.h"
 
-class QCheckBox;
 class QComboBox;
-class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
-class QSpinBox;
 
 namespace distill::ui {
 
@@ -73,37 +74,20 @@ class ExperimentForm : public QWidget {
   void onPresetActivated(int index);
 
  private:
-  struct ModelFields {
-    QString prefix;  // "teacher" or "student"
-    QComboBox* arch = nullptr;
-    QLineEdit* hidden = nullptr;
-    QComboBox* activation = nullptr;
-    QDoubleSpinBox* dropout = nullptr;
-    QLineEdit* channels = nullptr;
-    QSpinBox* kernel = nullptr;
-    QComboBox* pool = nullptr;
-  };
-  QWidget* buildModelGroup(const QString& title, const QString& prefix, ModelFields& fields, QWidget* extra_top,
-                           QWidget* extra_bottom);
-  void setModel(const ModelConfig& model, ModelFields& fields);
-  ModelConfig readModel(const QString& prefix, const ModelFields& fields, std::vector<ConfigIssue>& issues) const;
-  void updateArchFields(ModelFields& fields);
-  template <typename W>
-  W* track(W* widget, const QString& key);
-  // The config from the dedicated widgets only; parse problems go to `issues`.
-  ExperimentConfig typedConfig(std::vector<ConfigIssue>& issues) const;
-  // `key=value` for the generic fields, in the CLI's --set syntax.
-  std::vector<std::string> extraOverrides() const;
+  // Builds the widget of one key from its row of the key table (core/config/config_keys.h).
+  QWidget* buildField(const ConfigKey& row);
+  // A key's value as its widget shows it; text that does not parse adds an issue.
+  ConfigValue readField(const ConfigKey& row, const QWidget* widget, std::vector<ConfigIssue>& issues) const;
+  void writeField(const ConfigKey& row, QWidget* widget, const ConfigValue& value);
+  // The config the widgets describe; parse problems go to `issues`.
+  ExperimentConfig readConfig(std::vector<ConfigIssue>& issues) const;
+  // Enables each field the way its row says (archs, enabled_by) for the config shown.
+  void updateEnabledFields(const ExperimentConfig& config);
   void showIssues();
 
+  // Every key of the table, in table order, with its widget (objectName: the dotted key).
+  std::vector<std::pair<const ConfigKey*, QWidget*>> key_fields_;
   std::map<QString, QWidget*> fields_;
-  // Keys without a dedicated widget (say, ones a newer core added) get a plain text field
-  // taking YAML values, applied like the CLI's --set, so the form always covers every key.
-  std::map<QString, QLineEdit*> extra_fields_;
-  // Boolean keys among them: a check box each, not a text field for "true".
-  std::map<QString, QCheckBox*> extra_checks_;
-  // Choice keys among them: a drop-down of the key table's values.
-  std::map<QString, QComboBox*> extra_combos_;
   // The preset the form was last set from (its index and the config as YAML): the drop-down
   // marks it "(modified)" while the form differs from it.
   int preset_index_ = 0;
@@ -117,39 +101,10 @@ class ExperimentForm : public QWidget {
   QPushButton* load_ = nullptr;
   QPushButton* save_ = nullptr;
   QLabel* issues_label_ = nullptr;
-
-  QLineEdit* name_ = nullptr;
-  QSpinBox* seed_ = nullptr;
-  QComboBox* device_ = nullptr;
-  QSpinBox* threads_ = nullptr;
-  QComboBox* gemm_ = nullptr;
+  // The fields with a hand-written part (see the constructor).
   QComboBox* dataset_name_ = nullptr;
   QLineEdit* dataset_path_ = nullptr;
-  QSpinBox* limit_train_ = nullptr;
-  QSpinBox* limit_test_ = nullptr;
-  QLineEdit* mean_ = nullptr;
-  QLineEdit* std_ = nullptr;
   QComboBox* teacher_source_ = nullptr;
-  QSpinBox* teacher_epochs_ = nullptr;
-  ModelFields teacher_;
-  ModelFields student_;
-  QComboBox* method_ = nullptr;
-  QDoubleSpinBox* temperature_ = nullptr;
-  QDoubleSpinBox* alpha_ = nullptr;
-  QCheckBox* cache_logits_ = nullptr;
-  QSpinBox* epochs_ = nullptr;
-  QSpinBox* batch_size_ = nullptr;
-  QComboBox* optimizer_ = nullptr;
-  QLineEdit* lr_ = nullptr;
-  QDoubleSpinBox* momentum_ = nullptr;
-  QCheckBox* nesterov_ = nullptr;
-  QLineEdit* weight_decay_ = nullptr;
-  QComboBox* schedule_ = nullptr;
-  QSpinBox* step_size_ = nullptr;
-  QDoubleSpinBox* gamma_ = nullptr;
-  QSpinBox* log_every_ = nullptr;
-  QSpinBox* eval_every_ = nullptr;
-  QComboBox* autocast_ = nullptr;
 };
 
 }  // namespace distill::ui

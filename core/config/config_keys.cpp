@@ -23,6 +23,11 @@ ConfigKey& ConfigKey::checkedOnRead() { checked_on_read = true; return *this; }
 ConfigKey& ConfigKey::autoZero() { zero_is_auto = true; return *this; }
 ConfigKey& ConfigKey::withZeroLabel(std::string text) { zero_label = std::move(text); return *this; }
 ConfigKey& ConfigKey::forArchs(std::vector<std::string> names) { archs = std::move(names); return *this; }
+ConfigKey& ConfigKey::enabledWhen(std::string key, std::vector<std::string> values) {
+  enabled_by = std::move(key);
+  enabled_values = std::move(values);
+  return *this;
+}
 
 namespace {
 
@@ -116,6 +121,7 @@ const std::vector<std::string> kConvArchs{"cnn", "resnet"};
                     "average pooling)"),                                                                             \
       row(PREFIX ".kernel", ConfigKind::Integer, SECTION, "Kernel", DISTILL_CONFIG_FIELD(integer, MODEL.kernel))    \
           .withRange(1, 15)                                                                                          \
+          .withSpin(0, 2) /* odd sizes only */                                                                       \
           .withCheck(oddKernel, "an odd kernel size between 1 and 15")                                               \
           .forArchs(kConvArchs)                                                                                      \
           .withHelp("CNN: odd square kernel size"),                                                                  \
@@ -302,8 +308,10 @@ std::vector<ConfigKey> buildTable() {
           .withRange(0.0, 0.9999)
           .withSpin(4, 0.05)
           .withCheck(inHalfOpenUnit, "a momentum in [0, 1)")
+          .enabledWhen("train.optimizer", {"sgd"})
           .withHelp("SGD momentum"),
       row("train.nesterov", K::Flag, S::Training, "Nesterov", DISTILL_CONFIG_FIELD(flag, train.nesterov))
+          .enabledWhen("train.optimizer", {"sgd"})
           .withHelp("SGD: Nesterov momentum"),
       row("train.weight_decay", K::Number, S::Training, "Weight decay", DISTILL_CONFIG_FIELD(number, train.weight_decay))
           .withCheck(nonNegativeNumber, "a weight decay >= 0")
@@ -315,11 +323,13 @@ std::vector<ConfigKey> buildTable() {
       row("train.step_size", K::Integer, S::Training, "Step size (epochs)", DISTILL_CONFIG_FIELD(integer, train.step_size))
           .withRange(1, 100'000)
           .withCheck(positiveInteger, "a number of epochs >= 1")
+          .enabledWhen("train.schedule", {"step"})
           .withHelp("step schedule: epochs between decays"),
       row("train.gamma", K::Number, S::Training, "Gamma", DISTILL_CONFIG_FIELD(number, train.gamma))
           .withRange(0.0, 1.0)
           .withSpin(4, 0.05)
           .withCheck(inUnitAboveZero, "a decay factor in (0, 1]")
+          .enabledWhen("train.schedule", {"step"})
           .withHelp("step schedule: decay factor"),
       row("train.log_every", K::Integer, S::Training, "Log every (steps)", DISTILL_CONFIG_FIELD(integer, train.log_every))
           .withRange(1, 1'000'000)

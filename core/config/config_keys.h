@@ -57,7 +57,7 @@ struct ConfigKey {
   double minimum = 0.0;
   double maximum = 1e9;
   int decimals = 0;       // Number: 0 = a text field, else a spin box with these decimals
-  double step = 1.0;      // Number spin box step
+  double step = 1.0;      // the form's spin box step (Integer, and Number with decimals)
   // Whether a value is accepted (for lists: each element); nullptr: any value of its kind.
   bool (*valid)(const ConfigValue&) = nullptr;
   // The words after "expected" in the message: "expected <expected>, got <value>". Choice
@@ -73,6 +73,11 @@ struct ConfigKey {
   // Model keys (teacher.*, student.*) used only by these archs: validated only for them, and
   // the form enables them only for them. Empty: every arch.
   std::vector<std::string> archs;
+  // The form enables the key only while the key `enabled_by` has one of `enabled_values`
+  // (train.momentum only for the sgd optimizer); empty: always. The form's hint only:
+  // validation checks the key whatever its neighbours say.
+  std::string enabled_by;
+  std::vector<std::string> enabled_values;
 
   // Chained setters, so that each row of the table reads as one sentence.
   ConfigKey& withHelp(std::string text);
@@ -84,6 +89,7 @@ struct ConfigKey {
   ConfigKey& autoZero();
   ConfigKey& withZeroLabel(std::string text);
   ConfigKey& forArchs(std::vector<std::string> names);
+  ConfigKey& enabledWhen(std::string key, std::vector<std::string> values);
 };
 
 // Every key in document order (the order of toYaml and `distill config-keys`).
