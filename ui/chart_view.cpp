@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "core/metrics/metric_info.h"
+#include "core/tasks/task_catalog.h"
 #include "ui/desktop_integration.h"
 
 namespace distill::ui {

@@ -34,6 +34,7 @@
 #include <set>
 
 #include "core/metrics/metric_info.h"
+#include "core/tasks/task_catalog.h"
 #include "core/metrics/smoothing.h"
 
 namespace distill::ui {

@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "core/metrics/metric_info.h"
+#include "core/tasks/task_catalog.h"
 #include "core/metrics/smoothing.h"
 
 namespace distill::ui {

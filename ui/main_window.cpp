@@ -31,6 +31,7 @@
 #include <QVBoxLayout>
 
 #include "core/metrics/metric_keys.h"
+#include "core/tasks/task_catalog.h"
 #include "core/runtime/runtime.h"
 #include "ui/chart_view.h"
 #include "ui/compare_view.h"
@@ -344,7 +345,7 @@ void MainWindow::buildLayout() {
     QDesktopServices::openUrl(QUrl::fromLocalFile(QFileInfo(last_export_).absolutePath()));
   });
   connect(compare_, &CompareView::exported, this, &MainWindow::onExported);
-  for (auto* chart : charts_->charts()) connect(chart, &ChartView::exported, this, &MainWindow::onExported);
+  connect(charts_, &MetricCharts::exported, this, &MainWindow::onExported);
 
   // ---- bottom: log
   log_ = new QPlainTextEdit;
@@ -463,10 +464,12 @@ void MainWindow::refreshRuns() {
 void MainWindow::showRun(qint64 run_id) {
   displayed_run_id_ = run_id;
   if (run_id == controller_->runId() && controller_->busy()) {
+    charts_->setTask(live_task_);
     charts_->showPoints(live_points_);
     return;
   }
   try {
+    if (const auto run = store_->getRun(run_id)) charts_->setTask(taskOfRun(run->params));
     charts_->showPoints(store_->metrics(run_id));
   } catch (const std::exception& error) {
     appendLog(LogLevel::Error, tr("Cannot read run %1: %2").arg(run_id).arg(toQ(error.what())));
@@ -496,6 +499,8 @@ void MainWindow::startRun() {
   showBanner(QString());
   const ExperimentConfig config = form_->config();
   live_points_.clear();
+  live_task_ = config.task;
+  charts_->setTask(live_task_);
   charts_->clear();
   status_->reset();
   appendLog(LogLevel::Info, tr("Starting %1").arg(toQ(describe(config))));
@@ -573,6 +578,8 @@ void MainWindow::onRunStarted(qint64 run_id, QString description) {
     // The curves continue where they were: the stored points up to the checkpoint first (the
     // runner has dropped the stale ones by now), then the live ones.
     try {
+      if (const auto run = store_->getRun(run_id)) live_task_ = taskOfRun(run->params);
+      charts_->setTask(live_task_);
       live_points_ = store_->metrics(run_id);
       for (const auto& point : live_points_) resumed_until_ = std::max(resumed_until_, point.wall_time);
       charts_->showPoints(live_points_);
@@ -716,18 +723,16 @@ void MainWindow::appendLog(LogLevel level, const QString& message) {
 // terminal read the same: "run 3 completed: teacher acc 0.8993, student acc 0.8953, ...".
 QString MainWindow::finalMetricsLine(qint64 run_id, const QString& status) const {
   std::map<std::string, double> final;
+  std::string task = "image";
   try {
     if (store_)
-      if (auto run = store_->getRun(run_id)) final = run->final_metrics;
+      if (auto run = store_->getRun(run_id)) {
+        final = run->final_metrics;
+        task = taskOfRun(run->params);
+      }
   } catch (const std::exception&) {
   }
-  auto value = [&](const char* key) {
-    auto it = final.find(key);
-    return it == final.end() ? QStringLiteral("-") : QString::number(it->second, 'f', 4);
-  };
-  return tr("run %1 %2: teacher acc %3, student acc %4, agreement %5, KL %6")
-      .arg(run_id)
-      .arg(status, value(metric_key::kTeacherAcc), value(metric_key::kStudentAcc), value(metric_key::kAgreement), value(metric_key::kKl));
+  return tr("run %1 %2: %3").arg(run_id).arg(status, QString::fromStdString(headlineSummary(taskDisplay(task), final)));
 }
 
 QString MainWindow::logText() const { return log_->toPlainText(); }

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -126,6 +127,7 @@ class MainWindow : public QMainWindow {
   RunController* controller_ = nullptr;
   ExperimentForm* form_ = nullptr;
   MetricCharts* charts_ = nullptr;
+  std::string live_task_ = "image";  // the task of the run this window drives
   StatusPanel* status_ = nullptr;
   RunListModel* run_list_ = nullptr;
   QTableView* run_table_ = nullptr;

@@ -13,7 +13,7 @@
 
 #include <set>
 
-#include "core/metrics/metric_keys.h"
+#include "core/tasks/task_catalog.h"
 #include "core/metrics/smoothing.h"
 #include "core/store/run_store.h"
 #include "ui/run_table_model.h"
@@ -110,7 +110,15 @@ void RunBrowser::refresh() {
   try {
     auto runs = store_->listRuns();
     store_->loadParams(runs);
-    auto best = store_->bestValues(metric_key::kStudentAcc, /*higher_is_better=*/true);
+    // Each run's best value of its task's student metric (test accuracy for images).
+    std::map<int64_t, double> best;
+    std::set<std::string> tasks;
+    for (const auto& run : runs) tasks.insert(taskOfRun(run.params));
+    for (const auto& task : tasks) {
+      const std::string key = taskDisplay(task).student_quality;
+      if (key.empty()) continue;
+      for (const auto& [id, value] : store_->bestValues(key, metricInfo(key).higher_is_better)) best[id] = value;
+    }
     model_->setRuns(std::move(runs), std::move(best));
   } catch (const std::exception& e) {
     report(QString::fromStdString(e.what()));

@@ -5,7 +5,7 @@
 #include <QPixmap>
 
 #include "core/config/config.h"
-#include "core/metrics/metric_keys.h"
+#include "core/tasks/task_catalog.h"
 
 namespace distill::ui {
 namespace {
@@ -17,9 +17,12 @@ QString modelText(const ModelConfig& m) {
   return QString::fromStdString(m.arch) + (parts.isEmpty() ? QString() : QStringLiteral(" ") + parts.join(QChar(0x00D7)));
 }
 
-QString percent(const std::map<std::string, double>& metrics, const char* key) {
+// The value as its declaration shows it (a percentage for fractions).
+QString percent(const std::map<std::string, double>& metrics, const std::string& key) {
   auto it = metrics.find(key);
-  return it == metrics.end() ? QString() : QStringLiteral("%1%").arg(100.0 * it->second, 0, 'f', 2);
+  if (it == metrics.end()) return QString();
+  const MetricInfo info = metricInfo(key);
+  return QString::fromStdString(formatMetricValue(info, it->second)) + (info.percent ? QStringLiteral("%") : QString());
 }
 
 }  // namespace
@@ -64,6 +67,7 @@ const RunListModel::Summary& RunListModel::summary(const RunRecord& run) const {
   Summary s;
   try {
     const ExperimentConfig config = parseConfig(run.config_yaml, "run " + std::to_string(run.id));
+    s.task = config.task;
     s.dataset = QString::fromStdString(config.dataset.name);
     if (config.dataset.limit_train > 0) s.dataset += QStringLiteral(" (%1)").arg(config.dataset.limit_train);
     const QString teacher = config.teacher.source == "train" ? modelText(config.teacher.model)
@@ -146,8 +150,9 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
     }
     case Dataset: return summary(run).dataset;
     case Models: return summary(run).models;
-    case Agreement: return percent(run.final_metrics, metric_key::kAgreement);
-    case StudentAccuracy: return percent(run.final_metrics, metric_key::kStudentAcc);
+    // The headline metrics its task declares (accuracy and top-1 agreement for images).
+    case Agreement: return percent(run.final_metrics, taskDisplay(summary(run).task).agreement);
+    case StudentAccuracy: return percent(run.final_metrics, taskDisplay(summary(run).task).student_quality);
   }
   return {};
 }

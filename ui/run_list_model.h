@@ -44,6 +44,7 @@ class RunListModel : public QAbstractTableModel {
   struct Summary {  // from the run's config; parsed once per run
     QString dataset;
     QString models;
+    std::string task = "image";  // which metrics are its headline ones
   };
   const Summary& summary(const RunRecord& run) const;
 

@@ -5,7 +5,7 @@
 #include <QStringList>
 
 #include "ui/run_list_model.h"
-#include "core/metrics/metric_keys.h"
+#include "core/tasks/task_catalog.h"
 
 namespace distill::ui {
 namespace {
@@ -27,7 +27,7 @@ QString architecture(const RunRecord& run, const std::string& role) {
   return detail.isEmpty() ? arch : arch + QLatin1Char(' ') + detail;
 }
 
-std::optional<double> finalMetric(const RunRecord& run, const char* key) {
+std::optional<double> finalMetric(const RunRecord& run, const std::string& key) {
   auto it = run.final_metrics.find(key);
   if (it == run.final_metrics.end()) return std::nullopt;
   return it->second;
@@ -138,13 +138,14 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
     case Temperature: return number_param("distill.temperature");
     case Alpha: return number_param("distill.alpha");
     case Seed: return number_param("seed");
-    case StudentAcc: return metric(finalMetric(*run, metric_key::kStudentAcc));
+    // The headline metrics the run's task declares (accuracy, agreement and KL for images).
+    case StudentAcc: return metric(finalMetric(*run, taskDisplay(taskOfRun(run->params)).student_quality));
     case BestStudentAcc: {
       auto it = best_student_acc_.find(run->id);
       return metric(it == best_student_acc_.end() ? std::nullopt : std::optional<double>(it->second));
     }
-    case Agreement: return metric(finalMetric(*run, metric_key::kAgreement));
-    case Kl: return metric(finalMetric(*run, metric_key::kKl));
+    case Agreement: return metric(finalMetric(*run, taskDisplay(taskOfRun(run->params)).agreement));
+    case Kl: return metric(finalMetric(*run, taskDisplay(taskOfRun(run->params)).divergence));
     case Tags:
       if (role == Qt::DisplayRole || role == kSortRole) {
         QStringList tags;

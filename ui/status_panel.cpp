@@ -86,7 +86,7 @@ void StatusPanel::showProgress(const ProgressInfo& p) {
   const int value = p.total_steps > 0 ? static_cast<int>(1000.0 * p.done_steps / p.total_steps) : 0;
   progress_->setValue(value);
   progress_->setFormat(tr("%1% · ETA %2").arg(value / 10.0, 0, 'f', 1).arg(durationText(p.eta_s)));
-  setSteadyText(speed_, tr("%1 samples/s").arg(p.samples_per_s, 0, 'f', 0));
+  setSteadyText(speed_, tr("%1 %2/s").arg(p.units_per_s, 0, 'f', 0).arg(QString::fromStdString(p.units)));
   if (!p.device.empty()) setDevice(QString::fromStdString(p.device));
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/metrics/metric_info.h"
+#include "core/tasks/task_catalog.h"
 #include "app/cli/console_progress.h"
 #include "core/runtime/runtime.h"
 #include "core/text/utf8.h"

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/metrics/metric_keys.h"
+#include "core/tasks/task_catalog.h"
 
 namespace distill::cli {
 
@@ -31,6 +32,8 @@ void ConsoleProgress::finish() {
 }
 
 void ConsoleProgress::onStarted(const std::map<std::string, std::string>& environment) {
+  const auto task = environment.find("task");
+  if (task != environment.end()) display_ = taskDisplay(task->second);
   if (quiet_) return;
   auto get = [&](const char* key) {
     auto it = environment.find(key);
@@ -52,15 +55,17 @@ void ConsoleProgress::onMetrics(const std::vector<MetricPoint>& points) {
     evaluation = evaluation || p.key.rfind("eval/", 0) == 0;
   }
   if (quiet_ || !evaluation) return;
-  const auto& first = points.front();
+  // The evaluation's headline values, named as the task declares them.
+  std::string values;
+  for (const auto* key : {&display_.teacher_quality, &display_.student_quality, &display_.agreement, &display_.divergence})
+    for (const auto& p : points)
+      if (!key->empty() && p.key == *key) {
+        const MetricInfo info = metricInfo(p.key);
+        values += fmt::format("  {} {:.4f}", info.short_label.empty() ? info.label : info.short_label, p.value);
+      }
+  if (values.empty()) return;
   clearLine();
-  if (latest_.count(metric_key::kStudentAcc) && (first.key.find("student") != std::string::npos || first.key == metric_key::kAgreement)) {
-    fmt::print(stderr, "  student eval  epoch {:5.2f}  acc {:.4f}  loss {:.4f}  agreement {:.4f}  KL {:.4f}\n", first.epoch,
-               latest_[metric_key::kStudentAcc], latest_[metric_key::kStudentTestLoss], latest_[metric_key::kAgreement], latest_[metric_key::kKl]);
-  } else if (latest_.count(metric_key::kTeacherAcc)) {
-    fmt::print(stderr, "  teacher eval  epoch {:5.2f}  acc {:.4f}  loss {:.4f}\n", first.epoch, latest_[metric_key::kTeacherAcc],
-               latest_[metric_key::kTeacherTestLoss]);
-  }
+  fmt::print(stderr, "  eval  epoch {:5.2f}{}\n", points.front().epoch, values);
 }
 
 void ConsoleProgress::onProgress(const ProgressInfo& p) {
@@ -73,8 +78,8 @@ void ConsoleProgress::onProgress(const ProgressInfo& p) {
   const bool teacher = p.phase == Phase::Teacher;
   const std::string loss_key = teacher ? metric_key::kTeacherTrainLoss : metric_key::kStudentTrainLoss;
   const double loss = latest_.count(loss_key) ? latest_[loss_key] : NAN;
-  fmt::print(stderr, "\r\033[K{} epoch {}/{} [{}] {:3.0f}%  loss {:.4f}  {:.0f} samples/s  ETA {}", phaseName(p.phase),
-             p.epoch, p.epochs, bar, fraction * 100.0, loss, p.samples_per_s, formatDuration(p.eta_s));
+  fmt::print(stderr, "\r\033[K{} epoch {}/{} [{}] {:3.0f}%  loss {:.4f}  {:.0f} {}/s  ETA {}", phaseName(p.phase),
+             p.epoch, p.epochs, bar, fraction * 100.0, loss, p.units_per_s, p.units, formatDuration(p.eta_s));
   std::fflush(stderr);
   line_open_ = true;
 }

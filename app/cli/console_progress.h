@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "core/tasks/task_catalog.h"
 #include "core/train/observer.h"
 
 namespace distill::cli {
@@ -26,6 +27,7 @@ class ConsoleProgress : public TrainingObserver {
   bool tty_;
   bool line_open_ = false;
   std::map<std::string, double> latest_;
+  TaskDisplay display_ = taskDisplay("image");  // the run's task, from onStarted()
 };
 
 std::string formatDuration(double seconds);

@@ -27,6 +27,8 @@
 #include "core/errors.h"
 #include "core/fidelity/run_models.h"
 #include "core/metrics/metric_keys.h"
+#include "core/tasks/image/image_metrics.h"
+#include "core/tasks/task_catalog.h"
 #include "core/models/factory.h"
 #include "core/models/torchscript_export.h"
 #include "core/runtime/allocator.h"
@@ -131,17 +133,12 @@ int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& 
   std::signal(SIGTERM, SIG_DFL);
   progress.finish();
 
-  auto final = [&](const char* key) {
-    auto it = result.final.find(key);
-    return it == result.final.end() ? std::string("-") : fmt::format("{:.4f}", it->second);
-  };
   const char* status = statusName(runStatusOf(result.outcome));
   if (json) {
     nlohmann::json out = {{"run_id", run_id}, {"status", status}, {"error", result.error}, {"final", result.final}};
     fmt::print("{}\n", jsonText(out));
   } else {
-    fmt::print("run {} {}: teacher acc {}, student acc {}, agreement {}, KL {}\n", run_id, status,
-               final(metric_key::kTeacherAcc), final(metric_key::kStudentAcc), final(metric_key::kAgreement), final(metric_key::kKl));
+    fmt::print("run {} {}: {}\n", run_id, status, headlineSummary(taskDisplay(runner.config().task), result.final));
   }
   if (result.outcome == RunOutcome::Failed) {
     fmt::print(stderr, "error: run {} failed: {}\n", run_id, result.error);
@@ -180,8 +177,8 @@ RunStore openForReading(const std::string& db) { return RunStore(existingDatabas
 int listCommand(const std::string& db, bool json, const std::string& filter) {
   RunStore store = openForReading(db);
   auto runs = store.listRuns();
+  store.loadParams(runs);  // for the filter, and each run's task (its headline columns)
   if (!filter.empty()) {
-    store.loadParams(runs);
     const auto fields = queryFields(runs);
     try {
       runs = RunQuery::parse(filter, &fields).filter(runs);
@@ -203,7 +200,9 @@ int listCommand(const std::string& db, bool json, const std::string& filter) {
   fmt::print("{:>5}  {:<40}  {:<11}  {:<20}  {:>9}  {:>8}  {:>8}  {:>9}\n", "id", "name", "status", "created (UTC)",
              "duration", "student", "teacher", "agreement");
   for (const auto& run : runs) {
-    auto metric = [&](const char* key) {
+    // The run's task's headline metrics (the image task's accuracies for older runs).
+    const TaskDisplay headlines = taskDisplay(taskOfRun(run.params));
+    auto metric = [&](const std::string& key) {
       auto it = run.final_metrics.find(key);
       return it == run.final_metrics.end() ? std::string("-") : fmt::format("{:.4f}", it->second);
     };
@@ -211,7 +210,7 @@ int listCommand(const std::string& db, bool json, const std::string& filter) {
     const std::string name = terminalText(run.name, 40);
     fmt::print("{:>5}  {}  {:<11}  {:<20}  {:>9}  {:>8}  {:>8}  {:>9}\n", run.id, name, statusName(run.status),
                run.created_at.substr(0, 19), run.finished_at.empty() ? "-" : formatDuration(run.duration_s),
-               metric(metric_key::kStudentAcc), metric(metric_key::kTeacherAcc), metric(metric_key::kAgreement));
+               metric(headlines.student_quality), metric(headlines.teacher_quality), metric(headlines.agreement));
   }
   return kExitOk;
 }

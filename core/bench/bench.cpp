@@ -1,4 +1,5 @@
 #include "core/bench/bench.h"
+#include "core/tasks/image/image_task.h"
 
 #include <torch/torch.h>
 #include <unistd.h>
@@ -289,7 +290,8 @@ BenchReport runBenchmark(const BenchOptions& options, const std::function<void(c
       const MatmulRate before = mlp ? measureStepGemms(mlp_teacher, kBatch, device, trial_s, 3) : MatmulRate{};
       RunControl control;
       PhaseTimer timer(control, Phase::Teacher, options.seconds, kBatch);
-      Trainer trainer(config, data, {}, timer, control);
+      ImageTask task(config, data);
+      Trainer trainer(config, task, {}, timer, control);
       const auto result = trainer.run();
       if (result.outcome == RunOutcome::Failed) throw std::runtime_error("bench " + name + ": " + result.error);
       workload.phases.push_back(trainedPhase("teacher_train", timer, 3.0 * teacher_fwd));
@@ -310,7 +312,8 @@ BenchReport runBenchmark(const BenchOptions& options, const std::function<void(c
       PhaseTimer timer(control, Phase::Student, options.seconds, kBatch);
       TrainerOptions trainer_options;
       trainer_options.teacher_weights = teacher_path;
-      Trainer trainer(config, data, trainer_options, timer, control);
+      ImageTask task(config, data);
+      Trainer trainer(config, task, trainer_options, timer, control);
       const auto result = trainer.run();
       if (result.outcome == RunOutcome::Failed) throw std::runtime_error("bench " + name + ": " + result.error);
       const double flops = 3.0 * student_fwd + (cache ? 0.0 : teacher_fwd);

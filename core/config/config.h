@@ -108,6 +108,9 @@ struct TrainConfig {
 };
 
 struct ExperimentConfig {
+  // What is learned: a task registered in core/tasks/task_registry.cpp ("image": image and
+  // table classification). Its data and models come from the sections below.
+  std::string task = "image";
   std::string name;  // run name; empty: generated from the config
   uint64_t seed = 0;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N

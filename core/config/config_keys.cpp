@@ -53,6 +53,10 @@ bool deviceName(const ConfigValue& v) {
   static const std::regex pattern("auto|cpu|cuda|cuda:[0-9]+");
   return std::regex_match(v.text, pattern);
 }
+bool taskName(const ConfigValue& v) {
+  static const std::regex pattern("[a-z][a-z0-9_]{0,63}");
+  return std::regex_match(v.text, pattern);
+}
 bool teacherSource(const ConfigValue& v) {
   static const std::regex run_pattern("run:[0-9]+");
   const std::string& s = v.text;
@@ -135,6 +139,11 @@ std::vector<ConfigKey> buildTable() {
   using S = FormSection;
   return {
       // ---- run
+      row("task", K::Text, S::Run, "Task", DISTILL_CONFIG_FIELD(text, task))
+          .withChoices({"image"})
+          .withCheck(taskName, "a task name (lower-case letters, digits, _)")
+          .withHelp("what is learned: `image` (image or table classification, the default); the workbench "
+                    "checks the name against its registered tasks when a run starts"),
       row("name", K::Text, S::Run, "Name", DISTILL_CONFIG_FIELD(text, name))
           .withHelp("run name; empty: generated, e.g. `mlp1200x1200->mlp800x800 kd T4 a0.9`"),
       row("seed", K::Integer, S::Run, "Seed",

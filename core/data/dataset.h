@@ -39,24 +39,4 @@ struct DatasetSplits {
 // naming the missing or corrupt file.
 DatasetSplits loadDataset(const DatasetConfig& config, uint64_t split_seed = 0);
 
-// Seeded shuffling into index batches; the last partial batch is kept.
-// One sampler per training phase, used from the training thread only.
-class BatchSampler {
- public:
-  BatchSampler(int64_t dataset_size, int64_t batch_size, uint64_t seed);
-  // Starts a new epoch with a fresh permutation.
-  void reshuffle();
-  int64_t batchesPerEpoch() const;
-  // Indices of batch `i` of the current epoch (a view into the permutation).
-  torch::Tensor batch(int64_t i) const;
-  // The current epoch's whole order (batch i is elements [i * batch_size, (i + 1) * batch_size)).
-  const torch::Tensor& permutation() const { return permutation_; }
-
- private:
-  int64_t size_;
-  int64_t batch_size_;
-  torch::Generator generator_;
-  torch::Tensor permutation_;
-};
-
 }  // namespace distill

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "core/data/dataset.h"
+#include "core/train/batch_sampler.h"
 #include "core/errors.h"
 #include "core/fidelity/run_models.h"
 #include "core/metrics/metrics.h"

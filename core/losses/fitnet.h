@@ -11,6 +11,9 @@
 
 #include <vector>
 
+#include "core/config/config.h"
+#include "core/losses/loss.h"
+
 namespace distill {
 
 // Maps student features onto the teacher's shape: a 1x1 convolution when both are feature
@@ -31,5 +34,26 @@ TORCH_MODULE(HintRegressor);
 
 // Mean squared distance between the regressed student features and the teacher's.
 torch::Tensor hintLoss(const torch::Tensor& regressed, const torch::Tensor& teacher_features);
+
+// The FitNet loss: Hinton KD on the logits plus the hint term on the features the trainer
+// passes (featureLayers()), logged as train/hint_loss. Its regressor is built by prepare()
+// from the probed feature shapes and trained with the student.
+class FitNetLoss : public DistillationLoss {
+ public:
+  explicit FitNetLoss(const DistillConfig& config);
+  LossTerms compute(const LossInputs& inputs) const override;
+  bool needsTeacher() const override { return true; }  // the teacher's features, always
+  std::optional<FeatureLayers> featureLayers() const override;
+  void prepare(const torch::Tensor& student_features, const torch::Tensor& teacher_features) override;
+  std::vector<torch::Tensor> parameters() const override;
+  void to(const torch::Device& device) override;
+  void save(torch::serialize::OutputArchive& state) const override;
+  void load(torch::serialize::InputArchive& state) override;
+
+ private:
+  HintonKdLoss kd_;
+  DistillConfig config_;
+  HintRegressor regressor_{nullptr};
+};
 
 }  // namespace distill

@@ -3,14 +3,19 @@
 // registry.cpp (one line per method).
 //
 // Logits may carry leading dimensions ([B, C] for images, [B, L, C] for sequences): losses
-// average over every position. Thread contract: stateless after construction; used from the
-// training thread.
+// average over every position. A task's mask (padding, prompts) is applied before a loss sees
+// the logits: the trainer passes only the positions that count, flattened to [M, C], so every
+// loss is masked without handling masks itself. Thread contract: used from the training
+// thread; stateless after construction, except a loss with learned parts (FitNet's hint
+// regressor), whose state the trainer saves and restores through save() and load().
 #pragma once
 
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config/config.h"
@@ -32,6 +37,10 @@ struct LossInputs {
   torch::Tensor targets;         // class indices, [N] or [N, L]
   double epoch = 0.0;            // fractional epoch of the student phase (for warm-ups)
   TeacherAccess access;
+  // Hidden representations, for a loss that asks for them (featureLayers()): the student's
+  // (with grad) and the teacher's (without), per sample. Undefined otherwise.
+  torch::Tensor student_features;
+  torch::Tensor teacher_features;
 };
 
 // The total to minimise and its parts, as logged under train/student_loss, train/kd_loss and
@@ -41,6 +50,14 @@ struct LossTerms {
   torch::Tensor total;
   torch::Tensor kd;
   torch::Tensor ce;
+  // Further parts, logged under their metric keys (FitNet's train/hint_loss).
+  std::vector<std::pair<const char*, torch::Tensor>> parts;
+};
+
+// The hidden layers a feature-based loss reads, by forwardWithFeature() index.
+struct FeatureLayers {
+  int64_t student = -1;
+  int64_t teacher = -1;
 };
 
 class DistillationLoss {
@@ -50,6 +67,19 @@ class DistillationLoss {
   // False when the teacher's output does not enter the loss (e.g. alpha = 0), so the trainer
   // can skip the teacher's forward pass.
   virtual bool needsTeacher() const = 0;
+
+  // ---- losses with features or learned parts (FitNet); the defaults fit logit losses.
+  // The hidden layers to pass in LossInputs' features; none: logits only.
+  virtual std::optional<FeatureLayers> featureLayers() const { return std::nullopt; }
+  // Called once before the student phase with both models' features on a probe batch, so
+  // that a loss can size its learned parts (before the optimizer is built).
+  virtual void prepare(const torch::Tensor& student_features, const torch::Tensor& teacher_features) {}
+  // Parameters the loss learns, trained with the student's by the same optimizer.
+  virtual std::vector<torch::Tensor> parameters() const { return {}; }
+  virtual void to(const torch::Device& device) {}
+  // The learned parts, in and out of a run's training state (resume).
+  virtual void save(torch::serialize::OutputArchive& state) const {}
+  virtual void load(torch::serialize::InputArchive& state) {}
 };
 
 std::unique_ptr<DistillationLoss> makeLoss(const DistillConfig& config);

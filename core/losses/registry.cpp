@@ -3,6 +3,7 @@
 // tests/core/losses/<name>_test.cpp, and a line here and in lossMethods().
 #include <stdexcept>
 
+#include "core/losses/fitnet.h"
 #include "core/losses/loss.h"
 
 namespace distill {
@@ -15,9 +16,7 @@ std::unique_ptr<DistillationLoss> makeLoss(const DistillConfig& config) {
   if (config.method == "mse_logits") return std::make_unique<MseLogitsLoss>(config.alpha);
   if (config.method == "dkd")
     return std::make_unique<DkdLoss>(config.temperature, config.dkd_alpha, config.dkd_beta, config.warmup_epochs);
-  // FitNet: Hinton KD on the logits here; the hint term needs features, which the trainer
-  // takes from both models and feeds to a HintRegressor (core/losses/fitnet.h).
-  if (config.method == "fitnet") return std::make_unique<HintonKdLoss>(config.temperature, config.alpha);
+  if (config.method == "fitnet") return std::make_unique<FitNetLoss>(config);
   throw std::invalid_argument("distill.method: unknown method '" + config.method + "'");
 }
 

@@ -12,47 +12,35 @@ namespace {
 
 constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
 
-// One row per key the trainer logs. Losses and divergences are non-negative and unbounded
-// above; accuracies, agreement and calibration error are fractions.
-const std::vector<MetricInfo>& table() {
+}  // namespace
+
+// Losses are non-negative and unbounded above.
+const std::vector<MetricInfo>& trainingMetrics() {
+  using namespace metric_key;
   static const std::vector<MetricInfo> rows = {
-      {metric_key::kStudentAcc, "Student test accuracy", "%", 0.0, 1.0, true, true},
-      {metric_key::kTeacherAcc, "Teacher test accuracy", "%", 0.0, 1.0, true, true},
-      {metric_key::kAgreement, "Top-1 agreement", "%", 0.0, 1.0, true, true},
-      {metric_key::kTopFiveOverlap, "Top-5 overlap", "%", 0.0, 1.0, true, true},
-      {metric_key::kStudentEce, "Student calibration error (ECE)", "%", 0.0, 1.0, false, true},
-      {metric_key::kTeacherEce, "Teacher calibration error (ECE)", "%", 0.0, 1.0, false, true},
-      {metric_key::kKl, "KL(teacher || student)", "nats", 0.0, kNone, false, false},
-      {metric_key::kJs, "Jensen-Shannon divergence", "nats", 0.0, std::log(2.0), false, false},
-      {metric_key::kStudentTestLoss, "Student test loss", "", 0.0, kNone, false, false},
-      {metric_key::kTeacherTestLoss, "Teacher test loss", "", 0.0, kNone, false, false},
-      {metric_key::kStudentTrainLoss, "Student training loss", "", 0.0, kNone, false, false},
-      {metric_key::kTeacherTrainLoss, "Teacher training loss", "", 0.0, kNone, false, false},
-      {metric_key::kKdLoss, "Distillation part of the loss", "", 0.0, kNone, false, false},
-      {metric_key::kCeLoss, "Cross-entropy part of the loss", "", 0.0, kNone, false, false},
-      {metric_key::kHintLoss, "Hint loss", "", 0.0, kNone, false, false},
-      {metric_key::kSamplesPerSecond, "Training speed", "samples/s", 0.0, kNone, true, false},
+      declareMetric(kStudentTrainLoss, "Student training loss", "", 0.0, kNone)
+          .on("loss", "student train (total)").as(SeriesRole::Student),
+      declareMetric(kTeacherTrainLoss, "Teacher training loss", "", 0.0, kNone)
+          .on("loss", "teacher train").as(SeriesRole::Teacher).drawn(1.2, 135),
+      declareMetric(kKdLoss, "Distillation part of the loss", "", 0.0, kNone)
+          .on("loss", "student KD part").as(SeriesRole::Student, LineStyle::Dash).drawn(1.3, 140),
+      declareMetric(kCeLoss, "Cross-entropy part of the loss", "", 0.0, kNone)
+          .on("loss", "student CE part").as(SeriesRole::Other, LineStyle::Dot).drawn(1.6, 100, "#2a9d8f"),
+      declareMetric(kHintLoss, "Hint loss", "", 0.0, kNone)
+          .on("loss", "student hint part").as(SeriesRole::Other, LineStyle::Dash).drawn(1.3, 100, "#8d6e63"),
+      declareMetric(kSamplesPerSecond, "Training speed", "samples/s", 0.0, kNone, true),
+      declareMetric(kTokensPerSecond, "Training speed", "tokens/s", 0.0, kNone, true),
   };
   return rows;
 }
 
-}  // namespace
-
-MetricInfo metricInfo(const std::string& key) {
-  for (const auto& row : table())
-    if (row.key == key) return row;
+MetricInfo undeclaredMetricInfo(const std::string& key) {
   MetricInfo info;
   info.key = key;
   const auto slash = key.rfind('/');
   info.label = slash == std::string::npos ? key : key.substr(slash + 1);
   info.higher_is_better = higherIsBetter(key);
   return info;
-}
-
-bool isDeclaredMetric(const std::string& key) {
-  for (const auto& row : table())
-    if (row.key == key) return true;
-  return false;
 }
 
 std::string metricAxisLabel(const MetricInfo& info) {

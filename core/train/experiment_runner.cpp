@@ -2,11 +2,12 @@
 
 #include <filesystem>
 
-#include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/store/run_files.h"
 #include "core/store/run_store.h"
 #include "core/store/teacher_source.h"
+#include "core/tasks/task_registry.h"
+#include "core/train/checkpointer.h"
 #include "core/train/store_recorder.h"
 
 namespace distill {
@@ -14,7 +15,7 @@ namespace distill {
 struct ExperimentRunner::State {
   std::unique_ptr<RunStore> store;
   ResolvedTeacher teacher;
-  DatasetSplits data;
+  std::unique_ptr<Task> task;  // its data loaded; outlives the trainer
   std::unique_ptr<StoreRecorder> recorder;
   ObserverList observers;
   std::unique_ptr<Trainer> trainer;
@@ -32,10 +33,10 @@ ExperimentRunner::ExperimentRunner(ExperimentConfig config, const std::string& d
   state_->store->requireWritable();  // before the dataset is loaded
   state_->store->markInterruptedRuns();  // a writer records what readers only show
   state_->teacher = resolveTeacherSource(config_, *state_->store);
-  state_->data = loadDataset(config_.dataset);
+  state_->task = makeTask(config_);
   TrainerOptions options;
   options.teacher_weights = state_->teacher.weights_path;
-  state_->trainer = std::make_unique<Trainer>(config_, state_->data, options, state_->observers, control_);
+  state_->trainer = std::make_unique<Trainer>(config_, *state_->task, options, state_->observers, control_);
 }
 
 RunStatus runStatusOf(RunOutcome outcome) {
@@ -110,13 +111,13 @@ ExperimentRunner::ExperimentRunner(ResumeRun resume, const std::string& database
     throw ConfigError({{"RUN", name + " has no checkpoint to resume from (it ended before its first epoch did)"}});
   config_ = parseConfig(run->config_yaml, name);
   state_->teacher = resolveTeacherSource(config_, *state_->store);
-  state_->data = loadDataset(config_.dataset);
+  state_->task = makeTask(config_);
   TrainerOptions options;
   options.teacher_weights = state_->teacher.weights_path;
   options.resume_state = state_path;
   options.artifacts_dir = run->files_dir;
   state_->resume_wall_time = readResumePoint(state_path).wall_time;
-  state_->trainer = std::make_unique<Trainer>(config_, state_->data, options, state_->observers, control_);
+  state_->trainer = std::make_unique<Trainer>(config_, *state_->task, options, state_->observers, control_);
   state_->resume_run_id = resume.run_id;
 }
 

@@ -29,7 +29,8 @@ struct ProgressInfo {
   int64_t steps_in_phase = 0;
   int64_t done_steps = 0;  // over both phases
   int64_t total_steps = 0;
-  double samples_per_s = 0.0;
+  double units_per_s = 0.0;      // training speed over the last logged interval
+  std::string units = "samples";  // what it counts: samples or tokens (the task's units)
   double elapsed_s = 0.0;
   double eta_s = 0.0;  // estimated seconds to the end of the run
   std::string device;

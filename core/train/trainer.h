@@ -1,5 +1,8 @@
 // The two-phase distillation trainer: (1) the teacher, trained from scratch or loaded from a
-// checkpoint, (2) the student, trained against the teacher with the configured loss.
+// checkpoint, (2) the student, trained against the teacher with the configured loss. It
+// drives any task (core/tasks/task.h) and names none: the task gives batches, models and
+// evaluations; the trainer loops (trainer.cpp), steps (step_runner.h) and checkpoints
+// (checkpointer.h).
 //
 // Thread contract: construct and run() on one thread (the CLI's main thread, or the GUI's
 // worker QThread); run() blocks until the run ends. Observers are called on that thread.
@@ -15,7 +18,7 @@
 
 namespace distill {
 
-struct DatasetSplits;
+class Task;
 
 struct TrainerOptions {
   // Folder for this run's checkpoints (teacher.pt, student.pt); created when missing.
@@ -53,10 +56,10 @@ struct RunResult {
 
 class Trainer {
  public:
-  // Builds the models and loads a given teacher. Throws ConfigError (device), ModelError
-  // (teacher weights) before anything is trained.
-  Trainer(const ExperimentConfig& config, const DatasetSplits& data, TrainerOptions options,
-          TrainingObserver& observer, RunControl& control);
+  // Builds the task's models and loads a given teacher. Throws ConfigError (device),
+  // ModelError (teacher weights) before anything is trained. `task` outlives the trainer.
+  Trainer(const ExperimentConfig& config, Task& task, TrainerOptions options, TrainingObserver& observer,
+          RunControl& control);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;

@@ -57,8 +57,8 @@ CommandResult* CliRun::first_ = nullptr;
 TEST_F(CliRun, CompletesWithAccuracyWellAboveChanceAndPrintsTheRunId) {
   ASSERT_EQ(first_->exit_code, 0) << first_->err;
   EXPECT_NE(first_->out.find("run 1 completed"), std::string::npos) << first_->out;
-  EXPECT_NE(first_->err.find("teacher eval"), std::string::npos) << first_->err;
-  EXPECT_NE(first_->err.find("student eval"), std::string::npos);
+  EXPECT_NE(first_->err.find("eval  epoch"), std::string::npos) << first_->err;
+  EXPECT_NE(first_->err.find("student acc"), std::string::npos);
   EXPECT_NE(first_->err.find("OpenBLAS"), std::string::npos) << "thread settings are printed";
 }
 

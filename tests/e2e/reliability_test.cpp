@@ -333,7 +333,7 @@ TEST(ReadOnlyDatabase, BrowsesButRefusesNewRunsWithAMessage) {
   const auto refused = distillCli(std::string("run ") + kTinyRun + " --db " + quote(db));
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find(db + ": the database is read-only"), std::string::npos) << refused.err;
-  EXPECT_EQ(refused.err.find("teacher eval"), std::string::npos) << "refused before training";
+  EXPECT_EQ(refused.err.find("eval  epoch"), std::string::npos) << "refused before training";
   const auto resumed = distillCli("resume 1 --db " + quote(db));
   EXPECT_EQ(resumed.exit_code, 2);
   EXPECT_NE(resumed.err.find("read-only"), std::string::npos) << resumed.err;

@@ -17,6 +17,7 @@
 #include "app/cli/chart_render.h"
 #include "app/cli/comparison.h"
 #include "core/metrics/metric_info.h"
+#include "core/tasks/task_catalog.h"
 #include "core/store/run_store.h"
 #include "ui/chart_view.h"
 #include "ui/compare_view.h"

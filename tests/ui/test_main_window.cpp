@@ -11,6 +11,7 @@
 #include <QToolButton>
 
 #include "core/store/run_store.h"
+#include "support/toy_sequence_task.h"
 #include "tests/ui/ui_test_support.h"
 #include "ui/chart_view.h"
 #include "ui/main_window.h"
@@ -231,16 +232,16 @@ class TestMainWindow : public QObject {
     ProgressInfo p;
     p.phase = Phase::Student;
     p.epoch = 1, p.epochs = 4, p.step = 12, p.steps_in_phase = 469, p.done_steps = 12, p.total_steps = 1876;
-    p.samples_per_s = 41000;
+    p.units_per_s = 41000;
     panel.showProgress(p);
     QApplication::processEvents();
     const int width = position->width();
-    p.step = 468, p.done_steps = 468, p.samples_per_s = 39000;
+    p.step = 468, p.done_steps = 468, p.units_per_s = 39000;
     panel.showProgress(p);
     QApplication::processEvents();
     QCOMPARE(position->width(), width);
     QCOMPARE(position->text(), QString("epoch 1/4 · step 468/469"));
-    p.epoch = 1000, p.epochs = 1000, p.step = 123456789, p.steps_in_phase = 987654321, p.samples_per_s = 123456789012.0;
+    p.epoch = 1000, p.epochs = 1000, p.step = 123456789, p.steps_in_phase = 987654321, p.units_per_s = 123456789012.0;
     panel.showProgress(p);
     QTRY_VERIFY(position->width() >= position->sizeHint().width());
     QTRY_VERIFY(speed->width() >= speed->sizeHint().width());
@@ -267,6 +268,70 @@ class TestMainWindow : public QObject {
     QCOMPARE(started.count(), 1);
     QCOMPARE(finished.first().at(0).toLongLong(), started.first().at(0).toLongLong());
     for (const auto& args : batches) QCOMPARE(args.at(0).toLongLong(), started.first().at(0).toLongLong());
+  }
+
+  // The task seam, seen from the window: a toy task (tests/support/toy_sequence_task.h) that
+  // no file of the window names runs from the form and is drawn in the charts it declares;
+  // an image run clicked afterwards brings the image charts back.
+  void aSecondTaskRunsInTheWindowWithItsOwnCharts() {
+    distill::testing::registerToyTask();
+    MainWindow window(db());
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    ExperimentConfig config = window.form()->config();
+    config.task = distill::testing::kToyTask;
+    config.name = "toy copy";
+    config.device = "cpu";
+    config.teacher.model.hidden = {64};
+    config.teacher.epochs = 3;
+    config.student.hidden = {24};
+    config.train.epochs = 3;
+    config.train.batch_size = 32;
+    config.train.optimizer = "adam";
+    config.train.lr = 0.01;
+    window.form()->setConfig(config);
+    QCOMPARE(window.form()->config().task, std::string(distill::testing::kToyTask));
+
+    QSignalSpy finished(window.controller(), &RunController::runFinished);
+    QTest::mouseClick(window.findChild<QToolButton*>("start-button"), Qt::LeftButton);
+    QVERIFY(finished.count() == 1 || finished.wait(kRunTimeoutMs));
+    QCOMPARE(finished.first().at(1).value<RunEnd>(), RunEnd::Completed);
+    const qint64 toy_run = finished.first().at(0).toLongLong();
+
+    MetricCharts* charts = window.charts();
+    QCOMPARE(charts->task(), std::string(distill::testing::kToyTask));
+    QCOMPARE(static_cast<int>(charts->charts().size()), 2);  // Loss, Copying
+    ChartView* copying = charts->chart("copying");
+    QVERIFY(copying);
+    QCOMPARE(copying->objectName(), QString("chart-copying"));
+    QVERIFY(!charts->accuracyChart());
+    QCOMPARE(charts->pointCount(distill::testing::kToyStudentAccuracy), 4);  // before training, then each epoch
+    QCOMPARE(charts->pointCount(distill::testing::kToyTeacherAccuracy), 3);
+    QVERIFY(charts->pointCount("train/student_loss") > 0);
+    QCOMPARE(copying->graphFor(distill::testing::kToyStudentAccuracy)->pen().color(), kStudentColor);
+    QCOMPARE(copying->graphFor(distill::testing::kToyKl)->valueAxis(), copying->yAxis2);
+    // The status line counted tokens, the final line named the toy's headline metrics.
+    auto* speed = window.statusPanel()->findChild<QLabel*>("speed");
+    QVERIFY(speed);
+    QVERIFY2(speed->text().endsWith("tokens/s"), qPrintable(speed->text()));
+    QVERIFY2(window.logText().contains("Student token accuracy"), qPrintable(window.logText().right(400)));
+
+    // Its row lists the toy's headline metric; an image run shown again gets the image charts.
+    const int row = window.runList()->rowOf(toy_run);
+    QVERIFY(window.runList()->index(row, RunListModel::StudentAccuracy).data().toString().endsWith("%"));
+    for (int r = 0; r < window.runList()->rowCount(); ++r) {
+      const qint64 id = window.runList()->runIdAt(r);
+      if (id == toy_run) continue;
+      window.runTable()->selectRow(r);
+      QCOMPARE(window.displayedRunId(), id);
+      QCOMPARE(charts->task(), std::string("image"));
+      QVERIFY(charts->accuracyChart());
+      QVERIFY(charts->pointCount("eval/student_acc") >= 1);
+      break;
+    }
+    window.runTable()->selectRow(row);
+    QCOMPARE(charts->task(), std::string(distill::testing::kToyTask));
+    QCOMPARE(charts->pointCount(distill::testing::kToyStudentAccuracy), 4);
   }
 };
 

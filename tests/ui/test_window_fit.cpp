@@ -202,7 +202,7 @@ class TestWindowFit : public QObject {
     progress.phase = Phase::Student;
     progress.epoch = 3, progress.epochs = 3, progress.step = 1234, progress.steps_in_phase = 1250;
     progress.done_steps = 999, progress.total_steps = 1000;
-    progress.eta_s = 3599, progress.samples_per_s = 12345;
+    progress.eta_s = 3599, progress.units_per_s = 12345;
     window.statusPanel()->showProgress(progress);
     QCOMPARE(window.statusPanel()->progressText(), QStringLiteral("99.9% · ETA 59 min 59 s"));
     QTest::qWait(150);

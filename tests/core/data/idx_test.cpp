@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "core/data/dataset.h"
+#include "core/train/batch_sampler.h"
 #include "core/data/idx.h"
 #include "core/errors.h"
 #include "support/test_support.h"

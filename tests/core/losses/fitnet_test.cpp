@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "core/config/config.h"
+#include "core/tasks/image/image_task.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/losses/fitnet.h"
@@ -75,7 +76,8 @@ class HintSeries : public TrainingObserver {
 TEST_F(FitNetRun, HintTermIsLearnedBesideKd) {
   HintSeries series;
   RunControl control;
-  Trainer trainer(config, data, {}, series, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, {}, series, control);
   const auto result = trainer.run();
   ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
   ASSERT_GE(series.hint.size(), 4u);
@@ -88,7 +90,8 @@ TEST_F(FitNetRun, HintStageComesFirstWhenConfigured) {
   config.distill.hint_teacher_layer = 0;  // the teacher's first hidden layer (64 wide)
   HintSeries series;
   RunControl control;
-  Trainer trainer(config, data, {}, series, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, {}, series, control);
   ASSERT_EQ(trainer.run().outcome, RunOutcome::Completed);
   EXPECT_FALSE(series.hint.empty());
 }
@@ -97,7 +100,8 @@ TEST_F(FitNetRun, AMissingLayerIsRefusedBeforeTraining) {
   config.distill.hint_student_layer = 5;
   HintSeries series;
   RunControl control;
-  EXPECT_THROW(Trainer(config, data, {}, series, control), ModelError);
+  ImageTask task(config, data);
+  EXPECT_THROW(Trainer(config, task, {}, series, control), ModelError);
 }
 
 }  // namespace

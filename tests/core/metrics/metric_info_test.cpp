@@ -1,4 +1,5 @@
 #include "core/metrics/metric_info.h"
+#include "core/tasks/task_registry.h"
 
 #include <gtest/gtest.h>
 

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/config/config.h"
+#include "core/tasks/image/image_task.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/models/factory.h"
@@ -117,7 +118,8 @@ TEST(TorchScriptModel, TeacherDistilsIntoAWorkbenchStudentEndToEnd) {
     }
   } counter;
   RunControl control;
-  Trainer trainer(config, data, {}, counter, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, {}, counter, control);
   const auto result = trainer.run();
   ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
   EXPECT_EQ(counter.counts["train/teacher_loss"], 0) << "a TorchScript teacher is not retrained";

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/config/config.h"
+#include "core/tasks/image/image_task.h"
 #include "core/data/dataset.h"
 #include "core/models/factory.h"
 #include "core/train/trainer.h"
@@ -39,7 +40,8 @@ std::map<std::string, std::vector<MetricPoint>> runWith(const ExperimentConfig& 
   TrainerOptions options;
   options.artifacts_dir = artifacts;
   options.reference_loop = reference_loop;
-  Trainer trainer(config, data, options, series, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, options, series, control);
   const auto result = trainer.run();
   EXPECT_EQ(result.outcome, RunOutcome::Completed) << result.error;
   return series.series;

@@ -3,9 +3,11 @@
 #include <thread>
 
 #include "core/config/config.h"
+#include "core/tasks/image/image_task.h"
 #include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/metrics/metric_info.h"
+#include "core/tasks/task_registry.h"
 #include "core/store/run_store.h"
 #include "core/train/experiment_runner.h"
 #include "core/train/trainer.h"
@@ -59,7 +61,8 @@ class TrainerTest : public ::testing::Test {
 TEST_F(TrainerTest, TwoPhasesLearnTheToyTaskAndReportEveryMetric) {
   Recorder recorder;
   RunControl control;
-  Trainer trainer(config, data, {(dir.path() / "artifacts").string(), "", ""}, recorder, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, {(dir.path() / "artifacts").string(), "", ""}, recorder, control);
   const auto result = trainer.run();
   ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
   for (const char* key : {"train/teacher_loss", "train/student_loss", "train/kd_loss", "train/ce_loss",
@@ -68,7 +71,7 @@ TEST_F(TrainerTest, TwoPhasesLearnTheToyTaskAndReportEveryMetric) {
     EXPECT_FALSE(recorder.series[key].empty()) << key;
   // Every key it logs is declared (label, unit, bounds, direction), none left to a guess.
   for (const auto& [key, points] : recorder.series)
-    if (!points.empty()) EXPECT_TRUE(isDeclaredMetric(key)) << key << " is logged but not in core/metrics/metric_info.cpp";
+    if (!points.empty()) EXPECT_TRUE(isDeclaredMetric(key)) << key << " is logged but declared neither by the trainer (core/metrics/metric_info.cpp) nor by its task";
   EXPECT_GT(result.final.at("eval/teacher_acc"), 0.9);
   EXPECT_GT(result.final.at("eval/student_acc"), 0.9);
   EXPECT_GT(result.final.at("eval/agreement"), 0.9);
@@ -97,7 +100,8 @@ TEST_F(TrainerTest, GemmBlasTrainsTheSameRunThroughLibTorchsMatmul) {
     config.gemm = gemm;
     Recorder recorder;
     RunControl control;
-    Trainer trainer(config, data, {}, recorder, control);
+    ImageTask task(config, data);
+    Trainer trainer(config, task, {}, recorder, control);
     const auto result = trainer.run();
     ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
     EXPECT_NE(recorder.environment.at("gemm").find(gemm == "blas" ? "LibTorch matmul" : "oneDNN"), std::string::npos)
@@ -120,7 +124,8 @@ TEST_F(TrainerTest, CnnTeacherDistilsIntoMlpStudentWithAdamW) {
   config.train.step_size = 1;
   Recorder recorder;
   RunControl control;
-  Trainer trainer(config, data, {}, recorder, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, {}, recorder, control);
   const auto result = trainer.run();
   ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
   EXPECT_GT(result.final.at("eval/teacher_acc"), 0.5);
@@ -136,7 +141,8 @@ TEST_F(TrainerTest, AugmentationTurnsTheLogitCacheOffAndStillLearns) {
     void onLog(LogLevel, const std::string& message) override { lines.push_back(message); }
   } recorder;
   RunControl control;
-  Trainer trainer(config, data, {}, recorder, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, {}, recorder, control);
   const auto result = trainer.run();
   ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
   bool cache_off = false;
@@ -150,7 +156,8 @@ TEST_F(TrainerTest, SameSeedGivesTheSameRun) {
   for (int i = 0; i < 2; ++i) {
     Recorder recorder;
     RunControl control;
-    Trainer trainer(config, data, {}, recorder, control);
+    ImageTask task(config, data);
+    Trainer trainer(config, task, {}, recorder, control);
     finals.push_back(trainer.run().final.at("eval/kl"));
   }
   EXPECT_DOUBLE_EQ(finals[0], finals[1]);
@@ -162,7 +169,8 @@ TEST_F(TrainerTest, TeacherLogitCacheGivesTheSameStudent) {
     config.distill.cache_teacher_logits = cache;
     Recorder recorder;
     RunControl control;
-    Trainer trainer(config, data, {}, recorder, control);
+    ImageTask task(config, data);
+    Trainer trainer(config, task, {}, recorder, control);
     finals.push_back(trainer.run().final.at("eval/student_loss"));
   }
   EXPECT_NEAR(finals[0], finals[1], 1e-5);
@@ -174,7 +182,8 @@ TEST_F(TrainerTest, StopRequestEndsTheRunBetweenSteps) {
   recorder.on_progress = [&](const ProgressInfo& p) {
     if (p.phase == Phase::Student) control.requestStop();
   };
-  Trainer trainer(config, data, {}, recorder, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, {}, recorder, control);
   const auto result = trainer.run();
   EXPECT_EQ(result.outcome, RunOutcome::Stopped);
   EXPECT_LT(recorder.series["eval/agreement"].size(), 4u);
@@ -198,7 +207,8 @@ TEST_F(TrainerTest, PauseHoldsTheRunUntilResumed) {
     EXPECT_EQ(recorder.point_count, points_at_pause) << "no step may run while paused";
     control.setPaused(false);
   });
-  Trainer trainer(config, data, {}, recorder, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, {}, recorder, control);
   EXPECT_EQ(trainer.run().outcome, RunOutcome::Completed);
   resumer.join();
   // The pause (600 ms) is not counted as training time: no logged interval (at most 5 steps of
@@ -213,7 +223,8 @@ TEST_F(TrainerTest, DivergenceFailsTheRunWithTheStep) {
   config.train.schedule = "constant";
   Recorder recorder;
   RunControl control;
-  Trainer trainer(config, data, {}, recorder, control);
+  ImageTask task(config, data);
+  Trainer trainer(config, task, {}, recorder, control);
   const auto result = trainer.run();
   EXPECT_EQ(result.outcome, RunOutcome::Failed);
   EXPECT_NE(result.error.find("diverged at step"), std::string::npos) << result.error;
