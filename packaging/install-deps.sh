@@ -23,6 +23,7 @@ packages=(
   zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
+  fortunes                # the language-model task's default corpus (/usr/share/games/fortunes)
   python3-torch           # tests: TorchScript from Python; benchmarks: the plain PyTorch reference loop
   poppler-utils           # tests: pdfinfo checks exported PDF figures
 )

@@ -26,6 +26,7 @@
 
 #include "core/runtime/installation.h"
 #include "core/runtime/runtime.h"
+#include "core/tasks/task_catalog.h"
 
 namespace distill::ui {
 namespace {
@@ -119,7 +120,9 @@ QWidget* ExperimentForm::buildField(const ConfigKey& row) {
       // A Text key's choices are suggestions: a drop-down that also takes typed text.
       auto* box = new QComboBox;
       box->setEditable(true);
-      box->addItems(choiceList(row.choices));
+      // `task`: every task this build registered (core/tasks/task_registry.cpp), not only
+      // the table's built-in suggestion.
+      box->addItems(choiceList(row.key == "task" ? taskNames() : row.choices));
       return box;
     }
     case ConfigKind::Integer: {

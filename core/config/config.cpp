@@ -360,6 +360,22 @@ void modelShapeIssues(const ModelConfig& m, const std::string& prefix, std::vect
   if ((m.arch == "cnn" || m.arch == "resnet") && (m.channels.empty() || m.channels.size() > 4))
     issues.push_back({prefix + ".channels", "expected 1 to 4 " + std::string(m.arch == "cnn" ? "convolution blocks" : "stages") +
                                                 " (the image halves at each)"});
+  if (m.arch == "gpt" && m.heads >= 1 && m.d_model % m.heads != 0)
+    issues.push_back({prefix + ".heads", std::to_string(m.heads) + " does not divide " + prefix + ".d_model " +
+                                             std::to_string(m.d_model)});
+}
+
+// A model family belongs to the task whose inputs it reads: a GPT reads tokens, the
+// classifiers read images or table rows.
+void modelTaskIssues(const ModelConfig& m, const std::string& source, const std::string& task, const std::string& prefix,
+                     std::vector<ConfigIssue>& issues) {
+  // Built from these keys: a trained teacher or one of an earlier run, a fresh student. (A
+  // TorchScript module or a weights file brings its own shape, checked when loaded.)
+  if (source != "train" && source != "init" && source.rfind("run:", 0) != 0) return;
+  if (task == "lm" && m.arch != "gpt")
+    issues.push_back({prefix + ".arch", "the lm task trains gpt models, got '" + m.arch + "'"});
+  if (task == "image" && m.arch == "gpt")
+    issues.push_back({prefix + ".arch", "gpt is a language model: set task: lm, or use mlp, cnn or resnet"});
 }
 
 // Rules that join keys, or whose message is not "expected X, got Y"; every single-key rule
@@ -378,6 +394,10 @@ void crossKeyIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issues)
     issues.push_back({"dataset.augment", "crop-and-flip augmentation needs images; a CSV table has none"});
   if (!std::isfinite(c.dataset.mean)) issues.push_back({"dataset.mean", "expected a finite number"});
   modelShapeIssues(c.teacher.model, "teacher", issues);
+  modelTaskIssues(c.teacher.model, c.teacher.source, c.task, "teacher", issues);
+  modelTaskIssues(c.student, c.student_source, c.task, "student", issues);
+  if (c.task == "lm" && c.dataset.augment)
+    issues.push_back({"dataset.augment", "crop-and-flip augmentation needs images; the lm task reads text"});
   if (c.teacher.source == "train" && c.teacher.epochs == 0)
     issues.push_back({"teacher.epochs", "must be at least 1 when teacher.source is 'train'"});
   modelShapeIssues(c.student, "student", issues);

@@ -56,6 +56,9 @@ struct ModelConfig {
   int64_t blocks = 2;                     // resnet: residual blocks per stage
   int64_t kernel = 3;                     // cnn: square kernel size (odd)
   std::string pool = "max";               // cnn: max | avg (2x2 after each block)
+  int64_t layers = 4;                     // gpt: transformer blocks
+  int64_t heads = 4;                      // gpt: attention heads (divide d_model)
+  int64_t d_model = 256;                  // gpt: width of the residual stream
 };
 
 struct TeacherConfig {
@@ -90,6 +93,13 @@ struct DistillConfig {
   bool cache_teacher_logits = true;
 };
 
+// The language-model task's data (task: lm; core/tasks/lm/corpus.h).
+struct LmConfig {
+  std::string corpus;              // a folder or file of text; empty: Debian's fortunes
+  std::string tokenizer = "byte";  // byte | char
+  int64_t context = 128;           // tokens per block (and the models' context)
+};
+
 struct TrainConfig {
   int64_t epochs = 10;  // student epochs
   int64_t batch_size = 128;
@@ -119,6 +129,7 @@ struct ExperimentConfig {
   // else LibTorch's matmul) | onednn | blas (LibTorch's matmul, i.e. OpenBLAS on Debian)
   std::string gemm = "auto";
   DatasetConfig dataset;
+  LmConfig lm;
   TeacherConfig teacher;
   ModelConfig student;
   // init (a fresh student of the configured architecture) | torchscript:<path> (a trainable

@@ -53,6 +53,10 @@ bool deviceName(const ConfigValue& v) {
   static const std::regex pattern("auto|cpu|cuda|cuda:[0-9]+");
   return std::regex_match(v.text, pattern);
 }
+bool transformerLayers(const ConfigValue& v) { return v.integer >= 1 && v.integer <= 96; }
+bool attentionHeads(const ConfigValue& v) { return v.integer >= 1 && v.integer <= 128; }
+bool modelWidth(const ConfigValue& v) { return v.integer >= 1 && v.integer <= 16384; }
+bool contextLength(const ConfigValue& v) { return v.integer >= 2 && v.integer <= 8192; }
 bool taskName(const ConfigValue& v) {
   static const std::regex pattern("[a-z][a-z0-9_]{0,63}");
   return std::regex_match(v.text, pattern);
@@ -91,7 +95,9 @@ ConfigKey row(const char* key, ConfigKind kind, FormSection section, const char*
   },                                                                \
       [](ExperimentConfig& c, const ConfigValue& v) { c.MEMBER = v.SLOT; }
 
-const std::vector<std::string> kArchs{"mlp", "cnn", "resnet"};
+const std::vector<std::string> kArchs{"mlp", "cnn", "resnet", "gpt"};
+const std::vector<std::string> kClassifierArchs{"mlp", "cnn", "resnet"};
+const std::vector<std::string> kLanguageArchs{"gpt"};
 const std::vector<std::string> kActivations{"relu", "gelu", "tanh", "sigmoid", "leaky_relu", "silu"};
 const std::vector<std::string> kConvArchs{"cnn", "resnet"};
 
@@ -99,13 +105,30 @@ const std::vector<std::string> kConvArchs{"cnn", "resnet"};
 #define DISTILL_MODEL_ROWS(PREFIX, SECTION, MODEL)                                                                  \
   row(PREFIX ".arch", ConfigKind::Choice, SECTION, "Architecture", DISTILL_CONFIG_FIELD(text, MODEL.arch))          \
       .withChoices(kArchs)                                                                                           \
-      .withHelp("`mlp`, `cnn` or `resnet`"),                                                                         \
+      .withHelp("`mlp`, `cnn` or `resnet` (image task); `gpt`, a decoder-only transformer (lm task)"),               \
       row(PREFIX ".hidden", ConfigKind::IntegerList, SECTION, "Hidden widths", DISTILL_CONFIG_FIELD(list, MODEL.hidden)) \
           .withCheck(hiddenWidth, "widths between 1 and 1000000")                                                    \
+          .forArchs(kClassifierArchs)                                                                                \
           .withHelp("MLP hidden widths; for a CNN, the widths of its dense head"),                                   \
       row(PREFIX ".activation", ConfigKind::Choice, SECTION, "Activation", DISTILL_CONFIG_FIELD(text, MODEL.activation)) \
           .withChoices(kActivations)                                                                                 \
+          .forArchs(kClassifierArchs)                                                                                \
           .withHelp("`relu`, `gelu`, `tanh`, `sigmoid`, `leaky_relu`, `silu`"),                                      \
+      row(PREFIX ".layers", ConfigKind::Integer, SECTION, "Layers", DISTILL_CONFIG_FIELD(integer, MODEL.layers))      \
+          .withRange(1, 96)                                                                                          \
+          .withCheck(transformerLayers, "a layer count between 1 and 96")                                            \
+          .forArchs(kLanguageArchs)                                                                                  \
+          .withHelp("GPT: transformer blocks"),                                                                      \
+      row(PREFIX ".heads", ConfigKind::Integer, SECTION, "Heads", DISTILL_CONFIG_FIELD(integer, MODEL.heads))         \
+          .withRange(1, 128)                                                                                         \
+          .withCheck(attentionHeads, "a head count between 1 and 128 that divides d_model")                          \
+          .forArchs(kLanguageArchs)                                                                                  \
+          .withHelp("GPT: attention heads; they must divide `d_model`"),                                             \
+      row(PREFIX ".d_model", ConfigKind::Integer, SECTION, "Width", DISTILL_CONFIG_FIELD(integer, MODEL.d_model))     \
+          .withRange(1, 16384)                                                                                       \
+          .withCheck(modelWidth, "a width between 1 and 16384")                                                      \
+          .forArchs(kLanguageArchs)                                                                                  \
+          .withHelp("GPT: width of the residual stream (embedding size)"),                                           \
       row(PREFIX ".dropout", ConfigKind::Number, SECTION, "Dropout", DISTILL_CONFIG_FIELD(number, MODEL.dropout))   \
           .withRange(0.0, 0.99)                                                                                      \
           .withSpin(2, 0.05)                                                                                         \
@@ -140,9 +163,10 @@ std::vector<ConfigKey> buildTable() {
   return {
       // ---- run
       row("task", K::Text, S::Run, "Task", DISTILL_CONFIG_FIELD(text, task))
-          .withChoices({"image"})
+          .withChoices({"image", "lm"})
           .withCheck(taskName, "a task name (lower-case letters, digits, _)")
-          .withHelp("what is learned: `image` (image or table classification, the default); the workbench "
+          .withHelp("what is learned: `image` (image or table classification, the default) or `lm` (causal language "
+                    "modelling, token-level distillation); the workbench "
                     "checks the name against its registered tasks when a run starts"),
       row("name", K::Text, S::Run, "Name", DISTILL_CONFIG_FIELD(text, name))
           .withHelp("run name; empty: generated, e.g. `mlp1200x1200->mlp800x800 kd T4 a0.9`"),
@@ -206,6 +230,16 @@ std::vector<ConfigKey> buildTable() {
       row("dataset.augment", K::Flag, S::Dataset, "Augment", DISTILL_CONFIG_FIELD(flag, dataset.augment))
           .withHelp("random 4-pixel-padded crop and horizontal flip of each training image (images only; turns the "
                     "teacher-logit cache off)"),
+      row("lm.corpus", K::Text, S::Dataset, "Corpus", DISTILL_CONFIG_FIELD(text, lm.corpus))
+          .withHelp("lm task: a folder or file of text (documents separated by `%` lines, else by blank lines); "
+                    "empty: Debian's `fortunes` (/usr/share/games/fortunes). Every 10th document is held out"),
+      row("lm.tokenizer", K::Choice, S::Dataset, "Tokenizer", DISTILL_CONFIG_FIELD(text, lm.tokenizer))
+          .withChoices({"byte", "char"})
+          .withHelp("lm task: `byte` (256 byte values) or `char` (the corpus's characters; needs UTF-8)"),
+      row("lm.context", K::Integer, S::Dataset, "Context", DISTILL_CONFIG_FIELD(integer, lm.context))
+          .withRange(2, 8192)
+          .withCheck(contextLength, "a context between 2 and 8192 tokens")
+          .withHelp("lm task: tokens per training block and the models' context"),
       row("dataset.label_column", K::Text, S::Dataset, "Label column", DISTILL_CONFIG_FIELD(text, dataset.label_column))
           .withHelp("CSV: the column with the classes"),
       row("dataset.test_fraction", K::Number, S::Dataset, "Test fraction", DISTILL_CONFIG_FIELD(number, dataset.test_fraction))

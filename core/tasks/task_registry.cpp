@@ -5,6 +5,8 @@
 
 #include "core/tasks/image/image_metrics.h"
 #include "core/tasks/image/image_task.h"
+#include "core/tasks/lm/lm_metrics.h"
+#include "core/tasks/lm/lm_task.h"
 
 namespace distill {
 
@@ -20,6 +22,8 @@ std::vector<TaskEntry>& registry() {
   static std::vector<TaskEntry> tasks = {
       {"image", "image (or table) classification: IDX, CIFAR or CSV data; MLP, CNN, ResNet or TorchScript models",
        imageTaskDisplay, [](const ExperimentConfig& config) { return std::make_unique<ImageTask>(config); }},
+      {"lm", "causal language modelling: a text corpus (Debian's fortunes by default), byte or char tokens, GPT models",
+       lmTaskDisplay, [](const ExperimentConfig& config) { return std::make_unique<LmTask>(config); }},
   };
   return tasks;
 }

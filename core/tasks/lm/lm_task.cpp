@@ -1,0 +1,154 @@
+#include "core/tasks/lm/lm_task.h"
+
+#include <algorithm>
+
+#include "core/config/config.h"
+#include "core/errors.h"
+#include "core/metrics/metrics.h"
+#include "core/metrics/streaming.h"
+#include "core/models/factory.h"
+#include "core/tasks/lm/gpt.h"
+#include "core/tasks/lm/lm_metrics.h"
+
+namespace distill {
+
+namespace {
+
+class LmTrainSplit : public TrainSplit {
+ public:
+  LmTrainSplit(const TokenBlocks& blocks, const torch::Device& device) : blocks_(blocks), device_(device) {}
+  int64_t size() const override { return blocks_.inputs.size(0); }
+  torch::Device indexDevice() const override { return blocks_.inputs.device(); }
+  Batch batch(const torch::Tensor& indices) override {
+    Batch batch;
+    batch.inputs = blocks_.inputs.index_select(0, indices).to(device_);
+    batch.targets = blocks_.targets.index_select(0, indices).to(device_);
+    batch.units = batch.targets.numel();  // every position of a packed block is a target
+    return batch;
+  }
+  bool fixedInputs() const override { return true; }  // blocks are cut at fixed offsets
+
+ private:
+  TokenBlocks blocks_;
+  torch::Device device_;
+};
+
+// Validation blocks in chunks of evaluationChunk() sequences; the teacher runs beside each
+// student chunk (its [blocks, context, vocab] outputs are never kept whole).
+class LmEvaluator : public Evaluator {
+ public:
+  explicit LmEvaluator(const TokenBlocks& validation) : validation_(validation) {}
+
+  MetricValues evaluateTeacher(ModelImpl& teacher) override {
+    PredictionSums sums(/*calibration_bins=*/15);
+    forEachChunk(teacher, [&](int64_t begin, int64_t end) {
+      sums.add(outputs(teacher, begin, end), validation_.targets.slice(0, begin, end));
+    });
+    const double ce = sums.crossEntropy();
+    return {{metric_key::kTeacherValLoss, ce},
+            {metric_key::kTeacherPerplexity, std::exp(ce)},
+            {metric_key::kTeacherTokenAcc, sums.accuracy()}};
+  }
+
+  MetricValues evaluateStudent(ModelImpl& student, ModelImpl& teacher) override {
+    PredictionSums sums(/*calibration_bins=*/15);
+    AgreementSums agreement(/*top_k=*/5);
+    forEachChunk(student, [&](int64_t begin, int64_t end) {
+      const auto student_logits = outputs(student, begin, end);
+      sums.add(student_logits, validation_.targets.slice(0, begin, end));
+      agreement.add(outputs(teacher, begin, end), student_logits);
+    });
+    const double ce = sums.crossEntropy();
+    return {{metric_key::kStudentValLoss, ce},
+            {metric_key::kStudentPerplexity, std::exp(ce)},
+            {metric_key::kStudentTokenAcc, sums.accuracy()},
+            {metric_key::kTokenAgreement, agreement.agreement()},
+            {metric_key::kTokenKl, agreement.kl()},
+            {metric_key::kTokenTopFiveOverlap, agreement.topKOverlap()}};
+  }
+
+ private:
+  template <typename Use>
+  void forEachChunk(ModelImpl& model, Use&& use) {
+    const int64_t chunk = std::max<int64_t>(1, evaluationChunk(model));
+    for (int64_t begin = 0; begin < validation_.inputs.size(0); begin += chunk)
+      use(begin, std::min(begin + chunk, validation_.inputs.size(0)));
+  }
+  torch::Tensor outputs(ModelImpl& model, int64_t begin, int64_t end) {
+    torch::NoGradGuard no_grad;
+    const bool was_training = model.is_training();
+    model.eval();
+    auto logits = model.forward(validation_.inputs.slice(0, begin, end));
+    model.train(was_training);
+    return logits;
+  }
+
+  TokenBlocks validation_;
+};
+
+}  // namespace
+
+LmTask::LmTask(const ExperimentConfig& config)
+    : lm_(config.lm), corpus_path_(config.lm.corpus.empty() ? std::string(kFortunesFolder) : config.lm.corpus) {
+  const Documents documents = readDocuments(corpus_path_);
+  documents_ = documents.texts.size();
+  std::vector<std::string> train, validation;
+  splitDocuments(documents, train, validation);
+  validation_documents_ = validation.size();
+  if (validation.empty())
+    throw DataError(corpus_path_ + ": " + std::to_string(documents_) +
+                    " document(s); at least 10 are needed to hold every 10th out for validation");
+  tokenizer_ = Tokenizer::build(lm_.tokenizer, documents);
+  train_ = packBlocks(train, tokenizer_, lm_.context, config.dataset.limit_train, corpus_path_ + " (training documents)");
+  validation_ =
+      packBlocks(validation, tokenizer_, lm_.context, config.dataset.limit_test, corpus_path_ + " (validation documents)");
+}
+
+Model LmTask::build(const ModelConfig& model, const std::string& source, const std::string& role) {
+  if (isTorchScriptSource(source))
+    throw ModelError(role + ".source: TorchScript language models are not supported yet (" + source + ")");
+  if (model.arch != "gpt") throw ModelError(role + ".arch: the lm task trains gpt models, got '" + model.arch + "'");
+  GptConfig gpt;
+  gpt.vocab = tokenizer_.vocabSize();
+  gpt.context = lm_.context;
+  gpt.layers = model.layers;
+  gpt.heads = model.heads;
+  gpt.d_model = model.d_model;
+  gpt.dropout = model.dropout;
+  return makeGpt(gpt);
+}
+
+Model LmTask::buildTeacher(const ExperimentConfig& config) {
+  return build(config.teacher.model, config.teacher.source, "teacher");
+}
+
+Model LmTask::buildStudent(const ExperimentConfig& config) { return build(config.student, config.student_source, "student"); }
+
+void LmTask::prepare(const torch::Device& device) {
+  train_.inputs = train_.inputs.to(device), train_.targets = train_.targets.to(device);
+  validation_.inputs = validation_.inputs.to(device), validation_.targets = validation_.targets.to(device);
+}
+
+std::unique_ptr<TrainSplit> LmTask::trainSplit(uint64_t) {
+  return std::make_unique<LmTrainSplit>(train_, train_.inputs.device());
+}
+
+Batch LmTask::probeBatch() { return LmTrainSplit(train_, train_.inputs.device()).batch(torch::arange(2, torch::TensorOptions().dtype(torch::kInt64).device(train_.inputs.device()))); }
+
+std::unique_ptr<Evaluator> LmTask::evaluator() { return std::make_unique<LmEvaluator>(validation_); }
+
+std::map<std::string, std::string> LmTask::describe() const {
+  return {{"dataset_folder", corpus_path_},
+          {"corpus_documents", std::to_string(documents_)},
+          {"validation_documents", std::to_string(validation_documents_)},
+          {"tokenizer", tokenizer_.kind()},
+          {"vocab_size", std::to_string(tokenizer_.vocabSize())},
+          {"context", std::to_string(lm_.context)},
+          {"train_blocks", std::to_string(train_.inputs.size(0))},
+          {"validation_blocks", std::to_string(validation_.inputs.size(0))},
+          {"train_samples", std::to_string(train_.inputs.size(0))},
+          {"test_samples", std::to_string(validation_.inputs.size(0))},
+          {"train_tokens", std::to_string(train_.inputs.numel())}};
+}
+
+}  // namespace distill
