@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,14 +13,15 @@
 #include <optional>
 
 #include "core/data/dataset.h"
-#include "core/train/batch_sampler.h"
 #include "core/errors.h"
 #include "core/fidelity/run_models.h"
 #include "core/metrics/metrics.h"
 #include "core/models/factory.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_store.h"
-#include "core/train/schedule.h"
+#include "core/tasks/image/image_task.h"
+#include "core/train/observer.h"
+#include "core/train/trainer.h"
 
 namespace distill {
 
@@ -62,6 +64,7 @@ class MirrorRun {
   void checkStop() const {
     if (options_.stop && options_.stop->load()) throw MirrorStopped();
   }
+  const std::atomic<bool>* stopFlag() const { return options_.stop; }
 
   RunStore& store(const std::string& field) {
     if (!store_) {
@@ -203,46 +206,78 @@ std::vector<Probe> makeProbes(const DatasetSplits& data, const DatasetConfig& da
   return probes;
 }
 
-// The recipe of the run's own training (optimizer, learning rate, schedule, batch size),
-// with plain cross-entropy: an honest "same data, another seed" model.
-Model trainReference(const ModelConfig& arch, const TrainConfig& recipe, const TensorDataset& train, int64_t epochs,
-                     uint64_t seed, const DatasetSplits& data, const MirrorRun& run) {
-  torch::manual_seed(seed);
-  Model model = buildModel(arch, "init", data.input_shape, data.num_classes);
-  model->train();
-  std::unique_ptr<torch::optim::Optimizer> optimizer;
-  if (recipe.optimizer == "adam")
-    optimizer = std::make_unique<torch::optim::Adam>(
-        model->parameters(), torch::optim::AdamOptions(recipe.lr).weight_decay(recipe.weight_decay));
-  else if (recipe.optimizer == "adamw")
-    optimizer = std::make_unique<torch::optim::AdamW>(
-        model->parameters(), torch::optim::AdamWOptions(recipe.lr).weight_decay(recipe.weight_decay));
-  else
-    optimizer = std::make_unique<torch::optim::SGD>(model->parameters(), torch::optim::SGDOptions(recipe.lr)
-                                                                             .momentum(recipe.momentum)
-                                                                             .nesterov(recipe.nesterov)
-                                                                             .weight_decay(recipe.weight_decay));
-  BatchSampler sampler(train.size(), recipe.batch_size, seed);
-  const int64_t per_epoch = sampler.batchesPerEpoch();
-  const int64_t total = per_epoch * epochs;
-  int64_t step = 0;
-  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
-    sampler.reshuffle();
-    for (int64_t b = 0; b < per_epoch; ++b, ++step) {
-      if (b % 20 == 0) run.checkStop();
-      const double lr = learningRateAt(recipe, step, per_epoch, total);
-      for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
-      const auto index = sampler.batch(b);
-      optimizer->zero_grad();
-      const auto loss = F::cross_entropy(model->forward(train.inputs.index_select(0, index)),
-                                         train.targets.index_select(0, index));
-      if (!std::isfinite(loss.item<double>()))
-        throw ModelError("reference model (seed " + std::to_string(seed) + ") diverged at step " +
-                         std::to_string(step) + "; lower train.lr");
-      loss.backward();
-      optimizer->step();
+// Passes the mirror test's stop request on to a reference model's trainer, which checks its
+// RunControl before every step: the flag is read whenever the trainer reports (at its start,
+// at each progress report, about every 100 ms, and at each logged interval).
+class StopRelay : public TrainingObserver {
+ public:
+  StopRelay(const std::atomic<bool>* stop, RunControl& control) : stop_(stop), control_(control) {}
+  void onStarted(const std::map<std::string, std::string>&) override { relay(); }
+  void onMetrics(const std::vector<MetricPoint>&) override { relay(); }
+  void onProgress(const ProgressInfo&) override { relay(); }
+
+ private:
+  void relay() {
+    if (stop_ && stop_->load()) control_.requestStop();
+  }
+  const std::atomic<bool>* stop_;
+  RunControl& control_;
+};
+
+// A folder of its own under the system's temporary folder, removed with its contents when it
+// goes out of scope (also when the mirror test stops or fails): a reference trainer's
+// checkpoints, read once and thrown away.
+class ScratchFolder {
+ public:
+  ScratchFolder() {
+    static std::atomic<int64_t> counter{0};
+    try {
+      path_ = std::filesystem::temp_directory_path() /
+              fmt::format("distill-mirror-{}-{}", static_cast<long>(getpid()), counter.fetch_add(1));
+      std::filesystem::remove_all(path_);  // a leftover of a dead process with the same id
+      std::filesystem::create_directories(path_);
+    } catch (const std::filesystem::filesystem_error& e) {
+      throw ModelError(std::string("cannot make a scratch folder for the reference models: ") + e.what());
     }
   }
+  ~ScratchFolder() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchFolder(const ScratchFolder&) = delete;
+  ScratchFolder& operator=(const ScratchFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// One reference model: the teacher phase of the one trainer (core/train/trainer.h) with
+// `config` (the reference's architecture as the teacher, the run's own recipe, the reference's
+// seed), plain cross-entropy, on `data`'s training rows: an honest "same data, another seed"
+// model. It trains into a scratch folder and comes back from its teacher.pt, in eval mode.
+Model trainReference(const ExperimentConfig& config, const DatasetSplits& data, const MirrorRun& run) {
+  ScratchFolder scratch;
+  ImageTask task(config, data);
+  TrainerOptions trainer_options;
+  trainer_options.artifacts_dir = scratch.path().string();
+  trainer_options.teacher_only = true;
+  RunControl control;
+  StopRelay relay(run.stopFlag(), control);
+  RunResult result;
+  {
+    Trainer trainer(config, task, trainer_options, relay, control);
+    result = trainer.run();
+  }
+  const std::string name = "reference model (seed " + std::to_string(config.seed) + ")";
+  if (result.outcome == RunOutcome::Stopped) throw MirrorStopped();
+  if (result.outcome == RunOutcome::Failed) {
+    // The trainer's DivergenceError reads "diverged at step N of the teacher phase (...)".
+    if (result.error.rfind("diverged", 0) == 0) throw ModelError(name + " " + result.error + "; lower train.lr");
+    throw ModelError(name + " could not be trained: " + result.error);
+  }
+  Model model = buildModel(config.teacher.model, "init", data.input_shape, data.num_classes);
+  model->loadCheckpoint((scratch.path() / "teacher.pt").string());
   model->eval();
   return model;
 }
@@ -253,7 +288,8 @@ MirrorReport runMirrorTest(const std::string& model_a, const std::string& model_
   const auto started = std::chrono::steady_clock::now();
   // Its reference models reseed LibTorch's global generator (which a training run's dropout
   // and initialisation draw from) and it sets the process's threads (which a run's sums depend
-  // on): alongside a run in this process it would change that run's result.
+  // on): alongside a run in this process it would change that run's result. Checked once, here:
+  // the references' own trainers mark the process as training while they run.
   if (trainingInProcess())
     throw ConfigError({{"mirror", std::string("a run is training in this process; run the mirror test when it has "
                                               "finished (or from the command line: distill mirror A B)")}});
@@ -315,16 +351,38 @@ MirrorReport runMirrorTest(const std::string& model_a, const std::string& model_
   const int64_t train_n = options.reference_train_samples > 0
                               ? std::min<int64_t>(options.reference_train_samples, data.train.size())
                               : data.train.size();
-  const TensorDataset train{data.train.inputs.slice(0, 0, train_n), data.train.targets.slice(0, 0, train_n)};
+
+  // Each reference is the teacher phase of a run of its own: the reference architecture as the
+  // teacher, the recipe of B's run (its optimizer, learning rate, schedule, momentum, weight
+  // decay, batch size), its own seed, on the CPU as the probes, without augmentation. The
+  // trainer evaluates it at each epoch end; on the first 256 test images only, as the probes
+  // measure it afterwards.
+  ExperimentConfig reference = defaultConfig();
+  reference.name = "mirror reference";
+  reference.device = "cpu";
+  reference.threads = 0;  // the automatic settings, as applied above
+  reference.gemm = base.gemm;
+  reference.dataset = dataset;
+  reference.teacher.source = "train";
+  reference.teacher.model = arch;
+  reference.teacher.epochs = epochs;
+  reference.student = arch;  // built by the trainer, never trained (teacher_only)
+  reference.student_source = "init";
+  reference.train = recipe;
+  reference.train.eval_every = 0;
+  reference.train.autocast = "off";
+  DatasetSplits reference_data = data;
+  reference_data.train = {data.train.inputs.slice(0, 0, train_n), data.train.targets.slice(0, 0, train_n)};
+  const int64_t evaluation_n = std::min<int64_t>(256, data.test.size());
+  reference_data.test = {data.test.inputs.slice(0, 0, evaluation_n), data.test.targets.slice(0, 0, evaluation_n)};
 
   std::vector<Model> references;
   std::string summary;
   for (int k = 0; k < options.references; ++k) {
     run.checkStop();
-    run.say(fmt::format("training reference model {}/{} (seed {})", k + 1, options.references,
-                        options.seed + 1000 + static_cast<uint64_t>(k)));
-    references.push_back(trainReference(arch, recipe, train, epochs,
-                                        options.seed + 1000 + static_cast<uint64_t>(k), data, run));
+    reference.seed = options.seed + 1000 + static_cast<uint64_t>(k);
+    run.say(fmt::format("training reference model {}/{} (seed {})", k + 1, options.references, reference.seed));
+    references.push_back(trainReference(reference, reference_data, run));
     summary = references.back()->summary();
   }
   report.references = options.references;

@@ -16,8 +16,11 @@
 //
 // Thread contract: runMirrorTest() blocks its thread (the CLI's main thread, or a GUI worker
 // thread); the progress callback is called on that thread; `stop` may be set from any thread.
-// Training the references reseeds LibTorch's global generator and applies the automatic thread
-// settings (core/runtime/runtime.h).
+// The references are trained by the one trainer (core/train/trainer.h, the teacher phase
+// only), each into a scratch folder under the system's temporary folder that is removed
+// afterwards. Like any run, that reseeds LibTorch's global generator and applies the automatic
+// thread settings (core/runtime/runtime.h), so runMirrorTest() refuses to start while a run
+// trains in the same process.
 // No torch types in this header.
 #pragma once
 
@@ -34,10 +37,11 @@ struct MirrorOptions {
   std::string database_path;        // for RUN models; may be empty when both are files
   int references = 4;               // K independently trained reference models (>= 2)
   int64_t reference_train_samples = 0;  // the first N training images (0: all)
-  // With the optimizer, learning rate, schedule and batch size of B's run (else A's, else the
-  // default experiment). 0: as many epochs as that run trained model B (its student's
-  // train.epochs, or teacher.epochs for RUN:teacher), so that the
-  // references are as strong as B; fewer is cheaper but makes a lower bar (a note says so).
+  // With the optimizer, learning rate, schedule, momentum, weight decay and batch size of B's
+  // run (else A's, else the default experiment), through the trainer's teacher phase. 0: as
+  // many epochs as that run trained model B (its student's train.epochs, or teacher.epochs for
+  // RUN:teacher), so that the references are as strong as B; fewer is cheaper but makes a
+  // lower bar (a note says so).
   int64_t reference_epochs = 0;
   uint64_t seed = 0;                // reference k is seeded seed + 1000 + k; probes are seeded with seed
   int64_t probe_samples = 2000;     // images per probe set

@@ -115,7 +115,7 @@ struct Trainer::Impl {
     const int64_t train_size = task.trainSplit(0)->size();
     const int64_t batches = (train_size + config.train.batch_size - 1) / config.train.batch_size;
     teacher_steps = teacherTrained() ? batches * config.teacher.epochs : 0;
-    student_steps = batches * config.train.epochs;
+    student_steps = options.teacher_only ? 0 : batches * config.train.epochs;
 
     environment = {
         {"workbench_version", workbenchVersion()},
@@ -384,11 +384,13 @@ struct Trainer::Impl {
         log(LogLevel::Info, "phase 1: teacher loaded from " + teacherOrigin());
         evaluate(Phase::Teacher, 0, 0.0);
       }
-      log(LogLevel::Info, "phase 2: distilling into the student (" + environment["student_summary"] + ")");
-      if (!resume_student) evaluate(Phase::Student, 0, 0.0);
-      if (!trainPhase(Phase::Student)) return stopped();
+      if (!options.teacher_only) {
+        log(LogLevel::Info, "phase 2: distilling into the student (" + environment["student_summary"] + ")");
+        if (!resume_student) evaluate(Phase::Student, 0, 0.0);
+        if (!trainPhase(Phase::Student)) return stopped();
+      }
       result.outcome = RunOutcome::Completed;
-      log(LogLevel::Info, "run completed");
+      log(LogLevel::Info, options.teacher_only ? "run completed (teacher only)" : "run completed");
     } catch (const DivergenceError& e) {
       result.outcome = RunOutcome::Failed;
       result.error = e.what();

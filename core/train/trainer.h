@@ -34,6 +34,11 @@ struct TrainerOptions {
   // gradients zeroed by Optimizer::zero_grad() instead of released, every loss read back to
   // the host at every step (a device sync), batch indices copied to the device per step.
   bool reference_loop = false;
+  // Phase 1 alone: the run trains the teacher and ends there (Completed), with no student
+  // phase; the progress totals count phase 1's steps only. What the mirror test's reference
+  // models are trained with (core/fidelity/mirror.cpp): "same data, another seed" models,
+  // trained by this loop rather than a copy of it.
+  bool teacher_only = false;
 };
 
 // Where a resumable checkpoint stands, read without loading any weights.
@@ -64,7 +69,7 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  // Trains both phases. Never throws for training problems: a NaN loss, a failed checkpoint
+  // Trains both phases (phase 1 only with teacher_only). Never throws for training problems: a NaN loss, a failed checkpoint
   // write, or an exception inside LibTorch end the run as Failed with the message.
   RunResult run();
 

@@ -2,6 +2,10 @@
 // (skipped when Debian's dataset-fashion-mnist is not installed).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -253,6 +257,90 @@ TEST_F(FidelityRunTest, MirrorTestRanksTheDistilledStudentCloserToItsTeacher) {
   EXPECT_TRUE(distilled.mirrors) << distilled.verdict;
   EXPECT_FALSE(independent.mirrors) << independent.verdict;
   EXPECT_EQ(distilled.references, 3);
+}
+
+// The references are trained by the one trainer: reference k is, weight for weight, the teacher
+// that a run with its config trains: its seed, the architecture, recipe, training rows and
+// epochs, on the CPU. Model A is such a run's teacher, seeded 1000 (the first reference's seed
+// when options.seed is 0): the closest reference's KL to A is then exactly 0 on every probe
+// set. The run's student has the teacher's shape, as a reference's config has: the trainer
+// builds the student before phase 1, and the teacher it trains depends on what that build
+// drew from LibTorch's global generator. The mirror test's former hand-written loop (its own
+// optimizer, sampler seeding and schedule calls) trained other models from the same seed.
+TEST_F(FidelityRunTest, AReferenceModelIsTheTeacherTheTrainerTrainsFromItsSeed) {
+  const std::string reference_db = dir->file("reference.db");
+  runExperiment(reference_db, {"dataset.limit_train=1000", "dataset.limit_test=200", "teacher.hidden=[64]",
+                               "teacher.epochs=2", "student.hidden=[64]", "train.epochs=1", "seed=1000",
+                               "device=cpu", "threads=0"});
+  MirrorOptions options;
+  options.database_path = reference_db;
+  options.references = 2;  // seeds 1000 (the run's) and 1001
+  options.probe_samples = 200;
+  const MirrorReport report = runMirrorTest("1:teacher", "1:teacher", options);
+  ASSERT_GE(report.probes.size(), 5u);
+  for (const auto& probe : report.probes) {
+    EXPECT_EQ(probe.reference_vs_a_kl_min, 0.0) << probe.name;  // reference 1 is A
+    EXPECT_GT(probe.reference_vs_a_kl_mean, 0.0) << probe.name;  // reference 2 is not
+  }
+  EXPECT_EQ(report.references, 2);
+}
+
+std::vector<std::filesystem::path> scratchFolders() {
+  std::vector<std::filesystem::path> found;
+  const std::string prefix = "distill-mirror-" + std::to_string(getpid()) + "-";
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) found.push_back(entry.path());
+  return found;
+}
+
+// A stop set while a reference model trains reaches its trainer, which stops between steps:
+// the test ends with MirrorStopped long before 1000 epochs of the reference are done, and the
+// reference's scratch folder is gone.
+TEST_F(FidelityRunTest, StoppingTheMirrorTestStopsTheReferenceTrainer) {
+  std::atomic<bool> stop{false};
+  auto options = mirrorOptions();
+  options.reference_epochs = 1000;  // minutes, if the stop were honoured only between references
+  options.stop = &stop;
+  options.progress = [&](const std::string& line) {
+    if (line.rfind("training reference model 1/", 0) == 0) stop = true;  // read by reference 1's trainer
+  };
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_THROW(runMirrorTest(std::to_string(distilled_run) + ":teacher", std::to_string(distilled_run), options),
+               MirrorStopped);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 30.0);
+  EXPECT_TRUE(scratchFolders().empty());
+}
+
+// A reference whose training diverges (the recipe of B's run: a learning rate far too high)
+// is reported with its seed and what to change, in the words the mirror test always used.
+TEST_F(FidelityRunTest, ADivergingReferenceIsReportedWithItsSeed) {
+  const std::string diverging_db = dir->file("diverging.db");
+  runExperiment(diverging_db, {"dataset.limit_train=500", "dataset.limit_test=100", "teacher.hidden=[32]",
+                               "teacher.epochs=1", "student.hidden=[16]", "train.epochs=1", "threads=0"});
+  {
+    // Run 2 reuses run 1's teacher; its own recipe (train.lr) diverges, as its student did.
+    ExperimentConfig config = parseConfigWithOverrides(
+        "", {"dataset.limit_train=500", "dataset.limit_test=100", "teacher.hidden=[32]", "teacher.epochs=1",
+             "teacher.source=run:1", "student.hidden=[16]", "train.epochs=1", "train.lr=1e30", "threads=0"});
+    TrainingObserver quiet;
+    RunControl control;
+    ExperimentRunner runner(config, diverging_db, quiet, control);
+    runner.createRun();
+    ASSERT_EQ(runner.run().outcome, RunOutcome::Failed);
+  }
+  MirrorOptions options;
+  options.database_path = diverging_db;
+  options.references = 2;
+  options.probe_samples = 100;
+  try {
+    runMirrorTest("1:teacher", "2:teacher", options);
+    ADD_FAILURE() << "the references trained with train.lr=1e30";
+  } catch (const ModelError& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("reference model (seed 1000) diverged at step ", 0), 0u) << message;
+    EXPECT_NE(message.find("; lower train.lr"), std::string::npos) << message;
+  }
+  EXPECT_TRUE(scratchFolders().empty());
 }
 
 }  // namespace
