@@ -87,6 +87,8 @@ void MetricCharts::setTask(const std::string& task) {
     if (old_top && std::find(charts_.begin(), charts_.end(), old_top) == charts_.end()) old_top->deleteLater();
   }
   for (std::size_t i = 1; i < charts_.size(); ++i) bottom_->addWidget(charts_[i]);
+  // replaceWidget() gives the new top chart the old one's visibility, hidden above.
+  for (auto* chart : charts_) chart->show();
   bottom_->setVisible(charts_.size() > 1);
   if (vertical_sizes.size() == 2 && vertical_sizes[0] + vertical_sizes[1] > 0) vertical_->setSizes(vertical_sizes);
 }

@@ -4,6 +4,7 @@
 #include <QAction>
 #include <QLabel>
 #include <QDir>
+#include <QFile>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -303,6 +304,7 @@ class TestMainWindow : public QObject {
     QCOMPARE(static_cast<int>(charts->charts().size()), 2);  // Loss, Copying
     ChartView* copying = charts->chart("copying");
     QVERIFY(copying);
+    for (auto* chart : charts->charts()) QVERIFY2(chart->isVisible(), qPrintable(chart->objectName()));
     QCOMPARE(copying->objectName(), QString("chart-copying"));
     QVERIFY(!charts->accuracyChart());
     QCOMPARE(charts->pointCount(distill::testing::kToyStudentAccuracy), 4);  // before training, then each epoch
@@ -332,6 +334,65 @@ class TestMainWindow : public QObject {
     window.runTable()->selectRow(row);
     QCOMPARE(charts->task(), std::string(distill::testing::kToyTask));
     QCOMPARE(charts->pointCount(distill::testing::kToyStudentAccuracy), 4);
+  }
+
+  // A language-model run (task: lm) from the form on a small corpus: the window draws its loss,
+  // per-token agreement and perplexity charts live, counts tokens/s, and logs its perplexities.
+  // With DISTILL_SCREENSHOT_DIR set, the finished window is saved as screenshot-lm-run.png.
+  void aLanguageModelRunIsDrawnLive() {
+    QFile corpus(dir_.filePath("tiny-corpus.txt"));
+    QVERIFY(corpus.open(QIODevice::WriteOnly));
+    const char* animals[] = {"cat", "dog", "owl", "fox"};
+    const char* places[] = {"mat", "log", "hill", "barn"};
+    for (int i = 0; i < 120; ++i)
+      corpus.write(QStringLiteral("the %1 sat on the %2.\n%\n").arg(animals[i % 4], places[(i / 4) % 4]).toUtf8());
+    corpus.close();
+    MainWindow window(dir_.filePath("lm.db"));
+    window.resize(1280, 720);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    ExperimentConfig config = window.form()->config();
+    config.task = "lm";
+    config.name = "tiny lm";
+    config.device = "cpu";
+    config.threads = 1;
+    config.lm.corpus = corpus.fileName().toStdString();
+    config.lm.context = 16;
+    config.teacher.model.arch = config.student.arch = "gpt";
+    config.teacher.model.layers = config.student.layers = 1;
+    config.teacher.model.heads = config.student.heads = 2;
+    config.teacher.model.d_model = config.student.d_model = 32;
+    config.teacher.model.dropout = config.student.dropout = 0.0;
+    config.teacher.epochs = 4;
+    config.train.epochs = 4;
+    config.train.batch_size = 16;
+    config.train.optimizer = "adamw";
+    config.train.lr = 0.01;
+    config.train.log_every = 5;
+    config.distill.temperature = 1.0;
+    window.form()->setConfig(config);
+    QVERIFY2(window.form()->config().task == "lm", "the form keeps the task");
+
+    QSignalSpy finished(window.controller(), &RunController::runFinished);
+    QTest::mouseClick(window.findChild<QToolButton*>("start-button"), Qt::LeftButton);
+    QVERIFY(finished.count() == 1 || finished.wait(kRunTimeoutMs));
+    QCOMPARE(finished.first().at(1).value<RunEnd>(), RunEnd::Completed);
+
+    MetricCharts* charts = window.charts();
+    QCOMPARE(charts->task(), std::string("lm"));
+    QVERIFY(charts->chart("perplexity"));
+    for (auto* chart : charts->charts()) QVERIFY2(chart->isVisible() && chart->height() > 100, qPrintable(chart->objectName()));
+    QCOMPARE(charts->pointCount("eval/student_ppl"), 5);  // before training, then each epoch
+    QCOMPARE(charts->pointCount("eval/teacher_ppl"), 4);
+    QVERIFY(charts->pointCount("eval/token_agreement") == 5 && charts->pointCount("eval/token_kl") == 5);
+    QVERIFY(charts->pointCount("train/kd_loss") > 0);
+    QVERIFY(window.statusPanel()->findChild<QLabel*>("speed")->text().endsWith("tokens/s"));
+    QVERIFY2(window.logText().contains("student ppl"), qPrintable(window.logText().right(300)));
+    const QString shots = qEnvironmentVariable("DISTILL_SCREENSHOT_DIR");
+    if (!shots.isEmpty()) {
+      QDir().mkpath(shots);
+      QVERIFY(window.grab().toImage().save(shots + "/screenshot-lm-run.png"));
+    }
   }
 };
 

@@ -1,0 +1,65 @@
+#include "core/tasks/lm/stored_model.h"
+
+#include "core/config/config.h"
+#include "core/errors.h"
+#include "core/store/run_store.h"
+#include "core/store/teacher_source.h"
+#include "core/tasks/lm/lm_task.h"
+
+namespace distill {
+
+StoredLm loadStoredLm(RunStore& store, int64_t run_id, const std::string& role) {
+  const std::string name = "run " + std::to_string(run_id);
+  const auto run = store.getRun(run_id);
+  if (!run) throw StoreError(name + " not found in " + store.path());
+  ExperimentConfig config = parseConfig(run->config_yaml, name);
+  if (config.task != "lm")
+    throw ConfigError({{"RUN", name + " is an " + config.task + " run; generate needs task: lm"}});
+  if (role != "teacher" && role != "student")
+    throw ConfigError({{"--role", "expected teacher or student, got '" + role + "'"}});
+  const bool teacher = role == "teacher";
+
+  StoredLm stored;
+  // The byte tokenizer needs no text; the char tokenizer's alphabet is the corpus's characters.
+  const std::string corpus = config.lm.corpus.empty() ? std::string(kFortunesFolder) : config.lm.corpus;
+  stored.tokenizer =
+      Tokenizer::build(config.lm.tokenizer, config.lm.tokenizer == "byte" ? Documents{} : readDocuments(corpus));
+  const auto recorded = run->environment.find("vocab_size");
+  if (recorded != run->environment.end() && recorded->second != std::to_string(stored.tokenizer.vocabSize()))
+    throw DataError(corpus + ": its " + config.lm.tokenizer + " vocabulary now has " +
+                    std::to_string(stored.tokenizer.vocabSize()) + " tokens; " + name + " was trained with " +
+                    recorded->second + " (the corpus changed since)");
+
+  // Checked to be this run's own file (owner tag), never another database's run <id>.
+  try {
+    stored.checkpoint = store.checkpointFile(run_id, role);
+  } catch (const StoreError& e) {
+    throw ConfigError({{"RUN", std::string(e.what())}});
+  }
+  if (stored.checkpoint.empty()) {
+    if (!teacher || config.teacher.source == "train")
+      throw ConfigError({{"RUN", name + " has no " + role + " checkpoint (" +
+                                     (run->status == RunStatus::Running
+                                          ? "the first is written at the end of its first " + role + " epoch"
+                                          : "it ended before the first " + role + " epoch did") +
+                                     ")"}});
+    // The teacher came from elsewhere (run:<id> or a weights file) and was never trained here.
+    stored.checkpoint = resolveTeacherSource(config, store).weights_path;
+  }
+
+  const GptConfig gpt = teacher ? lmGptConfig(config.teacher.model, config.teacher.source, "teacher", config.lm,
+                                              stored.tokenizer)
+                                : lmGptConfig(config.student, config.student_source, "student", config.lm,
+                                              stored.tokenizer);
+  stored.model = Gpt(gpt);
+  try {
+    stored.model->loadCheckpoint(stored.checkpoint);  // compares every parameter's shape with the config
+  } catch (const ModelError& e) {
+    throw ModelError(name + " of " + store.path() + ", " + role + ": " + e.what());
+  }
+  stored.model->to(torch::kCPU);
+  stored.model->eval();
+  return stored;
+}
+
+}  // namespace distill
