@@ -67,7 +67,7 @@ int generateCommand(const GenerateArgs& args, const std::string& db) {
 
   RunStore store(existingDatabasePath(db));
   const int64_t run_id = parseRunId(args.run);
-  const StoredLm stored = loadStoredLm(store, run_id, args.role);
+  StoredLm stored = loadStoredLm(store, run_id, args.role);
   const std::vector<int64_t> prompt = stored.tokenizer.encode(args.prompt);
   if (stored.tokenizer.decode(prompt) != args.prompt)
     fmt::print(stderr, "note: --prompt: characters the run's {} vocabulary lacks were left out\n",
@@ -76,7 +76,7 @@ int generateCommand(const GenerateArgs& args, const std::string& db) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<int64_t> generated;
   try {
-    generated = generate(*stored.model, prompt, options);
+    generated = distill::generate(*stored.model, prompt, options);
   } catch (const ConfigError& e) {
     throw withFlagNames(e);
   }

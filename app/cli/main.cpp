@@ -1,5 +1,5 @@
 // `distill`: the headless front end over the core (runs, listing, inspection, comparison, export,
-// model export as TorchScript).
+// model export as TorchScript, text generation from language-model runs).
 // Exit codes: 0 success, 1 failure during a run, 2 bad input, 130 stopped by Ctrl-C.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -21,6 +21,7 @@
 #include "app/cli/comparison.h"
 #include "app/cli/console_progress.h"
 #include "app/cli/fidelity_commands.h"
+#include "app/cli/generate_command.h"
 #include "core/config/config.h"
 #include "core/config/config_keys.h"
 #include "core/data/dataset.h"
@@ -604,6 +605,9 @@ int mainImpl(int argc, char** argv) {
       ->type_name("FILE.pt");
   export_model->add_option("--db", db, "run database")->type_name("FILE");
 
+  GenerateArgs generate_args;
+  auto* generate = addGenerateCommand(app, generate_args, db);
+
   FidelityCommands fidelity_commands(app, db);  // fidelity, mirror
 
   auto* config_keys = app.add_subcommand("config-keys", "list every config key with its default");
@@ -618,7 +622,7 @@ int mainImpl(int argc, char** argv) {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
     if (!known) {
-      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, compare, report, fidelity, mirror, bench or config-keys; see --help)\n", argv[1]);
+      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, generate, compare, report, fidelity, mirror, bench or config-keys; see --help)\n", argv[1]);
       return kExitBadInput;
     }
   }
@@ -638,6 +642,7 @@ int mainImpl(int argc, char** argv) {
     if (*compare) return compareCommand(db, compare_runs, compare_metrics, compare_all, compare_json);
     if (*report) return reportCommand(db, report_runs, report_metrics, report_out, chart_args);
     if (*export_model) return exportModelCommand(db, export_model_run, export_model_role, export_model_out);
+    if (*generate) return generateCommand(generate_args, db);
     if (*bench) return benchCommand(bench_args);
     if (fidelity_commands.parsed()) return fidelity_commands.execute(db);
     return configKeysCommand(config_keys_markdown, config_keys_man);

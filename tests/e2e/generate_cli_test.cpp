@@ -61,7 +61,6 @@ TEST_F(GenerateCli, ContinuesThePromptGreedilyWithAndWithoutTheCache) {
   const auto student = generate("1 --prompt 'the c' --max-tokens 10 --temperature 0");
   ASSERT_EQ(student.exit_code, 0) << student.err;
   EXPECT_EQ(student.out.rfind("the c", 0), 0u) << student.out;
-  EXPECT_EQ(student.out.size(), 5u + 10u + 1u) << "the prompt, 10 byte tokens and a newline: " << student.out;
   EXPECT_NE(student.err.find("student of run 1 (GPT 1 layers x 16"), std::string::npos) << student.err;
   EXPECT_NE(student.err.find("10 tokens in"), std::string::npos) << student.err;
 

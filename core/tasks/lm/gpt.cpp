@@ -58,14 +58,37 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, const tor
   const auto q = heads_first(parts[0]);  // (B, h, T, C/h)
   const auto k = heads_first(parts[1]);  // (B, h, T, C/h)
   const auto v = heads_first(parts[2]);  // (B, h, T, C/h)
-  const double scale = 1.0 / std::sqrt(static_cast<double>(head_size));
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (B, h, T, T)
-  // -inf added above the diagonal, then softmax: position t attends to positions <= t only.
-  scores = scores + causal_mask;                                                         // (B, h, T, T)
-  const auto probabilities = attn_dropout_->forward(torch::softmax(scores, /*dim=*/-1));  // (B, h, T, T)
-  const auto mixed = torch::matmul(probabilities, v);                                     // (B, h, T, C/h)
-  const auto merged = mixed.transpose(1, 2).contiguous().view({batch, time, channels});  // (B, T, C)
-  return resid_dropout_->forward(project(c_proj_, merged));                              // (B, T, C)
+  return attend(q, k, v, causal_mask);   // (B, T, C)
+}
+
+torch::Tensor CausalSelfAttentionImpl::forwardCached(const torch::Tensor& x, const torch::Tensor& causal_mask,
+                                                     KvCache& cache, int64_t layer) {
+  const int64_t batch = x.size(0), time = x.size(1), channels = x.size(2);
+  const int64_t head_size = channels / heads_;
+  const auto qkv = project(c_attn_, x);       // (B, T_new, 3C)
+  const auto parts = qkv.split(channels, 2);  // 3 x (B, T_new, C): q, k, v
+  auto heads_first = [&](const torch::Tensor& t) {
+    return t.view({batch, time, heads_, head_size}).transpose(1, 2);  // (B, T_new, C) -> (B, h, T_new, C/h)
+  };
+  cache.append(layer, heads_first(parts[1]), heads_first(parts[2]));
+  const auto q = heads_first(parts[0]);  // (B, h, T_new, C/h)
+  const auto k = cache.keys(layer);      // (B, h, T_cached + T_new, C/h)
+  const auto v = cache.values(layer);    // (B, h, T_cached + T_new, C/h)
+  return attend(q, k, v, causal_mask);   // (B, T_new, C)
+}
+
+torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                              const torch::Tensor& causal_mask) {
+  const int64_t batch = q.size(0), time = q.size(2), channels = q.size(1) * q.size(3);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (B, h, T_q, T_k)
+  // -inf added where a key lies after the query's position, then softmax: position t attends
+  // to positions <= t only.
+  scores = scores + causal_mask;                                                         // (B, h, T_q, T_k)
+  const auto probabilities = attn_dropout_->forward(torch::softmax(scores, /*dim=*/-1));  // (B, h, T_q, T_k)
+  const auto mixed = torch::matmul(probabilities, v);                                     // (B, h, T_q, C/h)
+  const auto merged = mixed.transpose(1, 2).contiguous().view({batch, time, channels});  // (B, T_q, C)
+  return resid_dropout_->forward(project(c_proj_, merged));                              // (B, T_q, C)
 }
 
 MlpImpl::MlpImpl(int64_t d_model, double dropout) {
@@ -89,6 +112,12 @@ BlockImpl::BlockImpl(int64_t d_model, int64_t heads, double dropout) {
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& causal_mask) {
   auto residual = x + attn_->forward(ln_1_->forward(x), causal_mask);  // (B, T, C)
   return residual + mlp_->forward(ln_2_->forward(residual));           // (B, T, C)
+}
+
+torch::Tensor BlockImpl::forwardCached(const torch::Tensor& x, const torch::Tensor& causal_mask, KvCache& cache,
+                                       int64_t layer) {
+  auto residual = x + attn_->forwardCached(ln_1_->forward(x), causal_mask, cache, layer);  // (B, T_new, C)
+  return residual + mlp_->forward(ln_2_->forward(residual));                               // (B, T_new, C)
 }
 
 GptImpl::GptImpl(const GptConfig& config) : config_(config) {
@@ -128,21 +157,33 @@ GptImpl::GptImpl(const GptConfig& config) : config_(config) {
   }
 }
 
-std::pair<torch::Tensor, torch::Tensor> GptImpl::run(const torch::Tensor& tokens, int64_t feature_block) {
+void GptImpl::checkTokens(const torch::Tensor& tokens) const {
   if (tokens.scalar_type() != torch::kLong)
     throw ModelError(std::string("tokens must be int64 token ids, got ") + c10::toString(tokens.scalar_type()));
   if (tokens.dim() != 2)
     throw ModelError("tokens must be [batch, sequence], got " + std::to_string(tokens.dim()) + " dimensions");
+}
+
+namespace {
+
+void checkTokenIds(const torch::Tensor& tokens, int64_t vocab) {
+  if (tokens.size(1) < 1 || tokens.size(0) < 1) throw ModelError("tokens: the batch is empty");
+  // Checked here: the embedding's own error would be an index error deep in ATen.
+  const int64_t low = tokens.min().item<int64_t>(), high = tokens.max().item<int64_t>();
+  if (low < 0 || high >= vocab)
+    throw ModelError("tokens: id " + std::to_string(low < 0 ? low : high) + " is outside the vocabulary [0, " +
+                     std::to_string(vocab) + ")");
+}
+
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> GptImpl::run(const torch::Tensor& tokens, int64_t feature_block) {
+  checkTokens(tokens);
   const int64_t time = tokens.size(1);
   if (time > config_.context)
     throw ModelError("the sequence has " + std::to_string(time) + " tokens; the model's context is " +
                      std::to_string(config_.context));
-  if (time < 1 || tokens.size(0) < 1) throw ModelError("tokens: the batch is empty");
-  // Checked here: the embedding's own error would be an index error deep in ATen.
-  const int64_t low = tokens.min().item<int64_t>(), high = tokens.max().item<int64_t>();
-  if (low < 0 || high >= config_.vocab)
-    throw ModelError("tokens: id " + std::to_string(low < 0 ? low : high) + " is outside the vocabulary [0, " +
-                     std::to_string(config_.vocab) + ")");
+  checkTokenIds(tokens, config_.vocab);
 
   const auto positions = wpe_->weight.narrow(0, 0, time);                // (T, C)
   auto x = drop_->forward(wte_->forward(tokens) + positions);            // (B, T, C)
@@ -157,6 +198,29 @@ std::pair<torch::Tensor, torch::Tensor> GptImpl::run(const torch::Tensor& tokens
 }
 
 torch::Tensor GptImpl::forward(torch::Tensor tokens) { return run(tokens, /*feature_block=*/-1).first; }
+
+torch::Tensor GptImpl::forwardCached(const torch::Tensor& tokens, KvCache& cache) {
+  checkTokens(tokens);
+  if (cache.layers() != config_.layers)
+    throw ModelError("the KV cache has " + std::to_string(cache.layers()) + " layers; the model has " +
+                     std::to_string(config_.layers) + " (build it with newCache())");
+  const int64_t start = cache.length(), time = tokens.size(1);
+  if (start + time > config_.context)
+    throw ModelError("positions " + std::to_string(start) + ".." + std::to_string(start + time - 1) +
+                     " reach beyond the model's context of " + std::to_string(config_.context) + " (positions 0.." +
+                     std::to_string(config_.context - 1) + ")");
+  if (start > 0 && tokens.size(0) != cache.batch())
+    throw ModelError("tokens: a batch of " + std::to_string(tokens.size(0)) + " sequences; the KV cache holds " +
+                     std::to_string(cache.batch()));
+  checkTokenIds(tokens, config_.vocab);
+  cache.trim(start);  // layers that a failed call left ahead of the others
+
+  const auto positions = wpe_->weight.narrow(0, start, time);                      // (T_new, C)
+  auto x = drop_->forward(wte_->forward(tokens) + positions);                      // (B, T_new, C)
+  const auto mask = causal_mask_.narrow(0, start, time).narrow(1, 0, start + time);  // (T_new, T_cached + T_new)
+  for (size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forwardCached(x, mask, cache, static_cast<int64_t>(i));
+  return linear(ln_f_->forward(x), wte_->weight, torch::Tensor());  // (B, T_new, V)
+}
 
 std::pair<torch::Tensor, torch::Tensor> GptImpl::forwardWithFeature(torch::Tensor tokens, int64_t index) {
   const int64_t count = hiddenCount();

@@ -24,6 +24,7 @@
 
 #include "core/models/dropout.h"
 #include "core/models/model.h"
+#include "core/tasks/lm/kv_cache.h"
 
 namespace distill {
 
@@ -35,10 +36,20 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   CausalSelfAttentionImpl(int64_t d_model, int64_t heads, double dropout);
   // x: (B, T, C); causal_mask: (T, T) float, 0 on and below the diagonal, -inf above.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& causal_mask);
+  // Decoding: x (B, T_new, C) holds the positions after the T_cached ones in `cache`; their keys
+  // and values are appended to the cache's `layer`, then their queries attend to all
+  // T_cached + T_new keys. causal_mask: (T_new, T_cached + T_new), the model's mask rows of
+  // the new positions (causal within the new ones, every cached position visible).
+  torch::Tensor forwardCached(const torch::Tensor& x, const torch::Tensor& causal_mask, KvCache& cache, int64_t layer);
 
   const torch::nn::Linear& residualProjection() const { return c_proj_; }
 
  private:
+  // Attention of q (B, h, T_q, C/h) over k, v (B, h, T_k, C/h) with causal_mask (T_q, T_k),
+  // then the output projection: (B, T_q, C).
+  torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                       const torch::Tensor& causal_mask);
+
   int64_t heads_;
   torch::nn::Linear c_attn_{nullptr};  // weight (3C, C): q, k and v in one product
   torch::nn::Linear c_proj_{nullptr};  // weight (C, C): back into the residual stream
@@ -67,6 +78,8 @@ class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(int64_t d_model, int64_t heads, double dropout);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& causal_mask);  // (B, T, C)
+  // (B, T_new, C) with the attention's keys and values cached (see CausalSelfAttention).
+  torch::Tensor forwardCached(const torch::Tensor& x, const torch::Tensor& causal_mask, KvCache& cache, int64_t layer);
 
   const CausalSelfAttention& attention() const { return attn_; }
   const Mlp& mlp() const { return mlp_; }
@@ -95,6 +108,16 @@ class GptImpl : public ModelImpl {
   torch::Tensor forward(torch::Tensor tokens) override;
   // Logits and the residual stream after block `index` (0-based, -1 = the last), (B, T, C).
   std::pair<torch::Tensor, torch::Tensor> forwardWithFeature(torch::Tensor tokens, int64_t index) override;
+  // Incremental decoding: tokens int64 [B, T_new] are the positions cache.length() ...
+  // cache.length() + T_new - 1 of sequences whose earlier positions' keys and values are in
+  // `cache` (empty for the prompt: the prefill); their keys and values are appended to it.
+  // Returns logits [B, T_new, V], equal to forward()'s at those positions (to rounding). Build
+  // the cache as newCache(); run in eval mode for decoding (dropout would differ per call).
+  // Throws ModelError for bad tokens, a batch other than the cache's, or positions beyond the
+  // context ("positions 126..129 reach beyond the model's context of 128 (positions 0..127)").
+  torch::Tensor forwardCached(const torch::Tensor& tokens, KvCache& cache);
+  // An empty cache for this model: one layer per block, room for the whole context.
+  KvCache newCache() const { return KvCache(config_.layers, config_.context); }
   int64_t hiddenCount() const override { return config_.layers; }
   // "GPT 4 layers x 256, 4 heads, context 128, vocab 256, dropout 0.1; 3257856 parameters"
   std::string summary() const override;
@@ -114,6 +137,8 @@ class GptImpl : public ModelImpl {
   // Checks tokens and runs the model; `feature_block` >= 0 also returns the residual stream
   // after that block.
   std::pair<torch::Tensor, torch::Tensor> run(const torch::Tensor& tokens, int64_t feature_block);
+  // Throws ModelError for tokens that are not int64 [B, T >= 1] with ids in [0, vocab).
+  void checkTokens(const torch::Tensor& tokens) const;
 
   GptConfig config_;
   torch::nn::Embedding wte_{nullptr};  // (V, C), also the head

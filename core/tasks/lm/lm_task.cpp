@@ -104,18 +104,23 @@ LmTask::LmTask(const ExperimentConfig& config)
       packBlocks(validation, tokenizer_, lm_.context, config.dataset.limit_test, corpus_path_ + " (validation documents)");
 }
 
-Model LmTask::build(const ModelConfig& model, const std::string& source, const std::string& role) {
+GptConfig lmGptConfig(const ModelConfig& model, const std::string& source, const std::string& role,
+                      const LmConfig& lm, const Tokenizer& tokenizer) {
   if (isTorchScriptSource(source))
     throw ModelError(role + ".source: TorchScript language models are not supported yet (" + source + ")");
   if (model.arch != "gpt") throw ModelError(role + ".arch: the lm task trains gpt models, got '" + model.arch + "'");
   GptConfig gpt;
-  gpt.vocab = tokenizer_.vocabSize();
-  gpt.context = lm_.context;
+  gpt.vocab = tokenizer.vocabSize();
+  gpt.context = lm.context;
   gpt.layers = model.layers;
   gpt.heads = model.heads;
   gpt.d_model = model.d_model;
   gpt.dropout = model.dropout;
-  return makeGpt(gpt);
+  return gpt;
+}
+
+Model LmTask::build(const ModelConfig& model, const std::string& source, const std::string& role) {
+  return makeGpt(lmGptConfig(model, source, role, lm_, tokenizer_));
 }
 
 Model LmTask::buildTeacher(const ExperimentConfig& config) {

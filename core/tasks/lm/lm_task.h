@@ -10,9 +10,16 @@
 #pragma once
 
 #include "core/tasks/lm/corpus.h"
+#include "core/tasks/lm/gpt.h"
 #include "core/tasks/task.h"
 
 namespace distill {
+
+// The GPT a role of an lm run is built as: `model`'s layers, heads, width and dropout over the
+// tokenizer's vocabulary and lm.context. Throws ModelError naming `role`.arch or .source for a
+// model the task cannot build.
+GptConfig lmGptConfig(const ModelConfig& model, const std::string& source, const std::string& role,
+                      const LmConfig& lm, const Tokenizer& tokenizer);
 
 class LmTask : public Task {
  public:
