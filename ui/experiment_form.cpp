@@ -242,7 +242,20 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
     QFormLayout* form = section_forms.at(row.section);
     if (row.kind == ConfigKind::Flag) form->addRow(QString(), widget);  // the check box says its label
     else form->addRow(fromStd(row.label), row_widget ? row_widget : widget);
+    form_rows_[&row] = row_widget ? row_widget : widget;
   }
+  // Keys of one task (dataset.* for images, lm.* for language models) show only for it.
+  auto* task_box = qobject_cast<QComboBox*>(fields_.at(QStringLiteral("task")));
+  auto update_task_rows = [this, section_forms, task_box] {
+    const std::string task = task_box->currentText().trimmed().toStdString();
+    for (const auto& [row, field] : form_rows_) {
+      if (row->tasks.empty()) continue;
+      const bool shown = std::find(row->tasks.begin(), row->tasks.end(), task) != row->tasks.end();
+      section_forms.at(row->section)->setRowVisible(field, shown);
+    }
+  };
+  connect(task_box, &QComboBox::currentTextChanged, this, update_task_rows);
+  update_task_rows();
   auto update_path_hint = [this] {
     dataset_path_->setPlaceholderText(fromStd(defaultDatasetPath(dataset_name_->currentText().toStdString())));
   };

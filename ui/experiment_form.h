@@ -88,6 +88,7 @@ class ExperimentForm : public QWidget {
   // Every key of the table, in table order, with its widget (objectName: the dotted key).
   std::vector<std::pair<const ConfigKey*, QWidget*>> key_fields_;
   std::map<QString, QWidget*> fields_;
+  std::map<const ConfigKey*, QWidget*> form_rows_;  // what sits in the form for each key (a row)
   // The preset the form was last set from (its index and the config as YAML): the drop-down
   // marks it "(modified)" while the form differs from it.
   int preset_index_ = 0;

@@ -23,6 +23,7 @@ ConfigKey& ConfigKey::checkedOnRead() { checked_on_read = true; return *this; }
 ConfigKey& ConfigKey::autoZero() { zero_is_auto = true; return *this; }
 ConfigKey& ConfigKey::withZeroLabel(std::string text) { zero_label = std::move(text); return *this; }
 ConfigKey& ConfigKey::forArchs(std::vector<std::string> names) { archs = std::move(names); return *this; }
+ConfigKey& ConfigKey::forTasks(std::vector<std::string> names) { tasks = std::move(names); return *this; }
 ConfigKey& ConfigKey::enabledWhen(std::string key, std::vector<std::string> values) {
   enabled_by = std::move(key);
   enabled_values = std::move(values);
@@ -206,43 +207,54 @@ std::vector<ConfigKey> buildTable() {
                     "setting. Printed and stored with the run (`environment` key `gemm`)"),
       // ---- dataset
       row("dataset.name", K::Choice, S::Dataset, "Dataset", DISTILL_CONFIG_FIELD(text, dataset.name))
+          .forTasks({"image"})
           .withChoices({"fashion-mnist", "mnist", "idx", "cifar10", "cifar100", "csv"})
           .withHelp("`fashion-mnist`, `mnist`, `idx` (any folder of MNIST-style IDX files), `cifar10`, `cifar100` or "
                     "`csv` (see [Datasets](formats.md#datasets))"),
       row("dataset.path", K::Text, S::Dataset, "Path", DISTILL_CONFIG_FIELD(text, dataset.path))
+          .forTasks({"image"})
           .withHelp("where the files are; empty: `/usr/share/datasets/<name>` for the MNIST family, required for the "
                     "others"),
-      row("dataset.limit_train", K::Integer, S::Dataset, "Train images", DISTILL_CONFIG_FIELD(integer, dataset.limit_train))
+      row("dataset.limit_train", K::Integer, S::Dataset, "Train samples", DISTILL_CONFIG_FIELD(integer, dataset.limit_train))
           .withRange(0, 100'000'000)
           .withZeroLabel("all")
           .withCheck(nonNegativeInteger, "0 (all) or a positive count")
-          .withHelp("use only the first N training images (0: all)"),
-      row("dataset.limit_test", K::Integer, S::Dataset, "Test images", DISTILL_CONFIG_FIELD(integer, dataset.limit_test))
+          .withHelp("use only the first N training samples (0: all); for the lm task, N blocks of `lm.context` tokens, "
+                    "evenly spaced over the corpus"),
+      row("dataset.limit_test", K::Integer, S::Dataset, "Test samples", DISTILL_CONFIG_FIELD(integer, dataset.limit_test))
           .withRange(0, 100'000'000)
           .withZeroLabel("all")
           .withCheck(nonNegativeInteger, "0 (all) or a positive count")
-          .withHelp("use only the first N test images (0: all)"),
+          .withHelp("use only the first N test samples (0: all); for the lm task, N validation blocks, evenly spaced"),
       row("dataset.mean", K::Number, S::Dataset, "Mean", DISTILL_CONFIG_FIELD(number, dataset.mean))
+          .forTasks({"image"})
           .withHelp("image normalisation `(x/255 - mean) / std`"),
       row("dataset.std", K::Number, S::Dataset, "Std", DISTILL_CONFIG_FIELD(number, dataset.std))
+          .forTasks({"image"})
           .withCheck(positiveNumber, "a positive number")
           .withHelp("image normalisation `(x/255 - mean) / std`"),
       row("dataset.augment", K::Flag, S::Dataset, "Augment", DISTILL_CONFIG_FIELD(flag, dataset.augment))
+          .forTasks({"image"})
           .withHelp("random 4-pixel-padded crop and horizontal flip of each training image (images only; turns the "
                     "teacher-logit cache off)"),
       row("lm.corpus", K::Text, S::Dataset, "Corpus", DISTILL_CONFIG_FIELD(text, lm.corpus))
+          .forTasks({"lm"})
           .withHelp("lm task: a folder or file of text (documents separated by `%` lines, else by blank lines); "
                     "empty: Debian's `fortunes` (/usr/share/games/fortunes). Every 10th document is held out"),
       row("lm.tokenizer", K::Choice, S::Dataset, "Tokenizer", DISTILL_CONFIG_FIELD(text, lm.tokenizer))
+          .forTasks({"lm"})
           .withChoices({"byte", "char"})
           .withHelp("lm task: `byte` (256 byte values) or `char` (the corpus's characters; needs UTF-8)"),
       row("lm.context", K::Integer, S::Dataset, "Context", DISTILL_CONFIG_FIELD(integer, lm.context))
+          .forTasks({"lm"})
           .withRange(2, 8192)
           .withCheck(contextLength, "a context between 2 and 8192 tokens")
           .withHelp("lm task: tokens per training block and the models' context"),
       row("dataset.label_column", K::Text, S::Dataset, "Label column", DISTILL_CONFIG_FIELD(text, dataset.label_column))
+          .forTasks({"image"})
           .withHelp("CSV: the column with the classes"),
       row("dataset.test_fraction", K::Number, S::Dataset, "Test fraction", DISTILL_CONFIG_FIELD(number, dataset.test_fraction))
+          .forTasks({"image"})
           .withRange(0.01, 0.99)
           .withSpin(2, 0.05)
           .withCheck(inOpenUnit, "a fraction in (0, 1)")
@@ -414,6 +426,7 @@ const ConfigKey* findConfigKey(const std::string& key) {
 }
 
 bool configKeyApplies(const ConfigKey& row, const ExperimentConfig& config) {
+  if (!row.tasks.empty() && std::find(row.tasks.begin(), row.tasks.end(), config.task) == row.tasks.end()) return false;
   if (row.archs.empty()) return true;
   const ConfigKey* arch = findConfigKey(row.key.substr(0, row.key.rfind('.')) + ".arch");
   if (!arch) return true;

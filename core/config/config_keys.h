@@ -73,6 +73,9 @@ struct ConfigKey {
   // Model keys (teacher.*, student.*) used only by these archs: validated only for them, and
   // the form enables them only for them. Empty: every arch.
   std::vector<std::string> archs;
+  // Keys read only by these tasks (`task`): validated only for them, and the form shows them
+  // only for them. Empty: every task.
+  std::vector<std::string> tasks;
   // The form enables the key only while the key `enabled_by` has one of `enabled_values`
   // (train.momentum only for the sgd optimizer); empty: always. The form's hint only:
   // validation checks the key whatever its neighbours say.
@@ -89,6 +92,7 @@ struct ConfigKey {
   ConfigKey& autoZero();
   ConfigKey& withZeroLabel(std::string text);
   ConfigKey& forArchs(std::vector<std::string> names);
+  ConfigKey& forTasks(std::vector<std::string> names);
   ConfigKey& enabledWhen(std::string key, std::vector<std::string> values);
 };
 
@@ -96,7 +100,8 @@ struct ConfigKey {
 const std::vector<ConfigKey>& configKeyTable();
 // The row of a dotted key, or nullptr.
 const ConfigKey* findConfigKey(const std::string& key);
-// Whether `row` applies to `config` (its model's arch is one of row.archs).
+// Whether `row` applies to `config` (its task is one of row.tasks, its model's arch one of
+// row.archs).
 bool configKeyApplies(const ConfigKey& row, const ExperimentConfig& config);
 // The issue of one key's value, or an empty message when it is accepted.
 ConfigIssue checkConfigValue(const ConfigKey& row, const ConfigValue& value);

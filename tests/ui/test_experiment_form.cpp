@@ -199,6 +199,30 @@ class TestExperimentForm : public QObject {
     QVERIFY(ruled >= 12);  // 2 x (channels, blocks, kernel, pool) + momentum, nesterov, step_size, gamma
   }
 
+  // A task's keys show only for it: the image task's normalisation and CSV keys are hidden for
+  // a language model, the corpus keys for images. (The form is shown: hidden rows count.)
+  void eachTasksKeysShowOnlyForIt() {
+    ExperimentForm form;
+    form.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&form));
+    auto* task = qobject_cast<QComboBox*>(form.field("task"));
+    QVERIFY(task);
+    QVERIFY(task->findText("lm") >= 0);
+    int checked = 0;
+    for (const QString& name : {QStringLiteral("image"), QStringLiteral("lm")}) {
+      task->setCurrentText(name);
+      QApplication::processEvents();
+      for (const auto& row : configKeyTable()) {
+        if (row.tasks.empty()) continue;
+        const bool expected = std::find(row.tasks.begin(), row.tasks.end(), name.toStdString()) != row.tasks.end();
+        QVERIFY2(form.field(QString::fromStdString(row.key))->isVisible() == expected,
+                 qPrintable(QString::fromStdString(row.key) + " with task " + name));
+        ++checked;
+      }
+    }
+    QVERIFY(checked >= 20);  // 7 image keys and 3 lm keys, for each task
+  }
+
   void presetsLoadAndRoundTrip() {
     const auto presets = ExperimentForm::findPresets();
     QVERIFY2(!presets.empty(), "no presets found in resources/presets");
