@@ -504,6 +504,7 @@ std::string defaultDatasetPath(const std::string& dataset_name) {
 
 namespace {
 std::string describeModel(const ModelConfig& m) {
+  if (m.arch == "gpt") return "gpt" + std::to_string(m.layers) + "x" + std::to_string(m.d_model);  // layers x width
   std::string text = m.arch;
   const auto& widths = m.arch == "cnn" ? m.channels : m.hidden;
   for (size_t i = 0; i < widths.size(); ++i) text += (i ? "x" : "") + std::to_string(widths[i]);

@@ -197,6 +197,11 @@ TEST(Config, AlphaBoundsAreInclusive) {
 
 TEST(Config, DescribeNamesArchitecturesAndMethod) {
   EXPECT_EQ(describe(defaultConfig()), "mlp1200x1200->mlp800x800 kd T4 a0.9");
+  // A GPT by its layers and width (its hidden widths mean nothing to it).
+  const auto lm = parseConfigWithOverrides("", {"task=lm", "teacher.arch=gpt", "teacher.layers=4", "teacher.d_model=256",
+                                                "student.arch=gpt", "student.layers=2", "student.heads=2",
+                                                "student.d_model=128", "distill.temperature=2"});
+  EXPECT_EQ(describe(lm), "gpt4x256->gpt2x128 kd T2 a0.9");
 }
 
 }  // namespace
