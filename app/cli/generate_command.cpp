@@ -7,6 +7,7 @@
 
 #include "app/cli/cli_common.h"
 #include "core/config/config.h"
+#include "core/runtime/runtime.h"
 #include "core/store/run_store.h"
 #include "core/tasks/lm/generate.h"
 #include "core/tasks/lm/stored_model.h"
@@ -48,6 +49,11 @@ CLI::App* addGenerateCommand(CLI::App& app, GenerateArgs& args, std::string& db)
       ->type_name("S");
   command->add_flag("--no-cache", args.no_cache,
                     "re-run the whole sequence for every token instead of using the KV cache (the slow baseline)");
+  command->add_option("--threads", args.threads,
+                      "intra-op threads, as the config key (default 0: the workbench's choice; 1 decodes fastest on a "
+                      "busy machine)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1024));
   command->add_option("--db", db, "run database")->type_name("FILE");
   return command;
 }
@@ -73,6 +79,10 @@ int generateCommand(const GenerateArgs& args, const std::string& db) {
     fmt::print(stderr, "note: --prompt: characters the run's {} vocabulary lacks were left out\n",
                stored.tokenizer.kind());
 
+  // The workbench's thread choice, as a run's (threads, gemm: auto): without it OpenBLAS's and
+  // LibTorch's pools compete. A decode step is ~100 small ops, each an OpenMP region: on a busy
+  // machine every region waits for a descheduled thread, so one thread can be much faster there.
+  applyThreadSettings(args.threads);
   const auto start = std::chrono::steady_clock::now();
   std::vector<int64_t> generated;
   try {

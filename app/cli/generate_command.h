@@ -20,6 +20,7 @@ struct GenerateArgs {
   double top_p = 1.0;
   uint64_t seed = 0;
   bool no_cache = false;
+  int threads = 0;  // as the config key: 0 = the workbench's choice
 };
 
 // Registers the subcommand and its options on `app` (--db into `db`).
