@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/metrics/streaming.h"
+#include "core/models/eval_scope.h"
 #include "core/train/fused_sgd.h"
 
 namespace distill {
@@ -121,12 +122,9 @@ StepRunner::~StepRunner() = default;
 
 torch::Tensor StepRunner::teacherOutputs(const torch::Tensor& inputs) {
   torch::NoGradGuard no_grad;
-  const bool was_training = teacher_->is_training();
-  teacher_->eval();
+  const EvalScope eval(*teacher_);
   AutocastScope amp(precision_);
-  auto outputs = teacher_->forward(inputs);
-  teacher_->train(was_training);
-  return outputs;
+  return teacher_->forward(inputs);
 }
 
 LossTerms StepRunner::step(const Batch& batch, const torch::Tensor& teacher_logits, double epoch, double lr) {

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/metrics/streaming.h"
+#include "core/models/eval_scope.h"
 #include "core/tasks/task.h"
 #include "core/tasks/task_registry.h"
 
@@ -92,11 +93,8 @@ class ToyEvaluator : public Evaluator {
  private:
   torch::Tensor predict(ModelImpl& model, int64_t begin = 0, int64_t end = -1) {
     torch::NoGradGuard no_grad;
-    const bool was_training = model.is_training();
-    model.eval();
-    auto logits = model.forward(test_.inputs.slice(0, begin, end < 0 ? test_.inputs.size(0) : end));
-    model.train(was_training);
-    return logits;
+    const EvalScope eval(model);
+    return model.forward(test_.inputs.slice(0, begin, end < 0 ? test_.inputs.size(0) : end));
   }
   Sequences test_;
 };

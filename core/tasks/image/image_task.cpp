@@ -8,6 +8,7 @@
 #include "core/fidelity/fidelity_report.h"
 #include "core/metrics/metrics.h"
 #include "core/metrics/streaming.h"
+#include "core/models/eval_scope.h"
 #include "core/models/factory.h"
 #include "core/tasks/image/image_metrics.h"
 
@@ -93,10 +94,8 @@ class ImageEvaluator : public Evaluator {
         reference = teacher_logits_.slice(0, begin, end);
       } else {
         torch::NoGradGuard no_grad;
-        const bool was_training = teacher.is_training();
-        teacher.eval();
+        const EvalScope eval(teacher);
         reference = teacher.forward(test_.inputs.slice(0, begin, end));
-        teacher.train(was_training);
       }
       fidelity.add(reference, logits);
     });
@@ -116,21 +115,16 @@ class ImageEvaluator : public Evaluator {
   void forEachChunk(ModelImpl& model, Use&& use) {
     const int64_t chunk = evaluationChunk(model);
     torch::NoGradGuard no_grad;
-    const bool was_training = model.is_training();
-    model.eval();
+    const EvalScope eval(model);
     for (int64_t begin = 0; begin < test_.size(); begin += chunk) {
       const int64_t end = std::min(begin + chunk, test_.size());
       use(model.forward(test_.inputs.slice(0, begin, end)), begin, end);
     }
-    model.train(was_training);
   }
   int64_t teacherClasses(ModelImpl& teacher) {
     torch::NoGradGuard no_grad;
-    const bool was_training = teacher.is_training();
-    teacher.eval();
-    const auto classes = teacher.forward(test_.inputs.slice(0, 0, 1)).size(-1);
-    teacher.train(was_training);
-    return classes;
+    const EvalScope eval(teacher);
+    return teacher.forward(test_.inputs.slice(0, 0, 1)).size(-1);
   }
 
   TensorDataset test_;

@@ -7,6 +7,7 @@
 
 #include "core/config/config.h"
 #include "core/tasks/lm/corpus.h"
+#include "core/models/eval_scope.h"
 
 namespace distill {
 
@@ -17,19 +18,6 @@ std::string numberText(double value) {
   out << value;
   return out.str();
 }
-
-// Puts the model in eval mode for the scope and back as it was after (also on an exception).
-class EvalScope {
- public:
-  explicit EvalScope(GptImpl& model) : model_(model), was_training_(model.is_training()) { model_.eval(); }
-  ~EvalScope() { model_.train(was_training_); }
-  EvalScope(const EvalScope&) = delete;
-  EvalScope& operator=(const EvalScope&) = delete;
-
- private:
-  GptImpl& model_;
-  bool was_training_;
-};
 
 // One token from next-token logits (V) on the CPU.
 int64_t sample(const torch::Tensor& logits, const SamplingOptions& options, at::Generator& generator) {

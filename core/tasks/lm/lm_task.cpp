@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "core/metrics/metrics.h"
 #include "core/metrics/streaming.h"
+#include "core/models/eval_scope.h"
 #include "core/models/factory.h"
 #include "core/tasks/lm/gpt.h"
 #include "core/tasks/lm/lm_metrics.h"
@@ -76,11 +77,8 @@ class LmEvaluator : public Evaluator {
   }
   torch::Tensor outputs(ModelImpl& model, int64_t begin, int64_t end) {
     torch::NoGradGuard no_grad;
-    const bool was_training = model.is_training();
-    model.eval();
-    auto logits = model.forward(validation_.inputs.slice(0, begin, end));
-    model.train(was_training);
-    return logits;
+    const EvalScope eval(model);
+    return model.forward(validation_.inputs.slice(0, begin, end));
   }
 
   TokenBlocks validation_;
