@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace distill {
 
@@ -23,6 +24,24 @@ struct CheckpointInfo {
   std::string path;
   int64_t step = 0;
   double epoch = 0.0;
+};
+
+// A text a model wrote during a run: a fixed prompt's completion at an evaluation (so that
+// the window can show teacher and student side by side over time), or a generated training
+// sequence (sequence-level and on-policy distillation train on them).
+struct GeneratedText {
+  int64_t step = 0;            // optimizer step within `phase`
+  double epoch = 0.0;          // fractional epoch within `phase`
+  std::string phase;           // teacher | student: the phase it was written in
+  std::string purpose;         // eval (a fixed prompt at an evaluation) | train (a training sequence)
+  std::string role;            // which model wrote it: teacher | student
+  std::string decoding;        // greedy | sampled
+  int64_t prompt_index = 0;    // eval: the fixed prompt's index; train: the row in its batch
+  std::string prompt;          // UTF-8 (invalid bytes replaced)
+  std::string completion;      // UTF-8 (invalid bytes replaced)
+  // Per completion token, as JSON: [{"t": text, "p": writer's probability, "q": the other
+  // model's probability of the same token}, ...]; empty when not computed.
+  std::string tokens_json;
 };
 
 }  // namespace distill

@@ -19,5 +19,8 @@ void ObserverList::onLog(LogLevel level, const std::string& message) {
 void ObserverList::onCheckpoint(const CheckpointInfo& checkpoint) {
   for (auto* o : observers_) o->onCheckpoint(checkpoint);
 }
+void ObserverList::onGenerated(const std::vector<GeneratedText>& texts) {
+  for (auto* o : observers_) o->onGenerated(texts);
+}
 
 }  // namespace distill

@@ -47,6 +47,8 @@ class TrainingObserver {
   virtual void onProgress(const ProgressInfo& progress) {}
   virtual void onLog(LogLevel level, const std::string& message) {}
   virtual void onCheckpoint(const CheckpointInfo& checkpoint) {}
+  // Texts the models wrote (evaluation prompts, generated training sequences).
+  virtual void onGenerated(const std::vector<GeneratedText>& texts) {}
 };
 
 // Forwards every call to several observers, in order.
@@ -58,6 +60,7 @@ class ObserverList : public TrainingObserver {
   void onProgress(const ProgressInfo& progress) override;
   void onLog(LogLevel level, const std::string& message) override;
   void onCheckpoint(const CheckpointInfo& checkpoint) override;
+  void onGenerated(const std::vector<GeneratedText>& texts) override;
 
  private:
   std::vector<TrainingObserver*> observers_;
