@@ -98,6 +98,10 @@ struct LmConfig {
   std::string corpus;              // a folder or file of text; empty: Debian's fortunes
   std::string tokenizer = "byte";  // byte | char
   int64_t context = 128;           // tokens per block (and the models' context)
+  // JSON Lines corpora: the field holding a document's text, or an instruction's two fields
+  std::string text_field = "text";
+  std::string prompt_field = "prompt";
+  std::string response_field = "response";
 };
 
 struct TrainConfig {

@@ -58,6 +58,7 @@ bool transformerLayers(const ConfigValue& v) { return v.integer >= 1 && v.intege
 bool attentionHeads(const ConfigValue& v) { return v.integer >= 1 && v.integer <= 128; }
 bool modelWidth(const ConfigValue& v) { return v.integer >= 1 && v.integer <= 16384; }
 bool contextLength(const ConfigValue& v) { return v.integer >= 2 && v.integer <= 8192; }
+bool fieldName(const ConfigValue& v) { return !v.text.empty(); }
 bool taskName(const ConfigValue& v) {
   static const std::regex pattern("[a-z][a-z0-9_]{0,63}");
   return std::regex_match(v.text, pattern);
@@ -239,7 +240,8 @@ std::vector<ConfigKey> buildTable() {
                     "teacher-logit cache off)"),
       row("lm.corpus", K::Text, S::Dataset, "Corpus", DISTILL_CONFIG_FIELD(text, lm.corpus))
           .forTasks({"lm"})
-          .withHelp("lm task: a folder or file of text (documents separated by `%` lines, else by blank lines); "
+          .withHelp("lm task: a folder or file of text (documents separated by `%` lines, else by blank lines) or "
+                    "of JSON Lines (`.jsonl`: one object a line, with a text field or a prompt and a response); "
                     "empty: Debian's `fortunes` (/usr/share/games/fortunes). Every 10th document is held out"),
       row("lm.tokenizer", K::Choice, S::Dataset, "Tokenizer", DISTILL_CONFIG_FIELD(text, lm.tokenizer))
           .forTasks({"lm"})
@@ -250,6 +252,20 @@ std::vector<ConfigKey> buildTable() {
           .withRange(2, 8192)
           .withCheck(contextLength, "a context between 2 and 8192 tokens")
           .withHelp("lm task: tokens per training block and the models' context"),
+      row("lm.text_field", K::Text, S::Dataset, "Text field", DISTILL_CONFIG_FIELD(text, lm.text_field))
+          .forTasks({"lm"})
+          .withCheck(fieldName, "a JSON field name")
+          .withHelp("lm task, JSON Lines: the field holding a document's text"),
+      row("lm.prompt_field", K::Text, S::Dataset, "Prompt field", DISTILL_CONFIG_FIELD(text, lm.prompt_field))
+          .forTasks({"lm"})
+          .withCheck(fieldName, "a JSON field name")
+          .withHelp("lm task, JSON Lines: an instruction's prompt. A line with this field and `lm.response_field` "
+                    "is one document, the prompt, a newline and the response; only the response's tokens (and the "
+                    "end of the document) count as targets"),
+      row("lm.response_field", K::Text, S::Dataset, "Response field", DISTILL_CONFIG_FIELD(text, lm.response_field))
+          .forTasks({"lm"})
+          .withCheck(fieldName, "a JSON field name")
+          .withHelp("lm task, JSON Lines: an instruction's response (see `lm.prompt_field`)"),
       row("dataset.label_column", K::Text, S::Dataset, "Label column", DISTILL_CONFIG_FIELD(text, dataset.label_column))
           .forTasks({"image"})
           .withHelp("CSV: the column with the classes"),

@@ -7,7 +7,15 @@
 //
 // Corpora: Debian's `fortunes` (a folder of files whose documents are separated by lines
 // holding only `%`, the default), any UTF-8 text file or folder of them (documents: `%`-line
-// separated when the file has such lines, else separated by blank lines).
+// separated when the file has such lines, else separated by blank lines), and JSON Lines (a
+// `.jsonl` file, or `.jsonl` files in a folder: one JSON object a line, each a document).
+//
+// Instruction documents (a JSON line with a prompt and a response field) are stored as
+// `prompt + "\n" + response + "\n"`, and the document remembers the length of its prompt part
+// (the prompt and the joining "\n", in bytes). Packed blocks then carry a mask: a target inside a
+// prompt part does not count (nothing is learned about predicting the prompt), the response,
+// the "\n" that ends it and the document separator after it do (TRL masks prompt labels the
+// same way). The prompt part is what a generator is given to write a response.
 //
 // Tokenizers: `byte` (the 256 byte values; the separator between documents is byte 0, which
 // text does not contain) and `char` (the corpus's distinct Unicode characters, in code-point
@@ -20,6 +28,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace distill {
@@ -28,12 +37,36 @@ inline constexpr char kFortunesFolder[] = "/usr/share/games/fortunes";
 
 struct Documents {
   std::vector<std::string> texts;
+  // Per document, the bytes of texts[i] that are its prompt part (0: plain text, every token
+  // counts). Empty when no document has a prompt; else one entry per text.
+  std::vector<size_t> prompt_bytes;
   std::string origin;  // the folder or file they came from
+  // Where each file's documents begin (first document index, file), for messages; may be empty.
+  std::vector<std::pair<size_t, std::string>> files;
+
+  size_t promptBytes(size_t i) const { return i < prompt_bytes.size() ? prompt_bytes[i] : 0; }
+  // "file: document k" (k counted within its file) or "origin: document i + 1".
+  std::string where(size_t i) const;
 };
 
-// Reads every document under `path` (a folder or a file). Throws DataError naming the path
-// when it does not exist, holds no text, or (for a folder) no readable file.
-Documents readDocuments(const std::string& path);
+// The prompt parts of the documents that have one, in document order (what sequence-level
+// distillation gives the teacher to complete).
+std::vector<std::string> prompts(const Documents& documents);
+
+// The JSON Lines fields a document is read from (lm.text_field, lm.prompt_field,
+// lm.response_field). A line with both prompt and response fields is an instruction; else its
+// text field is the document.
+struct JsonFields {
+  std::string text = "text";
+  std::string prompt = "prompt";
+  std::string response = "response";
+};
+
+// Reads every document under `path` (a folder or a file; files ending in `.jsonl` as JSON
+// Lines, others as text). Throws DataError naming the path when it does not exist, holds no
+// text, or (for a folder) no readable file; and naming the file and line of a JSON line that
+// is not an object or lacks a string field (empty lines are skipped).
+Documents readDocuments(const std::string& path, const JsonFields& fields = {});
 
 class Tokenizer {
  public:
@@ -46,6 +79,8 @@ class Tokenizer {
   std::vector<int64_t> encode(const std::string& text) const;
   // Tokens back to text (the separator as "\n\n"; ids outside the vocabulary as U+FFFD).
   std::string decode(const std::vector<int64_t>& tokens) const;
+  // char: the characters of ids 1, 2, ... in id order, as UTF-8 text; byte: empty.
+  std::string alphabet() const;
 
  private:
   std::string kind_ = "byte";
@@ -55,6 +90,9 @@ class Tokenizer {
 struct TokenBlocks {
   torch::Tensor inputs;   // int64 [N, context]
   torch::Tensor targets;  // int64 [N, context]: inputs shifted by one token
+  // bool [N, context]: true where the target counts (response or plain text), false where it
+  // lies in a prompt part. Undefined when no document has a prompt: every target counts.
+  torch::Tensor mask;
   int64_t tokens = 0;     // in the stream the blocks were cut from
 };
 
@@ -62,10 +100,24 @@ struct TokenBlocks {
 // tokens at a stride of `context` (the last partial block dropped). `limit` > 0 keeps that many
 // blocks, evenly spaced over the stream. Throws DataError (naming `what`) when the stream is
 // shorter than one block.
+//
+// With prompts, a block none of whose targets counts (a prompt longer than the block covers
+// it) is dropped before `limit` picks, so that no batch is all prompt; DataError (naming `what`)
+// when no block is left. A prompt's tokens are those of its prompt part encoded alone (bytes 1:1,
+// for `char` its characters), so the mask falls exactly where the response begins.
+TokenBlocks packBlocks(const Documents& documents, const Tokenizer& tokenizer, int64_t context, int64_t limit,
+                       const std::string& what);
+// Plain texts: no prompts, no mask.
 TokenBlocks packBlocks(const std::vector<std::string>& documents, const Tokenizer& tokenizer, int64_t context,
                        int64_t limit, const std::string& what);
 
-// Every 10th document (the 10th, 20th, ...) is validation, the rest training: whole documents.
+// Every 10th document (the 10th, 20th, ...) is validation, the rest training: whole documents,
+// each with its prompt length.
+struct DocumentSplit {
+  Documents train, validation;
+};
+DocumentSplit splitDocuments(const Documents& all);
+// The texts alone.
 void splitDocuments(const Documents& all, std::vector<std::string>& train, std::vector<std::string>& validation);
 
 }  // namespace distill
