@@ -24,7 +24,12 @@ class LmTrainSplit : public TrainSplit {
     Batch batch;
     batch.inputs = blocks_.inputs.index_select(0, indices).to(device_);
     batch.targets = blocks_.targets.index_select(0, indices).to(device_);
-    batch.units = batch.targets.numel();  // every position of a packed block is a target
+    if (blocks_.mask.defined()) {  // instruction documents: prompt targets do not count
+      batch.mask = blocks_.mask.index_select(0, indices).to(device_);
+      batch.units = batch.mask.sum().item<int64_t>();
+    } else {
+      batch.units = batch.targets.numel();  // every position of a packed block is a target
+    }
     return batch;
   }
   bool fixedInputs() const override { return true; }  // blocks are cut at fixed offsets
@@ -43,7 +48,7 @@ class LmEvaluator : public Evaluator {
   MetricValues evaluateTeacher(ModelImpl& teacher) override {
     PredictionSums sums(/*calibration_bins=*/15);
     forEachChunk(teacher, [&](int64_t begin, int64_t end) {
-      sums.add(outputs(teacher, begin, end), validation_.targets.slice(0, begin, end));
+      sums.add(outputs(teacher, begin, end), validation_.targets.slice(0, begin, end), mask(begin, end));
     });
     const double ce = sums.crossEntropy();
     return {{metric_key::kTeacherValLoss, ce},
@@ -56,8 +61,8 @@ class LmEvaluator : public Evaluator {
     AgreementSums agreement(/*top_k=*/5);
     forEachChunk(student, [&](int64_t begin, int64_t end) {
       const auto student_logits = outputs(student, begin, end);
-      sums.add(student_logits, validation_.targets.slice(0, begin, end));
-      agreement.add(outputs(teacher, begin, end), student_logits);
+      sums.add(student_logits, validation_.targets.slice(0, begin, end), mask(begin, end));
+      agreement.add(outputs(teacher, begin, end), student_logits, mask(begin, end));
     });
     const double ce = sums.crossEntropy();
     return {{metric_key::kStudentValLoss, ce},
@@ -75,6 +80,10 @@ class LmEvaluator : public Evaluator {
     for (int64_t begin = 0; begin < validation_.inputs.size(0); begin += chunk)
       use(begin, std::min(begin + chunk, validation_.inputs.size(0)));
   }
+  // The positions that count (responses, plain text); undefined: all.
+  torch::Tensor mask(int64_t begin, int64_t end) const {
+    return validation_.mask.defined() ? validation_.mask.slice(0, begin, end) : torch::Tensor();
+  }
   torch::Tensor outputs(ModelImpl& model, int64_t begin, int64_t end) {
     torch::NoGradGuard no_grad;
     const EvalScope eval(model);
@@ -88,18 +97,18 @@ class LmEvaluator : public Evaluator {
 
 LmTask::LmTask(const ExperimentConfig& config)
     : lm_(config.lm), corpus_path_(config.lm.corpus.empty() ? std::string(kFortunesFolder) : config.lm.corpus) {
-  const Documents documents = readDocuments(corpus_path_);
+  const Documents documents = readDocuments(corpus_path_, {lm_.text_field, lm_.prompt_field, lm_.response_field});
   documents_ = documents.texts.size();
-  std::vector<std::string> train, validation;
-  splitDocuments(documents, train, validation);
+  const DocumentSplit split = splitDocuments(documents);  // with each document's prompt length
+  const std::vector<std::string>& validation = split.validation.texts;
   validation_documents_ = validation.size();
   if (validation.empty())
     throw DataError(corpus_path_ + ": " + std::to_string(documents_) +
                     " document(s); at least 10 are needed to hold every 10th out for validation");
   tokenizer_ = Tokenizer::build(lm_.tokenizer, documents);
-  train_ = packBlocks(train, tokenizer_, lm_.context, config.dataset.limit_train, corpus_path_ + " (training documents)");
+  train_ = packBlocks(split.train, tokenizer_, lm_.context, config.dataset.limit_train, corpus_path_ + " (training documents)");
   validation_ =
-      packBlocks(validation, tokenizer_, lm_.context, config.dataset.limit_test, corpus_path_ + " (validation documents)");
+      packBlocks(split.validation, tokenizer_, lm_.context, config.dataset.limit_test, corpus_path_ + " (validation documents)");
 }
 
 GptConfig lmGptConfig(const ModelConfig& model, const std::string& source, const std::string& role,
@@ -130,6 +139,8 @@ Model LmTask::buildStudent(const ExperimentConfig& config) { return build(config
 void LmTask::prepare(const torch::Device& device) {
   train_.inputs = train_.inputs.to(device), train_.targets = train_.targets.to(device);
   validation_.inputs = validation_.inputs.to(device), validation_.targets = validation_.targets.to(device);
+  if (train_.mask.defined()) train_.mask = train_.mask.to(device);
+  if (validation_.mask.defined()) validation_.mask = validation_.mask.to(device);
 }
 
 std::unique_ptr<TrainSplit> LmTask::trainSplit(uint64_t) {
