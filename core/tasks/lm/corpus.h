@@ -37,10 +37,10 @@ inline constexpr char kFortunesFolder[] = "/usr/share/games/fortunes";
 
 struct Documents {
   std::vector<std::string> texts;
+  std::string origin;  // the folder or file they came from
   // Per document, the bytes of texts[i] that are its prompt part (0: plain text, every token
   // counts). Empty when no document has a prompt; else one entry per text.
   std::vector<size_t> prompt_bytes;
-  std::string origin;  // the folder or file they came from
   // Where each file's documents begin (first document index, file), for messages; may be empty.
   std::vector<std::pair<size_t, std::string>> files;
 
