@@ -20,11 +20,37 @@ std::string sanitize(std::string name) {
     if (c == '.') c = '_';
   return name;
 }
+
+// The reason in an error from forward(): the TorchScript interpreter puts a traceback of the
+// module's source first and the error itself on the last line, which is what the user needs.
+std::string failureReason(const std::string& text) {
+  if (text.rfind("The following operation failed in the TorchScript interpreter", 0) != 0) return text.substr(0, 300);
+  const auto end = text.find_last_not_of("\n ");
+  const auto begin = text.rfind('\n', end);
+  return text.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin == std::string::npos ? 0 : begin + 1));
+}
+
+// Two zero samples of `input_shape`; the output must be [2, num_classes].
+TorchScriptProbe classifierProbe(const std::vector<int64_t>& input_shape, int64_t num_classes) {
+  std::vector<int64_t> probe_shape{2};
+  probe_shape.insert(probe_shape.end(), input_shape.begin(), input_shape.end());
+  TorchScriptProbe probe;
+  probe.inputs = torch::zeros(probe_shape);
+  probe.inputs_words = "N x C x H x W floats, normalised";
+  probe.check = [num_classes](const torch::Tensor& output) -> std::string {
+    if (output.dim() == 2 && output.size(0) == 2 && output.size(1) == num_classes) return "";
+    return "expected [N, " + std::to_string(num_classes) + "] logits for this dataset's " +
+           std::to_string(num_classes) + " classes";
+  };
+  return probe;
+}
 }  // namespace
 
 TorchScriptModelImpl::TorchScriptModelImpl(const std::string& path, const std::vector<int64_t>& input_shape,
                                            int64_t num_classes)
-    : path_(path) {
+    : TorchScriptModelImpl(path, classifierProbe(input_shape, num_classes)) {}
+
+TorchScriptModelImpl::TorchScriptModelImpl(const std::string& path, const TorchScriptProbe& probe) : path_(path) {
   try {
     module_ = torch::jit::load(path);
   } catch (const c10::Error& e) {
@@ -44,13 +70,11 @@ TorchScriptModelImpl::TorchScriptModelImpl(const std::string& path, const std::v
     register_parameter(sanitize(p.name), p.value.requires_grad_(true), /*requires_grad=*/true);
   for (const auto& b : module_.named_buffers(/*recurse=*/true)) register_buffer(sanitize(b.name), b.value);
 
-  std::vector<int64_t> probe_shape{2};
-  probe_shape.insert(probe_shape.end(), input_shape.begin(), input_shape.end());
   torch::Tensor output;
   try {
     torch::NoGradGuard no_grad;
     module_.eval();
-    auto result = module_.forward({torch::zeros(probe_shape)});
+    auto result = module_.forward({probe.inputs});
     if (!result.isTensor())
       throw ModelError(path + ": forward() must return one tensor of logits, it returns " + result.tagKind());
     output = result.toTensor();
@@ -59,13 +83,14 @@ TorchScriptModelImpl::TorchScriptModelImpl(const std::string& path, const std::v
   } catch (const std::exception& e) {  // c10::Error, or the interpreter's JITException
     std::string reason = e.what();
     if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) reason = c10_error->what_without_backtrace();
-    throw ModelError(path + ": forward() fails on an input of shape " + shapeText(probe_shape) +
-                     " (expected N x C x H x W floats, normalised): " + reason.substr(0, 300));
+    throw ModelError(path + ": forward() fails on an input of shape " + shapeText(probe.inputs.sizes()) +
+                     " (expected " + probe.inputs_words + "): " + failureReason(reason));
   }
-  if (output.dim() != 2 || output.size(0) != 2 || output.size(1) != num_classes)
+  const std::string mismatch = probe.check(output);
+  if (!mismatch.empty())
     throw ModelError(path + ": forward() returns shape " + shapeText(output.sizes()) + " for " +
-                     shapeText(probe_shape) + " inputs; expected [N, " + std::to_string(num_classes) +
-                     "] logits for this dataset's " + std::to_string(num_classes) + " classes");
+                     shapeText(probe.inputs.sizes()) + " inputs; " + mismatch);
+  if (output.dim() >= 1 && output.size(0) > 0) probe_output_per_sample_ = output.numel() / output.size(0);
   module_.train();
 }
 
