@@ -413,6 +413,24 @@ void crossKeyIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issues)
     issues.push_back({"distill.teacher_access", "reverse_kl is infinite when the teacher gives classes probability 0 ('" +
                                                     c.distill.teacher_access +
                                                     "' access); use jsd, tvd or kd, or topk with a tail bucket"});
+  if (c.distill.teacher_access == "text") {
+    if (c.task != "lm")
+      issues.push_back({"distill.teacher_access", "`text` access is generated text, which only the lm task has; "
+                                                  "for classifiers use `label` (the teacher's top-1 prediction)"});
+    else if (!c.generation.sequence_kd)
+      issues.push_back({"distill.teacher_access", "`text` access trains on the teacher's generated text: set "
+                                                  "generation.sequence_kd: true"});
+    else if (c.generation.on_policy > 0.0)
+      issues.push_back({"generation.on_policy", "on-policy batches are scored by the teacher's token "
+                                                "distributions, which `text` access does not see; use 0"});
+  }
+  if (c.task == "lm" && c.generation.prompt_tokens + c.generation.new_tokens > c.lm.context &&
+      (c.generation.sequence_kd || c.generation.on_policy > 0.0))
+    issues.push_back({"generation.new_tokens", "a prompt of " + std::to_string(c.generation.prompt_tokens) +
+                                                   " tokens and " + std::to_string(c.generation.new_tokens) +
+                                                   " new tokens need " +
+                                                   std::to_string(c.generation.prompt_tokens + c.generation.new_tokens) +
+                                                   " positions; lm.context is " + std::to_string(c.lm.context)});
   if (c.train.nesterov && c.train.optimizer == "sgd" && c.train.momentum == 0.0)
     issues.push_back({"train.nesterov", "needs train.momentum > 0"});
 }

@@ -79,6 +79,7 @@ struct DistillConfig {
   int64_t topk = 5;
   bool topk_renormalize = false;  // topk: renormalise over k classes instead of a tail bucket
   double jsd_beta = 0.5;          // jsd: M = beta * P_t + (1 - beta) * P_s
+  double skew = 0.1;              // skew_kl, skew_reverse_kl: the mixture weight lambda (DistiLLM)
   double dkd_alpha = 1.0;         // dkd: weight of the target-class part (TCKD)
   double dkd_beta = 8.0;          // dkd: weight of the non-target-class part (NCKD)
   // dkd/fitnet: ramp the distillation weight up over these epochs. Without it, DKD's large
@@ -121,6 +122,23 @@ struct TrainConfig {
   std::string autocast = "off";
 };
 
+// Sequence-level and on-policy distillation of a language model (task: lm): batches of
+// generated text instead of corpus blocks, and the fixed prompts both models complete at each
+// evaluation (core/tasks/lm/lm_task.h).
+struct GenerationConfig {
+  // Sequence-level KD (Kim & Rush 2016): the student trains on the teacher's completions of
+  // prompts drawn from the training corpus instead of on the corpus itself.
+  bool sequence_kd = false;
+  // On-policy distillation (GKD, Agarwal et al. 2024): each batch is, with this probability, the
+  // student's own completions, scored by the teacher's token distributions (lambda).
+  double on_policy = 0.0;
+  int64_t prompt_tokens = 32;  // prompt length drawn from the corpus
+  int64_t new_tokens = 96;     // tokens generated per completion
+  double temperature = 1.0;    // sampling temperature of the generated training text
+  double top_p = 0.95;         // nucleus sampling of the generated training text
+  int64_t eval_prompts = 4;    // validation prompts both models complete at each evaluation
+};
+
 struct ExperimentConfig {
   // What is learned: a task registered in core/tasks/task_registry.cpp ("image": image and
   // table classification). Its data and models come from the sections below.
@@ -140,6 +158,7 @@ struct ExperimentConfig {
   // TorchScript module exported from Python; a bare path means the same)
   std::string student_source = "init";
   DistillConfig distill;
+  GenerationConfig generation;
   TrainConfig train;
 };
 

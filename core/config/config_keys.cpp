@@ -43,6 +43,7 @@ bool inOpenUnit(const ConfigValue& v) { return v.number > 0.0 && v.number < 1.0;
 bool inUnitAboveZero(const ConfigValue& v) { return v.number > 0.0 && v.number <= 1.0; }   // (0, 1]
 bool nonNegativeInteger(const ConfigValue& v) { return v.integer >= 0; }
 bool positiveInteger(const ConfigValue& v) { return v.integer >= 1; }
+bool promptCount(const ConfigValue& v) { return v.integer >= 0 && v.integer <= 64; }
 bool threadCount(const ConfigValue& v) { return v.integer >= 0 && v.integer <= 1024; }  // 0 = auto
 bool batchSize(const ConfigValue& v) { return v.integer >= 1 && v.integer <= 1'000'000; }
 bool topK(const ConfigValue& v) { return v.integer >= 1 && v.integer <= 100000; }
@@ -312,9 +313,10 @@ std::vector<ConfigKey> buildTable() {
           .withHelp("weight of the distillation term in [0, 1]; 0 = the plain student baseline"),
       row("distill.teacher_access", K::Choice, S::Distillation, "Teacher access",
           DISTILL_CONFIG_FIELD(text, distill.teacher_access))
-          .withChoices({"logits", "topk", "label"})
+          .withChoices({"logits", "topk", "label", "text"})
           .withHelp("what the student sees of the teacher: `logits` (white-box), `topk` (an API's top-k "
-                    "probabilities) or `label` (its top-1 prediction); see [Black-box "
+                    "probabilities), `label` (its top-1 prediction) or, for language models, `text` (only its "
+                    "generated text: sequence-level distillation alone); see [Black-box "
                     "distillation](#black-box-distillation)"),
       row("distill.topk", K::Integer, S::Distillation, "Top k", DISTILL_CONFIG_FIELD(integer, distill.topk))
           .withRange(1, 100000)
@@ -328,6 +330,57 @@ std::vector<ConfigKey> buildTable() {
           .withSpin(3, 0.05)
           .withCheck(inClosedUnit, "a weight in [0, 1]")
           .withHelp("`jsd`: the mixture weight beta in [0, 1]"),
+      row("distill.skew", K::Number, S::Distillation, "Skew", DISTILL_CONFIG_FIELD(number, distill.skew))
+          .withRange(0.0, 1.0)
+          .withSpin(3, 0.05)
+          .withCheck(inHalfOpenUnit, "a weight in [0, 1)")
+          .withHelp("`skew_kl`, `skew_reverse_kl`: the weight lambda of the distribution mixed into the KL's second "
+                    "argument, in [0, 1) (DistiLLM's 0.1)"),
+      // ---- generation (lm task): sequence-level and on-policy distillation
+      row("generation.sequence_kd", K::Flag, S::Distillation, "Teacher's text",
+          DISTILL_CONFIG_FIELD(flag, generation.sequence_kd))
+          .forTasks({"lm"})
+          .withHelp("sequence-level distillation: the student trains on the teacher's completions of prompts drawn "
+                    "from the training corpus, instead of on the corpus"),
+      row("generation.on_policy", K::Number, S::Distillation, "On-policy", DISTILL_CONFIG_FIELD(number, generation.on_policy))
+          .forTasks({"lm"})
+          .withRange(0.0, 1.0)
+          .withSpin(2, 0.1)
+          .withCheck(inClosedUnit, "a probability in [0, 1]")
+          .withHelp("on-policy distillation (GKD's lambda): the probability that a batch is the student's own "
+                    "completions, scored by the teacher's token distributions"),
+      row("generation.prompt_tokens", K::Integer, S::Distillation, "Prompt tokens",
+          DISTILL_CONFIG_FIELD(integer, generation.prompt_tokens))
+          .forTasks({"lm"})
+          .withRange(1, 1'000'000)
+          .withCheck(positiveInteger, "a number of tokens >= 1")
+          .withHelp("length of the prompts drawn from the corpus (for generated batches and the evaluation's samples)"),
+      row("generation.new_tokens", K::Integer, S::Distillation, "New tokens",
+          DISTILL_CONFIG_FIELD(integer, generation.new_tokens))
+          .forTasks({"lm"})
+          .withRange(1, 1'000'000)
+          .withCheck(positiveInteger, "a number of tokens >= 1")
+          .withHelp("tokens generated per completion; prompt_tokens + new_tokens must fit in lm.context"),
+      row("generation.temperature", K::Number, S::Distillation, "Sampling T",
+          DISTILL_CONFIG_FIELD(number, generation.temperature))
+          .forTasks({"lm"})
+          .withRange(0.0, 100.0)
+          .withSpin(2, 0.1)
+          .withCheck(nonNegativeNumber, "a temperature >= 0 (0: greedy)")
+          .withHelp("sampling temperature of generated training text (0: greedy)"),
+      row("generation.top_p", K::Number, S::Distillation, "Top p", DISTILL_CONFIG_FIELD(number, generation.top_p))
+          .forTasks({"lm"})
+          .withRange(0.0, 1.0)
+          .withSpin(2, 0.05)
+          .withCheck(inUnitAboveZero, "a probability in (0, 1]")
+          .withHelp("nucleus sampling of generated training text: the smallest set of tokens reaching this mass"),
+      row("generation.eval_prompts", K::Integer, S::Distillation, "Sample prompts",
+          DISTILL_CONFIG_FIELD(integer, generation.eval_prompts))
+          .forTasks({"lm"})
+          .withRange(0, 64)
+          .withCheck(promptCount, "a number of prompts in [0, 64]")
+          .withHelp("validation prompts that teacher and student complete at each evaluation (greedy and "
+                    "sampled; prompts of at most half the context, completions of the rest), stored with the run; 0: none"),
       row("distill.dkd_alpha", K::Number, S::Distillation, "DKD alpha", DISTILL_CONFIG_FIELD(number, distill.dkd_alpha))
           .withCheck(nonNegativeNumber, "a weight >= 0")
           .withHelp("`dkd`: weight of the target-class part"),

@@ -181,6 +181,31 @@ class JsdLoss : public DistillationLoss {
   double beta_;
 };
 
+// Skew KL and skew reverse KL (Ko et al. 2024, "DistiLLM: Towards Streamlined Distillation for
+// Large Language Models", ICML). The student's distribution is mixed into the KL's second
+// argument with weight 1 - lambda, which bounds the log-ratio by -log(lambda) (a student that
+// gives a teacher's token probability 0 costs at most log(1/lambda) per unit of mass, not
+// infinity), so the gradient stays finite where plain KL's explodes:
+//   skew_kl:         SKL  = KL(P_t || lambda P_t + (1 - lambda) P_s)
+//   skew_reverse_kl: SRKL = KL(P_s || lambda P_s + (1 - lambda) P_t)
+//   loss = alpha * T^2 * SKL (or SRKL) + (1 - alpha) * CE(s, y),   lambda = distill.skew (0.1)
+// lambda = 0 is kd (or reverse_kl); as lambda -> 1 the term vanishes. Near P_s = P_t the term is
+// (1 - lambda)^2 times half the chi-square distance, so T^2 is the right scale here too.
+class SkewKlLoss : public DistillationLoss {
+ public:
+  SkewKlLoss(double temperature, double alpha, double skew, bool reverse)
+      : temperature_(temperature), alpha_(alpha), skew_(skew), reverse_(reverse) {}
+  LossTerms compute(const LossInputs& inputs) const override;
+  bool needsTeacher() const override { return alpha_ > 0.0; }
+
+ private:
+  torch::Tensor logMixture(const torch::Tensor& log_p, const torch::Tensor& log_q) const;
+  double temperature_;
+  double alpha_;
+  double skew_;
+  bool reverse_;
+};
+
 // Total variation distance between the tempered distributions (Wen et al. 2023,
 // "f-Divergence Minimization for Sequence-Level Knowledge Distillation", ACL):
 //   TVD  = 1/2 sum_i |P_t,i - P_s,i|

@@ -174,6 +174,22 @@ struct Trainer::Impl {
     std::vector<MetricPoint> points;
     for (const auto& [key, value] : values) points.push_back({key, step, epoch, now, value});
     emit(points);
+    auto texts = phase == Phase::Teacher ? evaluator->teacherTexts(*teacher) : evaluator->studentTexts(*student, *teacher);
+    for (auto& text : texts) text.purpose = "eval";
+    report(texts, phase, step, epoch);
+  }
+
+  // Generated texts to the front ends and the store, stamped with where in the run they were written.
+  void report(std::vector<GeneratedText>& texts, Phase phase, int64_t step, double epoch) {
+    if (texts.empty()) return;
+    const double now = unixNow();
+    for (auto& text : texts) {
+      text.step = step;
+      text.epoch = epoch;
+      text.phase = phaseName(phase);
+      if (text.wall_time == 0.0) text.wall_time = now;
+    }
+    observer.onGenerated(texts);
   }
 
   // The frozen teacher's outputs on every training row, in chunks of evaluationChunk() rows
@@ -233,13 +249,14 @@ struct Trainer::Impl {
       if (loss->featureLayers()) {
         log(LogLevel::Info, "teacher-logit cache off: the loss needs the teacher's features at every step");
       } else if (!split->fixedInputs()) {
-        log(LogLevel::Info, "teacher-logit cache off: augmented inputs differ at every epoch");
+        log(LogLevel::Info, "teacher-logit cache off: the inputs differ at every draw (augmented or generated)");
       } else {
         teacher_train_logits = cacheTeacherOutputs(*split, runner);
         if (teacher_train_logits.defined())
           log(LogLevel::Info, "cached the teacher's logits on " + std::to_string(split->size()) + " training inputs");
       }
     }
+    split->attachModels(teacher.get(), is_teacher ? nullptr : student.get());
     if (!is_teacher) teacher->eval();
     model->train();
 
@@ -291,8 +308,9 @@ struct Trainer::Impl {
         if (stop) return false;
         const auto indices = plain ? sampler.batch(b).to(split->indexDevice())
                                    : order_on_device.slice(0, b * batch_size, std::min((b + 1) * batch_size, split->size()));
-        const Batch batch = split->batch(indices);
+        Batch batch = split->batch(indices);
         const double fractional_epoch = static_cast<double>(epoch - 1) + static_cast<double>(b) / per_epoch;
+        report(batch.texts, phase, step + 1, fractional_epoch);
         const auto cached = teacher_train_logits.defined() ? teacher_train_logits.index_select(0, indices.to(device))
                                                            : torch::Tensor();
         const LossTerms terms =

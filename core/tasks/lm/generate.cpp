@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -19,19 +20,20 @@ std::string numberText(double value) {
   return out.str();
 }
 
-// One token from next-token logits (V) on the CPU.
-int64_t sample(const torch::Tensor& logits, const SamplingOptions& options, at::Generator& generator) {
-  if (options.temperature == 0.0) return logits.argmax().item<int64_t>();
-  const auto probabilities = torch::softmax(logits.to(torch::kDouble) / options.temperature, /*dim=*/0);  // (V)
-  if (options.top_p >= 1.0) return torch::multinomial(probabilities, 1, /*replacement=*/false, generator).item<int64_t>();
-  // Nucleus: the most likely tokens until their mass reaches top_p (the first always kept).
-  const auto sorted = probabilities.sort(/*dim=*/0, /*descending=*/true);
-  const auto& sorted_probabilities = std::get<0>(sorted);                         // (V), descending
-  const auto& sorted_ids = std::get<1>(sorted);                                   // (V)
-  const auto mass_before = sorted_probabilities.cumsum(0) - sorted_probabilities;  // (V)
-  const auto kept = sorted_probabilities.masked_fill(mass_before >= options.top_p, 0.0);  // (V)
-  const auto choice = torch::multinomial(kept, 1, /*replacement=*/false, generator);  // renormalised by multinomial
-  return sorted_ids.index_select(0, choice).item<int64_t>();
+// One token per row from next-token logits [B, V] on the CPU: [B] int64.
+torch::Tensor sample(const torch::Tensor& logits, const SamplingOptions& options, at::Generator& generator) {
+  if (options.temperature == 0.0) return logits.argmax(-1);
+  const auto probabilities = torch::softmax(logits.to(torch::kDouble) / options.temperature, /*dim=*/-1);  // [B, V]
+  if (options.top_p >= 1.0)
+    return torch::multinomial(probabilities, 1, /*replacement=*/false, generator).squeeze(-1);
+  // Nucleus: per row, the most likely tokens until their mass reaches top_p (the first always kept).
+  const auto sorted = probabilities.sort(/*dim=*/-1, /*descending=*/true);
+  const auto& sorted_probabilities = std::get<0>(sorted);                                  // [B, V], descending
+  const auto& sorted_ids = std::get<1>(sorted);                                            // [B, V]
+  const auto mass_before = sorted_probabilities.cumsum(-1) - sorted_probabilities;         // [B, V]
+  const auto kept = sorted_probabilities.masked_fill(mass_before >= options.top_p, 0.0);  // [B, V]
+  const auto choice = torch::multinomial(kept, 1, /*replacement=*/false, generator);     // [B, 1], renormalised
+  return sorted_ids.gather(-1, choice).squeeze(-1);
 }
 
 }  // namespace
@@ -47,42 +49,48 @@ void validateSamplingOptions(const SamplingOptions& options) {
   if (!issues.empty()) throw ConfigError(issues);
 }
 
-std::vector<int64_t> generate(GptImpl& model, const std::vector<int64_t>& prompt, const SamplingOptions& options) {
+torch::Tensor generateBatch(ModelImpl& model, int64_t context, const torch::Tensor& prompts,
+                            const SamplingOptions& options, at::Generator& generator) {
   validateSamplingOptions(options);
-  const int64_t context = model.config().context;
-  std::vector<int64_t> sequence = prompt.empty() ? std::vector<int64_t>{Tokenizer::kSeparator} : prompt;
-  if (static_cast<int64_t>(sequence.size()) > context)
-    throw ConfigError({{"prompt", "the prompt has " + std::to_string(sequence.size()) +
+  const int64_t prompt_length = prompts.size(1);
+  if (prompt_length < 1 || prompt_length > context)
+    throw ConfigError({{"prompt", "the prompt has " + std::to_string(prompt_length) +
                                       " tokens; the model's context is " + std::to_string(context)}});
-
   torch::NoGradGuard no_grad;
   EvalScope eval(model);
-  const auto device = model.headWeight().device();
-  auto tokensOf = [&](const std::vector<int64_t>& ids) {
-    return torch::tensor(ids, torch::kLong).to(device).unsqueeze(0);  // (1, T)
+  auto* gpt = options.use_cache ? dynamic_cast<GptImpl*>(&model) : nullptr;
+  std::optional<KvCache> cache;
+  if (gpt) cache.emplace(gpt->newCache());
+  auto run = [&](const torch::Tensor& tokens) { return cache ? gpt->forwardCached(tokens, *cache) : model.forward(tokens); };
+  auto lastLogits = [](const torch::Tensor& logits) {
+    return logits.select(1, logits.size(1) - 1).to(torch::kCPU);  // [B, V]: the last position's
   };
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
-  KvCache cache = model.newCache();
-  auto nextLogits = [&](const torch::Tensor& logits) {
-    return logits[0][logits.size(1) - 1].to(torch::kCPU);  // (V): the last position's
-  };
-
-  // Prefill: the whole prompt in one call.
-  auto logits = nextLogits(options.use_cache ? model.forwardCached(tokensOf(sequence), cache)
-                                             : model.forward(tokensOf(sequence)));
-  std::vector<int64_t> generated;
+  // Prefill: the whole prompt in one call; then one position per step against the cache, or
+  // the whole sequence again without one.
+  torch::Tensor sequence = prompts;
+  auto logits = lastLogits(run(sequence));
+  std::vector<torch::Tensor> generated;
   while (true) {
-    const int64_t token = sample(logits, options, generator);
+    const auto token = sample(logits, options, generator).to(prompts.device()).unsqueeze(1);  // [B, 1]
     generated.push_back(token);
     if (static_cast<int64_t>(generated.size()) >= options.max_tokens) break;
     // The context is full: the token just drawn has no position to be fed back at.
-    if (static_cast<int64_t>(sequence.size()) >= context) break;
-    sequence.push_back(token);
-    // Decode: one new position against the cache, or the whole sequence again.
-    logits = nextLogits(options.use_cache ? model.forwardCached(tokensOf({token}), cache)
-                                          : model.forward(tokensOf(sequence)));
+    if (sequence.size(1) >= context) break;
+    sequence = torch::cat({sequence, token}, 1);
+    logits = lastLogits(run(cache ? token : sequence));
   }
-  return generated;
+  return torch::cat(generated, 1);
+}
+
+std::vector<int64_t> generate(GptImpl& model, const std::vector<int64_t>& prompt, const SamplingOptions& options) {
+  validateSamplingOptions(options);
+  const std::vector<int64_t> sequence = prompt.empty() ? std::vector<int64_t>{Tokenizer::kSeparator} : prompt;
+  const auto device = model.headWeight().device();
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  const auto tokens = generateBatch(model, model.config().context,
+                                    torch::tensor(sequence, torch::kLong).to(device).unsqueeze(0), options, generator)
+                          .to(torch::kCPU);
+  return std::vector<int64_t>(tokens.data_ptr<int64_t>(), tokens.data_ptr<int64_t>() + tokens.numel());
 }
 
 }  // namespace distill

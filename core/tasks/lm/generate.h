@@ -50,4 +50,13 @@ void validateSamplingOptions(const SamplingOptions& options);
 // token ids outside the vocabulary.
 std::vector<int64_t> generate(GptImpl& model, const std::vector<int64_t>& prompt, const SamplingOptions& options);
 
+// The completions of a batch of prompts of one length: `prompts` int64 [B, P] on the model's
+// device, returns [B, N] with N = options.max_tokens, or fewer when the context fills (as
+// generate()). Rows are sampled independently from `generator` (a CPU generator; the draws are
+// made on the CPU, so a seed gives the same text on any device). A GptImpl decodes through its
+// KV cache; any other language model (a TorchScript one) re-runs the sequence at each step.
+// options.seed is not used: the caller's generator is. Throws as generate().
+torch::Tensor generateBatch(ModelImpl& model, int64_t context, const torch::Tensor& prompts,
+                            const SamplingOptions& options, at::Generator& generator);
+
 }  // namespace distill

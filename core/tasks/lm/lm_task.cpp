@@ -9,6 +9,7 @@
 #include "core/models/eval_scope.h"
 #include "core/models/factory.h"
 #include "core/tasks/lm/gpt.h"
+#include "core/tasks/lm/lm_generation.h"
 #include "core/tasks/lm/lm_metrics.h"
 
 namespace distill {
@@ -43,7 +44,16 @@ class LmTrainSplit : public TrainSplit {
 // student chunk (its [blocks, context, vocab] outputs are never kept whole).
 class LmEvaluator : public Evaluator {
  public:
-  explicit LmEvaluator(const TokenBlocks& validation) : validation_(validation) {}
+  LmEvaluator(const TokenBlocks& validation, const torch::Tensor& prompts, const Tokenizer& tokenizer,
+              const GenerationConfig& generation, int64_t context)
+      : validation_(validation), prompts_(prompts), tokenizer_(tokenizer), generation_(generation), context_(context) {}
+
+  std::vector<GeneratedText> teacherTexts(ModelImpl& teacher) override {
+    return completePrompts(teacher, nullptr, "teacher", prompts_, tokenizer_, generation_, context_);
+  }
+  std::vector<GeneratedText> studentTexts(ModelImpl& student, ModelImpl& teacher) override {
+    return completePrompts(student, &teacher, "student", prompts_, tokenizer_, generation_, context_);
+  }
 
   MetricValues evaluateTeacher(ModelImpl& teacher) override {
     PredictionSums sums(/*calibration_bins=*/15);
@@ -91,12 +101,16 @@ class LmEvaluator : public Evaluator {
   }
 
   TokenBlocks validation_;
+  torch::Tensor prompts_;  // [K, prompt_tokens]: the fixed evaluation prompts
+  Tokenizer tokenizer_;
+  GenerationConfig generation_;
+  int64_t context_;
 };
 
 }  // namespace
 
 LmTask::LmTask(const ExperimentConfig& config)
-    : lm_(config.lm), corpus_path_(config.lm.corpus.empty() ? std::string(kFortunesFolder) : config.lm.corpus) {
+    : lm_(config.lm), generation_(config.generation), corpus_path_(config.lm.corpus.empty() ? std::string(kFortunesFolder) : config.lm.corpus) {
   const Documents documents = readDocuments(corpus_path_, {lm_.text_field, lm_.prompt_field, lm_.response_field});
   documents_ = documents.texts.size();
   const DocumentSplit split = splitDocuments(documents);  // with each document's prompt length
@@ -106,6 +120,19 @@ LmTask::LmTask(const ExperimentConfig& config)
     throw DataError(corpus_path_ + ": " + std::to_string(documents_) +
                     " document(s); at least 10 are needed to hold every 10th out for validation");
   tokenizer_ = Tokenizer::build(lm_.tokenizer, documents);
+  if (config.distill.teacher_access == "topk" && config.distill.topk > tokenizer_.vocabSize())
+    throw ConfigError({{"distill.topk", "k is " + std::to_string(config.distill.topk) + "; the vocabulary (" +
+                                            tokenizer_.kind() + " tokens of " + corpus_path_ + ") has " +
+                                            std::to_string(tokenizer_.vocabSize()) + " tokens"}});
+  if (generation_.eval_prompts > 0) {
+    // The evaluation's samples fit the context whatever the generated training text is set to:
+    // prompts of at most half of it, completions of the rest.
+    const int64_t prompt_tokens = std::max<int64_t>(1, std::min(generation_.prompt_tokens, lm_.context / 2));
+    sample_generation_ = generation_;
+    sample_generation_.prompt_tokens = prompt_tokens;
+    sample_generation_.new_tokens = std::min(generation_.new_tokens, lm_.context - prompt_tokens);
+    eval_prompts_ = evaluationPrompts(validation, tokenizer_, prompt_tokens, generation_.eval_prompts);
+  }
   train_ = packBlocks(split.train, tokenizer_, lm_.context, config.dataset.limit_train, corpus_path_ + " (training documents)");
   validation_ =
       packBlocks(split.validation, tokenizer_, lm_.context, config.dataset.limit_test, corpus_path_ + " (validation documents)");
@@ -143,13 +170,17 @@ void LmTask::prepare(const torch::Device& device) {
   if (validation_.mask.defined()) validation_.mask = validation_.mask.to(device);
 }
 
-std::unique_ptr<TrainSplit> LmTask::trainSplit(uint64_t) {
-  return std::make_unique<LmTrainSplit>(train_, train_.inputs.device());
+std::unique_ptr<TrainSplit> LmTask::trainSplit(uint64_t seed) {
+  auto corpus = std::make_unique<LmTrainSplit>(train_, train_.inputs.device());
+  if (!trainsOnGeneratedText(generation_)) return corpus;
+  return makeGeneratingSplit(std::move(corpus), generation_, tokenizer_, lm_.context, seed);
 }
 
 Batch LmTask::probeBatch() { return LmTrainSplit(train_, train_.inputs.device()).batch(torch::arange(2, torch::TensorOptions().dtype(torch::kInt64).device(train_.inputs.device()))); }
 
-std::unique_ptr<Evaluator> LmTask::evaluator() { return std::make_unique<LmEvaluator>(validation_); }
+std::unique_ptr<Evaluator> LmTask::evaluator() {
+  return std::make_unique<LmEvaluator>(validation_, eval_prompts_, tokenizer_, sample_generation_, lm_.context);
+}
 
 std::map<std::string, std::string> LmTask::describe() const {
   return {{"dataset_folder", corpus_path_},

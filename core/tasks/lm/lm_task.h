@@ -42,6 +42,9 @@ class LmTask : public Task {
   Model build(const ModelConfig& model, const std::string& source, const std::string& role);
 
   LmConfig lm_;
+  GenerationConfig generation_;
+  GenerationConfig sample_generation_;  // the evaluation's samples: lengths fitted to the context
+  torch::Tensor eval_prompts_ = torch::empty({0, 1}, torch::kInt64);  // [K, prompt_tokens]
   std::string corpus_path_;
   size_t documents_ = 0, validation_documents_ = 0;
   Tokenizer tokenizer_;

@@ -12,58 +12,17 @@
 #include "core/tasks/lm/lm_metrics.h"
 #include "core/tasks/task_catalog.h"
 #include "core/train/experiment_runner.h"
+#include "support/lm_test_support.h"
 #include "support/test_support.h"
 
 namespace distill {
 namespace {
 
+using testing::Finished;
+using testing::lmConfig;
+using testing::runLm;
 using testing::TempDir;
-
-// 120 short documents with structure a model learns in a few hundred steps.
-std::string writeCorpus(const std::filesystem::path& folder) {
-  std::filesystem::create_directories(folder);
-  std::ofstream out(folder / "tiny");
-  const char* animals[] = {"cat", "dog", "owl", "fox"};
-  const char* places[] = {"mat", "log", "hill", "barn"};
-  for (int i = 0; i < 120; ++i) {
-    out << "the " << animals[i % 4] << " sat on the " << places[(i / 4) % 4] << ".\n";
-    if (i % 3 == 0) out << "it was " << (i % 2 ? "warm" : "cold") << ".\n";
-    out << "%\n";
-  }
-  return folder.string();
-}
-
-ExperimentConfig lmConfig(const std::string& corpus, std::vector<std::string> more = {}) {
-  std::vector<std::string> overrides = {
-      "task=lm",          "lm.corpus=" + corpus, "lm.context=16",        "teacher.arch=gpt",     "teacher.layers=1",
-      "teacher.heads=2",  "teacher.d_model=32",  "teacher.dropout=0",    "teacher.epochs=6",     "student.arch=gpt",
-      "student.layers=1", "student.heads=2",     "student.d_model=32",   "train.epochs=8",       "train.batch_size=16",
-      "train.optimizer=adamw", "train.lr=0.01",  "train.log_every=5",    "distill.temperature=1", "seed=1"};
-  overrides.insert(overrides.end(), more.begin(), more.end());
-  return parseConfigWithOverrides("", overrides, "lm test");
-}
-
-class Silent : public TrainingObserver {};
-
-struct Finished {
-  RunResult result;
-  RunRecord run;
-  std::map<std::string, std::vector<MetricPoint>> series;
-  double first(const std::string& key) const { return series.at(key).front().value; }
-};
-
-Finished runLm(const std::filesystem::path& dir, const ExperimentConfig& config) {
-  Silent observer;
-  RunControl control;
-  ExperimentRunner runner(config, (dir / "lm.db").string(), observer, control);
-  const int64_t id = runner.createRun();
-  Finished f;
-  f.result = runner.run();
-  RunStore store((dir / "lm.db").string());
-  f.run = *store.getRun(id);
-  for (const auto& point : store.metrics(id)) f.series[point.key].push_back(point);
-  return f;
-}
+using testing::writeCorpus;
 
 TEST(LmTask, ATeacherLearnsTheCorpusAndAStudentIsDistilledTokenByToken) {
   TempDir dir;
@@ -133,7 +92,7 @@ TEST(LmTask, ConfigErrorsNameTheKey) {
   EXPECT_EQ(keyOf({"task=image", "student.arch=gpt"}), "teacher.arch");  // the lm config's gpt teacher
   // A corpus shorter than one block is a DataError naming it, before anything is stored.
   std::ofstream(dir.path() / "short.txt") << "a\n%\nb\n%\nc\n%\nd\n%\ne\n%\nf\n%\ng\n%\nh\n%\ni\n%\nj\n";
-  Silent observer;
+  TrainingObserver observer;  // silent
   RunControl control;
   try {
     ExperimentRunner runner(lmConfig((dir.path() / "short.txt").string()), (dir.path() / "x.db").string(), observer,
