@@ -11,6 +11,7 @@
 #include "core/tasks/lm/gpt.h"
 #include "core/tasks/lm/lm_generation.h"
 #include "core/tasks/lm/lm_metrics.h"
+#include "core/tasks/lm/torchscript_lm.h"
 
 namespace distill {
 
@@ -141,7 +142,8 @@ LmTask::LmTask(const ExperimentConfig& config)
 GptConfig lmGptConfig(const ModelConfig& model, const std::string& source, const std::string& role,
                       const LmConfig& lm, const Tokenizer& tokenizer) {
   if (isTorchScriptSource(source))
-    throw ModelError(role + ".source: TorchScript language models are not supported yet (" + source + ")");
+    throw ModelError(role + ".source: a TorchScript " + role + " is no GPT of this run's keys (" + source +
+                     "); the lm task takes TorchScript teachers only");
   if (model.arch != "gpt") throw ModelError(role + ".arch: the lm task trains gpt models, got '" + model.arch + "'");
   GptConfig gpt;
   gpt.vocab = tokenizer.vocabSize();
@@ -154,6 +156,8 @@ GptConfig lmGptConfig(const ModelConfig& model, const std::string& source, const
 }
 
 Model LmTask::build(const ModelConfig& model, const std::string& source, const std::string& role) {
+  // A TorchScript teacher brings its own shape: probed for [N, T, V] logits when loaded.
+  if (role == "teacher" && isTorchScriptSource(source)) return loadTorchScriptTeacher(source, tokenizer_, lm_.context);
   return makeGpt(lmGptConfig(model, source, role, lm_, tokenizer_));
 }
 

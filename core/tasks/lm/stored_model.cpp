@@ -2,6 +2,7 @@
 
 #include "core/config/config.h"
 #include "core/errors.h"
+#include "core/models/factory.h"
 #include "core/store/run_store.h"
 #include "core/store/teacher_source.h"
 #include "core/tasks/lm/lm_task.h"
@@ -43,6 +44,10 @@ StoredLm loadStoredLm(RunStore& store, int64_t run_id, const std::string& role) 
                                           ? "the first is written at the end of its first " + role + " epoch"
                                           : "it ended before the first " + role + " epoch did") +
                                      ")"}});
+    // A TorchScript teacher is no GPT to rebuild (and has no KV cache to generate with).
+    if (isTorchScriptSource(config.teacher.source))
+      throw ConfigError({{"RUN", name + " has no teacher checkpoint (the teacher was not trained in this run, it is the "
+                                        "TorchScript file of teacher.source '" + config.teacher.source + "')"}});
     // The teacher came from elsewhere (run:<id> or a weights file) and was never trained here.
     stored.checkpoint = resolveTeacherSource(config, store).weights_path;
   }
