@@ -42,6 +42,9 @@ struct GeneratedText {
   // Per completion token, as JSON: [{"t": text, "p": writer's probability, "q": the other
   // model's probability of the same token}, ...]; empty when not computed.
   std::string tokens_json;
+  // Seconds since the Unix epoch; 0: stamped when the store recorder receives it. A resume
+  // from a checkpoint drops the texts written after it, as it drops metric points.
+  double wall_time = 0.0;
 };
 
 }  // namespace distill

@@ -141,10 +141,41 @@ ALTER TABLE runs ADD COLUMN uuid TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN files_dir TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 5: the texts a language-model run's models wrote (core/run_records.h GeneratedText):
+// fixed prompts completed at each evaluation, and generated training sequences. The id is the
+// write order. Like metric_points, no foreign key: appendGenerated checks the run once a batch,
+// and a trigger removes a deleted run's texts on any connection.
+const char* kSchemaV5 = R"sql(
+CREATE TABLE generated_texts (
+  id           INTEGER PRIMARY KEY,
+  run_id       INTEGER NOT NULL,
+  step         INTEGER NOT NULL,
+  epoch        REAL    NOT NULL,
+  wall_time    REAL    NOT NULL,
+  phase        TEXT    NOT NULL,
+  purpose      TEXT    NOT NULL,
+  role         TEXT    NOT NULL,
+  decoding     TEXT    NOT NULL,
+  prompt_index INTEGER NOT NULL,
+  prompt       TEXT    NOT NULL,
+  completion   TEXT    NOT NULL,
+  tokens_json  TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX generated_texts_by_run ON generated_texts (run_id, purpose, step);
+CREATE TRIGGER runs_delete_generated_texts AFTER DELETE ON runs BEGIN
+  DELETE FROM generated_texts WHERE run_id = OLD.id;
+END;
+)sql";
+
 // Packed columns are the vectors' bytes: int64 and IEEE-754 doubles in the machine's order.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "metric_series blobs are little-endian");
 
 const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+
+double unixNow() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
 
 // SQLite's message for the last error on `db`, naming the file ("database or disk is full"
 // alone does not say which disk).
@@ -399,6 +430,7 @@ RunStore::RunStore(const std::string& path, Mode mode) : path_(path), read_only_
     const int opened_version = schemaVersion();
     packed_table_ = opened_version >= 2;
     has_uuid_ = opened_version >= 4;
+    texts_table_ = opened_version >= 5;
   } catch (const StoreError& e) {
     const std::string message = e.what();
     if (message.rfind(path, 0) == 0) throw;
@@ -470,6 +502,7 @@ void RunStore::migrate() {
       for (int64_t id : ids) update.bind(1, newRunUuid()).bind(2, id).run();
       exec("CREATE UNIQUE INDEX runs_by_uuid ON runs (uuid)");
     }
+    if (version < 5) exec(kSchemaV5);
     exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     transaction.commit();
   } catch (const StoreError& e) {
@@ -631,6 +664,32 @@ void RunStore::addCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint) {
   transaction.commit();
 }
 
+void RunStore::appendGenerated(int64_t run_id, const std::vector<GeneratedText>& texts) {
+  if (texts.empty()) return;
+  if (!texts_table_) requireWritable();  // only a read-only older file lacks the table
+  Transaction transaction(db_.get());
+  {
+    Statement run(db_.get(), "SELECT 1 FROM runs WHERE id = ?");
+    run.bind(1, run_id);
+    if (!run.step())
+      throw StoreError("cannot store generated texts: run " + std::to_string(run_id) + " not found in " + path_);
+  }
+  Statement insert(db_.get(),
+                   "INSERT INTO generated_texts (run_id, step, epoch, wall_time, phase, purpose, role, decoding, "
+                   "prompt_index, prompt, completion, tokens_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const double now = unixNow();
+  for (const GeneratedText& text : texts) {
+    // A model writes tokens, not characters: a byte-level model can end a text in the middle
+    // of a character. Stored repaired, so that every reader (and JSON) gets valid UTF-8.
+    insert.bind(1, run_id).bind(2, text.step).bind(3, text.epoch).bind(4, text.wall_time > 0 ? text.wall_time : now);
+    insert.bind(5, repairUtf8(text.phase)).bind(6, repairUtf8(text.purpose)).bind(7, repairUtf8(text.role));
+    insert.bind(8, repairUtf8(text.decoding)).bind(9, text.prompt_index).bind(10, repairUtf8(text.prompt));
+    insert.bind(11, repairUtf8(text.completion)).bind(12, repairUtf8(text.tokens_json));
+    insert.run();
+  }
+  transaction.commit();
+}
+
 std::string RunStore::lockPath(const std::string& run_uuid) const {
   return (fs::path(files_root_) / "locks" / (run_uuid + ".lock")).string();
 }
@@ -661,11 +720,6 @@ RunStore::Liveness RunStore::liveness(int64_t run_id, const std::string& uuid, c
 }
 
 namespace {
-double unixNow() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
 const char* kCrashReason = "the process running it ended without finishing (crash or kill)";
 }  // namespace
 
@@ -755,6 +809,9 @@ int64_t RunStore::deletePointsAfter(int64_t run_id, double wall_time) {
   Statement remove(db_.get(), "DELETE FROM metric_points WHERE run_id = ? AND wall_time > ?");
   remove.bind(1, run_id).bind(2, wall_time).run();
   const int64_t removed = sqlite3_changes(db_.get());
+  // The resumed run writes its evaluations' texts again: the old ones would be doubles.
+  if (texts_table_)
+    Statement(db_.get(), "DELETE FROM generated_texts WHERE run_id = ? AND wall_time > ?").bind(1, run_id).bind(2, wall_time).run();
   transaction.commit();
   return removed;
 }
@@ -1035,6 +1092,71 @@ bool RunStore::hasPackedSeries(int64_t run_id) {
   Statement select(db_.get(), "SELECT 1 FROM metric_series WHERE run_id = ? LIMIT 1");
   select.bind(1, run_id);
   return select.step();
+}
+
+namespace {
+// " AND column = ?" for each field of a GeneratedFilter that is set, with the values to bind.
+struct GeneratedWhere {
+  std::string sql;
+  std::vector<std::string> texts;
+  std::optional<int64_t> step;
+};
+GeneratedWhere generatedWhere(const GeneratedFilter& filter) {
+  GeneratedWhere where;
+  for (const auto& [column, value] : {std::pair<const char*, const std::string*>{"purpose", &filter.purpose},
+                                      {"phase", &filter.phase},
+                                      {"role", &filter.role}}) {
+    if (value->empty()) continue;
+    where.sql += std::string(" AND ") + column + " = ?";
+    where.texts.push_back(*value);
+  }
+  if (filter.step) where.sql += " AND step = ?";
+  where.step = filter.step;
+  return where;
+}
+void bindWhere(Statement& statement, const GeneratedWhere& where, int first) {
+  for (const auto& text : where.texts) statement.bind(first++, text);
+  if (where.step) statement.bind(first, *where.step);
+}
+}  // namespace
+
+std::vector<GeneratedText> RunStore::generatedTexts(int64_t run_id, const GeneratedFilter& filter) {
+  std::vector<GeneratedText> texts;
+  if (!texts_table_) return texts;
+  const GeneratedWhere where = generatedWhere(filter);
+  Statement select(db_.get(),
+                   "SELECT step, epoch, phase, purpose, role, decoding, prompt_index, prompt, completion, tokens_json, "
+                   "wall_time FROM generated_texts WHERE run_id = ?" + where.sql + " ORDER BY id");
+  select.bind(1, run_id);
+  bindWhere(select, where, 2);
+  while (select.step()) {
+    GeneratedText text;
+    text.step = select.integer(0);
+    text.epoch = select.real(1);
+    text.phase = select.text(2);
+    text.purpose = select.text(3);
+    text.role = select.text(4);
+    text.decoding = select.text(5);
+    text.prompt_index = select.integer(6);
+    text.prompt = select.text(7);
+    text.completion = select.text(8);
+    text.tokens_json = select.text(9);
+    text.wall_time = select.real(10);
+    texts.push_back(std::move(text));
+  }
+  return texts;
+}
+
+std::vector<GeneratedPoint> RunStore::generatedPoints(int64_t run_id, const std::string& purpose) {
+  std::vector<GeneratedPoint> points;
+  if (!texts_table_) return points;
+  const GeneratedWhere where = generatedWhere(GeneratedFilter{purpose, "", std::nullopt, ""});
+  Statement select(db_.get(), "SELECT phase, step, min(epoch), count(*) FROM generated_texts WHERE run_id = ?" + where.sql +
+                                  " GROUP BY phase, step ORDER BY min(id)");
+  select.bind(1, run_id);
+  bindWhere(select, where, 2);
+  while (select.step()) points.push_back({select.text(0), select.integer(1), select.real(2), select.integer(3)});
+  return points;
 }
 
 std::map<std::string, MetricSeries> RunStore::metricSeries(int64_t run_id) {

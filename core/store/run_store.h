@@ -73,12 +73,30 @@ struct MetricSeries {
   std::vector<double> values;
 };
 
+// Which of a run's generated texts to read; an empty field matches any value.
+struct GeneratedFilter {
+  std::string purpose;          // eval | train
+  std::string phase;            // teacher | student
+  std::optional<int64_t> step;  // the step within its phase
+  std::string role;             // teacher | student: the model that wrote it
+};
+
+// A point of a run at which texts were written: an evaluation (purpose eval) or a training
+// step (purpose train). Steps count within their phase, so (phase, step) names the point.
+struct GeneratedPoint {
+  std::string phase;
+  int64_t step = 0;
+  double epoch = 0.0;
+  int64_t texts = 0;  // how many texts were written there
+};
+
 class RunStore {
  public:
   // 1: the first schema. 2: adds metric_series, the packed copy of a finished run's points.
   // 3: metric_points without foreign-key clauses (checked per batch; a trigger deletes).
   // 4: runs.uuid and runs.files_dir: each run's files in a folder no other database claims.
-  static constexpr int kSchemaVersion = 4;
+  // 5: generated_texts, the texts a language-model run's models wrote.
+  static constexpr int kSchemaVersion = 5;
   enum class Mode { ReadWrite, ReadOnly };
 
   // Opens (creating the file and its folder when missing) and migrates to kSchemaVersion.
@@ -107,6 +125,10 @@ class RunStore {
   // Appends points in one transaction. Throws StoreError for a run id that is not in the store.
   void appendMetrics(int64_t run_id, const std::vector<MetricPoint>& points);
   void addCheckpoint(int64_t run_id, const CheckpointInfo& checkpoint);
+  // Appends texts the run's models wrote, in one transaction. Invalid UTF-8 in any text is
+  // replaced by U+FFFD (readers print and export them as JSON); a wall_time of 0 is stored as
+  // now. Throws StoreError for a run id that is not in the store or a read-only database.
+  void appendGenerated(int64_t run_id, const std::vector<GeneratedText>& texts);
 
   // Runs still marked `running` whose process is provably gone (their lock is free, or, for
   // runs without a lock file, their pid is gone on this host) become `interrupted`, or
@@ -121,8 +143,8 @@ class RunStore {
   std::string lockPath(const std::string& run_uuid) const;
   // Marks a run `running` again in this process (for a resume), clearing its end.
   void reopenRun(int64_t run_id);
-  // Removes the run's metric points written after `wall_time` (stale once a run resumes
-  // from an earlier checkpoint); returns how many.
+  // Removes the run's metric points and generated texts written after `wall_time` (stale once
+  // a run resumes from an earlier checkpoint); returns how many points.
   int64_t deletePointsAfter(int64_t run_id, double wall_time);
 
   std::vector<RunRecord> listRuns();  // newest first; params/environment not filled
@@ -140,6 +162,11 @@ class RunStore {
   std::map<std::string, MetricSeries> metricSeries(int64_t run_id);
   // Whether a run's points are held packed (metric_series) as well as row by row.
   bool hasPackedSeries(int64_t run_id);
+  // The run's generated texts that match `filter`, in the order they were written. None for a
+  // database browsed at a schema before 5 (it holds none).
+  std::vector<GeneratedText> generatedTexts(int64_t run_id, const GeneratedFilter& filter = {});
+  // The points at which the run wrote texts of `purpose` (empty: any), in the order written.
+  std::vector<GeneratedPoint> generatedPoints(int64_t run_id, const std::string& purpose = "");
   // The run's checkpoints with absolute paths. Paths stored before schema 4 (relative to the
   // working directory of the run) are looked for beside the database, then where they were.
   std::vector<CheckpointRecord> checkpoints(int64_t run_id);
@@ -199,6 +226,7 @@ class RunStore {
   std::string read_only_reason_;
   bool has_uuid_ = false;  // schema 4 (a read-only older file is browsed without it)
   bool packed_table_ = false;  // metric_series exists (a read-only version-1 file has none)
+  bool texts_table_ = false;   // generated_texts exists (schema 5; a read-only older file has none)
   std::unique_ptr<sqlite3, Closer> db_;
   // appendMetrics' multi-row INSERTs, prepared once (declared after db_: finalized first):
   // full ones, and the last one for a batch's remainder of insert_rest_rows_ rows.

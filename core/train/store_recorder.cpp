@@ -31,6 +31,15 @@ void StoreRecorder::onMetrics(const std::vector<MetricPoint>& points) {
   if (pending_.size() >= 2000 || unixNow() - last_flush_ >= 1.0) flush();
 }
 
+void StoreRecorder::onGenerated(const std::vector<GeneratedText>& texts) {
+  const double now = unixNow();
+  for (const GeneratedText& text : texts) {
+    pending_texts_.push_back(text);
+    if (pending_texts_.back().wall_time <= 0) pending_texts_.back().wall_time = now;
+  }
+  if (pending_texts_.size() >= 500 || now - last_flush_ >= 1.0) flush();
+}
+
 void StoreRecorder::onCheckpoint(const CheckpointInfo& checkpoint) {
   flush();
   try {
@@ -43,15 +52,25 @@ void StoreRecorder::onCheckpoint(const CheckpointInfo& checkpoint) {
 
 void StoreRecorder::flush() {
   last_flush_ = unixNow();
-  if (pending_.empty()) return;
-  try {
-    store_.appendMetrics(run_id_, pending_);
-  } catch (const StoreError& e) {
-    // Typically a full disk: the batch's transaction was rolled back, earlier ones stay.
-    throw StoreError(store_.path() + ": cannot store the run's metric points (" + e.what() +
-                     "; a full disk?); what was stored before is kept");
+  // Typically a full disk: the batch's transaction was rolled back, earlier ones stay.
+  if (!pending_.empty()) {
+    try {
+      store_.appendMetrics(run_id_, pending_);
+    } catch (const StoreError& e) {
+      throw StoreError(store_.path() + ": cannot store the run's metric points (" + e.what() +
+                       "; a full disk?); what was stored before is kept");
+    }
+    pending_.clear();
   }
-  pending_.clear();
+  if (!pending_texts_.empty()) {
+    try {
+      store_.appendGenerated(run_id_, pending_texts_);
+    } catch (const StoreError& e) {
+      throw StoreError(store_.path() + ": cannot store the run's generated texts (" + e.what() +
+                       "; a full disk?); what was stored before is kept");
+    }
+    pending_texts_.clear();
+  }
 }
 
 }  // namespace distill

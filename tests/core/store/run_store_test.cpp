@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -124,13 +125,41 @@ CREATE TABLE metric_series (
 );
 )sql";
 
+// Versions 3 and 4 as they were written (metric_points rebuilt without foreign keys and its
+// trigger; each run's uuid and files folder), for the files of the workbenches before 5.
+const char* kOldSchemaV3 = R"sql(
+PRAGMA legacy_alter_table = ON;
+ALTER TABLE metric_points RENAME TO metric_points_v2;
+CREATE TABLE metric_points (
+  run_id    INTEGER NOT NULL,
+  key_id    INTEGER NOT NULL,
+  step      INTEGER NOT NULL,
+  epoch     REAL    NOT NULL,
+  wall_time REAL    NOT NULL,
+  value     REAL    NOT NULL
+);
+DROP TABLE metric_points_v2;
+CREATE INDEX metric_points_by_run_key ON metric_points (run_id, key_id, step);
+CREATE TRIGGER runs_delete_points AFTER DELETE ON runs BEGIN
+  DELETE FROM metric_points WHERE run_id = OLD.id;
+END;
+PRAGMA legacy_alter_table = OFF;
+)sql";
+
+const char* kOldSchemaV4 = R"sql(
+ALTER TABLE runs ADD COLUMN uuid TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN files_dir TEXT NOT NULL DEFAULT '';
+)sql";
+
 // A database as an older workbench left it (WAL mode, like every file it wrote): run 1
 // completed, with params, a tag, a checkpoint and two keys whose points include equal steps
-// written out of step order; run 2 still running. A version-2 file also holds run 1's packed
-// copy of "eval/kl" (what a version-2 workbench wrote when the run finished).
+// written out of step order; run 2 still running. A file of version 2 or later also holds run
+// 1's packed copy of "eval/kl" (what those workbenches wrote when the run finished); one of
+// version 4 gives each run a UUID and its own files folder.
 void writeOldDatabase(const std::string& path, int version) {
   std::string sql = std::string("PRAGMA journal_mode = WAL; PRAGMA application_id = 1146569265;") + kOldSchemaV1 +
-                    (version >= 2 ? kOldSchemaV2 : "") + "PRAGMA user_version = " + std::to_string(version) + R"sql(;
+                    (version >= 2 ? kOldSchemaV2 : "") + (version >= 3 ? kOldSchemaV3 : "") +
+                    (version >= 4 ? kOldSchemaV4 : "") + "PRAGMA user_version = " + std::to_string(version) + R"sql(;
 INSERT INTO runs (id, name, status, created_at, finished_at, duration_s, config_yaml)
   VALUES (1, 'old', 'completed', '2026-01-01T00:00:00.000Z', '2026-01-01T00:01:00.000Z', 60.0, 'name: old\n'),
          (2, 'still going', 'running', '2026-01-02T00:00:00.000Z', NULL, NULL, 'name: going\n');
@@ -142,6 +171,9 @@ INSERT INTO metric_points (run_id, key_id, step, epoch, wall_time, value) VALUES
   (1, 1, 2, 0.5, 10.0, 0.9), (1, 2, 2, 0.5, 10.0, 0.30), (1, 1, 1, 0.25, 11.0, 1.2),
   (1, 2, 2, 0.5, 12.0, 0.25), (1, 1, 2, 0.5, 13.0, 0.8), (2, 1, 1, 0.1, 20.0, 3.0);
 )sql";
+  if (version >= 4)
+    sql += "UPDATE runs SET uuid = printf('00000000-0000-4000-8000-%012d', id), "
+           "files_dir = printf('runs.files/run-%d-00000000', id); CREATE UNIQUE INDEX runs_by_uuid ON runs (uuid);";
   rawExec(path, sql);
   if (version < 2) return;
   sqlite3* db = nullptr;
@@ -858,6 +890,237 @@ TEST(StoreRecorder, FlushesBufferedPointsOnCheckpointAndDestruction) {
   }
   EXPECT_EQ(store.metrics(id).size(), 2u);
   EXPECT_EQ(store.checkpoints(id).size(), 1u);
+}
+
+// ---- generated texts (schema 5) ---------------------------------------------------------
+
+// A completion of prompt `prompt_index` written by `role` at `step` of `phase`.
+GeneratedText generated(const std::string& phase, int64_t step, const std::string& role, const std::string& decoding,
+                        int64_t prompt_index, const std::string& completion, const std::string& purpose = "eval") {
+  GeneratedText text;
+  text.step = step;
+  text.epoch = step / 100.0;
+  text.phase = phase;
+  text.purpose = purpose;
+  text.role = role;
+  text.decoding = decoding;
+  text.prompt_index = prompt_index;
+  text.prompt = "prompt " + std::to_string(prompt_index);
+  text.completion = completion;
+  text.wall_time = 1e9 + step + (phase == "student" ? 1000 : 0);
+  return text;
+}
+
+std::vector<std::string> completions(const std::vector<GeneratedText>& texts) {
+  std::vector<std::string> got;
+  for (const auto& text : texts) got.push_back(text.completion);
+  return got;
+}
+
+using Strings = std::vector<std::string>;
+
+TEST(GeneratedTexts, RoundTripInWriteOrderAndByPurposePhaseStepAndRole) {
+  TempDir dir;
+  RunStore store(dir.file("runs.db"));
+  const int64_t id = store.createRun(sampleRun());
+  const int64_t other = store.createRun(sampleRun());
+  GeneratedText first = generated("teacher", 100, "teacher", "greedy", 0, " sat on the mat.");
+  first.tokens_json = R"([{"t":" sat","p":0.91,"q":0.42}])";
+  store.appendGenerated(id, {first, generated("teacher", 100, "teacher", "sampled", 0, " sat on a log.")});
+  store.appendGenerated(other, {generated("student", 100, "student", "greedy", 0, "another run's")});
+  // Step 100 again, of the student phase: (phase, step) names an evaluation, step alone does not.
+  store.appendGenerated(id, {generated("student", 100, "teacher", "greedy", 1, "t100"),
+                             generated("student", 100, "student", "greedy", 1, "s100"),
+                             generated("student", 200, "student", "greedy", 1, "s200"),
+                             generated("student", 200, "student", "sampled", 3, "row 3", "train")});
+
+  const auto all = store.generatedTexts(id);
+  EXPECT_EQ(completions(all), (Strings{" sat on the mat.", " sat on a log.", "t100", "s100", "s200", "row 3"}));
+  const GeneratedText& back = all.front();
+  EXPECT_EQ(back.step, 100);
+  EXPECT_EQ(back.epoch, 1.0);
+  EXPECT_EQ(back.phase, "teacher");
+  EXPECT_EQ(back.purpose, "eval");
+  EXPECT_EQ(back.role, "teacher");
+  EXPECT_EQ(back.decoding, "greedy");
+  EXPECT_EQ(back.prompt_index, 0);
+  EXPECT_EQ(back.prompt, "prompt 0");
+  EXPECT_EQ(back.tokens_json, first.tokens_json);
+  EXPECT_EQ(back.wall_time, first.wall_time);
+  EXPECT_EQ(all[5].purpose, "train");
+
+  EXPECT_EQ(completions(store.generatedTexts(id, {"eval", "", 100, ""})),
+            (Strings{" sat on the mat.", " sat on a log.", "t100", "s100"}));
+  EXPECT_EQ(completions(store.generatedTexts(id, {"eval", "student", 100, ""})), (Strings{"t100", "s100"}));
+  EXPECT_EQ(completions(store.generatedTexts(id, {"eval", "", std::nullopt, "student"})), (Strings{"s100", "s200"}));
+  EXPECT_EQ(completions(store.generatedTexts(id, {"train", "", std::nullopt, ""})), (Strings{"row 3"}));
+  EXPECT_TRUE(store.generatedTexts(id, {"eval", "", 300, ""}).empty());
+
+  const auto points = store.generatedPoints(id, "eval");
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(std::make_tuple(points[0].phase, points[0].step, points[0].texts), std::make_tuple(std::string("teacher"), int64_t{100}, int64_t{2}));
+  EXPECT_EQ(std::make_tuple(points[1].phase, points[1].step, points[1].texts), std::make_tuple(std::string("student"), int64_t{100}, int64_t{2}));
+  EXPECT_EQ(std::make_tuple(points[2].phase, points[2].step, points[2].texts), std::make_tuple(std::string("student"), int64_t{200}, int64_t{1}));
+  EXPECT_EQ(points[2].epoch, 2.0);
+  EXPECT_EQ(store.generatedPoints(id, "train").size(), 1u);
+  EXPECT_EQ(store.generatedPoints(id).back().texts, 2) << "any purpose: the training text joins step 200";
+
+  try {
+    store.appendGenerated(other + 40, {generated("student", 1, "student", "greedy", 0, "x")});
+    ADD_FAILURE() << "no error for an unknown run";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("run " + std::to_string(other + 40) + " not found"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(store.generatedTexts(other).size(), 1u);
+}
+
+// A model writes tokens, not characters: text cut inside a character is stored with U+FFFD in
+// place of the broken bytes, so that readers and JSON output get valid UTF-8.
+TEST(GeneratedTexts, InvalidUtf8IsStoredWithReplacementCharacters) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  RunStore store(path);
+  const int64_t id = store.createRun(sampleRun());
+  GeneratedText text = generated("student", 10, "student", "sampled", 0, "ok \xff\xfe end");
+  text.prompt = "caf\xc3";  // the first byte of an e-acute, cut
+  text.tokens_json = "[{\"t\":\"\xe2\x82\",\"p\":0.5}]";
+  store.appendGenerated(id, {text});
+  const GeneratedText back = store.generatedTexts(id).at(0);
+  EXPECT_EQ(back.prompt, "caf\xef\xbf\xbd");
+  EXPECT_EQ(back.completion, "ok \xef\xbf\xbd\xef\xbf\xbd end");
+  EXPECT_EQ(back.tokens_json, "[{\"t\":\"\xef\xbf\xbd\",\"p\":0.5}]");
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM generated_texts WHERE completion = 'ok ' || char(65533, 65533) || ' end'"), "1")
+      << "stored repaired, not only read back so";
+}
+
+TEST(GeneratedTexts, GoWithTheirRunThroughTheStoreAndPlainSql) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  RunStore store(path);
+  const int64_t a = store.createRun(sampleRun());
+  const int64_t b = store.createRun(sampleRun());
+  const int64_t c = store.createRun(sampleRun());
+  for (int64_t id : {a, b, c}) store.appendGenerated(id, {generated("student", 1, "student", "greedy", 0, "x")});
+  store.deleteRun(a);
+  store.deleteRuns({b});
+  EXPECT_EQ(rawValue(path, "SELECT group_concat(DISTINCT run_id) FROM generated_texts"), std::to_string(c));
+  rawExec(path, "DELETE FROM runs WHERE id = " + std::to_string(c));  // foreign keys off: the trigger
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM generated_texts"), "0");
+}
+
+// A resume from a checkpoint evaluates again after it: the texts written after the
+// checkpoint go, as its metric points do, and those before it stay.
+TEST(GeneratedTexts, AResumeDropsTheTextsWrittenAfterItsCheckpoint) {
+  TempDir dir;
+  RunStore store(dir.file("runs.db"));
+  const int64_t id = store.createRun(sampleRun());
+  store.appendGenerated(id, {generated("teacher", 100, "teacher", "greedy", 0, "before"),
+                             generated("student", 100, "student", "greedy", 0, "after")});
+  store.deletePointsAfter(id, 1e9 + 500);
+  EXPECT_EQ(completions(store.generatedTexts(id)), (Strings{"before"}));
+}
+
+// A version-4 file (written before texts were kept) is browsed as it is, with no texts, and
+// gets the table when it is opened for writing, every run and point kept.
+TEST(GeneratedTexts, Version4DatabasesAreBrowsedWithoutTextsAndMigrateInPlace) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  writeOldDatabase(path, 4);
+  const std::string bytes_before = fileBytes(path);
+  {
+    RunStore reader(path, RunStore::Mode::ReadOnly);
+    EXPECT_EQ(reader.schemaVersion(), 4);
+    EXPECT_EQ(reader.listRuns().size(), 2u);
+    EXPECT_EQ(keyStepValues(reader, 1), kOldRunPoints);
+    EXPECT_TRUE(reader.generatedTexts(1).empty());
+    EXPECT_TRUE(reader.generatedPoints(1).empty());
+    EXPECT_THROW(reader.appendGenerated(1, {generated("student", 1, "student", "greedy", 0, "x")}), StoreError);
+  }
+  EXPECT_EQ(fileBytes(path), bytes_before);
+  {
+    RunStore store(path);
+    EXPECT_EQ(store.schemaVersion(), RunStore::kSchemaVersion);
+    EXPECT_EQ(keyStepValues(store, 1), kOldRunPoints);
+    EXPECT_EQ(store.getRun(1)->uuid, "00000000-0000-4000-8000-000000000001");
+    EXPECT_FALSE(store.getRun(1)->legacy_files);
+    EXPECT_TRUE(store.generatedTexts(1).empty());
+    store.appendGenerated(2, {generated("student", 1, "student", "greedy", 0, "new")});
+    EXPECT_EQ(completions(store.generatedTexts(2)), (Strings{"new"}));
+  }
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('generated_texts', "
+                           "'generated_texts_by_run', 'runs_delete_generated_texts')"),
+            "3");
+  EXPECT_EQ(rawValue(path, "PRAGMA integrity_check"), "ok");
+}
+
+// How the window and the CLI open a file (read-write): in a folder they cannot write, a
+// version-4 file is browsed read-only, not upgraded, and has no texts to show.
+TEST(GeneratedTexts, AVersion4DatabaseInAReadOnlyFolderIsBrowsedWithoutTexts) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "shared");
+  const std::string path = (dir.path() / "shared" / "runs.db").string();
+  writeOldDatabase(path, 4);
+  testing::ReadOnlyFile read_only_folder((dir.path() / "shared").string());
+  if (!read_only_folder.ok()) GTEST_SKIP() << "cannot make a folder read-only here";
+  RunStore store(path);
+  EXPECT_TRUE(store.readOnly());
+  EXPECT_EQ(store.schemaVersion(), 4);
+  ASSERT_EQ(store.listRuns().size(), 2u);
+  EXPECT_EQ(keyStepValues(store, 1), kOldRunPoints);
+  EXPECT_TRUE(store.generatedTexts(1).empty());
+  EXPECT_TRUE(store.generatedPoints(1, "eval").empty());
+}
+
+TEST(GeneratedTexts, AFailedUpgradeFromVersion4LeavesTheFileAsItWas) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  writeOldDatabase(path, 4);
+  rawExec(path, "CREATE TABLE generated_texts (x)");  // in the way of version 5's table
+  const std::string message = storeError(path);
+  EXPECT_NE(message.find("cannot upgrade the database from schema version 4 to 5"), std::string::npos) << message;
+  EXPECT_NE(message.find("unchanged"), std::string::npos) << message;
+  EXPECT_EQ(rawValue(path, "PRAGMA user_version"), "4");
+  EXPECT_EQ(rawValue(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'runs_delete_generated_texts'"), "0");
+}
+
+// The recorder stamps a text with the time it arrives, not the time it is flushed: a checkpoint
+// written between the two must keep the text on a resume from it.
+TEST(StoreRecorder, StoresGeneratedTextsWithTheTimeTheyCameAndSaysWhenItCannot) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  RunStore store(path);
+  const int64_t id = store.createRun(sampleRun());
+  const auto now = [] { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); };
+  {
+    StoreRecorder recorder(store, id);
+    recorder.onStarted({{"device", "cpu"}});
+    GeneratedText unstamped = generated("student", 5, "student", "greedy", 0, "unstamped");
+    unstamped.wall_time = 0.0;
+    const double before = now();
+    recorder.onGenerated({unstamped, generated("student", 5, "teacher", "greedy", 0, "stamped")});
+    const double after = now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    recorder.onCheckpoint({"state", dir.file("state.pt"), 5, 0.05});
+    const auto texts = store.generatedTexts(id);
+    ASSERT_EQ(completions(texts), (Strings{"unstamped", "stamped"}));
+    EXPECT_GE(texts[0].wall_time, before);
+    EXPECT_LE(texts[0].wall_time, after);
+    EXPECT_EQ(texts[1].wall_time, 1e9 + 1005);
+  }
+
+  const int64_t gone = store.createRun(sampleRun());
+  StoreRecorder recorder(store, gone);
+  recorder.onStarted({});
+  store.deleteRun(gone);
+  recorder.onGenerated({generated("student", 1, "student", "greedy", 0, "x")});
+  try {
+    recorder.flush();
+    ADD_FAILURE() << "no error for texts that cannot be stored";
+  } catch (const StoreError& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind(path + ": cannot store the run's generated texts", 0), 0u) << message;
+    EXPECT_NE(message.find("what was stored before is kept"), std::string::npos) << message;
+  }
 }
 
 TEST(RunStore, DefaultPathFollowsXdg) {
