@@ -1,5 +1,5 @@
 // `distill`: the headless front end over the core (runs, listing, inspection, comparison, export,
-// model export as TorchScript, text generation from language-model runs).
+// model export as TorchScript, text generation from language-model runs and the texts they stored).
 // Exit codes: 0 success, 1 failure during a run, 2 bad input, 130 stopped by Ctrl-C.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -22,6 +22,7 @@
 #include "app/cli/console_progress.h"
 #include "app/cli/fidelity_commands.h"
 #include "app/cli/generate_command.h"
+#include "app/cli/samples_command.h"
 #include "core/config/config.h"
 #include "core/config/config_keys.h"
 #include "core/data/dataset.h"
@@ -608,6 +609,9 @@ int mainImpl(int argc, char** argv) {
   GenerateArgs generate_args;
   auto* generate = addGenerateCommand(app, generate_args, db);
 
+  SamplesArgs samples_args;
+  auto* samples = addSamplesCommand(app, samples_args, db);
+
   FidelityCommands fidelity_commands(app, db);  // fidelity, mirror
 
   auto* config_keys = app.add_subcommand("config-keys", "list every config key with its default");
@@ -622,7 +626,7 @@ int mainImpl(int argc, char** argv) {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
     if (!known) {
-      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, generate, compare, report, fidelity, mirror, bench or config-keys; see --help)\n", argv[1]);
+      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, generate, samples, compare, report, fidelity, mirror, bench or config-keys; see --help)\n", argv[1]);
       return kExitBadInput;
     }
   }
@@ -643,6 +647,7 @@ int mainImpl(int argc, char** argv) {
     if (*report) return reportCommand(db, report_runs, report_metrics, report_out, chart_args);
     if (*export_model) return exportModelCommand(db, export_model_run, export_model_role, export_model_out);
     if (*generate) return generateCommand(generate_args, db);
+    if (*samples) return samplesCommand(samples_args, db);
     if (*bench) return benchCommand(bench_args);
     if (fidelity_commands.parsed()) return fidelity_commands.execute(db);
     return configKeysCommand(config_keys_markdown, config_keys_man);
