@@ -198,6 +198,7 @@ void ChartView::rescale() {
   for (auto* axis : {yAxis, yAxis2}) {
     if (axis == yAxis ? !any_left : !any_right) continue;
     FigureData data;
+    data.log_y = log_scale_ && axis == yAxis;  // only positive values, padded by a factor
     data.y_lower = std::numeric_limits<double>::infinity();
     data.y_upper = -data.y_lower;
     for (const auto& [key, series] : series_) {
@@ -213,6 +214,24 @@ void ChartView::rescale() {
     const auto [lo, hi] = paddedYRange(data);
     if (std::isfinite(lo) && std::isfinite(hi) && lo < hi) axis->setRange(lo, hi);
   }
+}
+
+void ChartView::setLogScale(bool on) {
+  if (on == log_scale_) return;
+  log_scale_ = on;
+  yAxis->setScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+  if (on) {
+    auto ticker = QSharedPointer<QCPAxisTickerLog>::create();
+    ticker->setLogBase(10);
+    ticker->setSubTickCount(8);  // 2..9 between decades
+    yAxis->setTicker(ticker);
+    yAxis->setNumberFormat(QStringLiteral("g"));
+  } else {
+    yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+  }
+  dirty_ = true;
+  if (following_) rescale();
+  replotSoon();
 }
 
 void ChartView::resetView() {
@@ -279,6 +298,7 @@ FigureData ChartView::figure() const {
   figure.title = title_;
   figure.x_label = x_label_;
   figure.y_label = y_label_;
+  figure.log_y = log_scale_;
   for (const auto& [key, series] : series_) {
     if (!series.graph->visible() || series.points.empty() || series.spec.right_axis) continue;
     FigureCurve curve{series.spec.label, series.spec.color, {}, {}, series.spec.pen_style};
@@ -294,6 +314,9 @@ void ChartView::fillContextMenu(QMenu& menu) {
   menu.addAction(tr("Export chart…"), this, &ChartView::exportInteractive);
   menu.addAction(tr("Copy chart as image"), this, &ChartView::copyToClipboard);
   menu.addAction(tr("Reset zoom"), this, &ChartView::resetView);
+  auto* log_action = menu.addAction(tr("Logarithmic scale"), this, [this](bool on) { setLogScale(on); });
+  log_action->setCheckable(true);
+  log_action->setChecked(log_scale_);
 }
 
 void ChartView::contextMenuEvent(QContextMenuEvent* event) {

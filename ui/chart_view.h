@@ -62,6 +62,10 @@ class ChartView : public QCustomPlot {
 
   bool following() const { return following_; }
   void resetView();                  // rescale to all data and follow again
+  // A logarithmic left axis (decades ticked), for values spanning orders of magnitude such as
+  // perplexity; the context menu toggles it, and exports follow it.
+  void setLogScale(bool on);
+  bool logScale() const { return log_scale_; }
   void setSeriesVisible(const std::string& key, bool visible);
   static constexpr int kMinLiveIntervalMs = 100;
   static constexpr int kMaxLiveIntervalMs = 1000;
@@ -81,7 +85,7 @@ class ChartView : public QCustomPlot {
   QString tooltipAt(const QPoint& pos) const;
   // The chart as a figure (visible series with data, every point), for export and copy.
   FigureData figure() const;
-  // Fills `menu` with the chart's actions: export, copy as image, reset zoom.
+  // Fills `menu` with the chart's actions: export, copy as image, reset zoom, logarithmic scale.
   void fillContextMenu(QMenu& menu);
   void exportInteractive();
   void copyToClipboard() const;
@@ -118,6 +122,7 @@ class ChartView : public QCustomPlot {
   QTimer replot_timer_;
   bool dirty_ = false;
   bool following_ = true;
+  bool log_scale_ = false;
   int replot_count_ = 0;
   int fixed_interval_ms_ = 0;
   qint64 last_replot_ns_ = 0;

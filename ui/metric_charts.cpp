@@ -69,6 +69,7 @@ void MetricCharts::setTask(const std::string& task) {
     auto* chart = new ChartView(QString::fromStdString(info.title), epoch_label, QString::fromStdString(info.y_label),
                                 QString::fromStdString(info.y2_label));
     chart->setObjectName(QString::fromStdString("chart-" + info.id));
+    chart->setLogScale(info.log_y);
     if (replot_interval_ms_ >= 0) chart->setReplotInterval(replot_interval_ms_);
     connect(chart, &ChartView::exported, this, &MetricCharts::exported);
     charts_.push_back(chart);

@@ -299,8 +299,8 @@ std::vector<ConfigKey> buildTable() {
       // ---- distillation
       row("distill.method", K::Choice, S::Distillation, "Method", DISTILL_CONFIG_FIELD(text, distill.method))
           .withChoices(lossMethods())  // the loss registry decides (core/losses/methods.h)
-          .withHelp("the loss: `kd`, `reverse_kl`, `jsd`, `tvd`, `mse_logits`, `dkd`, `fitnet` (see [Distillation "
-                    "losses](#distillation-losses))"),
+          .withHelp("the loss: `kd`, `reverse_kl`, `jsd`, `skew_kl`, `skew_reverse_kl`, `tvd`, `mse_logits`, `dkd`, "
+                    "`fitnet` (see [Distillation losses](#distillation-losses))"),
       row("distill.temperature", K::Number, S::Distillation, "Temperature", DISTILL_CONFIG_FIELD(number, distill.temperature))
           .withRange(0.0, 1000.0)
           .withSpin(2, 0.5)

@@ -102,6 +102,7 @@ struct ChartInfo {
   std::string title;     // "Loss"
   std::string y_label;   // "loss"
   std::string y2_label;  // right axis; empty: none
+  bool log_y = false;    // the left axis starts logarithmic (perplexity: its first point is ~vocab size)
 };
 
 // What a task shows: its charts and every metric it or the trainer logs.

@@ -294,6 +294,14 @@ class CliBadInput : public ::testing::TestWithParam<BadInput> {
     huge.write("\0\0\x08\x03\x7f\xff\xff\xff\0\0\0\x1c\0\0\0\x1c", 16);
     std::ofstream(dir_->file("a_file")) << "x";
     RunStore empty(dir_->file("empty.db"));
+    // Language-model corpora: one good, the others each broken one way.
+    std::string ok;
+    for (int i = 0; i < 40; ++i) ok += "document " + std::to_string(i) + ": the cat sat on the mat and looked around.\n%\n";
+    write("ok.txt", ok);
+    write("latin1.txt", ok + "caf\xe9 au lait\n%\n");  // é in Latin-1: not UTF-8
+    write("empty.txt", "");
+    write("short.txt", "a\n%\nb\n%\nc\n%\nd\n%\ne\n%\nf\n%\ng\n%\nh\n%\ni\n%\nj\n");
+    write("bad.jsonl", "{\"text\": \"fine\"}\n{\"text\": 42}\n");
   }
   static void TearDownTestSuite() { delete dir_; }
   static TempDir* dir_;
@@ -349,7 +357,26 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"show_unknown_run", "show 999 --db $DIR/empty.db", "run 999 not found"},
         BadInput{"show_not_a_number", "show abc --db $DIR/empty.db", "RUN"},
         BadInput{"export_bad_format", "export 1 --format xml", "xml"},
-        BadInput{"unknown_command", "frobnicate", "unknown command 'frobnicate'"}),
+        BadInput{"unknown_command", "frobnicate", "unknown command 'frobnicate'"},
+        // Language models (issue 21): the corpus, the shapes, the access and the generation keys.
+        BadInput{"lm_char_tokens_not_utf8", "run lm-fortunes --set lm.corpus=$DIR/latin1.txt --set lm.tokenizer=char",
+                 "latin1.txt"},
+        BadInput{"lm_empty_corpus", "run lm-fortunes --set lm.corpus=$DIR/empty.txt", "empty.txt"},
+        BadInput{"lm_corpus_shorter_than_a_block", "run lm-fortunes --set lm.corpus=$DIR/short.txt", "lm.context"},
+        BadInput{"lm_corpus_missing", "run lm-fortunes --set lm.corpus=$DIR/nowhere.txt", "$DIR/nowhere.txt"},
+        BadInput{"lm_bad_json_line", "run lm-fortunes --set lm.corpus=$DIR/bad.jsonl", "bad.jsonl: line 2"},
+        BadInput{"lm_heads_not_dividing_d_model", "run lm-fortunes --set teacher.heads=3", "teacher.heads"},
+        BadInput{"lm_topk_above_vocabulary",
+                 "run lm-fortunes --set lm.corpus=$DIR/ok.txt --set lm.context=16 --set distill.teacher_access=topk "
+                 "--set distill.topk=300",
+                 "distill.topk"},
+        BadInput{"lm_text_access_without_teacher_text", "run lm-fortunes --set distill.teacher_access=text",
+                 "generation.sequence_kd"},
+        BadInput{"lm_prompt_and_completion_beyond_context",
+                 "run lm-fortunes --set generation.sequence_kd=true --set generation.prompt_tokens=100",
+                 "generation.new_tokens"},
+        BadInput{"lm_skew_of_one", "run lm-fortunes --set distill.method=skew_kl --set distill.skew=1",
+                 "distill.skew"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

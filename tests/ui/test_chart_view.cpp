@@ -175,6 +175,35 @@ class TestChartView : public QObject {
     QVERIFY2(tip.contains("step 938") && tip.contains("epoch 2.000") && tip.contains("84.375"), qPrintable(tip));
     QVERIFY(chart.tooltipAt(QPoint(2, 2)).isEmpty());
   }
+
+  // A language model's perplexity starts near its vocabulary size (256 for bytes) and ends near
+  // 14: on a linear axis every point after the first sits on the floor. The lm task's
+  // perplexity chart starts logarithmic; the context menu turns it back, and exports follow.
+  void perplexityIsOnALogarithmicAxisThatCanBeTurnedOff() {
+    MetricCharts charts;
+    charts.setTask("lm");
+    ChartView* chart = charts.chart("perplexity");
+    QVERIFY(chart);
+    QVERIFY(chart->logScale());
+    QCOMPARE(chart->yAxis->scaleType(), QCPAxis::stLogarithmic);
+    std::vector<MetricPoint> points;
+    const double values[] = {256.0, 40.0, 20.0, 15.0, 14.0};
+    for (int i = 0; i < 5; ++i) points.push_back({"eval/student_ppl", i * 10, i * 1.0, 0.0, values[i]});
+    charts.append(points);
+    chart->resetView();
+    // Both ends in view, and the last points apart from each other by a visible distance.
+    QVERIFY(chart->yAxis->range().lower > 0.0 && chart->yAxis->range().lower <= 14.0);
+    QVERIFY(chart->yAxis->range().upper >= 256.0);
+    const double gap = chart->yAxis->coordToPixel(15.0) - chart->yAxis->coordToPixel(20.0);  // pixels
+    QVERIFY2(std::abs(gap) > 0.05 * chart->axisRect()->height(), qPrintable(QString::number(gap)));
+    QVERIFY(chart->figure().log_y);
+    chart->setLogScale(false);
+    QCOMPARE(chart->yAxis->scaleType(), QCPAxis::stLinear);
+    QVERIFY(!chart->figure().log_y);
+    // The image task's charts stay linear.
+    charts.setTask("image");
+    for (auto* c : charts.charts()) QVERIFY(!c->logScale());
+  }
 };
 
 QTEST_MAIN(TestChartView)

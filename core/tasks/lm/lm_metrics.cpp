@@ -12,7 +12,7 @@ const TaskDisplay& lmTaskDisplay() {
     d.task = "lm";
     d.charts = {{"loss", "Loss", "loss (nats per token)", ""},
                 {"agreement", "Teacher-student agreement per token", "top-1 agreement (%)", "KL (nats)"},
-                {"perplexity", "Validation perplexity", "perplexity", ""}};
+                {"perplexity", "Validation perplexity", "perplexity", "", /*log_y=*/true}};
     // Perplexity is exp(cross-entropy): at least 1, and the vocabulary size for a uniform guess.
     d.metrics = {
         declareMetric(kStudentPerplexity, "Student validation perplexity", "", 1.0, kNone)
