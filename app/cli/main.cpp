@@ -38,6 +38,8 @@
 #include "core/runtime/runtime.h"
 #include "core/store/run_query.h"
 #include "core/store/run_store.h"
+#include "core/tasks/lm/stored_model.h"
+#include "core/tasks/lm/torchscript_lm.h"
 #include "core/text/utf8.h"
 #include "core/train/experiment_runner.h"
 
@@ -424,6 +426,13 @@ int exportModelCommand(const std::string& db, const std::string& run_text, const
     if (role == "teacher" && source != "train")
       why = "the teacher was not trained in this run, it came from teacher.source '" + source + "'";
     throw ConfigError({{"RUN", name + " has no " + role + " checkpoint (" + why + ")"}});
+  }
+  if (config.task == "lm") {  // a GPT with its tokenizer (core/tasks/lm/torchscript_lm.h)
+    const StoredLm stored = loadStoredLm(store, run.id, role);
+    exportTorchScript(*stored.model, stored.tokenizer, out_path);
+    fmt::print(stderr, "wrote {} ({} of {}, epoch {}, step {}; {}; {} tokens)\n", out_path, role, name,
+               checkpoint->epoch, checkpoint->step, stored.model->summary(), stored.tokenizer.kind());
+    return kExitOk;
   }
   // The input shape and class count the trainer recorded; runs stored before input_shape was
   // recorded read them from the dataset.

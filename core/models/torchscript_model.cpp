@@ -61,6 +61,7 @@ TorchScriptModelImpl::TorchScriptModelImpl(const std::string& path, const TorchS
   }
   if (!module_.find_method("forward"))
     throw ModelError(path + ": the TorchScript module has no forward() method");
+  if (probe.inspect) probe.inspect(module_);
 
   // Share the module's tensors with this nn::Module so that optimizers, .to(device) and
   // parameter counts see them.

@@ -20,10 +20,12 @@
 
 namespace distill {
 
-// How a module is checked when it is loaded: one forward pass on `inputs` (eval mode, no
-// gradients), whose output `check` judges: an empty string when it fits, else what was
-// expected ("expected [N, 10] logits for this dataset's 10 classes").
+// How a module is checked when it is loaded: `inspect` (when set) looks at the module first
+// (its attributes) and throws ModelError naming the file; then one forward pass on `inputs`
+// (eval mode, no gradients), whose output `check` judges: an empty string when it fits, else
+// what was expected ("expected [N, 10] logits for this dataset's 10 classes").
 struct TorchScriptProbe {
+  std::function<void(const torch::jit::script::Module& module)> inspect;
   torch::Tensor inputs;
   std::string inputs_words;  // what the inputs should be, for the message when forward() fails
   std::function<std::string(const torch::Tensor& output)> check;

@@ -1,17 +1,21 @@
 // End-to-end tests of the TorchScript bridge to Python PyTorch: `distill export-model` over
 // stored runs (its errors, and its output against the native model), a student exported
 // from a real run loaded back with torch.jit.load in Python, and a teacher trained and
-// scripted in Python distilled into a workbench student. The Python parts need
-// /usr/bin/python3 with torch (python3-torch) and skip without it.
+// scripted in Python distilled into a workbench student; for language models, an lm run's
+// GPTs exported and read in Python with their tokenizer, and an exported GPT as the
+// TorchScript teacher of another lm run. The Python parts need /usr/bin/python3 with torch
+// (python3-torch) and skip without it.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "core/config/config.h"
 #include "core/models/classifier.h"
 #include "core/store/run_store.h"
+#include "core/tasks/lm/stored_model.h"
 #include "support/cli_support.h"
 #include "support/test_support.h"
 
@@ -253,6 +257,144 @@ TEST_F(PythonInterop, ATeacherTrainedInPythonDistilsIntoAWorkbenchStudent) {
   const auto no_teacher = distillCli("export-model 1 --role teacher --out " + quote(dir_.file("t.ts")) + " --db " + quote(db_));
   EXPECT_EQ(no_teacher.exit_code, 2);
   EXPECT_NE(no_teacher.err.find("torchscript:"), std::string::npos) << no_teacher.err;
+}
+
+// ---- language models: export-model and TorchScript teachers ------------------------------
+
+// Loads an exported GPT as a Python user would, encodes argv[2] with the tokenizer facts the
+// module carries (docs/cli.md), and prints the logits of [text, text reversed].
+const char* kLmLogitsPy = R"(import json, sys, torch
+torch.set_num_threads(1)
+model = torch.jit.load(sys.argv[1])
+text = sys.argv[2]
+if model.tokenizer == "byte":
+    ids = list(text.encode("utf-8"))
+else:
+    ids = [model.alphabet.index(c) + 1 for c in text]
+tokens = torch.tensor([ids, ids[::-1]], dtype=torch.int64)
+with torch.no_grad():
+    logits = model(tokens)
+print(json.dumps({"training": model.training, "tokenizer": model.tokenizer, "vocab_size": model.vocab_size,
+                  "context": model.context, "ids": ids, "shape": list(logits.shape),
+                  "logits": logits.flatten().tolist()}))
+)";
+
+// Run 1: a tiny lm run with char tokens (a teacher of 2 epochs, a student of 1), its teacher
+// exported once for the tests that distil from it.
+class LmExport : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    std::filesystem::create_directories(dir_->path() / "corpus");
+    std::ofstream out(dir_->path() / "corpus" / "tiny");
+    const char* animals[] = {"cat", "dog", "owl", "fox"};
+    const char* places[] = {"mat", "log", "hill", "barn"};
+    for (int i = 0; i < 120; ++i) out << "the " << animals[i % 4] << " sat on the " << places[(i / 4) % 4] << ".\n%\n";
+    out.close();
+    trained_ = new CommandResult(distillCli("run --json -q --db " + quote(db()) + " " + lmArgs("char") +
+                                            " --set teacher.epochs=2 --set train.epochs=1"));
+    if (trained_->exit_code == 0)
+      exported_ = new CommandResult(distillCli("export-model 1 --role teacher --out " + quote(teacherFile()) +
+                                               " --db " + quote(db())));
+  }
+  static void TearDownTestSuite() {
+    delete exported_;
+    delete trained_;
+    delete dir_;
+    exported_ = trained_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_EQ(trained_->exit_code, 0) << trained_->err;
+    ASSERT_EQ(exported_->exit_code, 0) << exported_->err;
+  }
+
+  static std::string db() { return dir_->file("runs.db"); }
+  static std::string teacherFile() { return dir_->file("teacher.ts"); }
+  static std::string lmArgs(const std::string& tokenizer) {
+    return "--set task=lm --set lm.corpus=" + quote((dir_->path() / "corpus").string()) + " --set lm.tokenizer=" +
+           tokenizer +
+           " --set lm.context=16 --set teacher.arch=gpt --set teacher.layers=1 --set teacher.heads=2"
+           " --set teacher.d_model=32 --set student.arch=gpt --set student.layers=1 --set student.heads=1"
+           " --set student.d_model=16 --set student.dropout=0.1 --set train.batch_size=16 --set train.optimizer=adamw"
+           " --set train.lr=0.01 --set seed=1";
+  }
+
+  static TempDir* dir_;
+  static CommandResult* trained_;
+  static CommandResult* exported_;
+};
+TempDir* LmExport::dir_ = nullptr;
+CommandResult* LmExport::trained_ = nullptr;
+CommandResult* LmExport::exported_ = nullptr;
+
+TEST_F(LmExport, PythonGetsTheWorkbenchsLogitsAndTokenizer) {
+  if (!pythonHasTorch()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch (install python3-torch)";
+  std::ofstream(dir_->file("lm_logits.py")) << kLmLogitsPy;
+  const std::string text = "the owl sat on";
+  for (const std::string role : {"student", "teacher"}) {
+    const std::string out = dir_->file(role + "-export.ts");
+    const auto exported = distillCli("export-model 1 --role " + role + " --out " + quote(out) + " --db " + quote(db()));
+    ASSERT_EQ(exported.exit_code, 0) << exported.err;
+    EXPECT_NE(exported.err.find(role + " of run 1"), std::string::npos) << exported.err;
+    EXPECT_NE(exported.err.find("char tokens"), std::string::npos) << exported.err;
+
+    const auto result = python(dir_->file("lm_logits.py"), quote(out) + " " + quote(text));
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const auto answer = nlohmann::json::parse(result.out);
+
+    // The workbench's own model and tokenizer, as `distill generate` loads them.
+    RunStore store(db());
+    StoredLm stored = loadStoredLm(store, 1, role);
+    const auto ids = stored.tokenizer.encode(text);
+    EXPECT_EQ(answer["ids"].get<std::vector<int64_t>>(), ids) << "Python encodes as the workbench does";
+    EXPECT_EQ(answer["tokenizer"], "char");
+    EXPECT_EQ(answer["vocab_size"], stored.tokenizer.vocabSize());
+    EXPECT_EQ(answer["context"], 16);
+    EXPECT_FALSE(answer["training"].get<bool>()) << "saved in eval mode";
+
+    auto reversed = ids;
+    std::reverse(reversed.begin(), reversed.end());
+    const auto tokens = torch::stack({torch::tensor(ids), torch::tensor(reversed)});
+    torch::NoGradGuard no_grad;
+    const auto native = stored.model->forward(tokens);
+    ASSERT_EQ(answer["shape"].get<std::vector<int64_t>>(), native.sizes().vec());
+    const auto from_python = torch::tensor(answer["logits"].get<std::vector<float>>()).view(native.sizes());
+    EXPECT_TRUE(torch::allclose(from_python, native, /*rtol=*/1e-5, /*atol=*/1e-5))
+        << role << ": largest difference " << (from_python - native).abs().max().item<float>();
+  }
+}
+
+TEST_F(LmExport, AnExportedTeacherIsTheTorchScriptTeacherOfAnotherRun) {
+  const auto distilled = distillCli("run --json -q --db " + quote(db()) + " " + lmArgs("char") +
+                                    " --set teacher.source=torchscript:" + quote(teacherFile()) +
+                                    " --set train.epochs=1");
+  ASSERT_EQ(distilled.exit_code, 0) << distilled.err;
+  const auto result = nlohmann::json::parse(distilled.out);
+  EXPECT_EQ(result["status"], "completed");
+  // The same teacher on the same validation blocks: run 1's teacher perplexity.
+  const auto first = nlohmann::json::parse(trained_->out);
+  const double original = first["final"]["eval/teacher_ppl"], reloaded = result["final"]["eval/teacher_ppl"];
+  EXPECT_NEAR(reloaded, original, 1e-4 * original);
+  EXPECT_TRUE(result["final"].contains("eval/token_agreement")) << result["final"].dump();
+
+  // Its teacher was never trained there: nothing to export, and the message names the file.
+  const auto run_id = std::to_string(result["run_id"].get<int64_t>());
+  const auto no_teacher = distillCli("export-model " + run_id + " --role teacher --out " +
+                                     quote(dir_->file("again.ts")) + " --db " + quote(db()));
+  EXPECT_EQ(no_teacher.exit_code, 2);
+  EXPECT_NE(no_teacher.err.find("torchscript:" + teacherFile()), std::string::npos) << no_teacher.err;
+}
+
+TEST_F(LmExport, ATeacherOfAnotherVocabularyIsRefusedNamingBothSizes) {
+  // The exported teacher speaks the corpus's characters; a byte run has 256 tokens.
+  const auto refused = distillCli("run -q --db " + quote(db()) + " " + lmArgs("byte") +
+                                  " --set teacher.source=torchscript:" + quote(teacherFile()));
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  RunStore store(db());
+  const auto vocab = std::to_string(loadStoredLm(store, 1, "student").tokenizer.vocabSize());
+  for (const auto& expected : std::vector<std::string>{"teacher.source: " + teacherFile(), "vocabulary mismatch",
+                                                        "has " + vocab + " tokens", "the student's 256"})
+    EXPECT_NE(refused.err.find(expected), std::string::npos) << expected << " in: " << refused.err;
 }
 
 }  // namespace

@@ -108,17 +108,24 @@ class GptWriter {
   std::string body_;
 };
 
-// The attributes toTorchScript() writes, when a module has them: a tokenizer other than the
-// run's would give its ids other meanings even at the same vocabulary size.
+// The attributes toTorchScript() writes, when a module has them: another vocabulary size
+// (said before a probe would fail on an id outside it), or another tokenizer, whose ids mean
+// other things even at the same size.
 void checkTokenizer(const torch::jit::Module& module, const Tokenizer& tokenizer, const std::string& path) {
-  if (!module.hasattr("tokenizer") || !module.attr("tokenizer").isString()) return;
-  const std::string kind = module.attr("tokenizer").toStringRef();
-  if (kind != tokenizer.kind())
-    throw ModelError("teacher.source: " + path + " was exported with " + kind + " tokens; this run's lm.tokenizer is " +
+  auto attribute = [&](const char* name) { return module.hasattr(name) ? module.attr(name) : c10::IValue(); };
+  const auto vocab = attribute("vocab_size");
+  if (vocab.isInt() && vocab.toInt() != tokenizer.vocabSize())
+    throw ModelError(path + ": vocabulary mismatch: the teacher's vocabulary has " + std::to_string(vocab.toInt()) +
+                     " tokens (its vocab_size), the student's " + std::to_string(tokenizer.vocabSize()) +
+                     " (lm.tokenizer " + tokenizer.kind() + ")");
+  const auto kind = attribute("tokenizer");
+  if (!kind.isString()) return;
+  if (kind.toStringRef() != tokenizer.kind())
+    throw ModelError(path + " was exported with " + kind.toStringRef() + " tokens; this run's lm.tokenizer is " +
                      tokenizer.kind());
-  if (kind == "char" && module.hasattr("alphabet") && module.attr("alphabet").isString() &&
-      module.attr("alphabet").toStringRef() != tokenizer.alphabet())
-    throw ModelError("teacher.source: " + path +
+  const auto alphabet = attribute("alphabet");
+  if (kind.toStringRef() == "char" && alphabet.isString() && alphabet.toStringRef() != tokenizer.alphabet())
+    throw ModelError(path +
                      " was exported with another char alphabet (another corpus); its token ids would mean other "
                      "characters in this run's corpus");
 }
@@ -170,8 +177,10 @@ Model loadTorchScriptTeacher(const std::string& source, const Tokenizer& tokeniz
   TorchScriptProbe probe;
   // Two sequences of the full context, every id a valid one.
   probe.inputs = torch::arange(2 * context, torch::kInt64).remainder(vocab).view({2, context});
-  probe.inputs_words = "int64 token ids [N, T], T up to lm.context " + std::to_string(context);
   const std::string vocabulary = "lm.tokenizer " + tokenizer.kind() + ": " + std::to_string(vocab) + " tokens";
+  probe.inputs_words = "int64 token ids [N, T] in [0, " + std::to_string(vocab) + ") (" + vocabulary +
+                       "), T up to lm.context " + std::to_string(context);
+  probe.inspect = [&](const torch::jit::Module& module) { checkTokenizer(module, tokenizer, path); };
   probe.check = [&](const torch::Tensor& output) -> std::string {
     const bool positions_fit = output.dim() == 3 && output.size(0) == 2 && output.size(1) == context;
     if (positions_fit && output.size(2) == vocab) return "";
@@ -188,7 +197,6 @@ Model loadTorchScriptTeacher(const std::string& source, const Tokenizer& tokeniz
   } catch (const ModelError& e) {
     throw ModelError("teacher.source: " + std::string(e.what()));
   }
-  checkTokenizer(model->module(), tokenizer, path);
   return model;
 }
 

@@ -16,8 +16,9 @@
 // - Import (`teacher.source: torchscript:<path>` in an lm run): the module is loaded, probed
 //   once on tokens [2, lm.context], and refused with a ModelError naming teacher.source and the
 //   shapes unless it returns [2, lm.context, V] with V the run's vocabulary size. A module
-//   that carries the attributes above (one this file exported) must also have the run's
-//   tokenizer (kind and, for char, alphabet), or its token ids would mean other characters.
+//   that carries the attributes above (one this file exported) is checked by them first: its
+//   vocab_size (both sizes named), then the run's tokenizer (kind and, for char, alphabet),
+//   or its token ids would mean other characters.
 //
 // Thread contract: plain functions; a model is used by one thread at a time.
 #pragma once
@@ -44,7 +45,7 @@ void exportTorchScript(const GptImpl& model, const Tokenizer& tokenizer, const s
 // a frozen-teacher-ready model whose forward maps tokens [N, T] to logits [N, T, V]. Throws
 // ModelError starting "teacher.source: " for a file that is not TorchScript, fails on the probe,
 // returns another shape ("vocabulary mismatch" naming both sizes when only V differs), or was
-// exported with another tokenizer.
+// exported with another vocabulary size or tokenizer.
 Model loadTorchScriptTeacher(const std::string& source, const Tokenizer& tokenizer, int64_t context);
 
 }  // namespace distill

@@ -161,6 +161,12 @@ TEST(GptTorchScript, ATeacherExportedWithAnotherTokenizerIsRefused) {
   exportTorchScript(*small, abc, dir.file("abc.ts"));
   EXPECT_NO_THROW(loadTorchScriptTeacher("torchscript:" + dir.file("abc.ts"), abc, 16));
   EXPECT_NE(refusal(dir.file("abc.ts"), abd, 16).find("another char alphabet"), std::string::npos);
+  // Its vocab_size says the vocabularies differ before any id of the run's could fail in it.
+  const auto sizes = refusal(dir.file("abc.ts"), bytes, 16);
+  EXPECT_NE(sizes.find("teacher.source: " + dir.file("abc.ts") + ": vocabulary mismatch: the teacher's vocabulary has "
+                       "4 tokens (its vocab_size), the student's 256 (lm.tokenizer byte)"),
+            std::string::npos)
+      << sizes;
 }
 
 }  // namespace
