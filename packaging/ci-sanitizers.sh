@@ -28,17 +28,18 @@ cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${l
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DDISTILL_BUILD_GUI=OFF -DDISTILL_BUILD_TESTS=ON -DDISTILL_BUILD_BENCHMARKS=OFF
-cmake --build "$build_dir" --parallel "$jobs" --target core_tests run_experiment distill cli_tests reliability_tests
+cmake --build "$build_dir" --parallel "$jobs" --target core_tests tokenizer_tests run_experiment distill cli_tests reliability_tests
 
 export ASAN_OPTIONS=detect_leaks=0:detect_container_overflow=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd "$build_dir"
 # Each test binary runs once, as one process (ctest would start one process per test, and
-# LibTorch's start-up under ASan costs seconds each): the core tests, then the CLI's
+# LibTorch's start-up under ASan costs seconds each): the core and tokenizer tests, then the CLI's
 # bad-input tables (each case a short `distill` process that must exit 2 with a message, never
 # a sanitizer report), the read-only database and the full disk. The CLI's training tests are
 # left to the normal build: under ASan they take minutes and add nothing the core tests do not.
 tests/core_tests --gtest_brief=1
+tests/tokenizer_tests --gtest_brief=1  # tokenizer files are untrusted input: the loaders and the merge loop
 tests/cli_tests --gtest_brief=1 --gtest_filter='Table/CliBadInput.*'
 tests/reliability_tests --gtest_brief=1
 echo "ci-sanitizers: core tests and the CLI's bad-input, read-only and full-disk tests clean under ASan + UBSan"

@@ -21,12 +21,18 @@ packages=(
   libsqlite3-dev sqlite3
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   zlib1g-dev
+  libpcre2-dev libutf8proc-dev  # BPE tokenizers: pre-tokenizer patterns (PCRE2), Unicode normalization
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
   fortunes                # the language-model task's default corpus (/usr/share/games/fortunes)
   python3-torch           # tests: TorchScript from Python; benchmarks: the plain PyTorch reference loop
   poppler-utils           # tests: pdfinfo checks exported PDF figures
 )
+# tests: the GPT-2 tokenizer is compared with the npm package gpt-3-encoder under node (the
+# test installs the package with npm). Debian's nodejs and npm, unless a node with its npm is
+# already there (NodeSource's nodejs carries npm and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "$gui" = 1 ]; then
   packages+=(qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev xvfb xauth
              appstream)   # tests: appstreamcli validates the installed AppStream metainfo
