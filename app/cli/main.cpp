@@ -23,6 +23,7 @@
 #include "app/cli/fidelity_commands.h"
 #include "app/cli/generate_command.h"
 #include "app/cli/samples_command.h"
+#include "app/cli/tokenize_command.h"
 #include "core/config/config.h"
 #include "core/config/config_keys.h"
 #include "core/data/dataset.h"
@@ -621,6 +622,9 @@ int mainImpl(int argc, char** argv) {
   SamplesArgs samples_args;
   auto* samples = addSamplesCommand(app, samples_args, db);
 
+  TokenizeArgs tokenize_args;
+  auto* tokenize = addTokenizeCommand(app, tokenize_args);
+
   FidelityCommands fidelity_commands(app, db);  // fidelity, mirror
 
   auto* config_keys = app.add_subcommand("config-keys", "list every config key with its default");
@@ -635,7 +639,7 @@ int mainImpl(int argc, char** argv) {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
     if (!known) {
-      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, generate, samples, compare, report, fidelity, mirror, bench or config-keys; see --help)\n", argv[1]);
+      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, generate, samples, tokenize, compare, report, fidelity, mirror, bench or config-keys; see --help)\n", argv[1]);
       return kExitBadInput;
     }
   }
@@ -657,6 +661,7 @@ int mainImpl(int argc, char** argv) {
     if (*export_model) return exportModelCommand(db, export_model_run, export_model_role, export_model_out);
     if (*generate) return generateCommand(generate_args, db);
     if (*samples) return samplesCommand(samples_args, db);
+    if (*tokenize) return tokenizeCommand(tokenize_args);
     if (*bench) return benchCommand(bench_args);
     if (fidelity_commands.parsed()) return fidelity_commands.execute(db);
     return configKeysCommand(config_keys_markdown, config_keys_man);
