@@ -51,15 +51,15 @@ TEST(Bench, TinyWorkloadReportsEveryPhaseWithCountedFlops) {
   const auto& tiny = report.workloads[0];
   for (const char* phase : {"teacher_train", "kd_cached", "kd_uncached", "teacher_eval", "student_eval"}) {
     ASSERT_NE(tiny.phase(phase), nullptr) << phase;
-    EXPECT_GT(tiny.phase(phase)->samples_per_s, 0.0) << phase;
+    EXPECT_GT(tiny.phase(phase)->units_per_s, 0.0) << phase;
     EXPECT_GT(tiny.phase(phase)->gflops, 0.0) << phase;
   }
   // 784-1200-1200-10 teacher: 2,392,800 multiply-accumulates per sample, x2 forward, x3 trained.
-  EXPECT_DOUBLE_EQ(tiny.phase("teacher_train")->flops_per_sample, 6.0 * 2392800);
+  EXPECT_DOUBLE_EQ(tiny.phase("teacher_train")->flops_per_unit, 6.0 * 2392800);
   // 784-32-10 student: 25,408 MACs; without the cache the teacher's forward pass is added.
-  EXPECT_DOUBLE_EQ(tiny.phase("kd_cached")->flops_per_sample, 6.0 * 25408);
-  EXPECT_DOUBLE_EQ(tiny.phase("kd_uncached")->flops_per_sample, 6.0 * 25408 + 2.0 * 2392800);
-  EXPECT_EQ(tiny.phase("teacher_train")->samples % 128, 0);
+  EXPECT_DOUBLE_EQ(tiny.phase("kd_cached")->flops_per_unit, 6.0 * 25408);
+  EXPECT_DOUBLE_EQ(tiny.phase("kd_uncached")->flops_per_unit, 6.0 * 25408 + 2.0 * 2392800);
+  EXPECT_EQ(tiny.phase("teacher_train")->units % 128, 0);
   EXPECT_GT(tiny.phase("teacher_train")->adjacent_gemm_gflops, 0.0);
   EXPECT_GT(tiny.cache_build_s, 0.0);
   EXPECT_FALSE(lines.empty());
