@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -304,6 +305,33 @@ TEST(BpeTokenizerFiles, NamesWhatAFolderLacks) {
   std::ofstream(dir.file("merges.txt")) << "#version: 0.2\na b\n";
   expectRefused([&] { BpeTokenizer::load(dir.path().string()); },
                 {dir.file("merges.txt"), "line 2 (\"a b\") names \"b\", which is not in vocab.json"});
+}
+
+// The room stays torch-free and self-contained: its files include the standard library,
+// nlohmann-json, PCRE2, utf8proc, fmt, and of ours only core/errors.h, core/text/utf8.h and
+// each other.
+TEST(BpeRoom, IncludesNoTorchNoQtAndNothingOfOursOutsideTheRoom) {
+  const std::filesystem::path room = std::string(DISTILL_SOURCE_DIR) + "/core/text/bpe";
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(room)) {
+    ++files;
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("#include", 0) != 0) continue;
+      const bool ours = line.find('"') != std::string::npos;
+      if (ours) {
+        const bool allowed = line.find("\"core/text/bpe/") != std::string::npos ||
+                             line.find("\"core/errors.h\"") != std::string::npos ||
+                             line.find("\"core/text/utf8.h\"") != std::string::npos;
+        EXPECT_TRUE(allowed) << entry.path().filename() << ": " << line;
+      } else {
+        EXPECT_EQ(line.find("<torch"), std::string::npos) << entry.path().filename() << ": " << line;
+        EXPECT_EQ(line.find("<ATen"), std::string::npos) << entry.path().filename() << ": " << line;
+        EXPECT_EQ(line.find("<Q"), std::string::npos) << entry.path().filename() << ": " << line;
+      }
+    }
+  }
+  EXPECT_GE(files, 10u);
 }
 
 }  // namespace
