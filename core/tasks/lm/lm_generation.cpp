@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <mutex>
 
 #include "core/models/eval_scope.h"
@@ -170,59 +171,70 @@ std::unique_ptr<TrainSplit> makeGeneratingSplit(std::unique_ptr<TrainSplit> corp
   return std::make_unique<GeneratingSplit>(std::move(corpus), generation, tokenizer, context, seed);
 }
 
-torch::Tensor evaluationPrompts(const std::vector<std::string>& documents, const Tokenizer& tokenizer, int64_t length,
-                                int64_t count) {
-  std::vector<std::vector<int64_t>> long_enough;
-  for (const auto& document : documents) {
-    auto tokens = tokenizer.encode(document);
-    if (static_cast<int64_t>(tokens.size()) >= length) {
-      tokens.resize(static_cast<size_t>(length));
-      long_enough.push_back(std::move(tokens));
+std::vector<torch::Tensor> evaluationPrompts(const std::vector<std::string>& texts, const Tokenizer& tokenizer,
+                                             int64_t length, int64_t count, bool whole) {
+  std::vector<std::vector<int64_t>> usable;
+  for (const auto& text : texts) {
+    auto tokens = tokenizer.encode(text);
+    const auto n = static_cast<int64_t>(tokens.size());
+    if (whole ? (n >= 1 && n <= length) : n >= length) {
+      if (!whole) tokens.resize(static_cast<size_t>(length));
+      usable.push_back(std::move(tokens));
     }
   }
-  const int64_t k = std::min<int64_t>(count, static_cast<int64_t>(long_enough.size()));
-  auto prompts = torch::empty({k, length}, torch::kInt64);
-  for (int64_t i = 0; i < k; ++i) {
-    const auto& tokens = long_enough[static_cast<size_t>(i * static_cast<int64_t>(long_enough.size()) / k)];
-    prompts[i] = torch::tensor(tokens, torch::kInt64);
-  }
+  const int64_t k = std::min<int64_t>(count, static_cast<int64_t>(usable.size()));
+  std::vector<torch::Tensor> prompts;
+  for (int64_t i = 0; i < k; ++i)
+    prompts.push_back(torch::tensor(usable[static_cast<size_t>(i * static_cast<int64_t>(usable.size()) / k)], torch::kInt64));
   return prompts;
 }
 
 std::vector<GeneratedText> completePrompts(ModelImpl& writer, ModelImpl* other, const std::string& role,
-                                           const torch::Tensor& prompts, const Tokenizer& tokenizer,
+                                           const std::vector<torch::Tensor>& prompts, const Tokenizer& tokenizer,
                                            const GenerationConfig& generation, int64_t context) {
   std::vector<GeneratedText> texts;
-  if (prompts.size(0) == 0) return texts;
+  if (prompts.empty()) return texts;
   const auto device = writer.parameters().empty() ? torch::Device(torch::kCPU) : writer.parameters().front().device();
-  const auto on_device = prompts.to(device);
+  // Prompts of one length go as one batch (the usual case: all of them).
+  std::map<int64_t, std::vector<size_t>> by_length;
+  for (size_t i = 0; i < prompts.size(); ++i) by_length[prompts[i].size(0)].push_back(i);
   for (const bool greedy : {true, false}) {
-    SamplingOptions options = trainingSampling(generation);
-    options.temperature = greedy ? 0.0 : std::max(generation.temperature, 1e-6);
-    // The same seed at every evaluation: sampled completions differ only because the model did.
-    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(20261206);
-    const auto completions = generateBatch(writer, context, on_device, options, generator);
-    const auto p = completionProbabilities(writer, on_device, completions).to(torch::kCPU);
-    const auto q = other ? completionProbabilities(*other, on_device, completions).to(torch::kCPU) : torch::Tensor();
-    const auto tokens = completions.to(torch::kCPU);
-    for (int64_t row = 0; row < prompts.size(0); ++row) {
-      GeneratedText text;
-      text.role = role;
-      text.decoding = greedy ? "greedy" : "sampled";
-      text.prompt_index = row;
-      text.prompt = tokensText(tokenizer, prompts[row]);
-      text.completion = tokensText(tokenizer, tokens[row]);
-      std::string json = "[";
-      for (int64_t j = 0; j < tokens.size(1); ++j) {
-        if (j) json += ",";
-        json += "{\"t\":" + jsonString(repairUtf8(tokenizer.decode({tokens[row][j].item<int64_t>()}))) +
-                ",\"p\":" + probabilityText(p[row][j].item<double>());
-        if (q.defined()) json += ",\"q\":" + probabilityText(q[row][j].item<double>());
-        json += "}";
+    std::vector<GeneratedText> round(prompts.size());
+    for (const auto& [length, rows] : by_length) {
+      if (length >= context) continue;  // no position left to write at
+      std::vector<torch::Tensor> group;
+      for (const size_t i : rows) group.push_back(prompts[i]);
+      const auto batch = torch::stack(group).to(device);
+      SamplingOptions options = trainingSampling(generation);
+      options.max_tokens = std::min(generation.new_tokens, context - length);
+      options.temperature = greedy ? 0.0 : std::max(generation.temperature, 1e-6);
+      // The same seed at every evaluation: sampled completions differ only because the model did.
+      at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(20261206);
+      const auto completions = generateBatch(writer, context, batch, options, generator);
+      const auto p = completionProbabilities(writer, batch, completions).to(torch::kCPU);
+      const auto q = other ? completionProbabilities(*other, batch, completions).to(torch::kCPU) : torch::Tensor();
+      const auto tokens = completions.to(torch::kCPU);
+      for (size_t r = 0; r < rows.size(); ++r) {
+        const auto row = static_cast<int64_t>(r);
+        GeneratedText& text = round[rows[r]];
+        text.role = role;
+        text.decoding = greedy ? "greedy" : "sampled";
+        text.prompt_index = static_cast<int64_t>(rows[r]);
+        text.prompt = tokensText(tokenizer, prompts[rows[r]]);
+        text.completion = tokensText(tokenizer, tokens[row]);
+        std::string json = "[";
+        for (int64_t j = 0; j < tokens.size(1); ++j) {
+          if (j) json += ",";
+          json += "{\"t\":" + jsonString(repairUtf8(tokenizer.decode({tokens[row][j].item<int64_t>()}))) +
+                  ",\"p\":" + probabilityText(p[row][j].item<double>());
+          if (q.defined()) json += ",\"q\":" + probabilityText(q[row][j].item<double>());
+          json += "}";
+        }
+        text.tokens_json = json + "]";
       }
-      text.tokens_json = json + "]";
-      texts.push_back(std::move(text));
     }
+    for (auto& text : round)
+      if (!text.role.empty()) texts.push_back(std::move(text));
   }
   return texts;
 }

@@ -41,17 +41,19 @@ std::unique_ptr<TrainSplit> makeGeneratingSplit(std::unique_ptr<TrainSplit> corp
 // Whether a run's student phase trains on generated text.
 bool trainsOnGeneratedText(const GenerationConfig& generation);
 
-// `count` prompts of `length` tokens: the beginnings of validation documents at least that
-// long, evenly spaced over them; [K, length] int64 (K < count when fewer documents are long enough).
-torch::Tensor evaluationPrompts(const std::vector<std::string>& documents, const Tokenizer& tokenizer, int64_t length,
-                                int64_t count);
+// Up to `count` prompts (int64 [P_i] each), evenly spaced over `texts`. Plain text: the first
+// `length` tokens of the texts at least that long. Instruction data (`whole`: the texts are the
+// validation documents' prompt parts): each prompt entire, those of 1 to `length` tokens.
+std::vector<torch::Tensor> evaluationPrompts(const std::vector<std::string>& texts, const Tokenizer& tokenizer,
+                                             int64_t length, int64_t count, bool whole = false);
 
 // Completes the evaluation prompts with one model, greedy and sampled (temperature and top_p of
-// `generation`, a fixed seed per prompt, so that evaluations differ only by the model), and
-// gives each completion token's probability under the writer (p) and, when `other` is given,
-// under the other model (q).
+// `generation`, a fixed seed, so that evaluations differ only by the model; prompts of one
+// length are completed as one batch), at most generation.new_tokens and never beyond `context`,
+// and gives each completion token's probability under the writer (p) and, when `other` is
+// given, under the other model (q).
 std::vector<GeneratedText> completePrompts(ModelImpl& writer, ModelImpl* other, const std::string& role,
-                                           const torch::Tensor& prompts, const Tokenizer& tokenizer,
+                                           const std::vector<torch::Tensor>& prompts, const Tokenizer& tokenizer,
                                            const GenerationConfig& generation, int64_t context);
 
 }  // namespace distill

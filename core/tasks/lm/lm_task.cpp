@@ -45,9 +45,9 @@ class LmTrainSplit : public TrainSplit {
 // student chunk (its [blocks, context, vocab] outputs are never kept whole).
 class LmEvaluator : public Evaluator {
  public:
-  LmEvaluator(const TokenBlocks& validation, const torch::Tensor& prompts, const Tokenizer& tokenizer,
+  LmEvaluator(const TokenBlocks& validation, std::vector<torch::Tensor> prompts, const Tokenizer& tokenizer,
               const GenerationConfig& generation, int64_t context)
-      : validation_(validation), prompts_(prompts), tokenizer_(tokenizer), generation_(generation), context_(context) {}
+      : validation_(validation), prompts_(std::move(prompts)), tokenizer_(tokenizer), generation_(generation), context_(context) {}
 
   std::vector<GeneratedText> teacherTexts(ModelImpl& teacher) override {
     return completePrompts(teacher, nullptr, "teacher", prompts_, tokenizer_, generation_, context_);
@@ -102,7 +102,7 @@ class LmEvaluator : public Evaluator {
   }
 
   TokenBlocks validation_;
-  torch::Tensor prompts_;  // [K, prompt_tokens]: the fixed evaluation prompts
+  std::vector<torch::Tensor> prompts_;  // the fixed evaluation prompts, int64 [P_i] each
   Tokenizer tokenizer_;
   GenerationConfig generation_;
   int64_t context_;
@@ -132,7 +132,13 @@ LmTask::LmTask(const ExperimentConfig& config)
     sample_generation_ = generation_;
     sample_generation_.prompt_tokens = prompt_tokens;
     sample_generation_.new_tokens = std::min(generation_.new_tokens, lm_.context - prompt_tokens);
-    eval_prompts_ = evaluationPrompts(validation, tokenizer_, prompt_tokens, generation_.eval_prompts);
+    // Instruction data: the validation documents' prompts, whole (the model writes a response);
+    // plain text: the beginnings of validation documents.
+    const auto instruction_prompts = prompts(split.validation);
+    eval_prompts_ = instruction_prompts.empty()
+                        ? evaluationPrompts(validation, tokenizer_, prompt_tokens, generation_.eval_prompts)
+                        : evaluationPrompts(instruction_prompts, tokenizer_, prompt_tokens, generation_.eval_prompts,
+                                            /*whole=*/true);
   }
   train_ = packBlocks(split.train, tokenizer_, lm_.context, config.dataset.limit_train, corpus_path_ + " (training documents)");
   validation_ =

@@ -44,7 +44,7 @@ class LmTask : public Task {
   LmConfig lm_;
   GenerationConfig generation_;
   GenerationConfig sample_generation_;  // the evaluation's samples: lengths fitted to the context
-  torch::Tensor eval_prompts_ = torch::empty({0, 1}, torch::kInt64);  // [K, prompt_tokens]
+  std::vector<torch::Tensor> eval_prompts_;  // int64 [P_i] each
   std::string corpus_path_;
   size_t documents_ = 0, validation_documents_ = 0;
   Tokenizer tokenizer_;

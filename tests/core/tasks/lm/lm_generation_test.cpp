@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <set>
 
 #include "core/errors.h"
@@ -137,6 +138,25 @@ TEST(LmGeneration, EveryEvaluationStoresBothModelsCompletionsWithTokenProbabilit
   for (const auto& t : teacher) prompts[t.prompt_index].insert(t.prompt);
   EXPECT_EQ(prompts.size(), 2u);
   for (const auto& [index, texts] : prompts) EXPECT_EQ(texts.size(), 1u) << "prompt " << index;
+}
+
+TEST(LmGeneration, AnInstructionCorpusIsEvaluatedOnItsValidationPromptsWhole) {
+  TempDir dir;
+  std::ofstream out(dir.path() / "pairs.jsonl");
+  const char* names[] = {"ann", "bob", "cy", "dee"};
+  for (int i = 0; i < 60; ++i)
+    out << "{\"prompt\": \"greet " << names[i % 4] << i << "\", \"response\": \"hi " << names[i % 4] << "\"}\n";
+  out.close();
+  const auto r = runWithTexts(dir.path(), lmConfig((dir.path() / "pairs.jsonl").string(),
+                                                   {"lm.context=48", "generation.eval_prompts=3", "teacher.epochs=1", "train.epochs=1"}));
+  ASSERT_EQ(r.result.outcome, RunOutcome::Completed) << r.result.error;
+  const auto student = r.texts.of("eval", "student");
+  ASSERT_FALSE(student.empty());
+  for (const auto& t : student) {
+    // A whole prompt part: "greet <name><i>" and the newline that joins it to the response.
+    EXPECT_EQ(t.prompt.rfind("greet ", 0), 0u) << t.prompt;
+    EXPECT_EQ(t.prompt.back(), '\n') << t.prompt;
+  }
 }
 
 // A model that always predicts the token after its input's last one, and the separator after
