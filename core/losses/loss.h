@@ -33,7 +33,14 @@ struct TeacherAccess {
 
 struct LossInputs {
   torch::Tensor student_logits;  // [N, C] or [N, L, C], requires grad
-  torch::Tensor teacher_logits;  // same shape, no grad; undefined when !needsTeacher()
+  torch::Tensor teacher_logits;  // same shape, no grad; undefined when !needsTeacher() or given as top k
+  // The teacher as its top k instead of its logits (the trainer's top-k cache,
+  // core/train/teacher_cache.h): its K largest log-probabilities at T = 1 per position in
+  // descending order (float32) and their classes (int64), [N, K] or [N, L, K]; undefined
+  // otherwise. temperedDistributions() reads them in every access mode without the teacher's
+  // [positions x classes] logits: exactly for topk (k <= K) and label, approximately for logits.
+  torch::Tensor teacher_topk_log_probs;
+  torch::Tensor teacher_topk_indices;
   torch::Tensor targets;         // class indices, [N] or [N, L]
   double epoch = 0.0;            // fractional epoch of the student phase (for warm-ups)
   TeacherAccess access;
@@ -94,11 +101,27 @@ std::unique_ptr<DistillationLoss> makeLoss(const DistillConfig& config);
 //           teacher's distribution is its top k renormalised; other classes get probability 0
 //           (log-probability -1e4, finite so that 0 * log 0 terms stay 0 and gradients finite).
 //   label:  the teacher's top-1 class with probability 1 (others as above), K = C.
+// When the teacher comes as its top K (LossInputs::teacher_topk_*), topk and label access read
+// the first k (or 1) of those, the same numbers topkLogProbs() gives from the logits, so the
+// loss is the same; logits access becomes an approximation over the C classes: the K cached
+// probabilities in place and the teacher's remaining mass spread evenly over the other C - K
+// classes (the maximum-entropy distribution with those top K), tempered as p^(1/T). With
+// K = C that is the teacher's exact distribution. Spread evenly rather than one tail bucket:
+// the result is still a distribution over the vocabulary, so every loss keeps its definition
+// and gradient on every student logit, and the setting differs from topk access (which is the
+// tail bucket). What it costs: the student's tail is pulled towards uniform by the tail's mass
+// (a label smoothing of the tail), and at T > 1 the tempered tail is overstated (sum_i p_i^(1/T)
+// over the tail is largest when the p_i are equal). docs/performance.md has the numbers.
 struct TemperedDistributions {
   torch::Tensor teacher_log_probs;
   torch::Tensor student_log_probs;
 };
 TemperedDistributions temperedDistributions(const LossInputs& inputs, double temperature);
+
+// The k largest log-probabilities at T = 1 of each row of `logits` ([M, C]), in descending
+// order, and their classes: what an API returns, and what the top-k cache keeps (the cache
+// passes float32 logits, so that it keeps the numbers the loss computes from them).
+std::pair<torch::Tensor, torch::Tensor> topkLogProbs(const torch::Tensor& logits, int64_t k);
 
 // Mean over positions of KL(P || Q) given log P and log Q ([M, K]).
 torch::Tensor klFromLogProbs(const torch::Tensor& log_p, const torch::Tensor& log_q);

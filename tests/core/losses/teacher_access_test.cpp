@@ -2,6 +2,9 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "core/losses/loss.h"
 
@@ -80,6 +83,97 @@ TEST(TeacherAccess, EveryModeGivesAFiniteKdLossAndGradient) {
     EXPECT_TRUE(std::isfinite(terms.total.item<double>())) << mode;
     EXPECT_GE(terms.kd.item<double>(), 0.0) << mode;
     EXPECT_TRUE(torch::isfinite(in.student_logits.grad()).all().item<bool>()) << mode;
+  }
+}
+
+// ---- the teacher as its top K (the trainer's top-k cache, core/train/teacher_cache.h) ---------
+
+struct Rows {
+  torch::Tensor teacher, student, targets;
+};
+
+Rows randomRows(int64_t rows, int64_t classes, uint64_t seed) {
+  torch::manual_seed(seed);
+  return {torch::randn({rows, classes}) * 3.0, torch::randn({rows, classes}) * 2.0,
+          torch::randint(classes, {rows}, torch::kInt64)};
+}
+
+double lossWith(const Rows& rows, const DistillConfig& config, int64_t cached_k) {
+  LossInputs in;
+  in.student_logits = rows.student;
+  in.targets = rows.targets;
+  in.access = {config.teacher_access, config.topk, config.topk_renormalize};
+  if (cached_k == 0) {
+    in.teacher_logits = rows.teacher;
+  } else {
+    std::tie(in.teacher_topk_log_probs, in.teacher_topk_indices) = topkLogProbs(rows.teacher, cached_k);
+  }
+  return makeLoss(config)->compute(in).total.item<double>();
+}
+
+DistillConfig lossConfig(const std::string& method, const std::string& access, double temperature) {
+  DistillConfig config;
+  config.method = method;
+  config.teacher_access = access;
+  config.temperature = temperature;
+  config.alpha = 0.7;
+  config.topk = 5;
+  return config;
+}
+
+const char* const kDistributionMethods[] = {"kd", "reverse_kl", "jsd", "tvd", "skew_kl", "skew_reverse_kl"};
+
+TEST(TeacherTopkLoss, TopkAndLabelAccessGiveExactlyTheLossTheyGiveFromTheLogits) {
+  const auto rows = randomRows(/*rows=*/40, /*classes=*/64, /*seed=*/3);
+  for (const char* method : kDistributionMethods) {
+    for (const bool renormalize : {false, true}) {
+      if (renormalize && std::string(method) == "reverse_kl") continue;  // refused: infinite
+      auto config = lossConfig(method, "topk", 2.0);
+      config.topk_renormalize = renormalize;
+      // The cache keeps 20; the access reads its first 5, the numbers topk(5) gives.
+      EXPECT_EQ(lossWith(rows, config, 0), lossWith(rows, config, 20)) << method << " renormalize " << renormalize;
+      config.topk = 20;
+      EXPECT_EQ(lossWith(rows, config, 0), lossWith(rows, config, 20)) << method << " k = K";
+    }
+  }
+  for (const char* method : {"kd", "jsd", "tvd"}) {
+    const auto config = lossConfig(method, "label", 1.0);
+    EXPECT_EQ(lossWith(rows, config, 0), lossWith(rows, config, 20)) << method << " label";
+  }
+  // A k the cache does not keep is an error, not a silent smaller k.
+  auto config = lossConfig("kd", "topk", 1.0);
+  config.topk = 21;
+  EXPECT_THROW(lossWith(rows, config, 20), std::invalid_argument);
+}
+
+TEST(TeacherTopkLoss, LogitsAccessFromATopkThatKeepsEveryClassIsTheExactLoss) {
+  const auto rows = randomRows(/*rows=*/40, /*classes=*/64, /*seed=*/4);
+  for (const char* method : kDistributionMethods) {
+    for (const double temperature : {1.0, 2.0, 4.0}) {
+      const auto config = lossConfig(method, "logits", temperature);
+      const double exact = lossWith(rows, config, 0);
+      const double cached = lossWith(rows, config, /*cached_k=*/64);
+      EXPECT_NEAR(cached, exact, 1e-5 * std::max(1.0, std::abs(exact))) << method << " T " << temperature;
+    }
+  }
+}
+
+TEST(TeacherTopkLoss, LogitsAccessFromTheTopKSpreadsTheRestEvenly) {
+  const auto rows = randomRows(/*rows=*/6, /*classes=*/10, /*seed=*/5);
+  LossInputs in;
+  in.student_logits = rows.student;
+  std::tie(in.teacher_topk_log_probs, in.teacher_topk_indices) = topkLogProbs(rows.teacher, 3);
+  for (const double temperature : {1.0, 2.0}) {
+    const auto teacher = temperedDistributions(in, temperature).teacher_log_probs.exp();
+    // At T = 1: the top 3 as they are, each of the other 7 a seventh of the rest.
+    const auto exact = torch::softmax(rows.teacher, -1);
+    const auto [top, classes] = exact.topk(3, -1);
+    const auto rest = (1.0 - top.sum(-1, /*keepdim=*/true)) / 7.0;
+    auto expected = rest.expand({6, 10}).clone().scatter_(-1, classes, top);
+    // At T: p^(1/T), renormalised over the 10 classes.
+    expected = expected.pow(1.0 / temperature);
+    expected = expected / expected.sum(-1, /*keepdim=*/true);
+    EXPECT_TRUE(torch::allclose(teacher, expected, 1e-5, 1e-7)) << "T " << temperature;
   }
 }
 
