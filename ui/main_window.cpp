@@ -43,6 +43,7 @@
 #include "ui/fidelity_view.h"
 #include "ui/metric_charts.h"
 #include "ui/run_list_model.h"
+#include "ui/samples_view.h"
 #include "ui/status_panel.h"
 
 // Q_INIT_RESOURCE must be called outside any namespace; the resources live in a static
@@ -257,17 +258,23 @@ void MainWindow::buildLayout() {
   auto* fidelity = new FidelityView;
   fidelity->setObjectName(QStringLiteral("fidelityView"));
   pages_->addTab(fidelity, tr("Fidelity"));
-  auto fidelity_run = [this] {
-    const auto ids = browser_->selectedRunIds();
-    return ids.size() == 1 ? ids.front() : displayed_run_id_;
-  };
-  connect(pages_, &QTabWidget::currentChanged, fidelity, [this, fidelity, fidelity_run](int page) {
-    if (pages_->widget(page) == fidelity) fidelity->setRun(fidelity_run());
+  connect(pages_, &QTabWidget::currentChanged, fidelity, [this, fidelity](int page) {
+    if (pages_->widget(page) == fidelity) fidelity->setRun(pageRunId());
   });
-  connect(browser_->table()->selectionModel(), &QItemSelectionModel::selectionChanged, fidelity,
-          [this, fidelity, fidelity_run] {
-            if (pages_->currentWidget() == fidelity) fidelity->setRun(fidelity_run());
-          });
+  connect(browser_->table()->selectionModel(), &QItemSelectionModel::selectionChanged, fidelity, [this, fidelity] {
+    if (pages_->currentWidget() == fidelity) fidelity->setRun(pageRunId());
+  });
+  // Samples: what a language-model run's models wrote, for the same run as Fidelity; the live
+  // run's evaluation texts come with its batches (onBatch).
+  samples_ = new SamplesView;
+  samples_->setObjectName(QStringLiteral("samplesView"));
+  pages_->addTab(samples_, tr("Samples"));
+  connect(pages_, &QTabWidget::currentChanged, samples_, [this](int page) {
+    if (pages_->widget(page) == samples_) samples_->setRun(pageRunId());
+  });
+  connect(browser_->table()->selectionModel(), &QItemSelectionModel::selectionChanged, samples_, [this] {
+    if (pages_->currentWidget() == samples_) samples_->setRun(pageRunId());
+  });
   setCentralWidget(pages_);
   connect(pages_, &QTabWidget::currentChanged, this, [this](int page) {
     if (pages_->widget(page) == browser_) browser_->refresh();
@@ -419,6 +426,7 @@ bool MainWindow::openDatabase(const QString& path) {
   browser_->setStore(store_.get());
   compare_->setStore(store_.get());
   if (auto* fidelity = findChild<FidelityView*>()) fidelity->setDatabasePath(path);
+  samples_->setStore(store_.get());
   refreshRuns();
   return true;
 }
@@ -459,6 +467,11 @@ void MainWindow::refreshRuns() {
     run_table_->selectRow(row);
   }
   updateActions();
+}
+
+qint64 MainWindow::pageRunId() const {
+  const auto ids = browser_->selectedRunIds();
+  return ids.size() == 1 ? ids.front() : displayed_run_id_;
 }
 
 void MainWindow::showRun(qint64 run_id) {
@@ -589,6 +602,8 @@ void MainWindow::onRunStarted(qint64 run_id, QString description) {
   }
   resuming_run_id_ = 0;
   if (auto* fidelity = findChild<FidelityView*>()) fidelity->setRunActive(true);
+  samples_->setLiveRun(run_id);
+  if (pages_->currentWidget() == samples_) samples_->setRun(pageRunId());
   appendLog(LogLevel::Info, tr("%1 started: %2").arg(runTitle(run_id), description));
   refreshRuns();
   run_list_->setLiveNote(run_id, tr("0%"));
@@ -609,6 +624,7 @@ void MainWindow::onBatch(qint64 run_id, MailboxBatch batch) {
     if (it != batch.environment->end()) status_->setDevice(toQ(it->second));
   }
   for (const auto& line : batch.logs) appendLog(line.level, toQ(line.message));
+  if (!batch.texts.empty()) samples_->addTexts(run_id, batch.texts);
   if (batch.progress) {
     if (progress_refresh_.isActive()) {
       pending_progress_ = *batch.progress;
@@ -649,6 +665,7 @@ void MainWindow::flushProgress() {
 
 void MainWindow::onRunFinished(qint64 run_id, RunEnd run_end, QString error) {
   if (auto* fidelity = findChild<FidelityView*>()) fidelity->setRunActive(false);
+  samples_->setLiveRun(0);
   flushProgress();  // the run's last progress, if the 5 Hz limit held it back
   progress_refresh_.stop();
   charts_->flushRedraws();  // and its last points, which the charts' paced redraws may hold back

@@ -37,6 +37,7 @@ class MetricCharts;
 class RecentFiles;
 class RunBrowser;
 class RunListModel;
+class SamplesView;
 class StatusPanel;
 
 class MainWindow : public QMainWindow {
@@ -62,6 +63,7 @@ class MainWindow : public QMainWindow {
   RunController* controller() const { return controller_; }
   RunBrowser* browser() const { return browser_; }
   CompareView* compareView() const { return compare_; }
+  SamplesView* samplesView() const { return samples_; }
   QTabWidget* pages() const { return pages_; }
   QAction* startAction() const { return start_action_; }
   QAction* pauseAction() const { return pause_action_; }
@@ -119,6 +121,7 @@ class MainWindow : public QMainWindow {
   void appendLog(LogLevel level, const QString& message);
   void onExported(const QString& path);
   QString runTitle(qint64 run_id) const;  // Run 3 "the user's name"
+  qint64 pageRunId() const;  // the Fidelity and Samples pages' run: the one selected in Runs, else the one shown
   QString finalMetricsLine(qint64 run_id, const QString& status) const;
   void showBanner(const QString& message);  // empty hides it
 
@@ -136,6 +139,7 @@ class MainWindow : public QMainWindow {
   QTabWidget* pages_ = nullptr;
   RunBrowser* browser_ = nullptr;
   CompareView* compare_ = nullptr;
+  SamplesView* samples_ = nullptr;
 
   QAction* start_action_ = nullptr;
   QAction* pause_action_ = nullptr;

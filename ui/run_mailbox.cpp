@@ -27,6 +27,12 @@ void RunMailbox::onCheckpoint(const CheckpointInfo& checkpoint) {
   pending_.logs.push_back({LogLevel::Info, "saved " + checkpoint.role + " checkpoint " + checkpoint.path});
 }
 
+void RunMailbox::onGenerated(const std::vector<GeneratedText>& texts) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& text : texts)
+    if (text.purpose == "eval") pending_.texts.push_back(text);
+}
+
 MailboxBatch RunMailbox::drain() {
   std::lock_guard<std::mutex> lock(mutex_);
   MailboxBatch batch = std::move(pending_);

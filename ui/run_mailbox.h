@@ -31,7 +31,10 @@ struct MailboxBatch {
   std::optional<ProgressInfo> progress;  // only the latest: older ones are already stale
   std::vector<LogLine> logs;
   std::optional<std::map<std::string, std::string>> environment;
-  bool empty() const { return metrics.empty() && !progress && logs.empty() && !environment; }
+  // The evaluations' texts (purpose eval: a few prompts per evaluation); generated training
+  // sequences, a batch of them per step, stay in the store, which the samples page reads.
+  std::vector<GeneratedText> texts;
+  bool empty() const { return metrics.empty() && !progress && logs.empty() && !environment && texts.empty(); }
 };
 
 class RunMailbox : public TrainingObserver {
@@ -41,6 +44,7 @@ class RunMailbox : public TrainingObserver {
   void onProgress(const ProgressInfo& progress) override;
   void onLog(LogLevel level, const std::string& message) override;
   void onCheckpoint(const CheckpointInfo& checkpoint) override;
+  void onGenerated(const std::vector<GeneratedText>& texts) override;  // keeps the eval texts
 
   MailboxBatch drain();
 
