@@ -353,6 +353,58 @@ void applyOverride(YAML::Node& doc, const std::string& assignment, const YAML::N
   chain.back()[parts.back()] = value;
 }
 
+// ---- keys that were replaced: read from older files (stored runs' configs too) and --set ----
+
+// distill.cache_teacher_logits, a flag until issue 21, became distill.teacher_cache: `false`
+// reads as `off`; `true` as the default `auto`, which caches the logits where the flag did
+// (and, for topk access, the exact top-k file instead).
+constexpr const char* kFormerCacheFlag = "cache_teacher_logits";
+
+std::optional<bool> formerCacheFlag(const YAML::Node& value, std::vector<ConfigIssue>& issues) {
+  try {
+    return value.as<bool>();
+  } catch (const YAML::Exception&) {
+    issues.push_back({"distill.cache_teacher_logits", "expected true or false (the key is now distill.teacher_cache: "
+                                                      "auto, off, logits or topk)"});
+    return std::nullopt;
+  }
+}
+
+// The file's own keys: the former flag is removed and, when false, becomes teacher_cache: off
+// (a file that sets both must agree).
+void migrateFormerKeys(YAML::Node& doc, std::vector<ConfigIssue>& issues) {
+  const YAML::Node view = doc;  // const lookups: operator[] on a mutable node inserts the key
+  if (!view.IsMap() || !view["distill"] || !view["distill"].IsMap()) return;
+  const YAML::Node section = view["distill"];
+  const YAML::Node former = section[kFormerCacheFlag];
+  if (!former) return;
+  const auto on = formerCacheFlag(former, issues);
+  YAML::Node distill = doc["distill"];
+  distill.remove(kFormerCacheFlag);
+  if (!on || *on) return;
+  const YAML::Node current = section["teacher_cache"];
+  if (current && current.IsScalar() && current.Scalar() != "off") {
+    issues.push_back({"distill.teacher_cache", "is '" + current.Scalar() +
+                                                   "' but the former distill.cache_teacher_logits is false; keep "
+                                                   "only distill.teacher_cache"});
+    return;
+  }
+  distill["teacher_cache"] = "off";
+}
+
+// A --set of the former flag is a --set of distill.teacher_cache (off or auto); others pass.
+std::string migrateFormerOverride(const std::string& assignment, std::vector<ConfigIssue>& issues) {
+  const std::string prefix = std::string("distill.") + kFormerCacheFlag + "=";
+  if (assignment.rfind(prefix, 0) != 0) return assignment;
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(prefix.size()));
+  } catch (const YAML::Exception&) {
+  }
+  const auto on = formerCacheFlag(value, issues);
+  return on ? std::string("distill.teacher_cache=") + (*on ? "auto" : "off") : std::string();
+}
+
 // The list lengths of a model, which depend on its arch (each width's range is in the table).
 void modelShapeIssues(const ModelConfig& m, const std::string& prefix, std::vector<ConfigIssue>& issues) {
   if (m.arch == "mlp" && m.hidden.size() > 64)
@@ -408,6 +460,10 @@ void crossKeyIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issues)
     issues.push_back({"distill.teacher_access", "method '" + c.distill.method +
                                                     "' needs the teacher's logits (teacher_access: logits), got '" +
                                                     c.distill.teacher_access + "'"});
+  if (c.distill.teacher_cache == "topk" && methodNeedsWhiteBoxLogits(c.distill.method))
+    issues.push_back({"distill.teacher_cache", "method '" + c.distill.method +
+                                                   "' needs the teacher's logits; the topk cache keeps only its "
+                                                   "top-k log-probabilities (use auto, logits or off)"});
   if (c.distill.method == "reverse_kl" &&
       (c.distill.teacher_access == "label" || (c.distill.teacher_access == "topk" && c.distill.topk_renormalize)))
     issues.push_back({"distill.teacher_access", "reverse_kl is infinite when the teacher gives classes probability 0 ('" +
@@ -471,8 +527,12 @@ ExperimentConfig parseConfigWithOverrides(const std::string& text, const std::ve
   if (!doc.IsMap()) {
     throw ConfigError({{"", origin + ": expected a mapping of config keys (e.g. 'train:' and 'distill:' sections)"}});
   }
+  migrateFormerKeys(doc, issues);
   checkKeys(doc, schema, "", issues);
-  for (const auto& assignment : overrides) applyOverride(doc, assignment, schema, issues);
+  for (const auto& assignment : overrides) {
+    const std::string current = migrateFormerOverride(assignment, issues);
+    if (!current.empty()) applyOverride(doc, current, schema, issues);
+  }
   if (!issues.empty()) throw ConfigError(issues);
 
   YAML::Node merged = YAML::Clone(schema);

@@ -89,9 +89,14 @@ struct DistillConfig {
   int64_t hint_teacher_layer = -1;  // fitnet: teacher hidden layer giving the hint (-1 = last)
   double hint_weight = 1.0;         // fitnet: weight of the hint term
   int64_t hint_epochs = 0;          // fitnet: > 0 trains the hint alone for these epochs first
-  // Precompute the teacher's logits on the training split once (the teacher is frozen and in
-  // eval mode, so they are exactly what a forward pass per step would give).
-  bool cache_teacher_logits = true;
+  // The frozen teacher's outputs on the training split, computed once when the split's inputs
+  // are fixed (core/train/teacher_cache.h): auto | off | logits (in memory, exact, up to 2 GiB)
+  // | topk (its teacher_cache_k largest log-probabilities per position in a memory-mapped file
+  // in the run's folder: exact for topk and label access, an approximation for logits access).
+  // auto: topk for topk access, else logits. Replaces the flag cache_teacher_logits (issue
+  // 21): a config with `cache_teacher_logits: false` reads as off, with true as auto.
+  std::string teacher_cache = "auto";
+  int64_t teacher_cache_k = 20;  // topk cache: log-probabilities kept per position (at least distill.topk)
 };
 
 // The language-model task's data (task: lm; core/tasks/lm/corpus.h).

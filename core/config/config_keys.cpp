@@ -408,11 +408,24 @@ std::vector<ConfigKey> buildTable() {
           .withCheck(nonNegativeInteger, "a number of epochs >= 0")
           .withHelp("`fitnet`: > 0 trains the hint alone for these epochs first (the paper's two stages), 0 adds it "
                     "to KD throughout"),
-      row("distill.cache_teacher_logits", K::Flag, S::Distillation, "Cache the teacher's logits",
-          DISTILL_CONFIG_FIELD(flag, distill.cache_teacher_logits))
-          .withHelp("compute the frozen teacher's training-set logits once (in chunks) instead of a teacher forward "
-                    "pass per step; exact, since the teacher is in eval mode and sees the same inputs; switched off "
-                    "automatically with `dataset.augment` and `fitnet`"),
+      row("distill.teacher_cache", K::Choice, S::Distillation, "Teacher cache",
+          DISTILL_CONFIG_FIELD(text, distill.teacher_cache))
+          .withChoices({"auto", "off", "logits", "topk"})
+          .withHelp("compute the frozen teacher's outputs on the training set once (in chunks) instead of a teacher "
+                    "forward pass per step: `logits` keeps them in memory (exact; off above 2 GiB), `topk` keeps its "
+                    "`teacher_cache_k` largest log-probabilities per position in a memory-mapped file in the run's "
+                    "folder, reused on resume (exact for `topk` and `label` access; for `logits` access an "
+                    "approximation: the rest of the teacher's mass spread evenly over the other classes, named in the "
+                    "run's environment and log), `auto` is `topk` for `topk` access and `logits` otherwise, `off` "
+                    "none. Off anyway with `dataset.augment`, generated batches and `fitnet`. Replaces "
+                    "`cache_teacher_logits` (`false` reads as `off`)"),
+      row("distill.teacher_cache_k", K::Integer, S::Distillation, "Teacher cache k",
+          DISTILL_CONFIG_FIELD(integer, distill.teacher_cache_k))
+          .withRange(1, 100000)
+          .withCheck(topK, "k >= 1")
+          .enabledWhen("distill.teacher_cache", {"auto", "topk"})
+          .withHelp("`topk` teacher cache: log-probabilities kept per position (20, what LLM APIs return; at "
+                    "least `distill.topk` with `topk` access, at most the vocabulary); 8 bytes each on disk"),
       // ---- training
       row("train.epochs", K::Integer, S::Training, "Student epochs", DISTILL_CONFIG_FIELD(integer, train.epochs))
           .withRange(0, 100'000)

@@ -127,7 +127,7 @@ torch::Tensor StepRunner::teacherOutputs(const torch::Tensor& inputs) {
   return teacher_->forward(inputs);
 }
 
-LossTerms StepRunner::step(const Batch& batch, const torch::Tensor& teacher_logits, double epoch, double lr) {
+LossTerms StepRunner::step(const Batch& batch, const CachedTeacher& cached, double epoch, double lr) {
   setLr(*optimizer_, lr);
   if (reference_loop_) {
     optimizer_->zero_grad();
@@ -152,8 +152,11 @@ LossTerms StepRunner::step(const Batch& batch, const torch::Tensor& teacher_logi
     if (features) {
       torch::NoGradGuard no_grad;
       std::tie(in.teacher_logits, in.teacher_features) = teacher_->forwardWithFeature(batch.inputs, features->teacher);
-    } else if (teacher_logits.defined()) {
-      in.teacher_logits = teacher_logits;
+    } else if (cached.logits.defined()) {
+      in.teacher_logits = cached.logits;
+    } else if (cached.topk_log_probs.defined()) {
+      in.teacher_topk_log_probs = cached.topk_log_probs;
+      in.teacher_topk_indices = cached.topk_indices;
     } else if (loss_->needsTeacher()) {
       torch::NoGradGuard no_grad;
       in.teacher_logits = teacher_->forward(batch.inputs);
@@ -162,6 +165,10 @@ LossTerms StepRunner::step(const Batch& batch, const torch::Tensor& teacher_logi
       // The loss sees only the positions that count (loss.h), as rows [M, C].
       in.student_logits = keptRows(in.student_logits, batch.mask, true);
       if (in.teacher_logits.defined()) in.teacher_logits = keptRows(in.teacher_logits, batch.mask, true);
+      if (in.teacher_topk_log_probs.defined()) {
+        in.teacher_topk_log_probs = keptRows(in.teacher_topk_log_probs, batch.mask, true);
+        in.teacher_topk_indices = keptRows(in.teacher_topk_indices, batch.mask, true);
+      }
       in.targets = keptRows(in.targets, batch.mask, false);
     }
     in.epoch = epoch;

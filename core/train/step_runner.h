@@ -29,6 +29,16 @@ struct Precision {
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& config,
                                                        const std::vector<torch::Tensor>& parameters, bool fused);
 
+// The frozen teacher's outputs for a batch's rows, read from the trainer's cache
+// (core/train/teacher_cache.h) instead of a forward pass: its logits ([B, ..., C]), or its top-k
+// log-probabilities at T = 1 and their classes ([B, ..., K], as LossInputs::teacher_topk_*).
+// None defined: the teacher runs when the loss needs it.
+struct CachedTeacher {
+  torch::Tensor logits;
+  torch::Tensor topk_log_probs;
+  torch::Tensor topk_indices;
+};
+
 class StepRunner {
  public:
   // The teacher phase: `model` learns the labels (teacher and loss null). The student phase:
@@ -40,10 +50,10 @@ class StepRunner {
 
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
 
-  // One step on `batch` at learning rate `lr`. `teacher_logits`: the frozen teacher's cached
-  // outputs for these rows (undefined: computed when the loss needs them); `epoch`: the
-  // fractional epoch of the phase (for warm-ups). Returns the loss terms (with grad history).
-  LossTerms step(const Batch& batch, const torch::Tensor& teacher_logits, double epoch, double lr);
+  // One step on `batch` at learning rate `lr`. `cached`: the frozen teacher's cached outputs
+  // for these rows (none: computed when the loss needs them); `epoch`: the fractional epoch of
+  // the phase (for warm-ups). Returns the loss terms (with grad history).
+  LossTerms step(const Batch& batch, const CachedTeacher& cached, double epoch, double lr);
 
   // The frozen teacher's outputs on `inputs`, in eval mode without gradients, under the same
   // autocast as a step (so that cached and computed logits agree).

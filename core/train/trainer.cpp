@@ -26,6 +26,7 @@
 #include "core/train/checkpointer.h"
 #include "core/train/schedule.h"
 #include "core/train/step_runner.h"
+#include "core/train/teacher_cache.h"
 
 namespace distill {
 
@@ -35,9 +36,6 @@ double unixNow() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
-
-// A frozen teacher's outputs on the whole training split are cached only under this size.
-constexpr double kTeacherCacheBytes = 2.0 * (1 << 30);
 
 }  // namespace
 
@@ -58,6 +56,8 @@ struct Trainer::Impl {
   std::map<std::string, std::string> environment;
   std::map<std::string, double> last_values;
   std::string speed_key;  // perf/samples_per_s or perf/tokens_per_s, as the task counts
+
+  TeacherCachePlan cache_plan;  // what the student phase reads instead of the teacher (teacher_cache.h)
 
   int64_t teacher_steps = 0;  // planned optimizer steps of each phase
   int64_t student_steps = 0;
@@ -112,7 +112,9 @@ struct Trainer::Impl {
     }
     speed_key = task.units() == "tokens" ? metric_key::kTokensPerSecond : metric_key::kSamplesPerSecond;
 
-    const int64_t train_size = task.trainSplit(0)->size();
+    const auto split = task.trainSplit(0);
+    const int64_t train_size = split->size();
+    cache_plan = planTeacherCache(config.distill, *loss, *split, /*student_phase=*/!options.teacher_only);
     const int64_t batches = (train_size + config.train.batch_size - 1) / config.train.batch_size;
     teacher_steps = teacherTrained() ? batches * config.teacher.epochs : 0;
     student_steps = options.teacher_only ? 0 : batches * config.train.epochs;
@@ -141,6 +143,8 @@ struct Trainer::Impl {
     // start; a library user who did not is told so.
     const std::string allocator = allocatorSetting();
     environment["allocator"] = allocator.empty() ? "C library defaults (configureAllocator() not called)" : allocator;
+    // Whether the student reads the teacher from a cache, and whether that is an approximation.
+    environment["teacher_cache"] = cache_plan.describe();
     environment["autocast"] = precision.autocast ? config.train.autocast
                                                  : (config.train.autocast == "off" ? "off" : "off (CUDA only; float32 on the CPU)");
   }
@@ -192,29 +196,6 @@ struct Trainer::Impl {
     observer.onGenerated(texts);
   }
 
-  // The frozen teacher's outputs on every training row, in chunks of evaluationChunk() rows
-  // (never one forward pass over the whole split, whose activations would dominate peak
-  // memory); undefined when they would take more than kTeacherCacheBytes.
-  torch::Tensor cacheTeacherOutputs(TrainSplit& split, StepRunner& runner) {
-    const int64_t chunk = evaluationChunk(*teacher);
-    const auto index_options = torch::TensorOptions().dtype(torch::kInt64).device(split.indexDevice());
-    std::vector<torch::Tensor> parts;
-    for (int64_t begin = 0; begin < split.size(); begin += chunk) {
-      const int64_t end = std::min(begin + chunk, split.size());
-      parts.push_back(runner.teacherOutputs(split.batch(torch::arange(begin, end, index_options)).inputs));
-      if (begin == 0) {
-        const double bytes = static_cast<double>(parts.front().numel() * parts.front().element_size()) *
-                             static_cast<double>(split.size()) / static_cast<double>(end);
-        if (bytes > kTeacherCacheBytes) {
-          log(LogLevel::Info, "teacher-logit cache off: it would take " + std::to_string(std::lround(bytes / (1 << 20))) +
-                                  " MiB; the teacher runs at every step");
-          return {};
-        }
-      }
-    }
-    return torch::cat(parts, 0);
-  }
-
   // Trains one phase; returns false when stopped.
   bool trainPhase(Phase phase) {
     const bool is_teacher = phase == Phase::Teacher;
@@ -243,19 +224,12 @@ struct Trainer::Impl {
                               std::to_string(point.epoch) + " (step " + std::to_string(step) + ")");
     }
 
-    torch::Tensor teacher_train_logits;
-    if (!is_teacher && loss->needsTeacher() && config.distill.cache_teacher_logits) {
-      // Exact only when the teacher sees the same input at every epoch.
-      if (loss->featureLayers()) {
-        log(LogLevel::Info, "teacher-logit cache off: the loss needs the teacher's features at every step");
-      } else if (!split->fixedInputs()) {
-        log(LogLevel::Info, "teacher-logit cache off: the inputs differ at every draw (augmented or generated)");
-      } else {
-        teacher_train_logits = cacheTeacherOutputs(*split, runner);
-        if (teacher_train_logits.defined())
-          log(LogLevel::Info, "cached the teacher's logits on " + std::to_string(split->size()) + " training inputs");
-      }
-    }
+    std::unique_ptr<TeacherCache> cache;
+    if (!is_teacher && cache_plan.kind == "off" && !cache_plan.reason.empty())
+      log(LogLevel::Info, "teacher cache off: " + cache_plan.reason);
+    if (!is_teacher && cache_plan.kind != "off" && first_epoch <= epochs)  // not for a phase with no steps left
+      cache = std::make_unique<TeacherCache>(cache_plan, *split, *teacher, runner, precision, checkpointer.folder(),
+                                             [&](const std::string& line) { log(LogLevel::Info, line); });
     split->attachModels(teacher.get(), is_teacher ? nullptr : student.get());
     if (!is_teacher) teacher->eval();
     model->train();
@@ -311,8 +285,7 @@ struct Trainer::Impl {
         Batch batch = split->batch(indices);
         const double fractional_epoch = static_cast<double>(epoch - 1) + static_cast<double>(b) / per_epoch;
         report(batch.texts, phase, step + 1, fractional_epoch);
-        const auto cached = teacher_train_logits.defined() ? teacher_train_logits.index_select(0, indices.to(device))
-                                                           : torch::Tensor();
+        const CachedTeacher cached = cache ? cache->rows(indices, device) : CachedTeacher{};
         const LossTerms terms =
             runner.step(batch, cached, fractional_epoch, learningRateAt(config.train, step, per_epoch, total));
         ++step;

@@ -204,5 +204,33 @@ TEST(Config, DescribeNamesArchitecturesAndMethod) {
   EXPECT_EQ(describe(lm), "gpt4x256->gpt2x128 kd T2 a0.9");
 }
 
+TEST(Config, TheFormerCacheFlagReadsAsTeacherCache) {
+  // Stored runs' configs and older files wrote distill.cache_teacher_logits (until issue 21).
+  EXPECT_EQ(parseConfig("distill:\n  cache_teacher_logits: false\n").distill.teacher_cache, "off");
+  EXPECT_EQ(parseConfig("distill:\n  cache_teacher_logits: true\n").distill.teacher_cache, "auto");
+  EXPECT_EQ(parseConfig("distill:\n  cache_teacher_logits: true\n  teacher_cache: topk\n").distill.teacher_cache, "topk");
+  EXPECT_EQ(parseConfigWithOverrides("", {"distill.cache_teacher_logits=false"}).distill.teacher_cache, "off");
+  EXPECT_EQ(parseConfigWithOverrides("distill: {teacher_cache: off}", {"distill.cache_teacher_logits=true"})
+                .distill.teacher_cache,
+            "auto");
+  // Written back in the one form.
+  const std::string yaml = toYaml(parseConfig("distill:\n  cache_teacher_logits: false\n"));
+  EXPECT_EQ(yaml.find("cache_teacher_logits"), std::string::npos) << yaml;
+  EXPECT_EQ(parseConfig(yaml).distill.teacher_cache, "off");
+  // Both, disagreeing; or not a flag.
+  EXPECT_TRUE(mentions(issuesFor("distill:\n  cache_teacher_logits: false\n  teacher_cache: topk\n"),
+                       "distill.teacher_cache"));
+  EXPECT_TRUE(mentions(issuesFor("distill:\n  cache_teacher_logits: maybe\n"), "distill.cache_teacher_logits"));
+  EXPECT_TRUE(mentions(issuesFor("", {"distill.cache_teacher_logits=maybe"}), "distill.cache_teacher_logits"));
+}
+
+TEST(Config, TheTopkTeacherCacheIsRefusedForMethodsThatNeedLogits) {
+  EXPECT_TRUE(mentions(issuesFor("", {"distill.teacher_cache=topk", "distill.method=mse_logits"}), "distill.teacher_cache"));
+  EXPECT_TRUE(mentions(issuesFor("", {"distill.teacher_cache=topk", "distill.method=dkd"}), "distill.teacher_cache"));
+  EXPECT_NO_THROW(parseConfigWithOverrides("", {"distill.teacher_cache=topk", "distill.method=jsd"}));
+  EXPECT_TRUE(mentions(issuesFor("", {"distill.teacher_cache=disk"}), "distill.teacher_cache"));
+  EXPECT_TRUE(mentions(issuesFor("", {"distill.teacher_cache_k=0"}), "distill.teacher_cache_k"));
+}
+
 }  // namespace
 }  // namespace distill

@@ -99,7 +99,7 @@ TEST_P(OptimisedLoopTest, GivesThePlainLoopsRunBitForBit) {
 INSTANTIATE_TEST_SUITE_P(
     Loops, OptimisedLoopTest,
     ::testing::Values(LoopCase{"KdWithLogitCache", {}},
-                      LoopCase{"KdWithoutLogitCache", {"distill.cache_teacher_logits=false"}},
+                      LoopCase{"KdWithoutLogitCache", {"distill.teacher_cache=off"}},
                       LoopCase{"AdamWWithStepSchedule",
                                {"train.optimizer=adamw", "train.lr=0.003", "train.schedule=step", "train.step_size=1"}},
                       LoopCase{"FitNetHints", {"distill.method=fitnet"}},

@@ -166,7 +166,7 @@ TEST_F(TrainerTest, SameSeedGivesTheSameRun) {
 TEST_F(TrainerTest, TeacherLogitCacheGivesTheSameStudent) {
   std::vector<double> finals;
   for (bool cache : {true, false}) {
-    config.distill.cache_teacher_logits = cache;
+    config.distill.teacher_cache = cache ? "logits" : "off";
     Recorder recorder;
     RunControl control;
     ImageTask task(config, data);

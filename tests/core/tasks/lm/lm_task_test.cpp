@@ -74,7 +74,7 @@ INSTANTIATE_TEST_SUITE_P(Methods, LmLosses,
                                            std::vector<std::string>{"distill.method=mse_logits"},
                                            std::vector<std::string>{"distill.method=kd", "distill.teacher_access=topk",
                                                                     "distill.topk=20"},
-                                           std::vector<std::string>{"distill.method=kd", "distill.cache_teacher_logits=false"}));
+                                           std::vector<std::string>{"distill.method=kd", "distill.teacher_cache=off"}));
 
 TEST(LmTask, ConfigErrorsNameTheKey) {
   TempDir dir;
