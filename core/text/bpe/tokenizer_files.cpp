@@ -33,7 +33,7 @@ std::string readFile(const std::string& path, const std::string& what) {
 json parseJson(const std::string& path, const std::string& text) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999999
     throw DataError(path + ": not JSON (" + std::string(e.what()) + ")");
   }
 }
@@ -51,9 +51,10 @@ class ModelBuilder {
   void setFile(std::string file) { file_ = std::move(file); }
 
   void addVocab(const std::string& token, const json& value, const std::string& where) {
-    if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > INT32_MAX) {
+    if (!value.is_number_integer() || value.get<int64_t>() < 0) {
       fail(where + " (" + jsonQuoted(token) + ") is " + value.dump() + ", not a token id (an integer from 0)");
     }
+    checkId(value.get<int64_t>(), where);
     const auto id = value.get<int32_t>();
     if (auto it = model_->ids.find(token); it != model_->ids.end()) {
       fail(where + ": " + jsonQuoted(token) + " is listed twice");
@@ -78,6 +79,7 @@ class ModelBuilder {
 
   void addAddedToken(AddedToken token, const std::string& where) {
     if (token.content.empty()) fail(where + " has an empty content");
+    checkId(token.id, where);
     if (auto it = model_->ids.find(token.content); it != model_->ids.end() && it->second != token.id) {
       fail(where + " gives " + jsonQuoted(token.content) + " the id " + std::to_string(token.id) +
            ", but the vocabulary gives it " + std::to_string(it->second));
@@ -102,6 +104,12 @@ class ModelBuilder {
   }
 
   BpeTokenizer::Model& model() { return *model_; }
+
+  // Ids index tables, so they must be dense enough: real vocabularies stay below 300,000.
+  static constexpr int64_t kMaxId = (int64_t{1} << 22) - 1;
+  void checkId(int64_t id, const std::string& where) const {
+    if (id > kMaxId) fail(where + ": the id " + std::to_string(id) + " is above " + std::to_string(kMaxId) + ", the largest read");
+  }
 
   std::shared_ptr<const BpeTokenizer::Model> finish(std::string source) {
     model_->source = std::move(source);
@@ -188,7 +196,11 @@ std::string typeOf(const ModelBuilder& builder, const json& object, const std::s
   return type->get<std::string>();
 }
 
-void readNormalizer(ModelBuilder& builder, const json& normalizer, const std::string& where) {
+// Sequences within sequences: a hostile file must not run the reader out of stack.
+constexpr int kMaxNesting = 16;
+
+void readNormalizer(ModelBuilder& builder, const json& normalizer, const std::string& where, int depth = 0) {
+  if (depth > kMaxNesting) builder.fail(where + " is nested more than " + std::to_string(kMaxNesting) + " Sequences deep");
   const std::string type = typeOf(builder, normalizer, where);
   auto& forms = builder.model().pipeline.normalizers;
   if (type == "NFC") {
@@ -202,7 +214,9 @@ void readNormalizer(ModelBuilder& builder, const json& normalizer, const std::st
   } else if (type == "Sequence") {
     const json* list = member(normalizer, "normalizers");
     if (!list || !list->is_array()) builder.fail(where + " (Sequence) has no \"normalizers\" list");
-    for (size_t i = 0; i < list->size(); ++i) readNormalizer(builder, (*list)[i], where + ".normalizers[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < list->size(); ++i) {
+      readNormalizer(builder, (*list)[i], where + ".normalizers[" + std::to_string(i) + "]", depth + 1);
+    }
   } else {
     builder.fail(where + " is of type " + jsonQuoted(type) +
                  ", which is not supported (read: NFC, NFD, NFKC, NFKD and a Sequence of them)");
@@ -235,7 +249,8 @@ bpe::Regex compile(const ModelBuilder& builder, const std::string& pattern, bool
 }
 
 // Reads one pre-tokenizer; `byte_level` is set once ByteLevel is read (it must come last).
-void readPreTokenizer(ModelBuilder& builder, const json& pre, const std::string& where, bool& byte_level) {
+void readPreTokenizer(ModelBuilder& builder, const json& pre, const std::string& where, bool& byte_level, int depth = 0) {
+  if (depth > kMaxNesting) builder.fail(where + " is nested more than " + std::to_string(kMaxNesting) + " Sequences deep");
   const std::string type = typeOf(builder, pre, where);
   auto& pipeline = builder.model().pipeline;
   if (byte_level) builder.fail(where + " (" + type + ") comes after ByteLevel, which must be the last pre-tokenizer");
@@ -243,7 +258,7 @@ void readPreTokenizer(ModelBuilder& builder, const json& pre, const std::string&
     const json* list = member(pre, "pretokenizers");
     if (!list || !list->is_array()) builder.fail(where + " (Sequence) has no \"pretokenizers\" list");
     for (size_t i = 0; i < list->size(); ++i) {
-      readPreTokenizer(builder, (*list)[i], where + ".pretokenizers[" + std::to_string(i) + "]", byte_level);
+      readPreTokenizer(builder, (*list)[i], where + ".pretokenizers[" + std::to_string(i) + "]", byte_level, depth + 1);
     }
   } else if (type == "ByteLevel") {
     // use_regex defaults to true (older files do not write it); add_prefix_space to true.
@@ -313,7 +328,11 @@ void readVocab(ModelBuilder& builder, const json& vocab, const std::string& wher
 }  // namespace
 
 BpeTokenizer BpeTokenizer::fromTokenizerJson(const std::string& path) {
-  const json root = parseJson(path, readFile(path, "the tokenizer file"));
+  return fromTokenizerJsonText(readFile(path, "the tokenizer file"), path);
+}
+
+BpeTokenizer BpeTokenizer::fromTokenizerJsonText(const std::string& text, const std::string& path) {
+  const json root = parseJson(path, text);
   ModelBuilder builder(path);
   if (!root.is_object()) builder.fail("not a tokenizer.json (the top level is not an object)");
   const json* model = member(root, "model");

@@ -287,10 +287,21 @@ TEST(BpeTokenizerFiles, RefusesWhatItCannotReadNamingTheFileAndTheReason) {
   refused([](json& t) { t["decoder"] = {{"type", "Metaspace"}}; }, {file, "decoder is of type \"Metaspace\""});
   refused([](json& t) { t["added_tokens"][0]["id"] = 116; }, {file, "added_tokens[0]", "which the vocabulary gives to \"t\""});
   refused([](json& t) { t.erase("model"); }, {file, "no \"model\""});
+  refused([](json& t) { t["model"]["vocab"]["x"] = 5000000; }, {file, "the id 5000000 is above 4194303"});
+  refused(
+      [](json& t) {
+        json pre = {{"type", "ByteLevel"}};
+        for (int i = 0; i < 20; ++i) pre = {{"type", "Sequence"}, {"pretokenizers", json::array({pre})}};
+        t["pre_tokenizer"] = pre;
+      },
+      {file, "nested more than 16 Sequences deep"});
 
   std::ofstream(dir.file("broken.json")) << "{ \"model\": ";
   expectRefused([&] { BpeTokenizer::load(dir.file("broken.json")); }, {dir.file("broken.json"), "not JSON"});
   expectRefused([&] { BpeTokenizer::load(dir.file("absent.json")); }, {dir.file("absent.json"), "does not exist"});
+  // A number beyond double's range is nlohmann's out_of_range, not a parse_error (found by fuzz_tokenizer).
+  std::ofstream(dir.file("huge.json")) << "{\"model\": 1e999999}";
+  expectRefused([&] { BpeTokenizer::load(dir.file("huge.json")); }, {dir.file("huge.json"), "not JSON"});
 }
 
 TEST(BpeTokenizerFiles, NamesWhatAFolderLacks) {
