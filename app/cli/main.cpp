@@ -23,6 +23,7 @@
 #include "app/cli/fidelity_commands.h"
 #include "app/cli/generate_command.h"
 #include "app/cli/samples_command.h"
+#include "app/cli/sweep_command.h"
 #include "app/cli/tokenize_command.h"
 #include "core/config/config.h"
 #include "core/config/config_keys.h"
@@ -626,6 +627,7 @@ int mainImpl(int argc, char** argv) {
   auto* tokenize = addTokenizeCommand(app, tokenize_args);
 
   FidelityCommands fidelity_commands(app, db);  // fidelity, mirror
+  SweepCommands sweep_commands(app, db);        // sweep plan|run|status|import|cancel|task, import
 
   auto* config_keys = app.add_subcommand("config-keys", "list every config key with its default");
   bool config_keys_markdown = false;
@@ -639,7 +641,7 @@ int mainImpl(int argc, char** argv) {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) known = known || sub->get_name() == argv[1];
     if (!known) {
-      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, generate, samples, tokenize, compare, report, fidelity, mirror, bench or config-keys; see --help)\n", argv[1]);
+      fmt::print(stderr, "error: unknown command '{}' (expected run, resume, list, show, export, export-model, generate, samples, tokenize, compare, report, fidelity, mirror, sweep, import, bench or config-keys; see --help)\n", argv[1]);
       return kExitBadInput;
     }
   }
@@ -664,6 +666,7 @@ int mainImpl(int argc, char** argv) {
     if (*tokenize) return tokenizeCommand(tokenize_args);
     if (*bench) return benchCommand(bench_args);
     if (fidelity_commands.parsed()) return fidelity_commands.execute(db);
+    if (sweep_commands.parsed()) return sweep_commands.execute(db);
     return configKeysCommand(config_keys_markdown, config_keys_man);
   } catch (const ConfigError& e) {
     for (const auto& issue : e.issues()) fmt::print(stderr, "error: {}\n", issue.toString());

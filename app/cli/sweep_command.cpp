@@ -1,0 +1,625 @@
+#include "app/cli/sweep_command.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "app/cli/cli_common.h"
+#include "app/cli/console_progress.h"
+#include "core/config/config.h"
+#include "core/errors.h"
+#include "core/store/run_import.h"
+#include "core/store/run_store.h"
+#include "core/sweep/local_backend.h"
+#include "core/sweep/slurm.h"
+#include "core/sweep/sweep_manifest.h"
+#include "core/sweep/sweep_plan.h"
+#include "core/tasks/task_catalog.h"
+#include "core/text/utf8.h"
+#include "core/train/experiment_runner.h"
+
+namespace fs = std::filesystem;
+
+namespace distill::cli {
+namespace {
+
+std::string databasePath(const std::string& db) { return db.empty() ? defaultDatabasePath() : db; }
+
+std::string jsonText(const nlohmann::json& value, int indent = -1) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
+
+// The binary the workers run: this one.
+std::string selfPath() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("distill") : self.string();
+}
+
+SweepPlan planFile(const std::string& file, const std::string& db) {
+  const SweepSpec spec = loadSweepFile(file);
+  return planSweep(spec, [&](const std::string& run) { return teacherFromRun(run, databasePath(db)); });
+}
+
+std::string axisText(const std::vector<std::pair<std::string, std::string>>& values) {
+  std::string text;
+  for (const auto& [key, value] : values) text += (text.empty() ? "" : " ") + key + "=" + value;
+  return text;
+}
+
+std::string taskLog(const std::string& dir, const ManifestTask& task) {
+  if (!task.slurm_job.empty()) {
+    const fs::path out = fs::path(dir) / "slurm" / (task.slurm_job + ".out");
+    std::error_code ec;
+    if (fs::exists(out, ec)) return out.string();
+  }
+  return taskLogPath(dir, task.hash);
+}
+
+// A task's state now: its database, and Slurm's word for tasks it still knows.
+struct TaskView {
+  const ManifestTask* task = nullptr;
+  TaskRun run;
+  std::string slurm;  // as Slurm prints it; empty: not known there
+  std::string state;
+};
+
+std::vector<TaskView> viewTasks(const std::string& dir, const SweepManifest& manifest, std::string* slurm_source) {
+  std::map<std::string, std::string> slurm;
+  const bool any_job = std::any_of(manifest.tasks.begin(), manifest.tasks.end(),
+                                   [](const ManifestTask& t) { return !t.slurm_job.empty(); });
+  if (any_job) slurm = SlurmClient().states(manifest, slurm_source);
+  std::vector<TaskView> views;
+  for (const auto& task : manifest.tasks) {
+    TaskView view;
+    view.task = &task;
+    view.run = readTaskRun(taskDatabase(dir, task.hash));
+    const auto it = slurm.find(task.hash);
+    if (it != slurm.end()) view.slurm = it->second;
+    view.state = taskState(view.run, view.slurm);
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
+// Whether Slurm may still start or is running the task (so it must not be submitted again).
+bool activeInSlurm(const TaskView& view) {
+  static const std::set<std::string> active{"pending", "running", "starting", "requeued", "configuring",
+                                            "completing", "suspended", "resizing", "requeue_hold", "requeue_fed"};
+  return !view.slurm.empty() && active.count(view.state) > 0;
+}
+
+std::string resultText(const TaskRun& run) {
+  if (run.final_metrics.empty()) return run.error;
+  return headlineSummary(taskDisplay(taskOfRun(run.params)), run.final_metrics);
+}
+
+// ---- signals -----------------------------------------------------------------------------
+
+std::atomic<int> g_sweep_stops{0};
+extern "C" void onSweepSignal(int) { g_sweep_stops.fetch_add(1); }
+
+RunControl* g_task_control = nullptr;
+extern "C" void onTaskSignal(int) {
+  if (g_task_control && !g_task_control->stopRequested()) {
+    g_task_control->requestStop();
+    return;
+  }
+  std::_Exit(kExitStopped);
+}
+
+class SignalScope {
+ public:
+  SignalScope(std::initializer_list<int> signals, void (*handler)(int)) : signals_(signals) {
+    for (int s : signals_) previous_.push_back(std::signal(s, handler));
+  }
+  ~SignalScope() {
+    for (size_t i = 0; i < signals_.size(); ++i) std::signal(signals_[i], previous_[i]);
+  }
+
+ private:
+  std::vector<int> signals_;
+  std::vector<void (*)(int)> previous_;
+};
+
+void printImport(const ImportReport& report, bool json) {
+  if (json) {
+    nlohmann::json runs = nlohmann::json::array();
+    for (const auto& run : report.runs)
+      runs.push_back({{"action", importActionName(run.action)}, {"run_id", run.run_id}, {"uuid", run.uuid},
+                      {"name", run.name}, {"status", run.status}, {"source", run.source},
+                      {"source_id", run.source_id}, {"note", run.note}});
+    fmt::print("{}\n", jsonText({{"runs", runs}, {"databases", report.databases}, {"problems", report.problems}}, 2));
+    return;
+  }
+  for (const auto& run : report.runs) {
+    if (run.action == ImportedRun::Action::Unchanged) continue;
+    fmt::print("{:<9} run {:>4}  {:<11}  {}  (run {} of {}){}\n", importActionName(run.action), run.run_id, run.status,
+               terminalText(run.name, 40), run.source_id, run.source, run.note.empty() ? "" : ": " + run.note);
+  }
+  for (const auto& problem : report.problems) fmt::print(stderr, "warning: not imported: {}\n", problem);
+  fmt::print("{} added, {} updated, {} unchanged, {} skipped from {} database(s)\n", report.count(ImportedRun::Action::Added),
+             report.count(ImportedRun::Action::Updated), report.count(ImportedRun::Action::Unchanged),
+             report.count(ImportedRun::Action::Skipped), report.databases.size());
+}
+
+std::vector<std::string> taskDatabases(const std::string& dir, const SweepManifest& manifest) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& task : manifest.tasks)
+    if (fs::is_regular_file(taskDatabase(dir, task.hash), ec)) files.push_back(taskDatabase(dir, task.hash));
+  return files;
+}
+
+SweepManifest requireManifest(const std::string& dir) {
+  auto manifest = readManifest(dir);
+  if (!manifest) throw ConfigError({{"SWEEP", "'" + dir + "' holds no sweep (no sweep.json): give the folder of `distill sweep run --out`"}});
+  return *manifest;
+}
+
+}  // namespace
+
+SweepCommands::SweepCommands(CLI::App& app, std::string& db) {
+  sweep_ = app.add_subcommand("sweep", "run many runs over config axes, locally or on a Slurm cluster (see docs/sweeps.md)");
+  sweep_->require_subcommand(1);
+
+  plan_ = sweep_->add_subcommand("plan", "print the runs a sweep file makes, refusing bad axes");
+  plan_->add_option("file", file_, "the sweep file (YAML)")->required()->type_name("FILE");
+  plan_->add_flag("--json", json_, "JSON output for scripts");
+  plan_->add_option("--db", db, "the database a teacher: run:<id> is read from")->type_name("FILE");
+
+  run_ = sweep_->add_subcommand("run", "run a sweep's runs that have not completed: local workers or a Slurm job array");
+  run_->add_option("file", file_, "the sweep file (YAML)")->required()->type_name("FILE");
+  run_->add_option("-o,--out", dir_, "the sweep's folder (default: the sweep's name, here); on shared storage for Slurm")
+      ->type_name("DIR");
+  run_->add_option("--backend", backend_, "local (worker processes here) or slurm (sbatch)")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  run_->add_option("-j,--jobs", jobs_, "local: runs at a time (default 1)")->check(CLI::Range(1, 1024));
+  run_->add_option("--threads", threads_, "local: threads per run (default: the cores divided by --jobs)")
+      ->check(CLI::Range(0, 1024));
+  run_->add_flag("--import", import_after_, "import the runs into the main database when the sweep ends (local, or slurm --wait)");
+  run_->add_flag("--wait", wait_, "slurm: wait until every task has ended");
+  run_->add_option("--partition", partition_, "slurm: sbatch --partition");
+  run_->add_option("--account", account_, "slurm: sbatch --account");
+  run_->add_option("--time", time_, "slurm: sbatch --time, per task (e.g. 01:00:00)");
+  run_->add_option("--mem", mem_, "slurm: sbatch --mem, per task (e.g. 8G)");
+  run_->add_option("--gpus-per-task", gpus_per_task_, "slurm: sbatch --gpus-per-task")->check(CLI::Range(0, 64));
+  run_->add_option("--cpus-per-task", cpus_per_task_, "slurm: sbatch --cpus-per-task (also the run's threads)")
+      ->check(CLI::Range(0, 1024));
+  run_->add_option("--constraint", constraint_, "slurm: sbatch --constraint");
+  run_->add_option("--max-running", max_running_, "slurm: tasks running at once (the array's %K; 0: no limit)")
+      ->check(CLI::Range(0, 100000));
+  run_->add_option("--signal-seconds", signal_seconds_,
+                   "slurm: stop, checkpoint and requeue this long before the time limit (default 120; 0: never)")
+      ->check(CLI::Range(0, 65535));
+  run_->add_option("--sbatch", sbatch_lines_, "slurm: an extra #SBATCH line (repeatable), e.g. --sbatch=--qos=low")
+      ->type_name("LINE")
+      ->allow_extra_args(false);
+  run_->add_option("--distill", distill_, "slurm: the distill binary the nodes run (default: this one)")->type_name("PATH");
+  run_->add_option("--db", db, "the main database (teacher: run:<id>, --import)")->type_name("FILE");
+
+  status_ = sweep_->add_subcommand("status", "each task's state (from its database and Slurm), result or log tail");
+  status_->add_option("dir", dir_, "the sweep's folder")->required()->type_name("SWEEP");
+  status_->add_flag("--json", json_, "JSON output for scripts");
+
+  import_sweep_ = sweep_->add_subcommand("import", "import the sweep's runs into the main database (again: updates)");
+  import_sweep_->add_option("dir", dir_, "the sweep's folder")->required()->type_name("SWEEP");
+  import_sweep_->add_flag("--json", json_, "JSON output for scripts");
+  import_sweep_->add_option("--db", db, "the main database")->type_name("FILE");
+
+  cancel_ = sweep_->add_subcommand("cancel", "cancel a Slurm sweep's unfinished tasks (scancel)");
+  cancel_->add_option("dir", dir_, "the sweep's folder")->required()->type_name("SWEEP");
+
+  task_ = sweep_->add_subcommand("task", "run one task of a sweep (what the backends start; resumes its own run)");
+  task_->add_option("dir", dir_, "the sweep's folder")->required()->type_name("SWEEP");
+  task_->add_option("hash", hash_, "the task's config hash")->required()->type_name("HASH");
+  task_->add_option("--threads", threads_, "threads when the config says auto")->check(CLI::Range(0, 1024));
+
+  import_ = app.add_subcommand("import", "merge runs from other databases (files or folders of them) by run UUID");
+  import_->add_option("paths", import_paths_, "database files, or folders searched for *.db")->required()->type_name("FILE|FOLDER...");
+  import_->add_flag("--json", json_, "JSON output for scripts");
+  import_->add_option("--db", db, "the database to import into")->type_name("FILE");
+}
+
+bool SweepCommands::parsed() const { return sweep_->parsed() || import_->parsed(); }
+
+int SweepCommands::execute(const std::string& db) {
+  if (import_->parsed()) return importFiles(db);
+  if (plan_->parsed()) return plan(db);
+  if (run_->parsed()) return run(db);
+  if (status_->parsed()) return status();
+  if (import_sweep_->parsed()) return importSweep(db);
+  if (cancel_->parsed()) return cancel();
+  return task();
+}
+
+// ---- plan --------------------------------------------------------------------------------
+
+int SweepCommands::plan(const std::string& db) {
+  const SweepPlan plan = planFile(file_, db);
+  if (json_) {
+    nlohmann::json runs = nlohmann::json::array();
+    for (const auto& task : plan.tasks) {
+      nlohmann::json axes = nlohmann::json::object();
+      for (const auto& [key, value] : task.axis_values) axes[key] = value;
+      runs.push_back({{"index", task.index}, {"hash", task.hash}, {"name", task.config.name}, {"axes", axes},
+                      {"overrides", task.overrides}, {"trains_teacher", task.trains_teacher},
+                      {"uses_shared_teacher", task.uses_shared_teacher}});
+    }
+    nlohmann::json axes = nlohmann::json::array();
+    for (const auto& axis : plan.spec.axes) axes.push_back(axis.key);
+    fmt::print("{}\n", jsonText({{"name", plan.spec.name}, {"base", plan.spec.base_origin}, {"axes", axes},
+                                 {"teacher", plan.teacher_note}, {"runs", runs}},
+                                2));
+    return kExitOk;
+  }
+  std::vector<std::string> keys;
+  for (const auto& axis : plan.spec.axes) keys.push_back(axis.key);
+  std::string key_list;
+  for (const auto& key : keys) key_list += (key_list.empty() ? "" : ", ") + key;
+  fmt::print("sweep {}: {} run(s) over {}; base {}\n", plan.spec.name, plan.tasks.size(), key_list, plan.spec.base_origin);
+  fmt::print("teacher: {}\n", plan.teacher_note);
+  std::vector<size_t> widths;
+  for (const auto& key : keys) widths.push_back(key.size());
+  for (const auto& task : plan.tasks)
+    for (size_t a = 0; a < task.axis_values.size(); ++a) widths[a] = std::max(widths[a], task.axis_values[a].second.size());
+  std::string header = fmt::format("{:>5}  {:<16}", "run", "hash");
+  for (size_t a = 0; a < keys.size(); ++a) header += fmt::format("  {:<{}}", keys[a], widths[a]);
+  fmt::print("{}  name\n", header);
+  for (const auto& task : plan.tasks) {
+    std::string line = fmt::format("{:>5}  {:<16}", task.index, task.hash);
+    for (size_t a = 0; a < task.axis_values.size(); ++a) line += fmt::format("  {:<{}}", task.axis_values[a].second, widths[a]);
+    fmt::print("{}  {}{}\n", line, task.config.name, task.trains_teacher ? "  (trains the teacher)" : "");
+  }
+  return kExitOk;
+}
+
+// ---- run ---------------------------------------------------------------------------------
+
+int SweepCommands::run(const std::string& db) {
+  SweepPlan plan = planFile(file_, db);
+  const std::string dir = absolute(dir_.empty() ? plan.spec.name : dir_);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw StoreError(dir + ": cannot create the sweep's folder (" + ec.message() + ")");
+  const auto existing = readManifest(dir);
+  if (existing && existing->name != plan.spec.name)
+    throw ConfigError({{"--out", dir + " holds sweep '" + existing->name + "'; give this sweep (" + plan.spec.name + ") a folder of its own"}});
+  SweepManifest manifest = applyPlan(dir, existing, plan, backend_);
+
+  // What to run: every planned task not completed, and not still queued or running in Slurm.
+  std::string slurm_source;
+  const std::vector<TaskView> views = viewTasks(dir, manifest, &slurm_source);
+  std::map<std::string, const TaskView*> view_of;
+  for (const auto& view : views) view_of[view.task->hash] = &view;
+  std::vector<const ManifestTask*> todo;
+  int completed = 0, active = 0;
+  for (const auto& task : manifest.tasks) {
+    if (task.index < 0) continue;
+    const TaskView& view = *view_of.at(task.hash);
+    if (view.state == "completed") {
+      ++completed;
+    } else if (activeInSlurm(view) || (view.state == "running" && view.run.status == "running")) {
+      ++active;
+    } else {
+      todo.push_back(&task);
+    }
+  }
+  fmt::print("sweep {} in {}: {} run(s); {} completed, {} queued or running, {} to run\n", manifest.id, dir,
+             completed + active + todo.size(), completed, active, todo.size());
+  fmt::print("teacher: {}\n", manifest.teacher_note);
+  const ManifestTask* teacher = manifest.teacher_task.empty() ? nullptr : manifest.find(manifest.teacher_task);
+  const bool teacher_in_todo =
+      teacher && std::find(todo.begin(), todo.end(), teacher) != todo.end();
+  const TaskView* teacher_view = teacher ? view_of.at(teacher->hash) : nullptr;
+
+  if (backend_ == "slurm") {
+    SlurmSettings settings = plan.spec.slurm;
+    if (!partition_.empty()) settings.partition = partition_;
+    if (!account_.empty()) settings.account = account_;
+    if (!time_.empty()) settings.time = time_;
+    if (!mem_.empty()) settings.mem = mem_;
+    if (!constraint_.empty()) settings.constraint = constraint_;
+    if (gpus_per_task_ >= 0) settings.gpus_per_task = gpus_per_task_;
+    if (cpus_per_task_ >= 0) settings.cpus_per_task = cpus_per_task_;
+    if (max_running_ >= 0) settings.max_running = max_running_;
+    if (signal_seconds_ >= 0) settings.signal_seconds = signal_seconds_;
+    for (const auto& line : sbatch_lines_) settings.sbatch_lines.push_back(line);
+    if (!todo.empty()) {
+      std::vector<std::string> hashes;
+      for (const auto* task : todo) hashes.push_back(task->hash);
+      // A teacher already queued in an earlier submission: the new tasks wait for that job.
+      std::string teacher_job;
+      if (teacher && !teacher_in_todo && teacher_view && activeInSlurm(*teacher_view))
+        teacher_job = teacher->slurm_job.substr(0, teacher->slurm_job.find('_'));
+      SlurmClient client;
+      const auto jobs = client.submit(dir, manifest, hashes, settings, distill_.empty() ? selfPath() : absolute(distill_), teacher_job);
+      writeManifest(dir, manifest);
+      for (const auto& job : jobs) fmt::print("submitted job array {}\n", job);
+    }
+    if (!wait_) {
+      fmt::print("follow it with: distill sweep status {}\n", dir);
+      return kExitOk;
+    }
+    // Wait until every planned task has ended; Ctrl-C stops waiting (the jobs go on).
+    SignalScope signals({SIGINT, SIGTERM}, onSweepSignal);
+    const int stops_before = g_sweep_stops.load();
+    std::map<std::string, std::string> shown;
+    for (;;) {
+      const auto now = viewTasks(dir, manifest, nullptr);
+      bool all_final = true;
+      for (const auto& view : now) {
+        if (view.task->index < 0) continue;
+        if (shown[view.task->hash] != view.state) {
+          shown[view.task->hash] = view.state;
+          fmt::print("  run {:>3} {:<14} {}\n", view.task->index, view.state, axisText(view.task->axis_values));
+          std::fflush(stdout);
+        }
+        all_final = all_final && isFinalState(view.state);
+      }
+      if (all_final) break;
+      if (g_sweep_stops.load() != stops_before) {
+        fmt::print(stderr, "stopped waiting; the jobs go on: distill sweep status {}\n", dir);
+        return kExitStopped;
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  } else {
+    // Local: the teacher's task first when it is to run; its dependants wait for it.
+    const ExperimentConfig& base = plan.base;
+    int threads = threads_;
+    if (threads == 0 && base.threads == 0)
+      threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs_);
+    std::vector<LocalJob> jobs;
+    for (const auto* task : todo) {
+      LocalJob job;
+      job.id = task->hash;
+      job.argv = {selfPath(), "sweep", "task", dir, task->hash};
+      if (threads > 0) job.argv.insert(job.argv.end(), {"--threads", std::to_string(threads)});
+      job.log_path = taskLogPath(dir, task->hash);
+      job.first = task == teacher;
+      job.needs_first = teacher_in_todo && task->uses_shared_teacher;
+      jobs.push_back(std::move(job));
+    }
+    if (teacher && !teacher_in_todo && teacher_view && teacher_view->state != "completed" && !todo.empty())
+      throw ConfigError({{"teacher", "the sweep's teacher (run 0, task " + teacher->hash + ") is " + teacher_view->state +
+                                         "; run again once it has completed"}});
+    SignalScope signals({SIGINT, SIGTERM}, onSweepSignal);
+    const int total = static_cast<int>(jobs.size());
+    int done = 0;
+    std::map<std::string, const ManifestTask*> by_hash;
+    for (const auto* task : todo) by_hash[task->hash] = task;
+    runLocal(jobs, jobs_, g_sweep_stops, [&](const LocalEvent& event) {
+      const ManifestTask& task = *by_hash.at(event.job->id);
+      switch (event.kind) {
+        case LocalEvent::Kind::Started:
+          fmt::print("started   run {:>3}  {}  ({})\n", task.index, axisText(task.axis_values), taskLogPath(dir, task.hash));
+          break;
+        case LocalEvent::Kind::Skipped:
+          ++done;
+          fmt::print("skipped   run {:>3}  {}{}\n", task.index, axisText(task.axis_values),
+                     g_sweep_stops.load() > 0 ? " (stopped)" : " (the teacher's run did not complete)");
+          break;
+        case LocalEvent::Kind::Finished: {
+          ++done;
+          const TaskRun result = readTaskRun(taskDatabase(dir, task.hash));
+          const bool stopped = event.exit_code == kExitStopped || event.exit_code == 128 + SIGTERM;
+          const std::string state = !result.status.empty() ? result.status : stopped ? "stopped" : "failed";
+          fmt::print("[{}/{}] run {:>3}  {:<10} {}  {:.0f} s  {}\n", done, total, task.index, state,
+                     axisText(task.axis_values), event.seconds, terminalText(resultText(result)));
+          if (event.exit_code != 0 && !stopped) {
+            const std::string tail = fileTail(taskLogPath(dir, task.hash), 3);
+            std::istringstream lines(tail);
+            for (std::string line; std::getline(lines, line);) fmt::print("          | {}\n", terminalText(line));
+          }
+          break;
+        }
+      }
+      std::fflush(stdout);
+    });
+  }
+
+  // The sweep as it now stands.
+  const auto final_views = viewTasks(dir, manifest, nullptr);
+  std::map<std::string, int> counts;
+  for (const auto& view : final_views) {
+    if (view.task->index < 0) continue;
+    ++counts[view.state];
+    if (ManifestTask* task = manifest.find(view.task->hash)) task->state = view.state;
+  }
+  writeManifest(dir, manifest);
+  std::string summary;
+  for (const auto& [state, count] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(count) + " " + state;
+  fmt::print("sweep {}: {}\n", manifest.id, summary);
+  if (import_after_) printImport(importRuns(databasePath(db), taskDatabases(dir, manifest)), false);
+  else fmt::print("import the runs with: distill sweep import {}\n", dir);
+  if (g_sweep_stops.load() > 0) return kExitStopped;
+  const bool all_completed = counts.size() == 1 && counts.count("completed");
+  return all_completed ? kExitOk : kExitRunFailed;
+}
+
+// ---- status, cancel, import ----------------------------------------------------------------
+
+int SweepCommands::status() {
+  const std::string dir = absolute(dir_);
+  const SweepManifest manifest = requireManifest(dir);
+  std::string slurm_source;
+  const auto views = viewTasks(dir, manifest, &slurm_source);
+  if (json_) {
+    nlohmann::json tasks = nlohmann::json::array();
+    for (const auto& view : views) {
+      nlohmann::json axes = nlohmann::json::object();
+      for (const auto& [key, value] : view.task->axis_values) axes[key] = value;
+      nlohmann::json item = {{"index", view.task->index}, {"hash", view.task->hash}, {"name", view.task->name},
+                             {"axes", axes}, {"state", view.state}, {"run_status", view.run.status},
+                             {"run_id", view.run.run_id}, {"slurm_job", view.task->slurm_job},
+                             {"slurm_state", view.slurm}, {"error", view.run.error},
+                             {"final", view.run.final_metrics}, {"database", taskDatabase(dir, view.task->hash)},
+                             {"log", taskLog(dir, *view.task)}};
+      if (view.run.last_alive > 0) item["last_alive"] = view.run.last_alive;
+      if (!isFinalState(view.state) || view.state == "completed") item["log_tail"] = nullptr;
+      else item["log_tail"] = fileTail(taskLog(dir, *view.task), 5);
+      tasks.push_back(item);
+    }
+    fmt::print("{}\n", jsonText({{"id", manifest.id}, {"name", manifest.name}, {"backend", manifest.backend},
+                                 {"teacher", manifest.teacher_note}, {"slurm_source", slurm_source}, {"tasks", tasks}},
+                                2));
+    return kExitOk;
+  }
+  fmt::print("sweep {} ({}), {}\n", manifest.id, manifest.backend, dir);
+  fmt::print("teacher: {}\n", manifest.teacher_note);
+  if (!slurm_source.empty()) fmt::print("slurm: {}\n", slurm_source);
+  std::map<std::string, int> counts;
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (const auto& view : views) {
+    ++counts[view.state];
+    std::string detail = resultText(view.run);
+    if (view.run.status == "running" && view.run.last_alive > 0)
+      detail = fmt::format("last point {:.0f} s ago", std::max(0.0, now - view.run.last_alive));
+    fmt::print("{:>5}  {:<14} {:<12} {}  {}\n", view.task->index < 0 ? std::string("-") : std::to_string(view.task->index),
+               view.state, view.task->slurm_job.empty() ? "" : view.task->slurm_job, axisText(view.task->axis_values),
+               terminalText(detail));
+    if (isFinalState(view.state) && view.state != "completed") {
+      std::istringstream lines(fileTail(taskLog(dir, *view.task), 3));
+      for (std::string line; std::getline(lines, line);) fmt::print("       | {}\n", terminalText(line));
+    }
+  }
+  std::string summary;
+  for (const auto& [state, count] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(count) + " " + state;
+  fmt::print("{}\n", summary);
+  return kExitOk;
+}
+
+int SweepCommands::cancel() {
+  const std::string dir = absolute(dir_);
+  const SweepManifest manifest = requireManifest(dir);
+  if (manifest.slurm_jobs.empty())
+    throw ConfigError(std::vector<ConfigIssue>{{"SWEEP", "a local sweep runs in the foreground of its `distill sweep run`: press Ctrl-C there"}});
+  std::map<std::string, std::string> states;
+  for (const auto& view : viewTasks(dir, manifest, nullptr)) states[view.task->hash] = view.state;
+  const auto jobs = SlurmClient().cancel(manifest, states);
+  if (jobs.empty())
+    fmt::print("nothing to cancel: every task has ended\n");
+  else
+    for (const auto& job : jobs) fmt::print("cancelled job array {}\n", job);
+  return kExitOk;
+}
+
+int SweepCommands::importSweep(const std::string& db) {
+  const std::string dir = absolute(dir_);
+  const SweepManifest manifest = requireManifest(dir);
+  const auto files = taskDatabases(dir, manifest);
+  if (files.empty()) {
+    fmt::print("no task of sweep {} has a database yet\n", manifest.id);
+    return kExitOk;
+  }
+  printImport(importRuns(databasePath(db), files), json_);
+  return kExitOk;
+}
+
+int SweepCommands::importFiles(const std::string& db) {
+  const ImportReport report = importRuns(databasePath(db), import_paths_);
+  printImport(report, json_);
+  return report.databases.empty() && !report.problems.empty() ? kExitBadInput : kExitOk;
+}
+
+// ---- task: the worker ----------------------------------------------------------------------
+
+int SweepCommands::task() {
+  const std::string dir = absolute(dir_);
+  const SweepManifest manifest = requireManifest(dir);
+  const ManifestTask* task = manifest.find(hash_);
+  if (!task) throw ConfigError({{"HASH", "sweep " + manifest.id + " has no task " + hash_}});
+  const std::string config_path = taskConfigPath(dir, task->hash);
+  std::ifstream in(config_path, std::ios::binary);
+  if (!in) throw ConfigError({{"HASH", "cannot read " + config_path}});
+  std::stringstream text;
+  text << in.rdbuf();
+  ExperimentConfig config = parseConfig(text.str(), config_path);
+  if (threads_ > 0 && config.threads == 0) config.threads = threads_;
+
+  if (task->uses_shared_teacher) {
+    // The teacher file of the sweep's teacher task, checked to be that run's own.
+    const std::string teacher_db = taskDatabase(dir, manifest.teacher_task);
+    const TaskRun teacher = readTaskRun(teacher_db);
+    if (teacher.status != "completed")
+      throw ConfigError({{"teacher.source", "the sweep's teacher (task " + manifest.teacher_task + ") has not completed (" +
+                                                (teacher.status.empty() ? std::string("not started") : teacher.status) + ")"}});
+    RunStore store(teacher_db, RunStore::Mode::ReadOnly);
+    const std::string file = store.checkpointFile(teacher.run_id, "teacher");
+    if (file.empty()) throw ConfigError({{"teacher.source", "the sweep's teacher run in " + teacher_db + " saved no teacher"}});
+    config.teacher.source = file;
+  }
+
+  const std::string db_path = taskDatabase(dir, task->hash);
+  std::optional<ResumeRun> resume;
+  {
+    RunStore store(db_path);
+    const auto runs = store.listRuns();
+    if (!runs.empty()) {
+      const ResumeCheck check = checkResume(store, runs.front().id);
+      switch (check.verdict) {
+        case ResumeCheck::Verdict::Completed:
+          fmt::print("{}: {}\n", task->name, check.why);
+          return kExitOk;
+        case ResumeCheck::Verdict::StillRunning:
+          throw ConfigError({{"HASH", task->name + ": " + check.why}});
+        case ResumeCheck::Verdict::Possible:
+        case ResumeCheck::Verdict::Undecidable:  // a requeued task on another node: its old process is gone
+          resume = ResumeRun{runs.front().id, true};
+          fmt::print("{}: {}\n", task->name, check.why);
+          break;
+        case ResumeCheck::Verdict::NoCheckpoint:
+        case ResumeCheck::Verdict::NotFound:
+          break;  // a new run
+      }
+    }
+  }
+
+  RunControl control;
+  ConsoleProgress progress(false);
+  // From here on a signal stops the run between steps (USR1: Slurm's warning before the time
+  // limit, when the batch script did not catch it); one before the run exists ends the task
+  // without creating it.
+  g_task_control = &control;
+  SignalScope signals({SIGINT, SIGTERM, SIGUSR1}, onTaskSignal);
+  std::unique_ptr<ExperimentRunner> runner =
+      resume ? std::make_unique<ExperimentRunner>(*resume, db_path, progress, control)
+             : std::make_unique<ExperimentRunner>(config, db_path, progress, control);
+  if (control.stopRequested()) {
+    g_task_control = nullptr;
+    fmt::print(stderr, "{}: stopped before its run began\n", task->name);
+    return kExitStopped;
+  }
+  const int64_t run_id = runner->createRun();
+  if (!resume) {
+    RunStore store(db_path);
+    for (const auto& tag : task->tags) store.addTag(run_id, tag);
+  }
+  fmt::print(stderr, "run {} \"{}\" -> {}\n", run_id, runner->config().name, db_path);
+  const RunResult result = runner->run();
+  g_task_control = nullptr;
+  progress.finish();
+  fmt::print("run {} {}: {}\n", run_id, statusName(runStatusOf(result.outcome)),
+             headlineSummary(taskDisplay(runner->config().task), result.final));
+  if (result.outcome == RunOutcome::Failed) {
+    fmt::print(stderr, "error: run {} failed: {}\n", run_id, result.error);
+    return kExitRunFailed;
+  }
+  return result.outcome == RunOutcome::Stopped ? kExitStopped : kExitOk;
+}
+
+}  // namespace distill::cli
