@@ -27,6 +27,7 @@ packages=(
   fortunes                # the language-model task's default corpus (/usr/share/games/fortunes)
   python3-torch           # tests: TorchScript from Python; benchmarks: the plain PyTorch reference loop
   poppler-utils           # tests: pdfinfo checks exported PDF figures
+  slurm-wlm munge         # tests: sweeps through a one-node Slurm cluster on loopback (tests/slurm)
 )
 # tests: the GPT-2 tokenizer is compared with the npm package gpt-3-encoder under node (the
 # test installs the package with npm). Debian's nodejs and npm, unless a node with its npm is
