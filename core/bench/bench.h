@@ -13,8 +13,9 @@
 // Language-model workloads (issue 21, core/bench/lm_bench.h), the shapes of
 // ../shared/bench/reference_lm_kd.py: byte tokens of Debian's fortunes, GPT teacher 4 layers x
 // 256 (4 heads, dropout 0.1), student 2 x 128, context 128, batch 32, AdamW, KD at T = 2:
-//   lm         tokens/s of teacher training, KD without a teacher cache and with each cache the
-//              trainer offers, and generation of new_tokens tokens with and without the KV cache
+//   lm         tokens/s of teacher training, KD without a teacher cache, with the logit cache
+//              and with the top-k file, and generation of new_tokens tokens with and without the
+//              KV cache
 //   lm_memory  one KD step at a 50,000-token vocabulary (batch 8, context 256): peak memory
 // Both run with one torch thread unless `threads` is set (the lm presets' choice, and the
 // reference is compared at one thread).
@@ -81,7 +82,7 @@ struct BenchWorkload {
   std::string teacher;  // model summaries
   std::string student;
   // Computing the teacher's outputs on the training set (chunked) for kd_cached, and the
-  // top-k file for kd_topk_cache (lm, when the trainer offers it).
+  // top-k file for kd_topk_cache (lm).
   double cache_build_s = 0.0;
   double topk_cache_build_s = 0.0;
   std::vector<BenchPhase> phases;

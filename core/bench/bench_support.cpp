@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "core/config/config_keys.h"
 #include "core/metrics/metric_keys.h"
 #include "core/models/linear.h"
 
@@ -117,16 +116,10 @@ int64_t PhaseTimer::measuredUnits() const {
   return last_step_ > first_step_ ? (last_step_ - first_step_) * units_per_step_ : 0;
 }
 
-bool trainerHasTopkCache() { return findConfigKey("distill.teacher_cache") != nullptr; }
-
 std::vector<std::string> teacherCacheOverrides(const std::string& kind) {
-  if (trainerHasTopkCache()) {
-    std::vector<std::string> overrides{"distill.teacher_cache=" + kind};
-    if (kind == "topk") overrides.push_back("distill.teacher_cache_k=20");
-    return overrides;
-  }
-  if (kind == "topk") throw std::logic_error("this trainer has no top-k teacher cache");
-  return {std::string("distill.cache_teacher_logits=") + (kind == "off" ? "false" : "true")};
+  std::vector<std::string> overrides{"distill.teacher_cache=" + kind};
+  if (kind == "topk") overrides.push_back("distill.teacher_cache_k=20");
+  return overrides;
 }
 
 BenchPhase phaseResult(const std::string& name, double units_per_s, int64_t units, double seconds,

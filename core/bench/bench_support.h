@@ -73,10 +73,8 @@ class PhaseTimer : public TrainingObserver {
   std::string error_;
 };
 
-// The config overrides that pick the student phase's teacher cache, `kind` off | logits | topk:
-// distill.teacher_cache (topk with k = 20, what LLM APIs return). A trainer from before that key
-// has the flag distill.cache_teacher_logits (off or logits) and no topk (trainerHasTopkCache()).
-bool trainerHasTopkCache();
+// The config overrides that pick the student phase's teacher cache (distill.teacher_cache):
+// `kind` off | logits | topk (k = 20, what LLM APIs return).
 std::vector<std::string> teacherCacheOverrides(const std::string& kind);
 
 BenchPhase phaseResult(const std::string& name, double units_per_s, int64_t units, double seconds,

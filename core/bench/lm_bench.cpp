@@ -87,18 +87,12 @@ std::vector<GemmShape> gptStepGemms(const GptConfig& c, int64_t rows) {
   return {{rows, d, 3 * d}, {rows, d, d}, {rows, d, 4 * d}, {rows, 4 * d, d}, {rows, d, c.vocab}};
 }
 
-// The KD phases: without a teacher cache, with the logits in memory and, where the trainer
-// has it, with the top-k file.
+// The KD phases: without a teacher cache, with the logits in memory, with the top-k file.
 struct KdPhase {
   std::string name;
-  std::string cache;  // off | logits | topk
+  std::string cache;  // distill.teacher_cache: off | logits | topk
 };
-
-std::vector<KdPhase> kdPhases() {
-  std::vector<KdPhase> phases{{"kd_uncached", "off"}, {"kd_cached", "logits"}};
-  if (trainerHasTopkCache()) phases.push_back({"kd_topk_cache", "topk"});
-  return phases;
-}
+const std::vector<KdPhase> kKdPhases{{"kd_uncached", "off"}, {"kd_cached", "logits"}, {"kd_topk_cache", "topk"}};
 
 ExperimentConfig lmConfig(const std::vector<std::string>& overrides) {
   return parseConfigWithOverrides("", overrides, "distill bench");
@@ -243,7 +237,7 @@ BenchWorkload runLmWorkload(const BenchContext& context) {
   // KD from a fixed teacher in a checkpoint (its weights do not change the work).
   const std::string teacher_path = (std::filesystem::path(context.scratch) / "lm-teacher.pt").string();
   teacher->saveCheckpoint(teacher_path);
-  for (const KdPhase& kd : kdPhases()) {
+  for (const KdPhase& kd : kKdPhases) {
     std::vector<std::string> overrides = lmOverrides(options, kContext, kBatch, kTrainBlocks);
     for (const auto& line : teacherCacheOverrides(kd.cache)) overrides.push_back(line);
     const ExperimentConfig kd_config = lmConfig(overrides);

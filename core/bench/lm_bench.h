@@ -6,8 +6,9 @@
 // reference is run with --threads 1).
 //
 //   lm         through the real Trainer: teacher training; KD with the teacher run at every step
-//              (kd_uncached), with the in-memory logit cache (kd_cached) and, where the trainer
-//              offers distill.teacher_cache, with its top-k file (kd_topk_cache, k = 20); then
+//              (kd_uncached), with the in-memory logit cache (kd_cached) and with the top-k file
+//              (kd_topk_cache: distill.teacher_cache topk, k = 20; logits access, so the KD
+//              loss reads the cached top 20 with the rest of the mass spread evenly); then
 //              generation (core/tasks/lm/generate.h) of new_tokens tokens after a prompt of
 //              prompt_tokens, greedy, with and without the KV cache, by the teacher's shape
 //              with a context of prompt + new tokens. A matrix-multiply peak is measured under
