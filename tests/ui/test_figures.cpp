@@ -143,7 +143,7 @@ class TestFigures : public QObject {
     charts.lossChart()->fillContextMenu(menu);
     QStringList texts;
     for (QAction* action : menu.actions()) texts << action->text();
-    QCOMPARE(texts, (QStringList{"Export chart…", "Copy chart as image", "Reset zoom"}));
+    QCOMPARE(texts, (QStringList{"Export chart…", "Copy chart as image", "Reset zoom", "Logarithmic scale"}));
   }
 
   void exportsUseHumanLabelsAndUnits() {
