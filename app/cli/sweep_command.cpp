@@ -581,6 +581,7 @@ int SweepCommands::task() {
         case ResumeCheck::Verdict::Undecidable:  // a requeued task on another node: its old process is gone
           resume = ResumeRun{runs.front().id, true};
           fmt::print("{}: {}\n", task->name, check.why);
+          std::fflush(stdout);  // before the run's own lines on standard error, in a shared log
           break;
         case ResumeCheck::Verdict::NoCheckpoint:
         case ResumeCheck::Verdict::NotFound:

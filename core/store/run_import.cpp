@@ -1,6 +1,7 @@
 #include "core/store/run_import.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -368,7 +369,12 @@ ImportReport importRuns(const std::string& destination, const std::vector<std::s
   for (const auto& file : files) {
     if (fs::equivalent(file, destination, ec)) continue;
     try {
-      RunStore source(file, RunStore::Mode::ReadOnly);
+      // Read-only, so a worker writing it is never blocked. In a folder this process cannot
+      // write, the store's read-write open is the one that falls back to reading the file as
+      // immutable (read-only mode needs the WAL index beside the file).
+      const std::string folder = fs::path(file).parent_path().string();
+      const bool folder_writable = ::access(folder.c_str(), W_OK) == 0;
+      RunStore source(file, folder_writable ? RunStore::Mode::ReadOnly : RunStore::Mode::ReadWrite);
       if (source.schemaVersion() < 4) {
         report.problems.push_back(file + ": its runs have no UUIDs (schema " + std::to_string(source.schemaVersion()) +
                                   "); open it once with this workbench (distill list --db " + file + ") to upgrade it");
@@ -376,7 +382,10 @@ ImportReport importRuns(const std::string& destination, const std::vector<std::s
       }
       std::vector<RunRecord> runs = source.listRuns();  // newest first
       std::reverse(runs.begin(), runs.end());           // imported in the order they were made
-      Sql(raw, "ATTACH DATABASE ?1 AS src").bind(1, uri(file) + "?mode=ro").run();
+      // There, SQLite cannot make the WAL index either: with no -wal file there is no writer,
+      // and the file is attached as immutable.
+      const bool immutable = !folder_writable && !fs::exists(file + "-wal", ec);
+      Sql(raw, "ATTACH DATABASE ?1 AS src").bind(1, uri(file) + (immutable ? "?mode=ro&immutable=1" : "?mode=ro")).run();
       try {
         const bool src_texts = hasTable(raw, "src", "generated_texts");
         exec(raw, "BEGIN IMMEDIATE");

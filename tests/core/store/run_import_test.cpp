@@ -14,6 +14,7 @@
 #include "core/errors.h"
 #include "core/store/run_import.h"
 #include "core/store/run_store.h"
+#include "support/read_only_file.h"
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -220,6 +221,17 @@ TEST(RunImport, ReadsADatabaseBeingWrittenWithoutBlockingItsWriter) {
   EXPECT_EQ(main.metrics(id).size(), 15u);  // what was committed when it read
   EXPECT_EQ(importRuns(dir.file("main.db"), {source.path}).count(ImportedRun::Action::Updated), 2);
   EXPECT_EQ(main.metrics(id).size(), 30u);
+}
+
+TEST(RunImport, ReadsADatabaseInAFolderItCannotWrite) {
+  TempDir dir;
+  const Source source = writeSource(dir.path() / "task");  // closed: no -wal file left
+  ASSERT_FALSE(fs::exists(source.path + "-wal"));
+  testing::ReadOnlyFile locked((dir.path() / "task").string());
+  if (!locked.ok()) GTEST_SKIP() << "cannot make the folder read-only here";
+  const ImportReport report = importRuns(dir.file("main.db"), {source.path});
+  EXPECT_TRUE(report.problems.empty()) << report.problems.front();
+  EXPECT_EQ(report.count(ImportedRun::Action::Added), 2);
 }
 
 TEST(RunImport, NeverOverwritesTheDestinationsOwnRunsAndSkipsItself) {
