@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "core/losses/chunked_loss.h"
 #include "core/metrics/streaming.h"
 #include "core/models/eval_scope.h"
 #include "core/train/fused_sgd.h"
@@ -173,7 +174,7 @@ LossTerms StepRunner::step(const Batch& batch, const CachedTeacher& cached, doub
     }
     in.epoch = epoch;
     in.access = access_;
-    terms = loss_->compute(in);
+    terms = computeLoss(*loss_, in);  // in row chunks at a large vocabulary (core/losses/chunked_loss.h)
   }
   amp.reset();
   if (scaler_) {

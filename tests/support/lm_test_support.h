@@ -34,7 +34,10 @@ inline ExperimentConfig lmConfig(const std::string& corpus, std::vector<std::str
       "task=lm",          "lm.corpus=" + corpus, "lm.context=16",        "teacher.arch=gpt",     "teacher.layers=1",
       "teacher.heads=2",  "teacher.d_model=32",  "teacher.dropout=0",    "teacher.epochs=6",     "student.arch=gpt",
       "student.layers=1", "student.heads=2",     "student.d_model=32",   "train.epochs=8",       "train.batch_size=16",
-      "train.optimizer=adamw", "train.lr=0.01",  "train.log_every=5",    "distill.temperature=1", "seed=1"};
+      "train.optimizer=adamw", "train.lr=0.01",  "train.log_every=5",    "distill.temperature=1", "seed=1",
+      // One thread: tiny models run many small OpenMP regions, and with two threads on a busy
+      // 2-core machine each waits for a descheduled thread (a 0.6 s test took 76 s; BENCHMARKS.md).
+      "threads=1"};
   overrides.insert(overrides.end(), more.begin(), more.end());
   return parseConfigWithOverrides("", overrides, "lm test");
 }
