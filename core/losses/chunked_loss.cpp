@@ -18,9 +18,12 @@ class ChunkedTotal : public torch::autograd::Function<ChunkedTotal> {
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
-    const auto gradient = ctx->get_saved_variables()[0];
+    auto gradient = ctx->get_saved_variables()[0];
     const auto shape = ctx->saved_data["shape"].toIntVector();
-    return {(gradient * grad_outputs[0]).reshape(shape), torch::Tensor(), torch::Tensor()};
+    // In place: the buffer is needed by nothing else, and a product would be one more
+    // [rows x classes] tensor at the peak.
+    gradient.mul_(grad_outputs[0]);
+    return {gradient.reshape(shape), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -76,7 +79,7 @@ LossTerms computeLoss(const DistillationLoss& loss, const LossInputs& in, int64_
   if (loss.featureLayers() || !loss.parameters().empty() || in.student_logits.numel() < threshold ||
       classes <= 0 || !in.student_logits.requires_grad())
     return loss.compute(in);
-  const int64_t chunk_rows = std::max<int64_t>(1, (threshold / 4) / classes);
+  const int64_t chunk_rows = std::max<int64_t>(1, (threshold / 16) / classes);
   return computeInChunks(loss, in, chunk_rows);
 }
 

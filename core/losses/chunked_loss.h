@@ -23,7 +23,7 @@
 namespace distill {
 
 // Rows whose [rows x classes] student logits reach this many elements are computed in chunks
-// (64 Mi elements: 256 MiB of float32). Below it, computeLoss() is loss.compute().
+// (64 Mi elements: 256 MiB of float32), in chunks of 4 Mi. Below it, computeLoss() is loss.compute().
 inline constexpr int64_t kChunkedLossElements = int64_t{1} << 26;
 
 // loss.compute(inputs) with the same value and gradient, in chunks of `chunk_rows` rows
@@ -31,7 +31,7 @@ inline constexpr int64_t kChunkedLossElements = int64_t{1} << 26;
 // (LossTerms::parts) are not supported: a loss that has them is computed whole.
 LossTerms computeInChunks(const DistillationLoss& loss, const LossInputs& inputs, int64_t chunk_rows);
 
-// The loss as the step runner computes it: in chunks of about a quarter of `threshold` elements
+// The loss as the step runner computes it: in chunks of about a sixteenth of `threshold` elements
 // when the student's logits reach `threshold` and the loss has no features, else whole.
 LossTerms computeLoss(const DistillationLoss& loss, const LossInputs& inputs,
                       int64_t threshold = kChunkedLossElements);

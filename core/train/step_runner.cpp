@@ -176,6 +176,9 @@ LossTerms StepRunner::step(const Batch& batch, const CachedTeacher& cached, doub
     in.access = access_;
     terms = computeLoss(*loss_, in);  // in row chunks at a large vocabulary (core/losses/chunked_loss.h)
   }
+  // What the backward pass needs is in the graph; the logits need not stay alive beside it (at a
+  // 50,000-token vocabulary each is 400 MB of the step's peak).
+  in = LossInputs();
   amp.reset();
   if (scaler_) {
     scaler_->backwardAndStep(terms.total, *optimizer_, parameters_);

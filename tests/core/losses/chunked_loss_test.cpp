@@ -85,7 +85,7 @@ TEST(ChunkedLoss, OnlyLargeLogitsAreChunked) {
   const HintonKdLoss kd(2.0, 0.9);
   EXPECT_EQ(computeLoss(kd, in).total.item<double>(), kd.compute(in).total.item<double>());
   EXPECT_EQ(computeLoss(kd, in).total.grad_fn()->name(), kd.compute(in).total.grad_fn()->name());
-  // At a threshold of 512 elements the same 814-element logits go in chunks of 128 / 11 rows.
+  // At a threshold of 512 elements the same 814-element logits go in chunks of 32 / 11 rows.
   const auto chunked_terms = computeLoss(kd, in, /*threshold=*/512);
   EXPECT_NE(chunked_terms.total.grad_fn()->name().find("ChunkedTotal"), std::string::npos)
       << chunked_terms.total.grad_fn()->name();
