@@ -42,7 +42,11 @@ LossTerms computeInChunks(const DistillationLoss& loss, const LossInputs& in, in
   const auto targets = in.targets.reshape({-1});
   chunk_rows = std::max<int64_t>(1, chunk_rows);
 
-  auto gradient = torch::empty_like(student, torch::MemoryFormat::Contiguous);
+  // The gradient is written over the student's logits, chunk by chunk, once a chunk's loss is
+  // computed: its logits are read by nothing after that (a linear head's backward reads its
+  // input and weight, not its output; a node that saved them would make backward() refuse the
+  // modified tensor, loudly). One [rows x classes] tensor less at the peak.
+  auto gradient = student.is_contiguous() ? student.detach() : student.detach().contiguous();
   // Sums in float64; the total comes back in the dtype the loss computes in.
   auto scalar = torch::zeros({}, student.options().dtype(torch::kFloat64).requires_grad(false));
   torch::Tensor value = scalar.clone(), kd = scalar.clone(), ce = scalar.clone();
@@ -50,7 +54,7 @@ LossTerms computeInChunks(const DistillationLoss& loss, const LossInputs& in, in
   for (int64_t begin = 0; begin < total_rows; begin += chunk_rows) {
     const int64_t end = std::min(begin + chunk_rows, total_rows);
     LossInputs chunk = in;
-    chunk.student_logits = student.slice(0, begin, end).detach().requires_grad_(true);
+    chunk.student_logits = gradient.slice(0, begin, end).detach().requires_grad_(true);
     if (teacher.defined()) chunk.teacher_logits = teacher.slice(0, begin, end);
     if (topk_log_probs.defined()) {
       chunk.teacher_topk_log_probs = topk_log_probs.slice(0, begin, end);
@@ -61,7 +65,8 @@ LossTerms computeInChunks(const DistillationLoss& loss, const LossInputs& in, in
     // The batch's loss is the mean over its rows: each chunk weighs by its share of them.
     const double weight = static_cast<double>(end - begin) / static_cast<double>(total_rows);
     const auto weighted = terms.total * weight;
-    gradient.slice(0, begin, end).copy_(torch::autograd::grad({weighted}, {chunk.student_logits})[0]);
+    const auto chunk_gradient = torch::autograd::grad({weighted}, {chunk.student_logits})[0];
+    gradient.slice(0, begin, end).copy_(chunk_gradient);
     total_dtype = terms.total.scalar_type();
     value += weighted.detach().to(torch::kFloat64);
     if (terms.kd.defined()) kd += terms.kd.detach().to(torch::kFloat64) * weight;

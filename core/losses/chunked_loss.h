@@ -7,10 +7,10 @@
 // flattened to rows), so the loss of the whole batch is the sum over chunks of
 // (rows in the chunk / rows) x the chunk's loss. Each chunk's gradient with respect to its
 // student logits is taken at once (torch::autograd::grad) and kept in one [rows x classes]
-// buffer; the returned total carries that buffer into the student's backward pass. What stays
-// whole: the student's logits (and the teacher's, when given as logits) and the one gradient
-// buffer; at a 50,000-token vocabulary that is 3 tensors of [positions x classes] where the
-// unchunked loss keeps about 8 alive until its backward.
+// buffer, written over the student's logits; the returned total carries it into the student's
+// backward pass. What stays whole: that buffer (and the teacher's logits, when given as logits):
+// at a 50,000-token vocabulary 2 tensors of [positions x classes] where the unchunked loss kept
+// about 8 alive until its backward.
 //
 // Losses with features or learned parts (FitNet) are not chunked: their parameters would need
 // their own gradients. Thread contract: as DistillationLoss.
@@ -28,7 +28,9 @@ inline constexpr int64_t kChunkedLossElements = int64_t{1} << 26;
 
 // loss.compute(inputs) with the same value and gradient, in chunks of `chunk_rows` rows
 // (inputs' tensors flattened to rows; the teacher's logits or top k sliced alongside). Parts
-// (LossTerms::parts) are not supported: a loss that has them is computed whole.
+// (LossTerms::parts) are not supported: a loss that has them is computed whole. The student's
+// logits are overwritten by their gradient as the chunks go (one tensor less at the peak): read
+// nothing from them afterwards (the step runner does not).
 LossTerms computeInChunks(const DistillationLoss& loss, const LossInputs& inputs, int64_t chunk_rows);
 
 // The loss as the step runner computes it: in chunks of about a sixteenth of `threshold` elements

@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "core/losses/chunked_loss.h"
+#include "core/tasks/lm/gpt.h"
 #include "support/loss_test_support.h"
 
 namespace distill {
@@ -78,6 +79,35 @@ TEST(ChunkedLoss, TopKAccessAndACachedTopKAreChunkedAlongside) {
   expectSame(HintonKdLoss(2.0, 0.9), in, "cached top k");
 }
 
+TEST(ChunkedLoss, AGptStepHasTheSameGradientsInChunks) {
+  // Through a real model: the gradient buffer overwrites the logits, which the head's backward
+  // must not need.
+  GptConfig config;
+  config.vocab = 40, config.context = 8, config.layers = 1, config.heads = 2, config.d_model = 16, config.dropout = 0.0;
+  torch::manual_seed(2);
+  auto student = makeGpt(config), teacher = makeGpt(config);
+  const auto tokens = torch::randint(0, 40, {3, 8}, torch::kInt64);
+  const HintonKdLoss kd(2.0, 0.9);
+  auto gradients = [&](int64_t threshold) {
+    student->zero_grad();
+    LossInputs in;
+    in.student_logits = student->forward(tokens);
+    {
+      torch::NoGradGuard no_grad;
+      in.teacher_logits = teacher->forward(tokens);
+    }
+    in.targets = tokens;
+    computeLoss(kd, in, threshold).total.backward();
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : student->parameters()) grads.push_back(p.grad().clone());
+    return grads;
+  };
+  const auto whole_grads = gradients(kChunkedLossElements), chunked_grads = gradients(/*threshold=*/64);
+  ASSERT_EQ(whole_grads.size(), chunked_grads.size());
+  for (size_t i = 0; i < whole_grads.size(); ++i)
+    EXPECT_TRUE(torch::allclose(whole_grads[i], chunked_grads[i], 1e-4, 1e-6)) << "parameter " << i;
+}
+
 TEST(ChunkedLoss, OnlyLargeLogitsAreChunked) {
   // Small: computeLoss is compute() itself (bit for bit); large: the chunked node.
   auto in = sequenceInputs();
@@ -85,11 +115,13 @@ TEST(ChunkedLoss, OnlyLargeLogitsAreChunked) {
   const HintonKdLoss kd(2.0, 0.9);
   EXPECT_EQ(computeLoss(kd, in).total.item<double>(), kd.compute(in).total.item<double>());
   EXPECT_EQ(computeLoss(kd, in).total.grad_fn()->name(), kd.compute(in).total.grad_fn()->name());
-  // At a threshold of 512 elements the same 814-element logits go in chunks of 32 / 11 rows.
+  // At a threshold of 512 elements the same 814-element logits go in chunks of 32 / 11 rows
+  // (and, chunked, the logits are overwritten by their gradient: the value is taken first).
+  const double expected = kd.compute(in).total.item<double>();
   const auto chunked_terms = computeLoss(kd, in, /*threshold=*/512);
   EXPECT_NE(chunked_terms.total.grad_fn()->name().find("ChunkedTotal"), std::string::npos)
       << chunked_terms.total.grad_fn()->name();
-  EXPECT_NEAR(chunked_terms.total.item<double>(), kd.compute(in).total.item<double>(), 1e-12);
+  EXPECT_NEAR(chunked_terms.total.item<double>(), expected, 1e-12);
 }
 
 }  // namespace
