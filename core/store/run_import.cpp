@@ -14,75 +14,17 @@
 #include "core/config/config.h"
 #include "core/errors.h"
 #include "core/store/run_store.h"
+#include "core/store/sqlite_statement.h"
 
 namespace fs = std::filesystem;
 
 namespace distill {
 namespace {
 
-// A prepared statement on the import's own connection (RunStore's are private to it).
-class Sql {
- public:
-  Sql(sqlite3* db, const std::string& sql) : db_(db) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) fail();
-    statement_.reset(raw);
-  }
-  Sql& bind(int index, int64_t value) {
-    check(sqlite3_bind_int64(statement_.get(), index, value));
-    return *this;
-  }
-  Sql& bind(int index, double value) {
-    check(sqlite3_bind_double(statement_.get(), index, value));
-    return *this;
-  }
-  Sql& bind(int index, const std::string& value) {
-    check(sqlite3_bind_text(statement_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Sql& bindNull(int index) {
-    check(sqlite3_bind_null(statement_.get(), index));
-    return *this;
-  }
-  bool step() {
-    const int rc = sqlite3_step(statement_.get());
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) fail();
-    return false;
-  }
-  // Runs to the end; returns the rows it changed.
-  int64_t run() {
-    while (step()) {
-    }
-    const int64_t changed = sqlite3_changes64(db_);
-    sqlite3_reset(statement_.get());
-    sqlite3_clear_bindings(statement_.get());
-    return changed;
-  }
-  int64_t integer(int column) const { return sqlite3_column_int64(statement_.get(), column); }
-  double real(int column) const { return sqlite3_column_double(statement_.get(), column); }
-  bool isNull(int column) const { return sqlite3_column_type(statement_.get(), column) == SQLITE_NULL; }
-  std::string text(int column) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(statement_.get(), column));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(statement_.get(), column))) : std::string();
-  }
+using sqlite::Statement;
+using sqlite::Transaction;
 
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) fail();
-  }
-  [[noreturn]] void fail() {
-    const char* file = sqlite3_db_filename(db_, "main");
-    throw StoreError(std::string("SQLite: ") + sqlite3_errmsg(db_) + (file && *file ? std::string(" (") + file + ")" : ""));
-  }
-  struct Finalize {
-    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-  };
-  sqlite3* db_;
-  std::unique_ptr<sqlite3_stmt, Finalize> statement_;
-};
-
-void exec(sqlite3* db, const std::string& sql) { Sql(db, sql).run(); }
+void exec(sqlite3* db, const std::string& sql) { sqlite::execute(db, sql); }
 
 // A file name as an SQLite URI ('?', '#' and '%' would end or escape it).
 std::string uri(const std::string& path) {
@@ -104,7 +46,7 @@ std::string uri(const std::string& path) {
 std::string fingerprint(sqlite3* db, const std::string& schema, int64_t run_id, const std::string& status, bool texts) {
   std::string print = status + "|";
   auto add = [&](const std::string& sql) {
-    Sql query(db, sql);
+    Statement query(db, sql);
     query.bind(1, run_id);
     if (query.step())
       for (int c = 0; c < 4; ++c) print += query.text(c) + "|";
@@ -121,7 +63,7 @@ std::string fingerprint(sqlite3* db, const std::string& schema, int64_t run_id, 
 }
 
 bool hasTable(sqlite3* db, const std::string& schema, const std::string& table) {
-  Sql query(db, "SELECT 1 FROM " + schema + ".sqlite_schema WHERE type = 'table' AND name = ?1");
+  Statement query(db, "SELECT 1 FROM " + schema + ".sqlite_schema WHERE type = 'table' AND name = ?1");
   query.bind(1, table);
   return query.step();
 }
@@ -143,7 +85,7 @@ struct Importer {
     std::optional<int64_t> existing;
     std::string existing_files;
     {
-      Sql find(db, "SELECT id, files_dir FROM main.runs WHERE uuid = ?1");
+      Statement find(db, "SELECT id, files_dir FROM main.runs WHERE uuid = ?1");
       find.bind(1, run.uuid);
       if (find.step()) existing = find.integer(0), existing_files = find.text(1);
     }
@@ -159,7 +101,7 @@ struct Importer {
       const bool texts = src_texts && dest_texts;
       std::string destination_status;
       {
-        Sql status(db, "SELECT status FROM main.runs WHERE id = ?1");
+        Statement status(db, "SELECT status FROM main.runs WHERE id = ?1");
         status.bind(1, *existing);
         if (status.step()) destination_status = status.text(0);
       }
@@ -172,8 +114,8 @@ struct Importer {
       }
       result.action = ImportedRun::Action::Updated;
       for (const char* table : {"params", "environment", "metric_points", "metric_series", "checkpoints"})
-        Sql(db, std::string("DELETE FROM main.") + table + " WHERE run_id = ?1").bind(1, *existing).run();
-      if (dest_texts) Sql(db, "DELETE FROM main.generated_texts WHERE run_id = ?1").bind(1, *existing).run();
+        Statement(db, std::string("DELETE FROM main.") + table + " WHERE run_id = ?1").bind(1, *existing).run();
+      if (dest_texts) Statement(db, "DELETE FROM main.generated_texts WHERE run_id = ?1").bind(1, *existing).run();
     } else {
       result.action = ImportedRun::Action::Added;
     }
@@ -181,7 +123,7 @@ struct Importer {
     // The run's row: its folder and times as the source has them; the status, error and
     // duration as read through the source's store (a dead process's run reads as interrupted,
     // ending at its last sign of life).
-    Sql row(db, "SELECT name, created_at, finished_at, notes, starred, config_yaml, host, pid, files_dir FROM src.runs WHERE id = ?1");
+    Statement row(db, "SELECT name, created_at, finished_at, notes, starred, config_yaml, host, pid, files_dir FROM src.runs WHERE id = ?1");
     row.bind(1, run.id);
     if (!row.step()) throw StoreError("run " + std::to_string(run.id) + " vanished from " + source.path());
     const std::string files_dir =
@@ -190,7 +132,7 @@ struct Importer {
     std::string finished_at = row.isNull(2) ? std::string() : row.text(2);
     const bool ended_here = !running && finished_at.empty();  // interrupted: read as ended
     if (!existing) {
-      Sql insert(db,
+      Statement insert(db,
                  "INSERT INTO main.runs (name, status, created_at, finished_at, duration_s, error, notes, starred, "
                  "config_yaml, host, pid, uuid, files_dir) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
       insert.bind(1, row.text(0)).bind(2, result.status).bind(3, row.text(1));
@@ -201,7 +143,7 @@ struct Importer {
       insert.run();
       result.run_id = sqlite3_last_insert_rowid(db);
     } else {
-      Sql update(db,
+      Statement update(db,
                  "UPDATE main.runs SET status = ?1, finished_at = ?2, duration_s = ?3, error = ?4, config_yaml = ?5, "
                  "host = ?6, pid = ?7, files_dir = ?8 WHERE id = ?9");
       update.bind(1, result.status);
@@ -212,30 +154,30 @@ struct Importer {
       update.run();
     }
     if (ended_here)
-      Sql(db, "UPDATE main.runs SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', julianday(created_at) + coalesce(duration_s, 0) / 86400.0) WHERE id = ?1")
+      Statement(db, "UPDATE main.runs SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', julianday(created_at) + coalesce(duration_s, 0) / 86400.0) WHERE id = ?1")
           .bind(1, result.run_id)
           .run();
 
     const int64_t to = result.run_id, from = run.id;
-    Sql(db, "INSERT INTO main.params (run_id, key, value) SELECT ?1, key, value FROM src.params WHERE run_id = ?2")
+    Statement(db, "INSERT INTO main.params (run_id, key, value) SELECT ?1, key, value FROM src.params WHERE run_id = ?2")
         .bind(1, to).bind(2, from).run();
-    Sql(db, "INSERT INTO main.environment (run_id, key, value) SELECT ?1, key, value FROM src.environment WHERE run_id = ?2")
+    Statement(db, "INSERT INTO main.environment (run_id, key, value) SELECT ?1, key, value FROM src.environment WHERE run_id = ?2")
         .bind(1, to).bind(2, from).run();
-    Sql(db, "INSERT OR IGNORE INTO main.metric_keys (name) SELECT name FROM src.metric_keys WHERE id IN "
+    Statement(db, "INSERT OR IGNORE INTO main.metric_keys (name) SELECT name FROM src.metric_keys WHERE id IN "
             "(SELECT DISTINCT key_id FROM src.metric_points WHERE run_id = ?1)")
         .bind(1, from).run();
     // In the source's write order (rowid), which orders equal steps.
-    Sql(db, "INSERT INTO main.metric_points (run_id, key_id, step, epoch, wall_time, value) "
+    Statement(db, "INSERT INTO main.metric_points (run_id, key_id, step, epoch, wall_time, value) "
             "SELECT ?1, mk.id, p.step, p.epoch, p.wall_time, p.value FROM src.metric_points p "
             "JOIN src.metric_keys sk ON sk.id = p.key_id JOIN main.metric_keys mk ON mk.name = sk.name "
             "WHERE p.run_id = ?2 ORDER BY p.rowid")
         .bind(1, to).bind(2, from).run();
     // Checkpoints with absolute paths: the files stay in the source's folder.
-    Sql checkpoint(db, "INSERT INTO main.checkpoints (run_id, role, path, step, epoch, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    Statement checkpoint(db, "INSERT INTO main.checkpoints (run_id, role, path, step, epoch, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     for (const auto& c : source.checkpoints(from))
       checkpoint.bind(1, to).bind(2, c.role).bind(3, c.path).bind(4, c.step).bind(5, c.epoch).bind(6, c.created_at).run();
     if (src_texts && dest_texts)
-      Sql(db, "INSERT INTO main.generated_texts (run_id, step, epoch, wall_time, phase, purpose, role, decoding, "
+      Statement(db, "INSERT INTO main.generated_texts (run_id, step, epoch, wall_time, phase, purpose, role, decoding, "
               "prompt_index, prompt, completion, tokens_json) SELECT ?1, step, epoch, wall_time, phase, purpose, role, "
               "decoding, prompt_index, prompt, completion, tokens_json FROM src.generated_texts WHERE run_id = ?2 ORDER BY id")
           .bind(1, to).bind(2, from).run();
@@ -245,16 +187,16 @@ struct Importer {
   }
 
   int64_t addTags(int64_t to, int64_t from) {
-    int64_t added = Sql(db, "INSERT OR IGNORE INTO main.tags (run_id, tag) SELECT ?1, tag FROM src.tags WHERE run_id = ?2")
+    int64_t added = Statement(db, "INSERT OR IGNORE INTO main.tags (run_id, tag) SELECT ?1, tag FROM src.tags WHERE run_id = ?2")
                         .bind(1, to).bind(2, from).run();
-    Sql tag(db, "INSERT OR IGNORE INTO main.tags (run_id, tag) VALUES (?1, ?2)");
+    Statement tag(db, "INSERT OR IGNORE INTO main.tags (run_id, tag) VALUES (?1, ?2)");
     for (const auto& extra : extra_tags) added += tag.bind(1, to).bind(2, extra).run();
     return added;
   }
 
   // Lineage within one source: its teacher_run_id, mapped through the run's UUID.
   void sourceLineage() {
-    Sql pairs(db, "SELECT r.uuid, t.uuid FROM src.runs r JOIN src.runs t ON t.id = r.teacher_run_id");
+    Statement pairs(db, "SELECT r.uuid, t.uuid FROM src.runs r JOIN src.runs t ON t.id = r.teacher_run_id");
     std::vector<std::pair<std::string, std::string>> links;
     while (pairs.step()) links.emplace_back(pairs.text(0), pairs.text(1));
     for (const auto& [student, teacher] : links) setLineage(student, teacher);
@@ -262,10 +204,10 @@ struct Importer {
 
   void setLineage(const std::string& student_uuid, const std::string& teacher_uuid) {
     const auto student = imported.find(student_uuid);
-    Sql find(db, "SELECT id FROM main.runs WHERE uuid = ?1");
+    Statement find(db, "SELECT id FROM main.runs WHERE uuid = ?1");
     find.bind(1, teacher_uuid);
     if (student == imported.end() || !find.step()) return;
-    Sql(db, "UPDATE main.runs SET teacher_run_id = ?1 WHERE id = ?2 AND teacher_run_id IS NULL")
+    Statement(db, "UPDATE main.runs SET teacher_run_id = ?1 WHERE id = ?2 AND teacher_run_id IS NULL")
         .bind(1, find.integer(0)).bind(2, student->second).run();
   }
 
@@ -274,19 +216,19 @@ struct Importer {
   std::set<int64_t> fileLineage() {
     std::vector<std::pair<int64_t, std::string>> folders;  // imported runs' absolute folders
     {
-      Sql select(db, "SELECT id, files_dir FROM main.runs WHERE files_dir LIKE '/%'");
+      Statement select(db, "SELECT id, files_dir FROM main.runs WHERE files_dir LIKE '/%'");
       while (select.step()) folders.emplace_back(select.integer(0), select.text(1));
     }
     std::set<int64_t> linked;
     for (const auto& [uuid, id] : imported) {
-      Sql source(db, "SELECT value FROM main.params WHERE run_id = ?1 AND key = 'teacher.source'");
+      Statement source(db, "SELECT value FROM main.params WHERE run_id = ?1 AND key = 'teacher.source'");
       source.bind(1, id);
       if (!source.step()) continue;
       const std::string file = source.text(0);
       if (file.empty() || file == "train" || file.rfind("run:", 0) == 0 || !fs::path(file).is_absolute()) continue;
       for (const auto& [teacher_id, folder] : folders) {
         if (teacher_id == id || file.rfind(folder + "/", 0) != 0) continue;
-        if (Sql(db, "UPDATE main.runs SET teacher_run_id = ?1 WHERE id = ?2 AND teacher_run_id IS NULL")
+        if (Statement(db, "UPDATE main.runs SET teacher_run_id = ?1 WHERE id = ?2 AND teacher_run_id IS NULL")
                 .bind(1, teacher_id).bind(2, id).run() > 0)
           linked.insert(id);
       }
@@ -385,18 +327,13 @@ ImportReport importRuns(const std::string& destination, const std::vector<std::s
       // There, SQLite cannot make the WAL index either: with no -wal file there is no writer,
       // and the file is attached as immutable.
       const bool immutable = !folder_writable && !fs::exists(file + "-wal", ec);
-      Sql(raw, "ATTACH DATABASE ?1 AS src").bind(1, uri(file) + (immutable ? "?mode=ro&immutable=1" : "?mode=ro")).run();
+      Statement(raw, "ATTACH DATABASE ?1 AS src").bind(1, uri(file) + (immutable ? "?mode=ro&immutable=1" : "?mode=ro")).run();
       try {
         const bool src_texts = hasTable(raw, "src", "generated_texts");
-        exec(raw, "BEGIN IMMEDIATE");
-        try {
-          for (const auto& run : runs) report.runs.push_back(importer.importRun(source, run, src_texts, dest_texts));
-          importer.sourceLineage();
-          exec(raw, "COMMIT");
-        } catch (...) {
-          sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
-          throw;
-        }
+        Transaction transaction(raw);
+        for (const auto& run : runs) report.runs.push_back(importer.importRun(source, run, src_texts, dest_texts));
+        importer.sourceLineage();
+        transaction.commit();
       } catch (...) {
         sqlite3_exec(raw, "DETACH DATABASE src", nullptr, nullptr, nullptr);
         throw;
@@ -407,16 +344,11 @@ ImportReport importRuns(const std::string& destination, const std::vector<std::s
       report.problems.push_back(file + ": " + e.what());
     }
   }
-  exec(raw, "BEGIN IMMEDIATE");
-  try {
-    const std::set<int64_t> linked = importer.fileLineage();
-    for (auto& run : report.runs)  // its teacher arrived in this import: the run changed too
-      if (run.action == ImportedRun::Action::Unchanged && linked.count(run.run_id)) run.action = ImportedRun::Action::Updated;
-    exec(raw, "COMMIT");
-  } catch (...) {
-    sqlite3_exec(raw, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  Transaction transaction(raw);
+  const std::set<int64_t> linked = importer.fileLineage();
+  for (auto& run : report.runs)  // its teacher arrived in this import: the run changed too
+    if (run.action == ImportedRun::Action::Unchanged && linked.count(run.run_id)) run.action = ImportedRun::Action::Updated;
+  transaction.commit();
   return report;
 }
 

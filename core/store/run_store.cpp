@@ -18,6 +18,7 @@
 #include "core/errors.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_files.h"
+#include "core/store/sqlite_statement.h"
 #include "core/text/utf8.h"
 
 namespace distill {
@@ -177,117 +178,8 @@ double unixNow() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
-// SQLite's message for the last error on `db`, naming the file ("database or disk is full"
-// alone does not say which disk).
-std::string sqliteError(sqlite3* db) {
-  std::string message = std::string("SQLite: ") + sqlite3_errmsg(db);
-  const char* file = sqlite3_db_filename(db, "main");
-  if (file && *file) message += std::string(" (") + file + ")";
-  return message;
-}
-
-struct StatementDeleter {
-  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
-};
-
-// A prepared statement with positional binding (1-based) and typed column reads.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql) : db_(db) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
-      throw StoreError(sqliteError(db));
-    statement_.reset(raw);
-  }
-  Statement& bind(int index, int64_t value) {
-    check(sqlite3_bind_int64(statement_.get(), index, value));
-    return *this;
-  }
-  Statement& bind(int index, double value) {
-    check(sqlite3_bind_double(statement_.get(), index, value));
-    return *this;
-  }
-  Statement& bind(int index, const std::string& value) {
-    check(sqlite3_bind_text(statement_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  // The bytes of a vector, bound without a copy (they must outlive the step).
-  template <typename T>
-  Statement& bindBlob(int index, const std::vector<T>& values) {
-    check(sqlite3_bind_blob64(statement_.get(), index, values.data(), values.size() * sizeof(T), SQLITE_STATIC));
-    return *this;
-  }
-  // Copies a blob column into `out` when it holds exactly `count` values of T.
-  template <typename T>
-  bool blob(int column, size_t count, std::vector<T>& out) const {
-    const void* data = sqlite3_column_blob(statement_.get(), column);
-    const auto bytes = static_cast<size_t>(sqlite3_column_bytes(statement_.get(), column));
-    if (bytes != count * sizeof(T) || (count > 0 && !data)) return false;
-    out.resize(count);
-    if (count > 0) std::memcpy(out.data(), data, bytes);
-    return true;
-  }
-  Statement& bindNull(int index) {
-    check(sqlite3_bind_null(statement_.get(), index));
-    return *this;
-  }
-  // True while a row is available.
-  bool step() {
-    const int rc = sqlite3_step(statement_.get());
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw StoreError(sqliteError(db_));
-  }
-  void run() {
-    step();
-    reset();
-  }
-  void reset() {
-    sqlite3_reset(statement_.get());
-    sqlite3_clear_bindings(statement_.get());
-  }
-  sqlite3_stmt* raw() const { return statement_.get(); }
-  int64_t integer(int column) const { return sqlite3_column_int64(statement_.get(), column); }
-  double real(int column) const { return sqlite3_column_double(statement_.get(), column); }
-  bool isNull(int column) const { return sqlite3_column_type(statement_.get(), column) == SQLITE_NULL; }
-  std::string text(int column) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(statement_.get(), column));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(statement_.get(), column))) : std::string();
-  }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) throw StoreError(sqliteError(db_));
-  }
-  sqlite3* db_;
-  std::unique_ptr<sqlite3_stmt, StatementDeleter> statement_;
-};
-
-// Commits on commit(); rolls back when left by an exception.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) { execute("BEGIN IMMEDIATE"); }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    execute("COMMIT");
-    done_ = true;
-  }
-
- private:
-  void execute(const char* sql) {
-    char* error = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-      std::string message = error ? error : "unknown error";
-      sqlite3_free(error);
-      const char* file = sqlite3_db_filename(db_, "main");
-      throw StoreError("SQLite: " + message + (file && *file ? std::string(" (") + file + ")" : std::string()));
-    }
-  }
-  sqlite3* db_;
-  bool done_ = false;
-};
+using sqlite::Statement;
+using sqlite::Transaction;
 
 }  // namespace
 
@@ -589,7 +481,7 @@ std::string multiRowInsert(size_t rows) {
 sqlite3_stmt* preparePersistent(sqlite3* db, const std::string& sql) {
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK)
-    throw StoreError(sqliteError(db));
+    throw StoreError(sqlite::errorMessage(db));
   return raw;
 }
 }  // namespace
@@ -622,12 +514,12 @@ void RunStore::appendMetrics(int64_t run_id, const std::vector<MetricPoint>& poi
     const int rc = sqlite3_bind_int64(statement, first, run_id) | sqlite3_bind_int64(statement, first + 1, key_ids[index]) |
                    sqlite3_bind_int64(statement, first + 2, p.step) | sqlite3_bind_double(statement, first + 3, p.epoch) |
                    sqlite3_bind_double(statement, first + 4, p.wall_time) | sqlite3_bind_double(statement, first + 5, p.value);
-    if (rc != SQLITE_OK) throw StoreError(sqliteError(db_.get()));
+    if (rc != SQLITE_OK) throw StoreError(sqlite::errorMessage(db_.get()));
   };
   auto execute = [&](sqlite3_stmt* statement) {
     const int rc = sqlite3_step(statement);
     sqlite3_reset(statement);
-    if (rc != SQLITE_DONE) throw StoreError(sqliteError(db_.get()));
+    if (rc != SQLITE_DONE) throw StoreError(sqlite::errorMessage(db_.get()));
   };
   size_t i = 0;
   if (points.size() >= kRowsPerInsert && !insert_points_)
