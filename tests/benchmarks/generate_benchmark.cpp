@@ -16,6 +16,7 @@
 #include "core/runtime/allocator.h"
 #include "core/runtime/runtime.h"
 #include "core/tasks/lm/generate.h"
+#include "core/tasks/lm/gpt.h"
 #include "tests/benchmarks/bench_support.h"
 
 using namespace distill;

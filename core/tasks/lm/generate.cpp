@@ -58,10 +58,12 @@ torch::Tensor generateBatch(ModelImpl& model, int64_t context, const torch::Tens
                                       " tokens; the model's context is " + std::to_string(context)}});
   torch::NoGradGuard no_grad;
   EvalScope eval(model);
-  auto* gpt = options.use_cache ? dynamic_cast<GptImpl*>(&model) : nullptr;
+  auto* decoder = options.use_cache ? dynamic_cast<CausalLmImpl*>(&model) : nullptr;
   std::optional<KvCache> cache;
-  if (gpt) cache.emplace(gpt->newCache());
-  auto run = [&](const torch::Tensor& tokens) { return cache ? gpt->forwardCached(tokens, *cache) : model.forward(tokens); };
+  if (decoder) cache.emplace(decoder->newCache());
+  auto run = [&](const torch::Tensor& tokens) {
+    return cache ? decoder->forwardCached(tokens, *cache) : model.forward(tokens);
+  };
   auto lastLogits = [](const torch::Tensor& logits) {
     return logits.select(1, logits.size(1) - 1).to(torch::kCPU);  // [B, V]: the last position's
   };
@@ -82,12 +84,12 @@ torch::Tensor generateBatch(ModelImpl& model, int64_t context, const torch::Tens
   return torch::cat(generated, 1);
 }
 
-std::vector<int64_t> generate(GptImpl& model, const std::vector<int64_t>& prompt, const SamplingOptions& options) {
+std::vector<int64_t> generate(CausalLmImpl& model, const std::vector<int64_t>& prompt, const SamplingOptions& options) {
   validateSamplingOptions(options);
   const std::vector<int64_t> sequence = prompt.empty() ? std::vector<int64_t>{Tokenizer::kSeparator} : prompt;
-  const auto device = model.headWeight().device();
+  const auto device = model.device();
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
-  const auto tokens = generateBatch(model, model.config().context,
+  const auto tokens = generateBatch(model, model.contextLength(),
                                     torch::tensor(sequence, torch::kLong).to(device).unsqueeze(0), options, generator)
                           .to(torch::kCPU);
   return std::vector<int64_t>(tokens.data_ptr<int64_t>(), tokens.data_ptr<int64_t>() + tokens.numel());

@@ -1,4 +1,5 @@
-// Text generation with a GPT of the language-model task: the prompt is run once (the prefill),
+// Text generation with a decoder language model (CausalLmImpl: the task's GPT, GPT-2 or a Llama
+// loaded from Hugging Face): the prompt is run once (the prefill),
 // then one token at a time is sampled and fed back (the decode), each step through the model's
 // KV cache (core/tasks/lm/kv_cache.h), so a step costs one position's work. With use_cache off
 // every step re-runs the whole sequence: the baseline the cache is measured against, and a check
@@ -24,7 +25,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tasks/lm/gpt.h"
+#include "core/tasks/lm/causal_lm.h"
 
 namespace distill {
 
@@ -48,13 +49,13 @@ void validateSamplingOptions(const SamplingOptions& options);
 // model's device. Throws ConfigError for bad options and for a prompt longer than the context
 // (key prompt: "the prompt has 300 tokens; the model's context is 128"), ModelError for
 // token ids outside the vocabulary.
-std::vector<int64_t> generate(GptImpl& model, const std::vector<int64_t>& prompt, const SamplingOptions& options);
+std::vector<int64_t> generate(CausalLmImpl& model, const std::vector<int64_t>& prompt, const SamplingOptions& options);
 
 // The completions of a batch of prompts of one length: `prompts` int64 [B, P] on the model's
 // device, returns [B, N] with N = options.max_tokens, or fewer when the context fills (as
 // generate()). Rows are sampled independently from `generator` (a CPU generator; the draws are
-// made on the CPU, so a seed gives the same text on any device). A GptImpl decodes through its
-// KV cache; any other language model (a TorchScript one) re-runs the sequence at each step.
+// made on the CPU, so a seed gives the same text on any device). A CausalLmImpl decodes through
+// its KV cache; any other language model (a TorchScript one) re-runs the sequence at each step.
 // options.seed is not used: the caller's generator is. Throws as generate().
 torch::Tensor generateBatch(ModelImpl& model, int64_t context, const torch::Tensor& prompts,
                             const SamplingOptions& options, at::Generator& generator);

@@ -7,6 +7,7 @@
 
 #include "core/errors.h"
 #include "core/models/linear.h"
+#include "core/tasks/lm/attention.h"
 
 namespace distill {
 
@@ -31,6 +32,11 @@ void validate(const GptConfig& c) {
   requireAtLeastOne("d_model", c.d_model);
   if (c.d_model % c.heads != 0)
     throw ModelError("heads: " + std::to_string(c.heads) + " does not divide d_model " + std::to_string(c.d_model));
+  if (!(c.layer_norm_epsilon > 0.0)) {
+    std::ostringstream message;
+    message << "layer_norm_epsilon: " << c.layer_norm_epsilon << " must be above 0";
+    throw ModelError(message.str());
+  }
   if (!(c.dropout >= 0.0 && c.dropout < 1.0)) {
     std::ostringstream message;
     message << "dropout: " << c.dropout << " is not a probability in [0, 1)";
@@ -80,33 +86,29 @@ torch::Tensor CausalSelfAttentionImpl::forwardCached(const torch::Tensor& x, con
 torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                               const torch::Tensor& causal_mask) {
   const int64_t batch = q.size(0), time = q.size(2), channels = q.size(1) * q.size(3);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (B, h, T_q, T_k)
   // -inf added where a key lies after the query's position, then softmax: position t attends
   // to positions <= t only.
-  scores = scores + causal_mask;                                                         // (B, h, T_q, T_k)
-  const auto probabilities = attn_dropout_->forward(torch::softmax(scores, /*dim=*/-1));  // (B, h, T_q, T_k)
-  const auto mixed = torch::matmul(probabilities, v);                                     // (B, h, T_q, C/h)
+  const auto mixed = causalAttention(q, k, v, causal_mask, *attn_dropout_);               // (B, h, T_q, C/h)
   const auto merged = mixed.transpose(1, 2).contiguous().view({batch, time, channels});  // (B, T_q, C)
   return resid_dropout_->forward(project(c_proj_, merged));                              // (B, T_q, C)
 }
 
-MlpImpl::MlpImpl(int64_t d_model, double dropout) {
+MlpImpl::MlpImpl(int64_t d_model, double dropout, GeluKind gelu) : gelu_(gelu) {
   c_fc_ = register_module("c_fc", torch::nn::Linear(d_model, 4 * d_model));
   c_proj_ = register_module("c_proj", torch::nn::Linear(4 * d_model, d_model));
   dropout_ = register_module("dropout", FastDropout(dropout));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  const auto hidden = torch::gelu(project(c_fc_, x));  // (B, T, 4C); erf GELU, nn.GELU's default
+  const auto hidden = torch::gelu(project(c_fc_, x), gelu_ == GeluKind::Tanh ? "tanh" : "none");  // (B, T, 4C)
   return dropout_->forward(project(c_proj_, hidden));  // (B, T, C)
 }
 
-BlockImpl::BlockImpl(int64_t d_model, int64_t heads, double dropout) {
-  ln_1_ = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model})));
+BlockImpl::BlockImpl(int64_t d_model, int64_t heads, double dropout, GeluKind gelu, double layer_norm_epsilon) {
+  ln_1_ = register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model}).eps(layer_norm_epsilon)));
   attn_ = register_module("attn", CausalSelfAttention(d_model, heads, dropout));
-  ln_2_ = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model})));
-  mlp_ = register_module("mlp", Mlp(d_model, dropout));
+  ln_2_ = register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model}).eps(layer_norm_epsilon)));
+  mlp_ = register_module("mlp", Mlp(d_model, dropout, gelu));
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& causal_mask) {
@@ -127,11 +129,11 @@ GptImpl::GptImpl(const GptConfig& config) : config_(config) {
   wpe_ = register_module("wpe", torch::nn::Embedding(config_.context, d));
   drop_ = register_module("drop", FastDropout(config_.dropout));
   for (int64_t i = 0; i < config_.layers; ++i) {
-    blocks_.emplace_back(d, config_.heads, config_.dropout);
+    blocks_.emplace_back(d, config_.heads, config_.dropout, config_.gelu, config_.layer_norm_epsilon);
     h_->push_back(blocks_.back());
   }
   register_module("h", h_);
-  ln_f_ = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  ln_f_ = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(config_.layer_norm_epsilon)));
   // No head module: the head is wte's weight (tied), so it is one parameter, counted and
   // optimised once (a Linear sharing the tensor would be listed twice by parameters()).
   const float minus_infinity = -std::numeric_limits<float>::infinity();
@@ -157,32 +159,10 @@ GptImpl::GptImpl(const GptConfig& config) : config_(config) {
   }
 }
 
-void GptImpl::checkTokens(const torch::Tensor& tokens) const {
-  if (tokens.scalar_type() != torch::kLong)
-    throw ModelError(std::string("tokens must be int64 token ids, got ") + c10::toString(tokens.scalar_type()));
-  if (tokens.dim() != 2)
-    throw ModelError("tokens must be [batch, sequence], got " + std::to_string(tokens.dim()) + " dimensions");
-}
-
-namespace {
-
-void checkTokenIds(const torch::Tensor& tokens, int64_t vocab) {
-  if (tokens.size(1) < 1 || tokens.size(0) < 1) throw ModelError("tokens: the batch is empty");
-  // Checked here: the embedding's own error would be an index error deep in ATen.
-  const int64_t low = tokens.min().item<int64_t>(), high = tokens.max().item<int64_t>();
-  if (low < 0 || high >= vocab)
-    throw ModelError("tokens: id " + std::to_string(low < 0 ? low : high) + " is outside the vocabulary [0, " +
-                     std::to_string(vocab) + ")");
-}
-
-}  // namespace
-
 std::pair<torch::Tensor, torch::Tensor> GptImpl::run(const torch::Tensor& tokens, int64_t feature_block) {
-  checkTokens(tokens);
+  checkTokenShape(tokens);
   const int64_t time = tokens.size(1);
-  if (time > config_.context)
-    throw ModelError("the sequence has " + std::to_string(time) + " tokens; the model's context is " +
-                     std::to_string(config_.context));
+  checkSequenceLength(tokens, config_.context);
   checkTokenIds(tokens, config_.vocab);
 
   const auto positions = wpe_->weight.narrow(0, 0, time);                // (T, C)
@@ -200,18 +180,9 @@ std::pair<torch::Tensor, torch::Tensor> GptImpl::run(const torch::Tensor& tokens
 torch::Tensor GptImpl::forward(torch::Tensor tokens) { return run(tokens, /*feature_block=*/-1).first; }
 
 torch::Tensor GptImpl::forwardCached(const torch::Tensor& tokens, KvCache& cache) {
-  checkTokens(tokens);
-  if (cache.layers() != config_.layers)
-    throw ModelError("the KV cache has " + std::to_string(cache.layers()) + " layers; the model has " +
-                     std::to_string(config_.layers) + " (build it with newCache())");
+  checkTokenShape(tokens);
+  checkCachedCall(tokens, cache, config_.layers, config_.context);
   const int64_t start = cache.length(), time = tokens.size(1);
-  if (start + time > config_.context)
-    throw ModelError("positions " + std::to_string(start) + ".." + std::to_string(start + time - 1) +
-                     " reach beyond the model's context of " + std::to_string(config_.context) + " (positions 0.." +
-                     std::to_string(config_.context - 1) + ")");
-  if (start > 0 && tokens.size(0) != cache.batch())
-    throw ModelError("tokens: a batch of " + std::to_string(tokens.size(0)) + " sequences; the KV cache holds " +
-                     std::to_string(cache.batch()));
   checkTokenIds(tokens, config_.vocab);
   cache.trim(start);  // layers that a failed call left ahead of the others
 
@@ -237,6 +208,8 @@ std::string GptImpl::summary() const {
   out << "GPT " << c.layers << " layers x " << c.d_model << ", " << c.heads << " heads, context " << c.context
       << ", vocab " << c.vocab;
   if (c.dropout > 0) out << ", dropout " << c.dropout;
+  if (c.gelu == GeluKind::Tanh) out << ", gelu tanh";
+  if (c.layer_norm_epsilon != 1e-5) out << ", layer norm eps " << c.layer_norm_epsilon;
   out << "; " << parameterCount() << " parameters";
   return out.str();
 }

@@ -12,6 +12,10 @@
 // Shapes: B batch, T sequence length (T <= context), C = d_model, h heads, C / h per head,
 // V vocabulary.
 //
+// GPT-2 as Hugging Face's GPT2LMHeadModel computes it is this model with
+// activation = GeluTanh ("gelu_new") and GPT-2's layer_norm_epsilon (core/hf/hf_weights.h loads
+// such checkpoints); the defaults are nanoGPT's (exact GELU), which existing runs keep.
+//
 // Thread contract: a model is used by one thread at a time (the training thread).
 #pragma once
 
@@ -24,6 +28,7 @@
 
 #include "core/models/dropout.h"
 #include "core/models/model.h"
+#include "core/tasks/lm/causal_lm.h"
 #include "core/tasks/lm/kv_cache.h"
 
 namespace distill {
@@ -58,10 +63,14 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CausalSelfAttention);
 
-// The position-wise MLP: C -> 4C, exact GELU (erf, nn.GELU's default), 4C -> C.
+// The MLP's GELU: Erf is nn.GELU's default (nanoGPT); Tanh is the tanh approximation,
+// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), GPT-2's "gelu_new" (Hendrycks & Gimpel 2016).
+enum class GeluKind { Erf, Tanh };
+
+// The position-wise MLP: C -> 4C, GELU, 4C -> C.
 class MlpImpl : public torch::nn::Module {
  public:
-  MlpImpl(int64_t d_model, double dropout);
+  MlpImpl(int64_t d_model, double dropout, GeluKind gelu = GeluKind::Erf);
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, C) -> (B, T, C)
 
   const torch::nn::Linear& residualProjection() const { return c_proj_; }
@@ -70,13 +79,15 @@ class MlpImpl : public torch::nn::Module {
   torch::nn::Linear c_fc_{nullptr};    // weight (4C, C)
   torch::nn::Linear c_proj_{nullptr};  // weight (C, 4C)
   FastDropout dropout_{nullptr};
+  GeluKind gelu_;
 };
 TORCH_MODULE(Mlp);
 
 // One pre-LayerNorm block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).
 class BlockImpl : public torch::nn::Module {
  public:
-  BlockImpl(int64_t d_model, int64_t heads, double dropout);
+  BlockImpl(int64_t d_model, int64_t heads, double dropout, GeluKind gelu = GeluKind::Erf,
+            double layer_norm_epsilon = 1e-5);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& causal_mask);  // (B, T, C)
   // (B, T_new, C) with the attention's keys and values cached (see CausalSelfAttention).
   torch::Tensor forwardCached(const torch::Tensor& x, const torch::Tensor& causal_mask, KvCache& cache, int64_t layer);
@@ -95,10 +106,12 @@ TORCH_MODULE(Block);
 struct GptConfig {
   int64_t vocab = 256, context = 128, layers = 4, heads = 4, d_model = 256;
   double dropout = 0.1;  // on embeddings, attention probabilities and residual branches
+  GeluKind gelu = GeluKind::Erf;     // GPT-2: Tanh ("gelu_new")
+  double layer_norm_epsilon = 1e-5;  // every LayerNorm's eps (GPT-2's is 1e-5 too)
 };
 
 // The whole model: tokens int64 [B, T] -> logits float [B, T, V].
-class GptImpl : public ModelImpl {
+class GptImpl : public CausalLmImpl {
  public:
   // Throws ModelError naming the field when the config cannot build a model.
   explicit GptImpl(const GptConfig& config);
@@ -108,18 +121,16 @@ class GptImpl : public ModelImpl {
   torch::Tensor forward(torch::Tensor tokens) override;
   // Logits and the residual stream after block `index` (0-based, -1 = the last), (B, T, C).
   std::pair<torch::Tensor, torch::Tensor> forwardWithFeature(torch::Tensor tokens, int64_t index) override;
-  // Incremental decoding: tokens int64 [B, T_new] are the positions cache.length() ...
-  // cache.length() + T_new - 1 of sequences whose earlier positions' keys and values are in
-  // `cache` (empty for the prompt: the prefill); their keys and values are appended to it.
-  // Returns logits [B, T_new, V], equal to forward()'s at those positions (to rounding). Build
-  // the cache as newCache(); run in eval mode for decoding (dropout would differ per call).
-  // Throws ModelError for bad tokens, a batch other than the cache's, or positions beyond the
-  // context ("positions 126..129 reach beyond the model's context of 128 (positions 0..127)").
-  torch::Tensor forwardCached(const torch::Tensor& tokens, KvCache& cache);
+  // Incremental decoding (CausalLmImpl). Positions beyond the context are refused as
+  // "positions 126..129 reach beyond the model's context of 128 (positions 0..127)".
+  torch::Tensor forwardCached(const torch::Tensor& tokens, KvCache& cache) override;
   // An empty cache for this model: one layer per block, room for the whole context.
-  KvCache newCache() const { return KvCache(config_.layers, config_.context); }
+  KvCache newCache() const override { return KvCache(config_.layers, config_.context); }
+  int64_t vocabSize() const override { return config_.vocab; }
+  int64_t contextLength() const override { return config_.context; }
   int64_t hiddenCount() const override { return config_.layers; }
   // "GPT 4 layers x 256, 4 heads, context 128, vocab 256, dropout 0.1; 3257856 parameters"
+  // (", gelu tanh" and ", layer norm eps 1e-06" appear when they are not the defaults)
   std::string summary() const override;
   // One full-context sequence: the linear layers (QKV, projection, MLP, head) times T, plus
   // the attention products QK^T and AV over the whole T x T square (the mask does not skip
@@ -137,8 +148,6 @@ class GptImpl : public ModelImpl {
   // Checks tokens and runs the model; `feature_block` >= 0 also returns the residual stream
   // after that block.
   std::pair<torch::Tensor, torch::Tensor> run(const torch::Tensor& tokens, int64_t feature_block);
-  // Throws ModelError for tokens that are not int64 [B, T >= 1] with ids in [0, vocab).
-  void checkTokens(const torch::Tensor& tokens) const;
 
   GptConfig config_;
   torch::nn::Embedding wte_{nullptr};  // (V, C), also the head

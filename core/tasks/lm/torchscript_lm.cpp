@@ -69,7 +69,8 @@ class GptWriter {
       dropout("y");
       line("x = x + y");
       layerNorm("y", "x", b + "ln_2");
-      line(fmt::format("y = torch.gelu(torch.linear(y, {}, {}))", self_(b + "mlp.c_fc.weight"), self_(b + "mlp.c_fc.bias")));
+      line(fmt::format("y = torch.gelu(torch.linear(y, {}, {}), approximate='{}')", self_(b + "mlp.c_fc.weight"),
+                       self_(b + "mlp.c_fc.bias"), config_.gelu == GeluKind::Tanh ? "tanh" : "none"));
       line(fmt::format("y = torch.linear(y, {}, {})", self_(b + "mlp.c_proj.weight"), self_(b + "mlp.c_proj.bias")));
       dropout("y");
       line("x = x + y");

@@ -10,6 +10,7 @@
 
 #include "core/config/config.h"
 #include "core/errors.h"
+#include "core/tasks/lm/gpt.h"
 #include "core/tasks/lm/kv_cache.h"
 
 namespace distill {

@@ -1,0 +1,53 @@
+// What generation and the language-model task need from a decoder-only language model, whatever
+// its family: the workbench's GPT (gpt.h), GPT-2 and the Llama family loaded from Hugging Face
+// folders (gpt.h, llama.h, core/hf/hf_weights.h). Generation (generate.h) decodes through
+// forwardCached() and never names a concrete model.
+//
+// Shapes: B batch, T positions, V vocabulary.
+//
+// Thread contract: a model is used by one thread at a time (the thread that runs it).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+#include "core/models/model.h"
+#include "core/tasks/lm/kv_cache.h"
+
+namespace distill {
+
+class CausalLmImpl : public ModelImpl {
+ public:
+  // Incremental decoding: tokens int64 [B, T_new] are the positions cache.length() ...
+  // cache.length() + T_new - 1 of sequences whose earlier positions' keys and values are in
+  // `cache` (empty for the prompt: the prefill); their keys and values are appended to it.
+  // Returns logits [B, T_new, V], equal to forward()'s at those positions (to rounding). Build
+  // the cache with newCache(); decode in eval mode (dropout would differ per call). Throws
+  // ModelError for bad tokens, a batch other than the cache's, or positions beyond the context.
+  virtual torch::Tensor forwardCached(const torch::Tensor& tokens, KvCache& cache) = 0;
+  // An empty cache for this model: one layer per attention layer, room for the whole context.
+  virtual KvCache newCache() const = 0;
+  // V: token ids are in [0, V).
+  virtual int64_t vocabSize() const = 0;
+  // The most positions one sequence may hold (forward() and the cache refuse more).
+  virtual int64_t contextLength() const = 0;
+  // The device the weights are on (where tokens must be).
+  torch::Device device() const {
+    const auto weights = parameters();
+    return weights.empty() ? torch::Device(torch::kCPU) : weights.front().device();
+  }
+};
+
+// The checks every CausalLmImpl makes, with one set of messages. Each throws ModelError.
+// Tokens that are not int64 [batch, sequence]:
+void checkTokenShape(const torch::Tensor& tokens);
+// An empty batch, or an id outside [0, vocab) ("tokens: id 300 is outside the vocabulary [0, 256)"):
+void checkTokenIds(const torch::Tensor& tokens, int64_t vocab);
+// More than `context` positions in one forward() call:
+void checkSequenceLength(const torch::Tensor& tokens, int64_t context);
+// A forwardCached() call whose cache has another number of layers, whose positions reach beyond
+// the context, or whose batch differs from the cached one:
+void checkCachedCall(const torch::Tensor& tokens, const KvCache& cache, int64_t layers, int64_t context);
+
+}  // namespace distill
