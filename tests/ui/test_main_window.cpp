@@ -340,36 +340,13 @@ class TestMainWindow : public QObject {
   // per-token agreement and perplexity charts live, counts tokens/s, and logs its perplexities.
   // With DISTILL_SCREENSHOT_DIR set, the finished window is saved as screenshot-lm-run.png.
   void aLanguageModelRunIsDrawnLive() {
-    QFile corpus(dir_.filePath("tiny-corpus.txt"));
-    QVERIFY(corpus.open(QIODevice::WriteOnly));
-    const char* animals[] = {"cat", "dog", "owl", "fox"};
-    const char* places[] = {"mat", "log", "hill", "barn"};
-    for (int i = 0; i < 120; ++i)
-      corpus.write(QStringLiteral("the %1 sat on the %2.\n%\n").arg(animals[i % 4], places[(i / 4) % 4]).toUtf8());
-    corpus.close();
+    const QString corpus = distill::ui::test::writeTinyCorpus(QDir(dir_.path()));
+    QVERIFY(!corpus.isEmpty());
     MainWindow window(dir_.filePath("lm.db"));
     window.resize(1280, 720);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
-    ExperimentConfig config = window.form()->config();
-    config.task = "lm";
-    config.name = "tiny lm";
-    config.device = "cpu";
-    config.threads = 1;
-    config.lm.corpus = corpus.fileName().toStdString();
-    config.lm.context = 16;
-    config.teacher.model.arch = config.student.arch = "gpt";
-    config.teacher.model.layers = config.student.layers = 1;
-    config.teacher.model.heads = config.student.heads = 2;
-    config.teacher.model.d_model = config.student.d_model = 32;
-    config.teacher.model.dropout = config.student.dropout = 0.0;
-    config.teacher.epochs = 4;
-    config.train.epochs = 4;
-    config.train.batch_size = 16;
-    config.train.optimizer = "adamw";
-    config.train.lr = 0.01;
-    config.train.log_every = 5;
-    config.distill.temperature = 1.0;
+    const ExperimentConfig config = distill::ui::test::tinyLmConfig(window.form()->config(), corpus, 4);
     window.form()->setConfig(config);
     QVERIFY2(window.form()->config().task == "lm", "the form keeps the task");
 

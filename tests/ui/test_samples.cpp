@@ -32,6 +32,7 @@
 #include "ui/run_controller.h"
 #include "ui/run_mailbox.h"
 #include "ui/samples_view.h"
+#include "tests/ui/ui_test_support.h"
 
 using namespace distill;
 using namespace distill::ui;
@@ -391,36 +392,13 @@ class TestSamples : public QObject {
   // A tiny language model trained from the form: the page, open during the run, shows each
   // evaluation's texts as it arrives, and at the end the last one with the teacher's beside it.
   void aLanguageModelRunShowsItsSamplesLive() {
-    QFile corpus(dir_.filePath("tiny-corpus.txt"));
-    QVERIFY(corpus.open(QIODevice::WriteOnly));
-    const char* animals[] = {"cat", "dog", "owl", "fox"};
-    const char* places[] = {"mat", "log", "hill", "barn"};
-    for (int i = 0; i < 120; ++i)
-      corpus.write(QStringLiteral("the %1 sat on the %2.\n%\n").arg(animals[i % 4], places[(i / 4) % 4]).toUtf8());
-    corpus.close();
+    const QString corpus = distill::ui::test::writeTinyCorpus(QDir(dir_.path()));
+    QVERIFY(!corpus.isEmpty());
     MainWindow window(dir_.filePath("live.db"));
     window.resize(1280, 720);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
-    ExperimentConfig config = window.form()->config();
-    config.task = "lm";
-    config.name = "tiny lm";
-    config.device = "cpu";
-    config.threads = 1;
-    config.lm.corpus = corpus.fileName().toStdString();
-    config.lm.context = 16;
-    config.teacher.model.arch = config.student.arch = "gpt";
-    config.teacher.model.layers = config.student.layers = 1;
-    config.teacher.model.heads = config.student.heads = 2;
-    config.teacher.model.d_model = config.student.d_model = 32;
-    config.teacher.model.dropout = config.student.dropout = 0.0;
-    config.teacher.epochs = 3;
-    config.train.epochs = 3;
-    config.train.batch_size = 16;
-    config.train.optimizer = "adamw";
-    config.train.lr = 0.01;
-    config.train.log_every = 5;
-    config.distill.temperature = 1.0;
+    const ExperimentConfig config = distill::ui::test::tinyLmConfig(window.form()->config(), corpus, 3);
     window.form()->setConfig(config);
     SamplesView* samples = window.samplesView();
     window.pages()->setCurrentWidget(samples);

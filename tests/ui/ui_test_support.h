@@ -3,6 +3,8 @@
 #pragma once
 
 #include <QComboBox>
+#include <QDir>
+#include <QFile>
 #include <QDoubleSpinBox>
 #include <QLineEdit>
 #include <QSpinBox>
@@ -72,6 +74,43 @@ inline void fillTinyExperiment(ExperimentForm& form) {
   setSpin(form, "train.epochs", 1);
   setSpin(form, "train.batch_size", 64);
   setSpin(form, "train.log_every", 2);
+}
+
+// A corpus of 120 four-word fortunes ("the cat sat on the mat.", separated by % lines) in
+// `dir`/tiny-corpus.txt: a 1-layer GPT learns it in a few hundred steps. Returns its path.
+inline QString writeTinyCorpus(const QDir& dir) {
+  QFile corpus(dir.filePath("tiny-corpus.txt"));
+  if (!corpus.open(QIODevice::WriteOnly)) return {};
+  const char* animals[] = {"cat", "dog", "owl", "fox"};
+  const char* places[] = {"mat", "log", "hill", "barn"};
+  for (int i = 0; i < 120; ++i)
+    corpus.write(QStringLiteral("the %1 sat on the %2.\n%\n").arg(animals[i % 4], places[(i / 4) % 4]).toUtf8());
+  return corpus.fileName();
+}
+
+// `base` (the form's config) made a tiny language-model run on `corpus`: 1-layer GPTs of
+// width 32 over a context of 16 bytes, `epochs` for each phase, one thread: a few seconds.
+inline ExperimentConfig tinyLmConfig(ExperimentConfig base, const QString& corpus, int epochs) {
+  ExperimentConfig& c = base;
+  c.task = "lm";
+  c.name = "tiny lm";
+  c.device = "cpu";
+  c.threads = 1;
+  c.lm.corpus = corpus.toStdString();
+  c.lm.context = 16;
+  c.teacher.model.arch = c.student.arch = "gpt";
+  c.teacher.model.layers = c.student.layers = 1;
+  c.teacher.model.heads = c.student.heads = 2;
+  c.teacher.model.d_model = c.student.d_model = 32;
+  c.teacher.model.dropout = c.student.dropout = 0.0;
+  c.teacher.epochs = epochs;
+  c.train.epochs = epochs;
+  c.train.batch_size = 16;
+  c.train.optimizer = "adamw";
+  c.train.lr = 0.01;
+  c.train.log_every = 5;
+  c.distill.temperature = 1.0;
+  return c;
 }
 
 }  // namespace distill::ui::test
