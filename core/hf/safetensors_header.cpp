@@ -101,28 +101,29 @@ class HeaderReader {
 
     const json& shape = info["shape"];
     if (!shape.is_array()) fail(label + ": shape is " + shown(shape) + ", expected a list of non-negative integers");
-    // The byte size is computed with overflow checks; a dimension of 0 makes it 0 whatever
-    // follows, but every dimension must still be a valid integer.
-    uint64_t elements = 1;
+    // The product of the non-zero dimensions must fit in int64 even when a 0 makes the tensor
+    // empty: LibTorch computes strides from them ([0, 2^62, 2^62] would overflow its strides).
+    uint64_t product = 1;
+    bool empty = false;
     bool overflow = false;
+    constexpr auto kMaxElements = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
     for (size_t i = 0; i < shape.size(); ++i) {
       const uint64_t dim = unsignedInteger(shape[i], label + ": shape[" + std::to_string(i) + "]");
       entry.shape.push_back(static_cast<int64_t>(dim));
       if (dim == 0) {
-        elements = 0;
-        overflow = false;
-      } else if (elements != 0 && !overflow) {
-        if (elements > std::numeric_limits<uint64_t>::max() / dim) {
+        empty = true;
+      } else if (!overflow) {
+        if (product > kMaxElements / dim) {
           overflow = true;
         } else {
-          elements *= dim;
+          product *= dim;
         }
       }
     }
-    if (!overflow && elements > std::numeric_limits<uint64_t>::max() / item_size) overflow = true;
-    if (overflow || elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    const uint64_t elements = empty ? 0 : product;
+    if (overflow || elements > std::numeric_limits<uint64_t>::max() / item_size) {
       fail(label + ": shape " + shown(shape) + " of " + entry.dtype +
-           " is larger than any file (its byte size overflows 64 bits)");
+           " is larger than any file (its element count or byte size overflows 64 bits)");
     }
     const uint64_t expected_bytes = elements * item_size;
 
@@ -156,7 +157,10 @@ class HeaderReader {
 
 int64_t SafetensorsEntry::elements() const {
   int64_t count = 1;
-  for (int64_t dim : shape) count *= dim;  // cannot overflow: the parser checked the byte size
+  for (int64_t dim : shape) {
+    if (dim == 0) return 0;
+    count *= dim;  // cannot overflow: the parser checked the product of the non-zero dimensions
+  }
   return count;
 }
 

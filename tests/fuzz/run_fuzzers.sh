@@ -11,7 +11,7 @@ build_dir=${DISTILL_FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 jobs=${DISTILL_JOBS:-$(nproc)}
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(idx cifar config run_query tokenizer); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(idx cifar config run_query tokenizer safetensors); fi
 
 # clang-14 and its sanitizer/libFuzzer runtimes, from Debian's archive, only when missing.
 "$root/packaging/install-deps.sh" --no-gui

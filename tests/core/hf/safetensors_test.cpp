@@ -475,6 +475,16 @@ TEST(SafetensorsRefuses, AShapeThatDisagreesWithTheOffsets) {
             dir, R"({"w": {"dtype": "F32", "shape": [4611686018427387904, 8], "data_offsets": [0, 0]}})", 0));
       },
       {"bad.safetensors", "tensor \"w\"", "overflows"});
+  // Empty, yet LibTorch's strides would overflow: refused as well.
+  expectDataError(
+      [&] {
+        SafetensorsFile::open(handMadeFile(
+            dir, R"({"w": {"dtype": "F32", "shape": [0, 4611686018427387904, 8], "data_offsets": [0, 0]}})", 0));
+      },
+      {"bad.safetensors", "tensor \"w\"", "overflows"});
+  const auto wide = SafetensorsFile::open(handMadeFile(
+      dir, R"({"w": {"dtype": "F32", "shape": [1099511627776, 0], "data_offsets": [0, 0]}})", 0, "wide.safetensors"));
+  EXPECT_EQ(wide.tensor("w").sizes(), (std::vector<int64_t>{int64_t{1} << 40, 0}));
   expectDataError(
       [&] { SafetensorsFile::open(handMadeFile(dir, R"({"w": {"dtype": "F32", "data_offsets": [0, 8]}})", 8)); },
       {"bad.safetensors", "tensor \"w\" has no \"shape\""});
