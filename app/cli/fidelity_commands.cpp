@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 
 #include "app/cli/cli_common.h"
@@ -46,6 +48,43 @@ nlohmann::json topJson(const std::vector<ClassProbability>& top) {
   return out;
 }
 
+nlohmann::json bucketsJson(const std::vector<LmBucket>& buckets, bool frequency) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& b : buckets) {
+    nlohmann::json entry = {{"label", b.label},         {"lower", b.lower},
+                            {"upper", b.upper},         {"count", b.count},
+                            {"agreement", b.agreement}, {"kl", b.kl},
+                            {"teacher_acc", b.teacher_acc}, {"student_acc", b.student_acc}};
+    if (frequency) entry["token_types"] = b.token_types;
+    out.push_back(entry);
+  }
+  return out;
+}
+
+nlohmann::json tokensJson(const std::vector<TokenProbability>& top) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& t : top) out.push_back({{"token", t.token}, {"text", t.text}, {"probability", t.probability}});
+  return out;
+}
+
+// "e 0.41, ␣ 0.22, a 0.10": a top-k list on one line.
+std::string tokensText(const std::vector<TokenProbability>& top) {
+  std::string text;
+  for (const auto& t : top) text += (text.empty() ? "" : ", ") + fmt::format("{} {:.2f}", terminalText(t.text), t.probability);
+  return text;
+}
+
+void printBuckets(const std::string& heading, const std::string& first_column, const std::vector<LmBucket>& buckets,
+                  bool types) {
+  fmt::print("\n{}\n{:<15} {:>8} {:>10} {:>8} {:>8} {:>8}{}\n", heading, first_column, "tokens", "agreement", "KL",
+             "teacher", "student", types ? "   token types" : "");
+  for (const auto& b : buckets) {
+    if (b.count == 0) continue;
+    fmt::print("{:<15} {:>8} {:>10.4f} {:>8.4f} {:>8.4f} {:>8.4f}{}\n", b.label, b.count, b.agreement, b.kl,
+               b.teacher_acc, b.student_acc, types ? fmt::format(" {:>13}", b.token_types) : "");
+  }
+}
+
 std::atomic<bool> g_mirror_stop{false};
 extern "C" void onMirrorInterrupt(int) {
   if (g_mirror_stop.load()) std::_Exit(kExitStopped);
@@ -56,11 +95,18 @@ extern "C" void onMirrorInterrupt(int) {
 
 FidelityCommands::FidelityCommands(CLI::App& app, std::string& db) {
   fidelity_ = app.add_subcommand("fidelity", "where a run's student differs from its teacher: agreement matrix, "
-                                             "per-class fidelity, calibration, top disagreements");
+                                             "per-class fidelity, calibration, top disagreements; for a language "
+                                             "model, per token by position, confidence and frequency");
   fidelity_->add_option("run", fidelity_run_, "run id")->required()->type_name("RUN");
   fidelity_->add_flag("--json", fidelity_json_, "JSON output for scripts (every disagreement, full distributions)");
-  fidelity_->add_option("--top", fidelity_top_, "disagreements to list, the teacher's most confident first (default 10)")
+  fidelity_->add_option("--top", fidelity_top_,
+                        "disagreements to list, the teacher's most confident first (language models: largest KL "
+                        "first; default 10)")
       ->check(CLI::NonNegativeNumber);
+  fidelity_->add_option("--blocks", fidelity_blocks_,
+                        "language models: analyse at most N validation blocks, picked evenly (default " +
+                            std::to_string(FidelityOptions{}.max_blocks) + "; 0: all)")
+      ->type_name("N");
   fidelity_->add_option("--db", db, "run database")->type_name("FILE");
 
   mirror_ = app.add_subcommand("mirror", "the mirror test: does model B mirror model A (was one distilled from the "
@@ -91,7 +137,11 @@ int FidelityCommands::execute(const std::string& db) { return fidelity_->parsed(
 
 int FidelityCommands::fidelity(const std::string& db) {
   const int64_t id = parseRunId(fidelity_run_);
-  const RunFidelity result = analyzeRun(existingDatabasePath(db), id);
+  FidelityOptions options;
+  options.max_blocks = fidelity_blocks_;
+  options.disagreements = std::max<int64_t>(options.disagreements, fidelity_top_);
+  const RunFidelity result = analyzeRun(existingDatabasePath(db), id, options);
+  if (result.task == "lm") return lmFidelity(result);
   const FidelityAnalysis& a = result.analysis;
   const auto& names = a.class_names;
 
@@ -179,6 +229,93 @@ int FidelityCommands::fidelity(const std::string& db) {
     fmt::print("{:>6}  {:<12}  {:<44}  {}\n", d.index, shortName(names.at(static_cast<size_t>(d.target)), 12),
                topText(d.teacher_top, names), topText(d.student_top, names));
   }
+  return kExitOk;
+}
+
+int FidelityCommands::lmFidelity(const RunFidelity& result) const {
+  const LmFidelityAnalysis& a = result.lm;
+  if (fidelity_json_) {
+    nlohmann::json disagreements = nlohmann::json::array();
+    for (const auto& d : a.disagreements)
+      disagreements.push_back({{"block", d.block},
+                               {"position", d.position},
+                               {"kl", d.kl},
+                               {"teacher_confidence", d.teacher_confidence},
+                               {"target", d.target},
+                               {"before", d.before},
+                               {"token", d.token},
+                               {"after", d.after},
+                               {"teacher_top5", tokensJson(d.teacher_top)},
+                               {"student_top5", tokensJson(d.student_top)}});
+    const nlohmann::json out = {
+        {"run_id", result.run_id},
+        {"name", result.run_name},
+        {"status", result.status},
+        {"task", result.task},
+        {"corpus", result.dataset},
+        {"student_epoch", result.student_epoch},
+        {"tokenizer", a.tokenizer},
+        {"vocab", a.vocab},
+        {"context", a.context},
+        {"blocks", a.blocks},
+        {"blocks_available", a.blocks_available},
+        {"tokens", a.tokens},
+        {"train_tokens", a.train_tokens},
+        {"teacher_acc", a.teacher_acc},
+        {"student_acc", a.student_acc},
+        {"teacher_ce", a.teacher_ce},
+        {"student_ce", a.student_ce},
+        {"teacher_ppl", std::exp(a.teacher_ce)},
+        {"student_ppl", std::exp(a.student_ce)},
+        {"agreement", a.agreement},
+        {"kl", a.kl},
+        {"top5_overlap", a.top5_overlap},
+        {"teacher_calibration", calibrationJson(a.teacher_calibration)},
+        {"student_calibration", calibrationJson(a.student_calibration)},
+        {"by_position", bucketsJson(a.by_position, false)},
+        {"by_confidence", bucketsJson(a.by_confidence, false)},
+        {"by_frequency", bucketsJson(a.by_frequency, true)},
+        {"disagreement_count", a.disagreement_count},
+        {"disagreements", disagreements},
+        {"seconds", a.seconds},
+    };
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));  // invalid UTF-8 as U+FFFD
+    return kExitOk;
+  }
+
+  fmt::print("run {} \"{}\" ({}), student at epoch {:g}: {} validation tokens ({} of {} blocks of {} {} tokens) of {}\n",
+             result.run_id, terminalText(result.run_name), result.status, result.student_epoch, a.tokens, a.blocks,
+             a.blocks_available, a.context, a.tokenizer, terminalText(result.dataset));
+  fmt::print("per token: teacher acc {:.4f}  student acc {:.4f}  agreement {:.4f}  top-5 overlap {:.4f}  KL {:.4f}\n",
+             a.teacher_acc, a.student_acc, a.agreement, a.top5_overlap, a.kl);
+  fmt::print("perplexity: teacher {:.4f}, student {:.4f}\n", std::exp(a.teacher_ce), std::exp(a.student_ce));
+  fmt::print("expected calibration error per token ({} equal-width bins): teacher {:.4f}, student {:.4f}\n",
+             kLmCalibrationBins, a.teacher_calibration.ece, a.student_calibration.ece);
+  printBuckets("by position in the context (tokens, agreement, KL, teacher and student accuracy)", "positions",
+               a.by_position, false);
+  printBuckets("by the teacher's confidence (its top-1 probability)", "confidence", a.by_confidence, false);
+  printBuckets(fmt::format("by the true next token's share of the {} training tokens", a.train_tokens), "frequency",
+               a.by_frequency, true);
+
+  fmt::print("\nreliability (confidence bin: tokens, mean confidence, accuracy)\n{:<11} {:>26} {:>26}\n", "bin",
+             "teacher", "student");
+  for (size_t b = 0; b < a.teacher_calibration.bins.size(); ++b) {
+    const auto& tb = a.teacher_calibration.bins[b];
+    const auto& sb = a.student_calibration.bins[b];
+    if (tb.count == 0 && sb.count == 0) continue;
+    fmt::print("{:.2f}-{:.2f}  {:>8} {:>8.3f} {:>8.3f} {:>8} {:>8.3f} {:>8.3f}\n", tb.lower, tb.upper, tb.count,
+               tb.mean_confidence, tb.accuracy, sb.count, sb.mean_confidence, sb.accuracy);
+  }
+
+  const size_t shown = std::min<size_t>(static_cast<size_t>(fidelity_top_), a.disagreements.size());
+  fmt::print("\n{} disagreeing tokens; the {} of largest KL ([the true next token]):\n", a.disagreement_count, shown);
+  for (size_t i = 0; i < shown; ++i) {
+    const auto& d = a.disagreements[i];
+    fmt::print("\nblock {}, position {}: KL {:.3f}, teacher {:.0f}% sure\n  {}[{}]{}\n  teacher: {}\n  student: {}\n",
+               d.block, d.position, d.kl, 100 * d.teacher_confidence, terminalText(d.before), terminalText(d.token),
+               terminalText(d.after), tokensText(d.teacher_top), tokensText(d.student_top));
+  }
+  fmt::print("\n({:.1f} s)\n", a.seconds);
   return kExitOk;
 }
 

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/fidelity/run_fidelity.h"
+
 namespace distill::cli {
 
 class FidelityCommands {
@@ -21,6 +23,7 @@ class FidelityCommands {
 
  private:
   int fidelity(const std::string& db);
+  int lmFidelity(const RunFidelity& result) const;  // a language-model run's report
   int mirror(const std::string& db);
 
   CLI::App* fidelity_ = nullptr;
@@ -28,6 +31,7 @@ class FidelityCommands {
   std::string fidelity_run_;
   bool fidelity_json_ = false;
   int64_t fidelity_top_ = 10;
+  int64_t fidelity_blocks_ = FidelityOptions{}.max_blocks;
   std::string model_a_, model_b_;
   bool mirror_json_ = false, mirror_quiet_ = false;
   int references_ = 4;

@@ -1,11 +1,13 @@
 // `distill fidelity` and `distill mirror` end to end: a small Fashion-MNIST run, its text and
-// JSON reports, and bad input through the command line (exit 2 with a message naming it).
+// JSON reports, and bad input through the command line (exit 2 with a message naming it); a
+// tiny language-model run's per-token report (LmFidelityCli).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 
 #include "support/cli_support.h"
+#include "support/lm_test_support.h"
 #include "support/test_support.h"
 
 namespace distill {
@@ -110,6 +112,101 @@ TEST_F(FidelityCli, BadInputExitsTwoNamingIt) {
   result = distillCli("fidelity 1 --db " + quote(dir_->file("missing.db")));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("no database here yet"), std::string::npos) << result.err;
+}
+
+// A tiny language-model run (tests/support/lm_test_support.h, one thread), trained in process,
+// then analysed through the binary.
+class LmFidelityCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    const auto corpus = testing::writeCorpus(dir_->path() / "corpus");
+    finished_ = new testing::Finished(testing::runLm(dir_->path(), testing::lmConfig(corpus)));
+    db_ = dir_->file("lm.db");
+  }
+  static void TearDownTestSuite() {
+    delete finished_;
+    delete dir_;
+  }
+  static nlohmann::json report(const std::string& options = "") {
+    const auto result = distillCli("fidelity 1 --json " + options + " --db " + quote(db_));
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return nlohmann::json::parse(result.out);
+  }
+  static int64_t sumOfCounts(const nlohmann::json& buckets) {
+    int64_t sum = 0;
+    for (const auto& b : buckets) sum += b.at("count").get<int64_t>();
+    return sum;
+  }
+  static inline TempDir* dir_ = nullptr;
+  static inline std::string db_;
+  static inline testing::Finished* finished_ = nullptr;
+};
+
+TEST_F(LmFidelityCli, JsonReportAgreesWithTheRunsLastEvaluation) {
+  const auto r = report();
+  EXPECT_EQ(r.at("task"), "lm");
+  EXPECT_EQ(r.at("context").get<int64_t>(), 16);
+  EXPECT_EQ(r.at("tokenizer"), "byte");
+  EXPECT_EQ(r.at("vocab").get<int64_t>(), 256);
+  const int64_t blocks = r.at("blocks").get<int64_t>(), tokens = r.at("tokens").get<int64_t>();
+  EXPECT_GT(blocks, 0);
+  EXPECT_EQ(blocks, r.at("blocks_available").get<int64_t>());  // a tiny corpus: under the cap
+  EXPECT_EQ(tokens, blocks * 16);
+  EXPECT_GT(r.at("train_tokens").get<int64_t>(), tokens);
+
+  // The same blocks and weights as the run's final evaluation, so the same numbers.
+  const auto last = [](const std::string& key) { return finished_->series.at(key).back().value; };
+  EXPECT_NEAR(r.at("agreement").get<double>(), last("eval/token_agreement"), 1e-9);
+  EXPECT_NEAR(r.at("kl").get<double>(), last("eval/token_kl"), 1e-5);
+  EXPECT_NEAR(r.at("top5_overlap").get<double>(), last("eval/token_top5_overlap"), 1e-9);
+  EXPECT_NEAR(r.at("student_acc").get<double>(), last("eval/student_token_acc"), 1e-9);
+  EXPECT_NEAR(r.at("student_ppl").get<double>(), last("eval/student_ppl"), 1e-4 * last("eval/student_ppl"));
+  EXPECT_NEAR(r.at("teacher_ppl").get<double>(), last("eval/teacher_ppl"), 1e-4 * last("eval/teacher_ppl"));
+
+  // Every position in each bucketing once; a context of 16 is 16 one-position buckets.
+  ASSERT_EQ(r.at("by_position").size(), 16u);
+  for (const auto& b : r.at("by_position")) EXPECT_EQ(b.at("count").get<int64_t>(), blocks);
+  EXPECT_EQ(r.at("by_confidence").size(), 10u);
+  EXPECT_EQ(sumOfCounts(r.at("by_confidence")), tokens);
+  EXPECT_EQ(sumOfCounts(r.at("by_frequency")), tokens);
+  double weighted = 0.0;
+  for (const auto& b : r.at("by_position")) weighted += b.at("agreement").get<double>() * b.at("count").get<double>();
+  EXPECT_NEAR(weighted / tokens, r.at("agreement").get<double>(), 1e-12);
+  EXPECT_EQ(r.at("teacher_calibration").at("bins").size(), 10u);
+  EXPECT_EQ(sumOfCounts(r.at("student_calibration").at("bins")), tokens);
+
+  // The disagreements of largest KL, largest first, each with its text and both top-5.
+  const auto& d = r.at("disagreements");
+  const int64_t disagreeing = r.at("disagreement_count").get<int64_t>();
+  EXPECT_NEAR(1.0 - static_cast<double>(disagreeing) / tokens, r.at("agreement").get<double>(), 1e-12);
+  EXPECT_EQ(static_cast<int64_t>(d.size()), std::min<int64_t>(disagreeing, 50));
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i > 0) {
+      EXPECT_GE(d[i - 1].at("kl").get<double>(), d[i].at("kl").get<double>());
+    }
+    EXPECT_EQ(d[i].at("teacher_top5").size(), 5u);
+    EXPECT_NE(d[i].at("teacher_top5")[0].at("token"), d[i].at("student_top5")[0].at("token"));
+    EXPECT_FALSE(d[i].at("before").get<std::string>().empty());
+    EXPECT_LT(d[i].at("position").get<int64_t>(), 16);
+  }
+}
+
+TEST_F(LmFidelityCli, BlocksCapAndTextReport) {
+  const auto capped = report("--blocks 2");
+  EXPECT_EQ(capped.at("blocks").get<int64_t>(), 2);
+  EXPECT_EQ(capped.at("tokens").get<int64_t>(), 32);
+
+  const auto text = distillCli("fidelity 1 --top 3 --db " + quote(db_));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  for (const char* part : {"validation tokens", "by position in the context", "by the teacher's confidence",
+                           "training tokens", "reliability", "of largest KL", "teacher: ", "student: ",
+                           "expected calibration error per token (10 equal-width bins)"})
+    EXPECT_NE(text.out.find(part), std::string::npos) << part << "\n" << text.out;
+
+  const auto bad = distillCli("fidelity 1 --blocks -3 --db " + quote(db_));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--blocks"), std::string::npos) << bad.err;
 }
 
 }  // namespace
