@@ -2,6 +2,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
@@ -9,6 +10,7 @@
 #include <QResizeEvent>
 #include <QScrollArea>
 #include <QSplitter>
+#include <QStackedWidget>
 #include <QThread>
 #include <QVBoxLayout>
 
@@ -18,6 +20,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "ui/fidelity_plots.h"
+#include "ui/lm_fidelity_panel.h"
 #include "ui/metric_charts.h"
 #include "ui/mirror_dialog.h"
 
@@ -28,68 +32,6 @@ namespace {
 const QColor kAgreementColor{0x6A, 0x3D, 0x9A};  // the agreement chart's purple
 
 QString toQ(const std::string& text) { return QString::fromStdString(text); }
-
-void styleAxes(QCustomPlot* plot) {
-  for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
-    axis->grid()->setPen(QPen(QColor(0, 0, 0, 28), 1, Qt::DotLine));
-    axis->setBasePen(QPen(QColor(90, 90, 90)));
-    axis->setTickPen(QPen(QColor(90, 90, 90)));
-    axis->setSubTickPen(QPen(QColor(120, 120, 120)));
-    QFont font = axis->tickLabelFont();
-    font.setPointSizeF(8.0);
-    axis->setTickLabelFont(font);
-  }
-}
-
-// A chart's title on one line where the plot is wide enough, else broken after its first
-// ": " (the subject, then the details): QCustomPlot centres a title wider than its plot and
-// cuts both ends ("ent matrix: counts and row % (agreement" at 1280x720).
-void fitTitle(QCustomPlot* plot) {
-  auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
-  if (!text) return;
-  const QString full = text->property("fullTitle").toString();
-  const int room = plot->width() - text->margins().left() - text->margins().right() - 4;
-  const int colon = full.indexOf(QStringLiteral(": "));
-  const bool fits = QFontMetrics(text->font()).horizontalAdvance(full) <= room;
-  const QString shown = fits || colon < 0 ? full : full.left(colon + 1) + '\n' + full.mid(colon + 2);
-  if (text->text() != shown) {
-    text->setText(shown);
-    plot->replot(QCustomPlot::rpQueuedReplot);
-  }
-}
-
-void setTitle(QCustomPlot* plot, const QString& title) {
-  if (auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) {
-    text->setProperty("fullTitle", title);
-    fitTitle(plot);
-  }
-}
-
-QCustomPlot* makePlot(const QString& title, const QString& object_name) {
-  auto* plot = new QCustomPlot;
-  plot->setObjectName(object_name);
-  plot->setMinimumSize(260, 200);
-  plot->plotLayout()->insertRow(0);
-  auto* text = new QCPTextElement(plot, title, QFont(plot->font().family(), 10, QFont::Bold));
-  text->setObjectName(QStringLiteral("title"));
-  plot->plotLayout()->addElement(0, 0, text);
-  setTitle(plot, title);
-  styleAxes(plot);
-  return plot;
-}
-
-// The legend in a row of its own under the axes, so it never hides a bar.
-void legendBelow(QCustomPlot* plot) {
-  if (plot->plotLayout()->rowCount() < 3) {
-    plot->plotLayout()->addElement(2, 0, plot->legend);
-    plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-    plot->legend->setBorderPen(Qt::NoPen);
-    plot->legend->setFont(QFont(plot->font().family(), 8));
-    plot->legend->setMargins(QMargins(2, 0, 2, 0));
-    plot->plotLayout()->setRowStretchFactor(2, 0.001);
-  }
-  plot->legend->setVisible(true);
-}
 
 QSharedPointer<QCPAxisTickerText> classTicker(const std::vector<std::string>& names) {
   auto ticker = QSharedPointer<QCPAxisTickerText>::create();
@@ -172,10 +114,10 @@ FidelityView::FidelityView(QWidget* parent) : QWidget(parent) {
   header->addWidget(refresh_button_);
   header->addWidget(mirror_button_);
 
-  matrix_plot_ = makePlot(tr("Agreement matrix"), QStringLiteral("matrixPlot"));
-  class_plot_ = makePlot(tr("Per class"), QStringLiteral("classPlot"));
-  reliability_plot_ = makePlot(tr("Reliability"), QStringLiteral("reliabilityPlot"));
-  distribution_plot_ = makePlot(tr("Click an image to compare the two distributions"), QStringLiteral("distributionPlot"));
+  matrix_plot_ = makeFidelityPlot(tr("Agreement matrix"), QStringLiteral("matrixPlot"));
+  class_plot_ = makeFidelityPlot(tr("Per class"), QStringLiteral("classPlot"));
+  reliability_plot_ = makeFidelityPlot(tr("Reliability"), QStringLiteral("reliabilityPlot"));
+  distribution_plot_ = makeFidelityPlot(tr("Click an image to compare the two distributions"), QStringLiteral("distributionPlot"));
   distribution_plot_->setMinimumHeight(170);
   matrix_plot_->setMinimumSize(300, 300);
   reliability_plot_->setMinimumWidth(240);
@@ -247,8 +189,22 @@ FidelityView::FidelityView(QWidget* parent) : QWidget(parent) {
   scroll->setFrameShape(QFrame::NoFrame);
   scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
   scroll->setWidget(charts_split_);
-  layout->addWidget(scroll, 1);
+  image_page_ = scroll;
+  lm_panel_ = new LmFidelityPanel;
+  lm_panel_->setObjectName(QStringLiteral("lmFidelityPanel"));
+  lm_page_ = new QScrollArea;
+  lm_page_->setObjectName(QStringLiteral("lmFidelityScroll"));
+  lm_page_->setWidgetResizable(true);
+  lm_page_->setFrameShape(QFrame::NoFrame);
+  lm_page_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  lm_page_->setWidget(lm_panel_);
+  pages_ = new QStackedWidget;
+  pages_->addWidget(image_page_);
+  pages_->addWidget(lm_page_);
+  layout->addWidget(pages_, 1);
   arrangeCharts();
+  connect(lm_panel_, &LmFidelityPanel::exported, this,
+          [this](const QString& path) { status_->setText(tr("Saved %1").arg(QDir::toNativeSeparators(path))); });
 
   follow_timer_.setSingleShot(true);
   follow_timer_.setInterval(1200);
@@ -288,6 +244,8 @@ void FidelityView::arrangeCharts() {
   }
 }
 
+bool FidelityView::showingLm() const { return pages_->currentWidget() == lm_page_; }
+
 void FidelityView::resizeEvent(QResizeEvent* event) {
   QWidget::resizeEvent(event);
   arrangeCharts();
@@ -295,7 +253,7 @@ void FidelityView::resizeEvent(QResizeEvent* event) {
 
 bool FidelityView::eventFilter(QObject* watched, QEvent* event) {
   if (event->type() == QEvent::Resize)
-    if (auto* plot = qobject_cast<QCustomPlot*>(watched)) fitTitle(plot);
+    if (auto* plot = qobject_cast<QCustomPlot*>(watched)) fitPlotTitle(plot);
   return QWidget::eventFilter(watched, event);
 }
 
@@ -327,6 +285,7 @@ void FidelityView::setRun(qint64 run_id) {
     summary_->clear();
     status_->clear();
     gallery_->clear();
+    lm_panel_->clear();
     for (QCustomPlot* plot : {matrix_plot_, class_plot_, reliability_plot_, distribution_plot_}) {
       plot->clearPlottables();
       plot->clearItems();
@@ -395,6 +354,28 @@ void FidelityView::showAnalysis(const RunFidelity& result) {
   current_ = std::make_unique<RunFidelity>(result);
   run_id_ = result.run_id;
   refresh_button_->setEnabled(true);
+  if (result.task == "lm") {
+    const LmFidelityAnalysis& lm = current_->lm;
+    title_->setText(tr("Run %1 \"%2\" (%3): student at epoch %4, %5 validation tokens (%6 of %7 blocks of %8 %9 "
+                       "tokens) of %10")
+                        .arg(result.run_id)
+                        .arg(toQ(result.run_name))
+                        .arg(toQ(result.status))
+                        .arg(result.student_epoch)
+                        .arg(lm.tokens)
+                        .arg(lm.blocks)
+                        .arg(lm.blocks_available)
+                        .arg(lm.context)
+                        .arg(toQ(lm.tokenizer))
+                        .arg(toQ(result.dataset)));
+    summary_->setText(lmSummaryHtml(lm));
+    status_->clear();
+    pages_->setCurrentWidget(lm_page_);
+    lm_panel_->showAnalysis(*current_);
+    emit analysisShown(result.run_id);
+    return;
+  }
+  pages_->setCurrentWidget(image_page_);
   const FidelityAnalysis& a = current_->analysis;
   title_->setText(tr("Run %1 \"%2\" (%3): student at epoch %4, %5 test images of %6")
                       .arg(result.run_id)
@@ -469,7 +450,7 @@ void FidelityView::drawMatrix() {
   plot->yAxis->setRangeReversed(true);
   plot->xAxis->grid()->setVisible(false);
   plot->yAxis->grid()->setVisible(false);
-  setTitle(plot, tr("Agreement matrix: counts and row % (agreement %1%)").arg(100.0 * a.agreement, 0, 'f', 1));
+  setPlotTitle(plot, tr("Agreement matrix: counts and row % (agreement %1%)").arg(100.0 * a.agreement, 0, 'f', 1));
   plot->replot();
 }
 
@@ -513,7 +494,7 @@ void FidelityView::drawClasses() {
   plot->yAxis->setRange(0.0, 1.0);
   plot->yAxis->setLabel(tr("fraction of the class"));
   legendBelow(plot);
-  setTitle(plot, tr("Per class: teacher accuracy, student accuracy, agreement"));
+  setPlotTitle(plot, tr("Per class: teacher accuracy, student accuracy, agreement"));
   plot->replot();
 }
 
@@ -555,7 +536,7 @@ void FidelityView::drawReliability() {
   plot->legend->setFont(QFont(plot->font().family(), 8));
   plot->legend->setBrush(QColor(255, 255, 255, 215));
   plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
-  setTitle(plot, tr("Reliability: accuracy against confidence"));
+  setPlotTitle(plot, tr("Reliability: accuracy against confidence"));
   plot->replot();
 }
 
@@ -596,7 +577,7 @@ void FidelityView::fillGallery() {
   }
   distribution_plot_->clearPlottables();
   detail_image_->clear();
-  setTitle(distribution_plot_, a.disagreements.empty() ? tr("Teacher and student agree on every test image")
+  setPlotTitle(distribution_plot_, a.disagreements.empty() ? tr("Teacher and student agree on every test image")
                                                        : tr("Click an image to compare the two distributions"));
   distribution_plot_->replot();
 }
@@ -633,7 +614,7 @@ void FidelityView::showDistributions(int index) {
   plot->yAxis->setRange(0.0, 1.0);
   plot->yAxis->setLabel(tr("probability"));
   legendBelow(plot);
-  setTitle(plot, tr("Image %1, true %2: teacher %3, student %4")
+  setPlotTitle(plot, tr("Image %1, true %2: teacher %3, student %4")
                      .arg(d.index)
                      .arg(toQ(a.class_names.at(static_cast<size_t>(d.target))))
                      .arg(topLine(d.teacher_top, a.class_names, 1))

@@ -7,6 +7,9 @@
 //   - the disagreement gallery: every test image where the two disagree, with its true label
 //     and both top-3, sortable by the teacher's confidence; clicking one shows both full
 //     distributions.
+// For a language-model run the page shows LmFidelityPanel instead (ui/lm_fidelity_panel.h):
+// agreement and KL per token by position, confidence and frequency, reliability, and the
+// contexts where the two disagree most.
 // The models are rebuilt from the run's checkpoints (core/fidelity/run_fidelity.h) on a worker
 // thread; a newer request supersedes an older one (a generation counter drops stale results).
 // With "Follow evaluations" on, a live run is re-analysed after each evaluation (a second
@@ -31,11 +34,14 @@ class QLabel;
 class QListWidget;
 class QListWidgetItem;
 class QPushButton;
+class QScrollArea;
 class QSplitter;
+class QStackedWidget;
 class QThread;
 
 namespace distill::ui {
 
+class LmFidelityPanel;
 class MirrorDialog;
 
 // The gallery's tiles: the image at kGalleryIcon pixels, three caption lines under it.
@@ -81,6 +87,10 @@ class FidelityView : public QWidget {
   QLabel* statusLabel() const { return status_; }
   QCheckBox* followBox() const { return follow_; }
   MirrorDialog* mirrorDialog() const { return mirror_; }
+  // The language-model page (shown for runs of task lm).
+  LmFidelityPanel* lmPanel() const { return lm_panel_; }
+  // Whether the language-model page is the one shown.
+  bool showingLm() const;
 
  public slots:
   void refresh();
@@ -131,6 +141,10 @@ class FidelityView : public QWidget {
   QListWidget* gallery_ = nullptr;
   QComboBox* sort_box_ = nullptr;
   MirrorDialog* mirror_ = nullptr;
+  QStackedWidget* pages_ = nullptr;  // the image charts' scroll area | the language-model panel's
+  QScrollArea* image_page_ = nullptr;
+  QScrollArea* lm_page_ = nullptr;
+  LmFidelityPanel* lm_panel_ = nullptr;
 };
 
 }  // namespace distill::ui

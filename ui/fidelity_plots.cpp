@@ -1,0 +1,121 @@
+#include "ui/fidelity_plots.h"
+
+#include <QBuffer>
+#include <QFile>
+#include <QFileInfo>
+#include <QSvgGenerator>
+
+#include <qcustomplot.h>
+
+#include "ui/figure.h"
+
+namespace distill::ui {
+
+namespace {
+
+void styleAxes(QCustomPlot* plot) {
+  for (QCPAxis* axis : {plot->xAxis, plot->yAxis, plot->yAxis2}) {
+    axis->grid()->setPen(QPen(QColor(0, 0, 0, 28), 1, Qt::DotLine));
+    axis->setBasePen(QPen(QColor(90, 90, 90)));
+    axis->setTickPen(QPen(QColor(90, 90, 90)));
+    axis->setSubTickPen(QPen(QColor(120, 120, 120)));
+    QFont font = axis->tickLabelFont();
+    font.setPointSizeF(8.0);
+    axis->setTickLabelFont(font);
+  }
+}
+
+// The plot's size for an export: its on-screen size, or a paper-like 600x400 when it was never
+// shown (a plot built off screen).
+QSize exportSize(const QCustomPlot* plot) {
+  return plot->width() >= 50 && plot->height() >= 50 ? plot->size() : QSize(600, 400);
+}
+
+}  // namespace
+
+// A chart's title on one line where the plot is wide enough, else broken after its first
+// ": " (the subject, then the details): QCustomPlot centres a title wider than its plot and
+// cuts both ends ("ent matrix: counts and row % (agreement" at 1280x720).
+void fitPlotTitle(QCustomPlot* plot) {
+  auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
+  if (!text) return;
+  const QString full = text->property("fullTitle").toString();
+  const int room = plot->width() - text->margins().left() - text->margins().right() - 4;
+  const int colon = full.indexOf(QStringLiteral(": "));
+  const bool fits = QFontMetrics(text->font()).horizontalAdvance(full) <= room;
+  const QString shown = fits || colon < 0 ? full : full.left(colon + 1) + '\n' + full.mid(colon + 2);
+  if (text->text() != shown) {
+    text->setText(shown);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+  }
+}
+
+void setPlotTitle(QCustomPlot* plot, const QString& title) {
+  if (auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0))) {
+    text->setProperty("fullTitle", title);
+    fitPlotTitle(plot);
+  }
+}
+
+QCustomPlot* makeFidelityPlot(const QString& title, const QString& object_name) {
+  auto* plot = new QCustomPlot;
+  plot->setObjectName(object_name);
+  plot->setMinimumSize(260, 200);
+  plot->plotLayout()->insertRow(0);
+  auto* text = new QCPTextElement(plot, title, QFont(plot->font().family(), 10, QFont::Bold));
+  text->setObjectName(QStringLiteral("title"));
+  plot->plotLayout()->addElement(0, 0, text);
+  setPlotTitle(plot, title);
+  styleAxes(plot);
+  return plot;
+}
+
+void legendBelow(QCustomPlot* plot) {
+  if (plot->plotLayout()->rowCount() < 3) {
+    plot->plotLayout()->addElement(2, 0, plot->legend);
+    plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    plot->legend->setBorderPen(Qt::NoPen);
+    plot->legend->setFont(QFont(plot->font().family(), 8));
+    plot->legend->setMargins(QMargins(2, 0, 2, 0));
+    plot->plotLayout()->setRowStretchFactor(2, 0.001);
+  }
+  plot->legend->setVisible(true);
+}
+
+QByteArray plotSvg(QCustomPlot* plot) {
+  const QSize size = exportSize(plot);
+  QBuffer buffer;
+  buffer.open(QIODevice::WriteOnly);
+  QSvgGenerator generator;
+  generator.setOutputDevice(&buffer);
+  generator.setSize(size);
+  generator.setViewBox(QRect(QPoint(0, 0), size));
+  if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0)))
+    generator.setTitle(title->property("fullTitle").toString());
+  generator.setDescription(QStringLiteral("Distill Workbench figure"));
+  QCPPainter painter;
+  if (!painter.begin(&generator)) throw ExportError("cannot start the SVG painter");
+  plot->toPainter(&painter, size.width(), size.height());
+  painter.end();
+  return buffer.data();
+}
+
+void savePlot(QCustomPlot* plot, const QString& path) {
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  const QSize size = exportSize(plot);
+  bool written = false;
+  if (suffix == QLatin1String("png")) {
+    written = plot->savePng(path, size.width(), size.height(), /*scale=*/2.0);
+  } else if (suffix == QLatin1String("pdf")) {
+    written = plot->savePdf(path, size.width(), size.height(), QCP::epNoCosmetic, QStringLiteral("Distill Workbench"));
+  } else if (suffix == QLatin1String("svg")) {
+    const QByteArray svg = plotSvg(plot);
+    QFile file(path);
+    written = file.open(QIODevice::WriteOnly) && file.write(svg) == svg.size();
+  } else {
+    throw ExportError("'" + path.toStdString() + "': expected a file name ending in .png, .pdf or .svg");
+  }
+  if (!written) throw ExportError("cannot write '" + path.toStdString() + "'");
+}
+
+}  // namespace distill::ui

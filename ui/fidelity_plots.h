@@ -1,0 +1,30 @@
+// The Fidelity page's chart style, shared by the image charts (fidelity_view.cpp) and the
+// language-model charts (lm_fidelity_panel.cpp): a bold title row that breaks after its first
+// ": " where the plot is too narrow, quiet dotted grids, a legend in a row under the axes;
+// and a chart written as PNG, PDF or SVG at its on-screen size (by the file's suffix).
+//
+// Thread contract: GUI thread only (QCustomPlot is a QWidget).
+#pragma once
+
+#include <QString>
+
+class QCustomPlot;
+
+namespace distill::ui {
+
+// A plot with a title row; `object_name` names it for tests.
+QCustomPlot* makeFidelityPlot(const QString& title, const QString& object_name);
+// Sets the title (kept whole in a property; shown on two lines where it does not fit).
+void setPlotTitle(QCustomPlot* plot, const QString& title);
+// Re-fits the title to the plot's width (call on resize).
+void fitPlotTitle(QCustomPlot* plot);
+// The legend in a row of its own under the axes, so it never hides a bar.
+void legendBelow(QCustomPlot* plot);
+// Writes `plot` at its current size to `path`: .png (at twice the screen's pixels), .pdf or
+// .svg. Throws ExportError (ui/figure.h) naming the path when it cannot be written or the
+// suffix is none of the three.
+void savePlot(QCustomPlot* plot, const QString& path);
+// The plot as an SVG document at its current size (for the HTML report).
+QByteArray plotSvg(QCustomPlot* plot);
+
+}  // namespace distill::ui
