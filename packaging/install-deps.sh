@@ -17,11 +17,14 @@ done
 packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev            # LibTorch 1.13 (CPU) with its CMake package
+  libgloo-dev             # the gloo headers c10d's ProcessGroupGloo needs (data-parallel runs)
   libopenblas0-pthread    # without it LibTorch's matmul runs ~30x slower (reference BLAS)
   libsqlite3-dev sqlite3
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   zlib1g-dev
   libpcre2-dev libutf8proc-dev  # BPE tokenizers: pre-tokenizer patterns (PCRE2), Unicode normalization
+  libsentencepiece-dev    # SentencePiece tokenizers (tokenizer.model: Llama 2, Mistral)
+  sentencepiece           # tests: spm_encode gives the reference ids of a SentencePiece model
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
   fortunes                # the language-model task's default corpus (/usr/share/games/fortunes)

@@ -17,7 +17,8 @@
 set -euo pipefail
 out=${1:?usage: packaging/offline-deps.sh FOLDER}
 packages=(libsqlite3-dev libsqlite3-0 libyaml-cpp-dev libyaml-cpp0.7 nlohmann-json3-dev libcli11-dev
-          libfmt-dev libfmt9 zlib1g-dev zlib1g libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2)
+          libfmt-dev libfmt9 zlib1g-dev zlib1g libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2
+          libsentencepiece-dev libsentencepiece0)
 command -v apt-get >/dev/null && command -v dpkg >/dev/null || { echo "offline-deps: needs apt-get and dpkg (Debian 12)" >&2; exit 1; }
 debs=$(mktemp -d)
 trap 'rm -rf "$debs"' EXIT

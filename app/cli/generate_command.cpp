@@ -74,10 +74,11 @@ int generateCommand(const GenerateArgs& args, const std::string& db) {
   RunStore store(existingDatabasePath(db));
   const int64_t run_id = parseRunId(args.run);
   StoredLm stored = loadStoredLm(store, run_id, args.role);
-  const std::vector<int64_t> prompt = stored.tokenizer.encode(args.prompt);
-  if (stored.tokenizer.decode(prompt) != args.prompt)
+  std::vector<int64_t> prompt = stored.tokenizer.encode(args.prompt);
+  if (stored.tokenizer.decode(prompt) != args.prompt && !stored.tokenizer.isModel())
     fmt::print(stderr, "note: --prompt: characters the run's {} vocabulary lacks were left out\n",
                stored.tokenizer.kind());
+  if (prompt.empty()) prompt = {stored.tokenizer.separator()};  // a document's start
 
   // The workbench's thread choice, as a run's (threads, gemm: auto): without it OpenBLAS's and
   // LibTorch's pools compete. A decode step is ~100 small ops, each an OpenMP region: on a busy

@@ -102,7 +102,7 @@ struct DistillConfig {
 // The language-model task's data (task: lm; core/tasks/lm/corpus.h).
 struct LmConfig {
   std::string corpus;              // a folder or file of text; empty: Debian's fortunes
-  std::string tokenizer = "byte";  // byte | char
+  std::string tokenizer = "byte";  // byte | char | hf:<folder> | a tokenizer file (core/tasks/lm/tokenizer.h)
   int64_t context = 128;           // tokens per block (and the models' context)
   // JSON Lines corpora: the field holding a document's text, or an instruction's two fields
   std::string text_field = "text";

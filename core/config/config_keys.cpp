@@ -69,6 +69,8 @@ bool teacherSource(const ConfigValue& v) {
   const std::string& s = v.text;
   return !(s.empty() || (s != "train" && s.rfind("run:", 0) == 0 && !std::regex_match(s, run_pattern)) || s == "torchscript:");
 }
+// byte, char, hf:<path> or a path; the files themselves are checked when the task reads them.
+bool tokenizerSpec(const ConfigValue& v) { return !v.text.empty() && v.text != "hf:"; }
 bool studentSource(const ConfigValue& v) {
   return v.text == "init" || (v.text.rfind("torchscript:", 0) == 0 && v.text != "torchscript:");
 }
@@ -244,10 +246,17 @@ std::vector<ConfigKey> buildTable() {
           .withHelp("lm task: a folder or file of text (documents separated by `%` lines, else by blank lines) or "
                     "of JSON Lines (`.jsonl`: one object a line, with a text field or a prompt and a response); "
                     "empty: Debian's `fortunes` (/usr/share/games/fortunes). Every 10th document is held out"),
-      row("lm.tokenizer", K::Choice, S::Dataset, "Tokenizer", DISTILL_CONFIG_FIELD(text, lm.tokenizer))
+      row("lm.tokenizer", K::Text, S::Dataset, "Tokenizer", DISTILL_CONFIG_FIELD(text, lm.tokenizer))
           .forTasks({"lm"})
           .withChoices({"byte", "char"})
-          .withHelp("lm task: `byte` (256 byte values) or `char` (the corpus's characters; needs UTF-8)"),
+          .withCheck(tokenizerSpec, "byte, char, hf:<folder> or the path of a tokenizer file")
+          .withHelp("lm task: `byte` (256 byte values), `char` (the corpus's characters; needs UTF-8), or a "
+                    "model's own tokenizer: `hf:<folder>` (a model folder holding `tokenizer.model`, "
+                    "SentencePiece as Llama 2 and Mistral ship it, else `tokenizer.json` or `vocab.json` + "
+                    "`merges.txt`, byte-level BPE as GPT-2, Qwen2, Llama 3 and SmolLM2 ship it) or the path of one "
+                    "of those files. Documents are separated by the model's end-of-text token; the run records "
+                    "the tokenizer's description and fingerprint, and a teacher tokenized otherwise is refused "
+                    "(see [Hugging Face models](huggingface.md#tokenizers))"),
       row("lm.context", K::Integer, S::Dataset, "Context", DISTILL_CONFIG_FIELD(integer, lm.context))
           .forTasks({"lm"})
           .withRange(2, 8192)

@@ -4,6 +4,7 @@
 
 #include "core/errors.h"
 #include "core/store/run_store.h"
+#include "core/tasks/lm/tokenizer.h"
 
 namespace distill {
 
@@ -28,6 +29,11 @@ ResolvedTeacher resolveTeacherSource(ExperimentConfig& config, RunStore& store) 
     if (path.empty())
       throw ConfigError({{"teacher.source", "run " + std::to_string(run_id) + " has no saved teacher checkpoint"}});
     config.teacher.model = parseConfig(run->config_yaml, "run " + std::to_string(run_id)).teacher.model;
+    if (config.task == "lm") {  // its ids must mean what this run's tokenizer means
+      const std::string mismatch = tokenizerMismatch(Tokenizer::forConfig(config.lm), run->environment);
+      if (!mismatch.empty())
+        throw ConfigError({{"teacher.source", "run " + std::to_string(run_id) + "'s teacher " + mismatch}});
+    }
     resolved.weights_path = path;
     resolved.source_run_id = run_id;
     return resolved;

@@ -19,7 +19,8 @@ struct ResolvedTeacher {
 };
 
 // Adjusts config.teacher.model to the source run's teacher architecture. Throws ConfigError
-// (key teacher.source) when the run or its checkpoint does not exist.
+// (key teacher.source) when the run or its checkpoint does not exist, or when an lm run's
+// teacher was tokenized otherwise than config.lm.tokenizer says (both tokenizers named).
 ResolvedTeacher resolveTeacherSource(ExperimentConfig& config, RunStore& store);
 
 }  // namespace distill

@@ -17,7 +17,8 @@ cmake -S "$root" -B "$work/build" -G Ninja -DDISTILL_BUILD_GUI=OFF -DDISTILL_BUI
   -DCMAKE_PREFIX_PATH="$work/deps/usr" > "$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }
 failed=0
 for entry in yaml-cpp_DIR fmt_DIR nlohmann_json_DIR CLI11_DIR SQLite3_INCLUDE_DIR SQLite3_LIBRARY ZLIB_INCLUDE_DIR \
-             PCRE2_INCLUDE_DIR PCRE2_LIBRARY UTF8PROC_INCLUDE_DIR UTF8PROC_LIBRARY; do
+             PCRE2_INCLUDE_DIR PCRE2_LIBRARY UTF8PROC_INCLUDE_DIR UTF8PROC_LIBRARY SENTENCEPIECE_INCLUDE_DIR \
+             SENTENCEPIECE_LIBRARY; do
   value=$(grep -E "^$entry:" "$work/build/CMakeCache.txt" | cut -d= -f2-)
   case "$value" in
     "$work/deps/"*) ;;
@@ -25,4 +26,4 @@ for entry in yaml-cpp_DIR fmt_DIR nlohmann_json_DIR CLI11_DIR SQLite3_INCLUDE_DI
   esac
 done
 [ "$failed" = 0 ] || exit 1
-echo "offline_deps_check: passed (SQLite, yaml-cpp, fmt, nlohmann-json, CLI11, zlib, PCRE2 and utf8proc found in the folder)"
+echo "offline_deps_check: passed (SQLite, yaml-cpp, fmt, nlohmann-json, CLI11, zlib, PCRE2, utf8proc and SentencePiece found in the folder)"

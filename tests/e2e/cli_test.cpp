@@ -302,6 +302,11 @@ class CliBadInput : public ::testing::TestWithParam<BadInput> {
     write("empty.txt", "");
     write("short.txt", "a\n%\nb\n%\nc\n%\nd\n%\ne\n%\nf\n%\ng\n%\nh\n%\ni\n%\nj\n");
     write("bad.jsonl", "{\"text\": \"fine\"}\n{\"text\": 42}\n");
+    // Tokenizer folders: one that is no model's, one with a tokenizer.model that is not one.
+    std::filesystem::create_directories(dir_->path() / "not-a-model");
+    write("not-a-model/config.json", "{}");
+    std::filesystem::create_directories(dir_->path() / "corrupt-model");
+    write("corrupt-model/tokenizer.model", "not a SentencePiece model");
   }
   static void TearDownTestSuite() { delete dir_; }
   static TempDir* dir_;
@@ -376,7 +381,19 @@ INSTANTIATE_TEST_SUITE_P(
                  "run lm-fortunes --set generation.sequence_kd=true --set generation.prompt_tokens=100",
                  "generation.new_tokens"},
         BadInput{"lm_skew_of_one", "run lm-fortunes --set distill.method=skew_kl --set distill.skew=1",
-                 "distill.skew"}),
+                 "distill.skew"},
+        // A model's tokenizer (issue 23): the key and the folder or file named.
+        BadInput{"lm_tokenizer_without_path", "run lm-fortunes --set lm.tokenizer=hf:", "lm.tokenizer"},
+        BadInput{"lm_tokenizer_folder_missing",
+                 "run lm-fortunes --set lm.corpus=$DIR/ok.txt --set lm.context=16 --set lm.tokenizer=hf:$DIR/no-model",
+                 "lm.tokenizer: $DIR/no-model: no such folder or file"},
+        BadInput{"lm_tokenizer_folder_without_tokenizer",
+                 "run lm-fortunes --set lm.corpus=$DIR/ok.txt --set lm.context=16 --set lm.tokenizer=hf:$DIR/not-a-model",
+                 "lm.tokenizer: $DIR/not-a-model: the folder holds no tokenizer"},
+        BadInput{"lm_tokenizer_model_corrupt",
+                 "run lm-fortunes --set lm.corpus=$DIR/ok.txt --set lm.context=16 "
+                 "--set lm.tokenizer=$DIR/corrupt-model/tokenizer.model",
+                 "lm.tokenizer: $DIR/corrupt-model/tokenizer.model: not a SentencePiece model"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

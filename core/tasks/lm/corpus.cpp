@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
-#include "core/text/utf8.h"
 
 namespace distill {
 
@@ -114,38 +112,6 @@ void readJsonLines(const fs::path& file, const JsonFields& fields, Documents& ou
   }
 }
 
-// Code points of valid UTF-8 text.
-std::vector<char32_t> codePoints(const std::string& text) {
-  std::vector<char32_t> out;
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const int length = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    char32_t value = length == 1 ? c : length == 2 ? (c & 0x1F) : length == 3 ? (c & 0x0F) : (c & 0x07);
-    for (int k = 1; k < length; ++k) value = (value << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-    out.push_back(value);
-    i += static_cast<size_t>(length);
-  }
-  return out;
-}
-
-void appendUtf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
-
 }  // namespace
 
 std::string Documents::where(size_t i) const {
@@ -197,59 +163,6 @@ Documents readDocuments(const std::string& path, const JsonFields& fields) {
   return documents;
 }
 
-Tokenizer Tokenizer::build(const std::string& kind, const Documents& documents) {
-  Tokenizer tokenizer;
-  tokenizer.kind_ = kind;
-  if (kind == "byte") return tokenizer;
-  if (kind != "char") throw DataError("lm.tokenizer: expected byte or char, got '" + kind + "'");
-  std::set<char32_t> seen;
-  for (size_t i = 0; i < documents.texts.size(); ++i) {
-    const auto& text = documents.texts[i];
-    if (!isValidUtf8(text))
-      throw DataError(documents.where(i) + " is " + describeInvalidUtf8(text) +
-                      "; the char tokenizer needs UTF-8 text (lm.tokenizer: byte reads any bytes)");
-    for (char32_t c : codePoints(text)) seen.insert(c);
-  }
-  tokenizer.alphabet_.assign(seen.begin(), seen.end());
-  return tokenizer;
-}
-
-int64_t Tokenizer::vocabSize() const {
-  return kind_ == "byte" ? 256 : static_cast<int64_t>(alphabet_.size()) + 1;
-}
-
-std::vector<int64_t> Tokenizer::encode(const std::string& text) const {
-  std::vector<int64_t> tokens;
-  if (kind_ == "byte") {
-    tokens.reserve(text.size());
-    for (unsigned char c : text) tokens.push_back(c);
-    return tokens;
-  }
-  const std::string valid = isValidUtf8(text) ? text : repairUtf8(text);
-  for (char32_t c : codePoints(valid)) {
-    const auto it = std::lower_bound(alphabet_.begin(), alphabet_.end(), c);
-    // A character the corpus never had: the nearest the model knows is none; skip it.
-    if (it != alphabet_.end() && *it == c) tokens.push_back(1 + (it - alphabet_.begin()));
-  }
-  return tokens;
-}
-
-std::string Tokenizer::decode(const std::vector<int64_t>& tokens) const {
-  std::string text;
-  for (int64_t t : tokens) {
-    if (t == kSeparator) {
-      text += "\n\n";
-    } else if (kind_ == "byte" && t > 0 && t < 256) {
-      text += static_cast<char>(t);
-    } else if (kind_ == "char" && t > 0 && t <= static_cast<int64_t>(alphabet_.size())) {
-      appendUtf8(text, alphabet_[static_cast<size_t>(t - 1)]);
-    } else {
-      text += "\xEF\xBF\xBD";  // U+FFFD
-    }
-  }
-  return kind_ == "byte" ? repairUtf8(text) : text;
-}
-
 namespace {
 
 TokenBlocks pack(const std::vector<std::string>& texts, const std::vector<size_t>& prompt_bytes,
@@ -257,6 +170,7 @@ TokenBlocks pack(const std::vector<std::string>& texts, const std::vector<size_t
   const bool prompted = std::any_of(prompt_bytes.begin(), prompt_bytes.end(), [](size_t bytes) { return bytes > 0; });
   std::vector<int64_t> stream;
   std::vector<uint8_t> counts;  // prompted: whether stream[j], as a target, counts
+  Tokenizer::Session session = tokenizer.session();  // one encoder for the whole corpus (BPE's word cache)
   auto append = [&](const std::vector<int64_t>& tokens, bool count) {
     stream.insert(stream.end(), tokens.begin(), tokens.end());
     if (prompted) counts.insert(counts.end(), tokens.size(), count ? 1 : 0);
@@ -265,12 +179,12 @@ TokenBlocks pack(const std::vector<std::string>& texts, const std::vector<size_t
     const size_t bytes = i < prompt_bytes.size() ? std::min(prompt_bytes[i], texts[i].size()) : 0;
     if (bytes > 0) {
       // The prompt part encoded alone: its token count is where the response begins.
-      append(tokenizer.encode(texts[i].substr(0, bytes)), false);
-      append(tokenizer.encode(texts[i].substr(bytes)), true);
+      append(session.encode(texts[i].substr(0, bytes)), false);
+      append(session.encode(texts[i].substr(bytes)), true);
     } else {
-      append(tokenizer.encode(texts[i]), true);
+      append(session.encode(texts[i]), true);
     }
-    append({Tokenizer::kSeparator}, true);
+    append({tokenizer.separator()}, true);
   }
   const auto length = static_cast<int64_t>(stream.size());
   const int64_t blocks = length > context ? (length - 1) / context : 0;
@@ -312,12 +226,6 @@ TokenBlocks pack(const std::vector<std::string>& texts, const std::vector<size_t
 }
 
 }  // namespace
-
-std::string Tokenizer::alphabet() const {
-  std::string text;
-  for (char32_t c : alphabet_) appendUtf8(text, c);
-  return text;
-}
 
 TokenBlocks packBlocks(const Documents& documents, const Tokenizer& tokenizer, int64_t context, int64_t limit,
                        const std::string& what) {

@@ -17,9 +17,7 @@
 // the "\n" that ends it and the document separator after it do (TRL masks prompt labels the
 // same way). The prompt part is what a generator is given to write a response.
 //
-// Tokenizers: `byte` (the 256 byte values; the separator between documents is byte 0, which
-// text does not contain) and `char` (the corpus's distinct Unicode characters, in code-point
-// order, after the separator id 0; needs UTF-8).
+// Tokenizers: core/tasks/lm/tokenizer.h (byte, char, a model's BPE or SentencePiece).
 //
 // Thread contract: plain values and functions; any thread.
 #pragma once
@@ -30,6 +28,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/tasks/lm/tokenizer.h"
 
 namespace distill {
 
@@ -68,25 +68,6 @@ struct JsonFields {
 // is not an object or lacks a string field (empty lines are skipped).
 Documents readDocuments(const std::string& path, const JsonFields& fields = {});
 
-class Tokenizer {
- public:
-  // `kind`: byte | char. `documents`: the corpus, for the char alphabet. Throws DataError
-  // naming the document's file when `char` meets text that is not UTF-8.
-  static Tokenizer build(const std::string& kind, const Documents& documents);
-  const std::string& kind() const { return kind_; }
-  int64_t vocabSize() const;
-  static constexpr int64_t kSeparator = 0;  // between documents
-  std::vector<int64_t> encode(const std::string& text) const;
-  // Tokens back to text (the separator as "\n\n"; ids outside the vocabulary as U+FFFD).
-  std::string decode(const std::vector<int64_t>& tokens) const;
-  // char: the characters of ids 1, 2, ... in id order, as UTF-8 text; byte: empty.
-  std::string alphabet() const;
-
- private:
-  std::string kind_ = "byte";
-  std::vector<char32_t> alphabet_;  // char: id i + 1 is alphabet_[i]
-};
-
 struct TokenBlocks {
   torch::Tensor inputs;   // int64 [N, context]
   torch::Tensor targets;  // int64 [N, context]: inputs shifted by one token
@@ -96,15 +77,18 @@ struct TokenBlocks {
   int64_t tokens = 0;     // in the stream the blocks were cut from
 };
 
-// The documents' tokens, each followed by the separator, cut into blocks of context + 1
+// The documents' tokens, each followed by the tokenizer's separator, cut into blocks of context + 1
 // tokens at a stride of `context` (the last partial block dropped). `limit` > 0 keeps that many
 // blocks, evenly spaced over the stream. Throws DataError (naming `what`) when the stream is
 // shorter than one block.
 //
 // With prompts, a block none of whose targets counts (a prompt longer than the block covers
 // it) is dropped before `limit` picks, so that no batch is all prompt; DataError (naming `what`)
-// when no block is left. A prompt's tokens are those of its prompt part encoded alone (bytes 1:1,
-// for `char` its characters), so the mask falls exactly where the response begins.
+// when no block is left. A prompt's tokens are those of its prompt part encoded alone and the
+// response's those of the rest encoded alone (bytes 1:1, for `char` its characters; a model's
+// tokenizer merges nothing across the cut, and SentencePiece puts its dummy-prefix "▁" before
+// the response as before any text it encodes), so the mask falls exactly where the response
+// begins.
 TokenBlocks packBlocks(const Documents& documents, const Tokenizer& tokenizer, int64_t context, int64_t limit,
                        const std::string& what);
 // Plain texts: no prompts, no mask.

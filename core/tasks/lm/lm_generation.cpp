@@ -71,8 +71,8 @@ torch::Tensor completionProbabilities(ModelImpl& model, const torch::Tensor& pro
 
 // Targets that count in a generated batch [prompt | completion] (targets = sequence shifted by
 // one): those predicting a completion token, up to and including a first separator.
-torch::Tensor completionMask(const torch::Tensor& completions, int64_t prompt_length) {
-  const auto separators = (completions == Tokenizer::kSeparator).to(torch::kInt64);
+torch::Tensor completionMask(const torch::Tensor& completions, int64_t prompt_length, int64_t separator) {
+  const auto separators = (completions == separator).to(torch::kInt64);
   // A completion token counts when no separator came before it within the completion.
   const auto before = separators.cumsum(1) - separators;
   const auto in_completion = before == 0;  // [B, N]
@@ -120,7 +120,7 @@ class GeneratingSplit : public TrainSplit {
     Batch batch;
     batch.inputs = sequence.slice(1, 0, sequence.size(1) - 1);
     batch.targets = sequence.slice(1, 1, sequence.size(1));
-    batch.mask = completionMask(completions, prompt_length);
+    batch.mask = completionMask(completions, prompt_length, tokenizer_.separator());
     batch.units = batch.mask.sum().item<int64_t>();
     for (int64_t row = 0; row < prompts.size(0); ++row) {
       GeneratedText text;

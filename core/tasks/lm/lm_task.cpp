@@ -123,7 +123,7 @@ LmTask::LmTask(const ExperimentConfig& config)
   tokenizer_ = Tokenizer::build(lm_.tokenizer, documents);
   if (config.distill.teacher_access == "topk" && config.distill.topk > tokenizer_.vocabSize())
     throw ConfigError({{"distill.topk", "k is " + std::to_string(config.distill.topk) + "; the vocabulary (" +
-                                            tokenizer_.kind() + " tokens of " + corpus_path_ + ") has " +
+                                            tokenizer_.spec() + " tokens of " + corpus_path_ + ") has " +
                                             std::to_string(tokenizer_.vocabSize()) + " tokens"}});
   if (generation_.eval_prompts > 0) {
     // The evaluation's samples fit the context whatever the generated training text is set to:
@@ -196,7 +196,9 @@ std::map<std::string, std::string> LmTask::describe() const {
   return {{"dataset_folder", corpus_path_},
           {"corpus_documents", std::to_string(documents_)},
           {"validation_documents", std::to_string(validation_documents_)},
-          {"tokenizer", tokenizer_.kind()},
+          {"tokenizer", tokenizer_.spec()},
+          {"tokenizer_description", tokenizer_.describe()},
+          {"tokenizer_fingerprint", tokenizer_.fingerprint()},
           {"vocab_size", std::to_string(tokenizer_.vocabSize())},
           {"context", std::to_string(lm_.context)},
           {"train_blocks", std::to_string(train_.inputs.size(0))},

@@ -21,15 +21,12 @@ StoredLm loadStoredLm(RunStore& store, int64_t run_id, const std::string& role) 
   const bool teacher = role == "teacher";
 
   StoredLm stored;
-  // The byte tokenizer needs no text; the char tokenizer's alphabet is the corpus's characters.
-  const std::string corpus = config.lm.corpus.empty() ? std::string(kFortunesFolder) : config.lm.corpus;
-  stored.tokenizer =
-      Tokenizer::build(config.lm.tokenizer, config.lm.tokenizer == "byte" ? Documents{} : readDocuments(corpus));
-  const auto recorded = run->environment.find("vocab_size");
-  if (recorded != run->environment.end() && recorded->second != std::to_string(stored.tokenizer.vocabSize()))
-    throw DataError(corpus + ": its " + config.lm.tokenizer + " vocabulary now has " +
-                    std::to_string(stored.tokenizer.vocabSize()) + " tokens; " + name + " was trained with " +
-                    recorded->second + " (the corpus changed since)");
+  // The byte tokenizer needs no text; the char tokenizer's alphabet is the corpus's characters; a
+  // model's tokenizer is read from its files again.
+  stored.tokenizer = Tokenizer::forConfig(config.lm);
+  const std::string mismatch = tokenizerMismatch(stored.tokenizer, run->environment);
+  if (!mismatch.empty())
+    throw DataError(name + " " + mismatch + " (the corpus or the tokenizer's files changed since)");
 
   // Checked to be this run's own file (owner tag), never another database's run <id>.
   try {

@@ -15,7 +15,7 @@ namespace distill {
 class RunStore;
 
 struct StoredLm {
-  Tokenizer tokenizer;  // rebuilt from the run's stored config (its corpus, for char)
+  Tokenizer tokenizer;  // rebuilt from the run's stored config (its corpus, for char; its files)
   Gpt model{nullptr};   // trained weights, eval mode, on the CPU
   std::string checkpoint;  // the file the weights came from
 };
@@ -24,8 +24,8 @@ struct StoredLm {
 // and its own checkpoint (the owner tag checked, as for export-model); a teacher the run took
 // from elsewhere (teacher.source) is loaded from there. Throws StoreError for an unknown run,
 // ConfigError (key RUN) for a run of another task ("run 3 is an image run; generate needs task:
-// lm") or one without such a checkpoint, DataError when the corpus cannot rebuild the run's
-// tokenizer, ModelError naming the run when the weights do not fit.
+// lm") or one without such a checkpoint, DataError when the corpus or the tokenizer's files
+// cannot rebuild the run's tokenizer (its fingerprint, else kind and size, differ), ModelError naming the run when the weights do not fit.
 StoredLm loadStoredLm(RunStore& store, int64_t run_id, const std::string& role);
 
 }  // namespace distill

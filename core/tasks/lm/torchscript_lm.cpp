@@ -111,24 +111,39 @@ class GptWriter {
 
 // The attributes toTorchScript() writes, when a module has them: another vocabulary size
 // (said before a probe would fail on an id outside it), or another tokenizer, whose ids mean
-// other things even at the same size.
+// other things even at the same size: its kind, its char alphabet, then its fingerprint where
+// it has one (two BPE or SentencePiece tokenizers).
 void checkTokenizer(const torch::jit::Module& module, const Tokenizer& tokenizer, const std::string& path) {
   auto attribute = [&](const char* name) { return module.hasattr(name) ? module.attr(name) : c10::IValue(); };
   const auto vocab = attribute("vocab_size");
   if (vocab.isInt() && vocab.toInt() != tokenizer.vocabSize())
     throw ModelError(path + ": vocabulary mismatch: the teacher's vocabulary has " + std::to_string(vocab.toInt()) +
                      " tokens (its vocab_size), the student's " + std::to_string(tokenizer.vocabSize()) +
-                     " (lm.tokenizer " + tokenizer.kind() + ")");
+                     " (lm.tokenizer " + tokenizer.spec() + ")");
   const auto kind = attribute("tokenizer");
   if (!kind.isString()) return;
+  const auto described = attribute("tokenizer_description");
   if (kind.toStringRef() != tokenizer.kind())
-    throw ModelError(path + " was exported with " + kind.toStringRef() + " tokens; this run's lm.tokenizer is " +
-                     tokenizer.kind());
+    throw ModelError(path + " was exported with " + kind.toStringRef() + " tokens" +
+                     (described.isString() && kind.toStringRef() != "byte" && kind.toStringRef() != "char"
+                          ? " (" + described.toStringRef() + ")"
+                          : "") +
+                     "; this run's lm.tokenizer is " + tokenizer.spec() +
+                     (tokenizer.isModel() ? " (" + tokenizer.describe() + ")" : ""));
   const auto alphabet = attribute("alphabet");
   if (kind.toStringRef() == "char" && alphabet.isString() && alphabet.toStringRef() != tokenizer.alphabet())
     throw ModelError(path +
                      " was exported with another char alphabet (another corpus); its token ids would mean other "
                      "characters in this run's corpus");
+  // Same kind, same alphabet: the fingerprint tells models' tokenizers apart.
+  const auto fingerprint = attribute("tokenizer_fingerprint");
+  if (fingerprint.isString() && fingerprint.toStringRef() != tokenizer.fingerprint()) {
+    throw ModelError(path + " was exported with another tokenizer: " +
+                     (described.isString() ? described.toStringRef() : kind.toStringRef()) + " (fingerprint " +
+                     fingerprint.toStringRef() + "); this run's lm.tokenizer " + tokenizer.spec() + " is " +
+                     tokenizer.describe() + " (fingerprint " + tokenizer.fingerprint() +
+                     "). Teacher and student must tokenize alike: distilling across tokenizers is not supported");
+  }
 }
 
 }  // namespace
@@ -137,7 +152,7 @@ torch::jit::Module toTorchScript(const GptImpl& model, const Tokenizer& tokenize
   const GptConfig& config = model.config();
   if (config.vocab != tokenizer.vocabSize())
     throw ModelError("cannot export the GPT: its vocabulary has " + std::to_string(config.vocab) + " tokens, the " +
-                     tokenizer.kind() + " tokenizer's " + std::to_string(tokenizer.vocabSize()));
+                     tokenizer.spec() + " tokenizer's " + std::to_string(tokenizer.vocabSize()));
   torch::jit::Module module("DistillGpt");
   // A module built from C++ has no `training` flag until one is registered (forward() reads it
   // for dropout; Python's .train()/.eval() set it).
@@ -145,8 +160,10 @@ torch::jit::Module toTorchScript(const GptImpl& model, const Tokenizer& tokenize
   module.register_attribute("tokenizer", c10::StringType::get(), tokenizer.kind());
   module.register_attribute("vocab_size", c10::IntType::get(), config.vocab);
   module.register_attribute("context", c10::IntType::get(), config.context);
-  module.register_attribute("separator_id", c10::IntType::get(), Tokenizer::kSeparator);
+  module.register_attribute("separator_id", c10::IntType::get(), tokenizer.separator());
   module.register_attribute("alphabet", c10::StringType::get(), tokenizer.alphabet());
+  module.register_attribute("tokenizer_fingerprint", c10::StringType::get(), tokenizer.fingerprint());
+  module.register_attribute("tokenizer_description", c10::StringType::get(), tokenizer.describe());
   GptWriter writer(model, module);
   const std::string source = writer.source();
   try {
@@ -178,7 +195,7 @@ Model loadTorchScriptTeacher(const std::string& source, const Tokenizer& tokeniz
   TorchScriptProbe probe;
   // Two sequences of the full context, every id a valid one.
   probe.inputs = torch::arange(2 * context, torch::kInt64).remainder(vocab).view({2, context});
-  const std::string vocabulary = "lm.tokenizer " + tokenizer.kind() + ": " + std::to_string(vocab) + " tokens";
+  const std::string vocabulary = "lm.tokenizer " + tokenizer.spec() + ": " + std::to_string(vocab) + " tokens";
   probe.inputs_words = "int64 token ids [N, T] in [0, " + std::to_string(vocab) + ") (" + vocabulary +
                        "), T up to lm.context " + std::to_string(context);
   probe.inspect = [&](const torch::jit::Module& module) { checkTokenizer(module, tokenizer, path); };

@@ -6,19 +6,23 @@
 //   Python's torch.jit.load needs no workbench code. It takes int64 tokens [N, T] (T up to the
 //   context) and returns float logits [N, T, V], the workbench model's (to float rounding).
 //   The tokenizer travels with it as module attributes:
-//     tokenizer     str   "byte" or "char"
+//     tokenizer     str   "byte", "char", "bpe" or "sentencepiece"
 //     vocab_size    int   V
 //     context       int   the longest T
-//     separator_id  int   the token between documents (0)
-//     alphabet      str   char: the characters of ids 1, 2, ... in order; byte: ""
-//   (byte: ids are the UTF-8 bytes; char: id = alphabet.index(c) + 1.)
+//     separator_id  int   the token between documents (0; a model's tokenizer: its end of text)
+//     alphabet      str   char: the characters of ids 1, 2, ... in order; others: ""
+//     tokenizer_fingerprint  str  Tokenizer::fingerprint() ("bpe:9f1c0d3e5a7b2c41")
+//     tokenizer_description  str  Tokenizer::describe(), for messages
+//   (byte: ids are the UTF-8 bytes; char: id = alphabet.index(c) + 1; bpe, sentencepiece: the
+//   ids of the tokenizer files lm.tokenizer named.)
 //
 // - Import (`teacher.source: torchscript:<path>` in an lm run): the module is loaded, probed
 //   once on tokens [2, lm.context], and refused with a ModelError naming teacher.source and the
 //   shapes unless it returns [2, lm.context, V] with V the run's vocabulary size. A module
 //   that carries the attributes above (one this file exported) is checked by them first: its
-//   vocab_size (both sizes named), then the run's tokenizer (kind and, for char, alphabet),
-//   or its token ids would mean other characters.
+//   vocab_size (both sizes named), then the run's tokenizer (its fingerprint, both tokenizers
+//   named; a module without one by kind and, for char, alphabet), or its token ids would mean
+//   other text.
 //
 // Thread contract: plain functions; a model is used by one thread at a time.
 #pragma once

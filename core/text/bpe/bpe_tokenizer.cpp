@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "core/text/bpe/bpe_model.h"
 #include "core/text/bpe/byte_level.h"
+#include "core/text/fingerprint.h"
 #include "core/text/utf8.h"
 
 namespace distill {
@@ -264,6 +265,28 @@ std::string BpeTokenizer::describe() const {
                      model_->source, vocabSize(), model_->model_vocab_size, model_->added.size(), special,
                      model_->merge_count, model_->ignore_merges ? " (whole words in the vocabulary first)" : "",
                      model_->pipeline.describe());
+}
+
+std::string BpeTokenizer::fingerprint() const {
+  const Model& model = *model_;
+  Fingerprint f;
+  f.add("byte-level BPE");
+  f.add(static_cast<int64_t>(model.used.size()));
+  for (size_t id = 0; id < model.used.size(); ++id)
+    f.add(model.used[id] ? model.tokens[id] : std::string_view()).add(model.used[id]).add(model.special[id]);
+  // The merges in rank order: (left, right) ids, the pair each rank joins.
+  std::vector<std::pair<int32_t, uint64_t>> ranked;
+  ranked.reserve(model.merges.size());
+  for (const auto& [pair, merge] : model.merges) ranked.emplace_back(merge.rank, pair);
+  std::sort(ranked.begin(), ranked.end());
+  f.add(static_cast<int64_t>(ranked.size()));
+  for (const auto& [rank, pair] : ranked) f.add(rank).add(static_cast<int64_t>(pair));
+  f.add(static_cast<int64_t>(model.added.size()));
+  for (const AddedToken& token : model.added)
+    f.add(token.content).add(token.id).add(token.special).add(token.lstrip).add(token.rstrip).add(token.single_word)
+        .add(token.normalized);
+  f.add(model.ignore_merges).add(model.unk_id).add(model.pipeline.describe());
+  return f.hex();
 }
 
 }  // namespace distill

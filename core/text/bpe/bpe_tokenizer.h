@@ -95,6 +95,12 @@ class BpeTokenizer {
   // "byte-level BPE from FILE: 50257 ids (50257 in the vocabulary, 1 added, 1 special),
   // 50000 merges; normalizer: none; pre-tokenizer: ByteLevel (gpt2 pattern)".
   std::string describe() const;
+  // 16 hex digits over what decides the ids (core/text/fingerprint.h): every id's vocabulary
+  // string, the merges in rank order, the added tokens with their flags, ignore_merges, the
+  // unknown token and the normalizer and pre-tokenizer; not the file's name. Two files that
+  // tokenize alike (a tokenizer.json and GPT-2's vocab.json + merges.txt of one model) may
+  // still differ here by their added tokens' flags.
+  std::string fingerprint() const;
 
   struct Model;  // the loaded tables (bpe_model.h)
 

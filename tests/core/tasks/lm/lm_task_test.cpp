@@ -89,7 +89,10 @@ TEST(LmTask, ConfigErrorsNameTheKey) {
   };
   EXPECT_EQ(keyOf({"student.arch=mlp"}), "student.arch");
   EXPECT_EQ(keyOf({"teacher.heads=3"}), "teacher.heads");  // 3 does not divide 32
-  EXPECT_EQ(keyOf({"lm.tokenizer=words"}), "lm.tokenizer");
+  // Any other word is a tokenizer's path, checked when the task reads it (tests in
+  // tests/core/tasks/lm/tokenizer_test.cpp); hf: with no path is refused here.
+  EXPECT_EQ(keyOf({"lm.tokenizer=hf:"}), "lm.tokenizer");
+  EXPECT_EQ(keyOf({"lm.tokenizer="}), "lm.tokenizer");
   EXPECT_EQ(keyOf({"lm.context=1"}), "lm.context");
   EXPECT_EQ(keyOf({"task=image", "student.arch=gpt"}), "teacher.arch");  // the lm config's gpt teacher
   // A corpus shorter than one block is a DataError naming it, before anything is stored.

