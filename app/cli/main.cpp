@@ -20,6 +20,7 @@
 #include "app/cli/chart_render.h"
 #include "app/cli/comparison.h"
 #include "app/cli/console_progress.h"
+#include "app/cli/dist_command.h"
 #include "app/cli/fidelity_commands.h"
 #include "app/cli/generate_command.h"
 #include "app/cli/samples_command.h"
@@ -43,6 +44,7 @@
 #include "core/tasks/lm/stored_model.h"
 #include "core/tasks/lm/torchscript_lm.h"
 #include "core/text/utf8.h"
+#include "core/dist/distributed_run.h"
 #include "core/train/experiment_runner.h"
 
 namespace distill::cli {
@@ -78,10 +80,28 @@ struct RunArgs {
   bool quiet = false;
   bool json = false;
   bool print_config = false;
+  DistArgs dist;
 };
 
 int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& control, const std::string& db_path,
-               bool quiet, bool json);
+               bool quiet, bool json, DistGroup* group = nullptr);
+
+// Rank 0 of a data-parallel run prepares the run as one process does; when it cannot, the other
+// ranks are told so (they would otherwise wait for its plan).
+template <typename Make>
+std::unique_ptr<ExperimentRunner> prepareRun(DistGroup* group, Make make) {
+  try {
+    return make();
+  } catch (const ConfigError& e) {
+    std::string text;
+    for (const auto& issue : e.issues()) text += (text.empty() ? "" : "; ") + issue.toString();
+    if (group) publishRunRefusal(*group, text);
+    throw;
+  } catch (const std::exception& e) {
+    if (group) publishRunRefusal(*group, e.what());
+    throw;
+  }
+}
 
 // JSON for scripts. A database written before names were checked (or by sqlite3 directly) may
 // hold text that is not UTF-8: it is printed with U+FFFD in place of the bad bytes, so that
@@ -107,27 +127,49 @@ int runCommand(const RunArgs& args, const std::string& db) {
     return kExitOk;
   }
 
+  // One of several ranks (torchrun's or Slurm's variables, or started by --nproc): rank 0
+  // records the run; the others follow it.
+  auto group = joinFromEnvironment(args.dist, config.device.rfind("cuda", 0) == 0);
+  if (group && group->rank() != 0) return followRank(*group);
   RunControl control;
   ConsoleProgress progress(args.quiet);
   const std::string db_path = fullPath(db);
-  ExperimentRunner runner(config, db_path, progress, control);
-  return executeRun(runner, progress, control, db_path, args.quiet, args.json);
+  auto runner = prepareRun(group.get(), [&] { return std::make_unique<ExperimentRunner>(config, db_path, progress, control); });
+  return executeRun(*runner, progress, control, db_path, args.quiet, args.json, group.get());
 }
 
 // `distill resume RUN`: continues an interrupted, stopped or failed run from its last epoch
 // checkpoint, with its stored config.
-int resumeCommand(const std::string& run_text, const std::string& db, bool quiet, bool json, bool take_over) {
+int resumeCommand(const std::string& run_text, const std::string& db, bool quiet, bool json, bool take_over,
+                  const DistArgs& dist) {
+  const int64_t run_id = parseRunId(run_text);
+  auto group = joinFromEnvironment(dist, false);
+  if (group && group->rank() != 0) return followRank(*group);
   RunControl control;
   ConsoleProgress progress(quiet);
   const std::string db_path = fullPath(db);
-  ExperimentRunner runner(ResumeRun{parseRunId(run_text), take_over}, db_path, progress, control);
-  return executeRun(runner, progress, control, db_path, quiet, json);
+  auto runner = prepareRun(group.get(), [&] {
+    return std::make_unique<ExperimentRunner>(ResumeRun{run_id, take_over}, db_path, progress, control);
+  });
+  return executeRun(*runner, progress, control, db_path, quiet, json, group.get());
 }
 
 // Trains a prepared run with Ctrl-C handling and prints its result line.
 int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& control, const std::string& db_path,
-               bool quiet, bool json) {
-  const int64_t run_id = runner.createRun();
+               bool quiet, bool json, DistGroup* group) {
+  int64_t run_id = 0;
+  if (group) {
+    runner.setDataParallel(group);
+    try {
+      run_id = runner.createRun();
+    } catch (const std::exception& e) {
+      publishRunRefusal(*group, e.what());
+      throw;
+    }
+    publishRunPlan(*group, runner, run_id);
+  } else {
+    run_id = runner.createRun();
+  }
   if (!quiet) fmt::print(stderr, "run {} \"{}\" -> {}\n", run_id, describe(runner.config()), db_path);
 
   g_control = &control;
@@ -138,6 +180,11 @@ int executeRun(ExperimentRunner& runner, ConsoleProgress& progress, RunControl& 
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   progress.finish();
+  if (group) {
+    // The others may be waiting for rank 0 (an evaluation): they end naming this error.
+    if (result.outcome == RunOutcome::Failed) group->postError("rank 0: " + result.error);
+    group->leave();
+  }
 
   const char* status = statusName(runStatusOf(result.outcome));
   if (json) {
@@ -534,6 +581,14 @@ int mainImpl(int argc, char** argv) {
   run->add_flag("-q,--quiet", run_args.quiet, "print only the result line and errors");
   run->add_flag("--json", run_args.json, "print the result as JSON");
   run->add_flag("--print-config", run_args.print_config, "print the full validated config and exit");
+  run->add_option("--nproc", run_args.dist.nproc,
+                  "data-parallel: train with N processes on this machine (each its shard of every global batch; see "
+                  "docs/distributed.md)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 256));
+  run->add_option("--dist-timeout", run_args.dist.timeout_s,
+                  "data-parallel: seconds one collective may take before the run fails (default 30)")
+      ->type_name("SECONDS");
 
   bool list_json = false;
   std::string list_filter;
@@ -605,6 +660,13 @@ int mainImpl(int argc, char** argv) {
                    "resume a run still marked running by a process this machine cannot see (another host, or an "
                    "older workbench without run locks); you assert that process is gone");
   resume->add_option("--db", db, "run database")->type_name("FILE");
+  DistArgs resume_dist;
+  resume->add_option("--nproc", resume_dist.nproc, "data-parallel: continue with N processes on this machine")
+      ->type_name("N")
+      ->check(CLI::Range(1, 256));
+  resume->add_option("--dist-timeout", resume_dist.timeout_s,
+                     "data-parallel: seconds one collective may take before the run fails (default 30)")
+      ->type_name("SECONDS");
 
   std::string export_model_run, export_model_role = "student", export_model_out;
   auto* export_model =
@@ -653,8 +715,10 @@ int mainImpl(int argc, char** argv) {
   }
 
   try {
+    if (*run && shouldLaunch(run_args.dist) && !run_args.print_config) return launchRanks(argc, argv, run_args.dist);
+    if (*resume && shouldLaunch(resume_dist)) return launchRanks(argc, argv, resume_dist);
     if (*run) return runCommand(run_args, db);
-    if (*resume) return resumeCommand(resume_run, db, resume_quiet, resume_json, resume_take_over);
+    if (*resume) return resumeCommand(resume_run, db, resume_quiet, resume_json, resume_take_over, resume_dist);
     if (*list) return listCommand(db, list_json, list_filter);
     if (*show) return showCommand(db, show_run, show_json);
     if (*exp) return exportCommand(db, export_runs, export_format, export_out, export_metrics, chart_args);

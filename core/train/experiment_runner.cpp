@@ -23,6 +23,7 @@ struct ExperimentRunner::State {
   std::unique_ptr<RunLock> lock;
   int64_t resume_run_id = 0;
   double resume_wall_time = 0.0;
+  TrainerOptions options;  // as given to the trainer
 };
 
 ExperimentRunner::ExperimentRunner(ExperimentConfig config, const std::string& database_path,
@@ -36,6 +37,7 @@ ExperimentRunner::ExperimentRunner(ExperimentConfig config, const std::string& d
   state_->task = makeTask(config_);
   TrainerOptions options;
   options.teacher_weights = state_->teacher.weights_path;
+  state_->options = options;
   state_->trainer = std::make_unique<Trainer>(config_, *state_->task, options, state_->observers, control_);
 }
 
@@ -117,6 +119,7 @@ ExperimentRunner::ExperimentRunner(ResumeRun resume, const std::string& database
   options.resume_state = state_path;
   options.artifacts_dir = run->files_dir;
   state_->resume_wall_time = readResumePoint(state_path).wall_time;
+  state_->options = options;
   state_->trainer = std::make_unique<Trainer>(config_, *state_->task, options, state_->observers, control_);
   state_->resume_run_id = resume.run_id;
 }
@@ -146,6 +149,7 @@ int64_t ExperimentRunner::createNewRun() {
   const int64_t id = state_->store->createRun(record);
   const auto run = state_->store->getRun(id);
   state_->trainer->setArtifactsDir(run->files_dir);
+  state_->options.artifacts_dir = run->files_dir;
   try {
     state_->lock = std::make_unique<RunLock>(state_->store->lockPath(run->uuid));
   } catch (const std::exception& e) {
@@ -154,6 +158,13 @@ int64_t ExperimentRunner::createNewRun() {
   }
   return id;
 }
+
+void ExperimentRunner::setDataParallel(DataParallel* parallel) {
+  state_->options.parallel = parallel;
+  state_->trainer->setDataParallel(parallel);
+}
+
+const TrainerOptions& ExperimentRunner::trainerOptions() const { return state_->options; }
 
 RunResult ExperimentRunner::run() {
   if (run_id_ == 0) createRun();

@@ -59,6 +59,13 @@ class ExperimentRunner {
   // Trains and records the final status; never throws for training problems.
   RunResult run();
 
+  // Makes the run one of a data-parallel run's ranks (rank 0: this runner records it), before
+  // run(); see core/dist/distributed_run.h.
+  void setDataParallel(DataParallel* parallel);
+  // What the trainer was given (teacher weights, the state resumed from, the artifacts folder):
+  // what the other ranks of a data-parallel run need to train the same run.
+  const TrainerOptions& trainerOptions() const;
+
   const ExperimentConfig& config() const { return config_; }
   int64_t runId() const { return run_id_; }
 

@@ -87,8 +87,9 @@ struct StepRunner::LossScaler {
 
   // Backward of the scaled loss, unscale, step unless a gradient overflowed, update the scale.
   void backwardAndStep(const torch::Tensor& loss, torch::optim::Optimizer& optimizer,
-                       const std::vector<torch::Tensor>& parameters) {
+                       const std::vector<torch::Tensor>& parameters, const std::function<void()>& after_backward) {
     (loss.to(torch::kFloat32) * scale).backward();
+    after_backward();  // data-parallel: the gradients (still scaled) summed over the ranks
     std::vector<torch::Tensor> grads;
     for (const auto& p : parameters)
       if (p.grad().defined()) grads.push_back(p.grad());
@@ -102,7 +103,7 @@ struct StepRunner::LossScaler {
 };
 
 StepRunner::StepRunner(ModelImpl& model, ModelImpl* teacher, DistillationLoss* loss, const ExperimentConfig& config,
-                       Precision precision, bool reference_loop)
+                       Precision precision, bool reference_loop, DataParallel* parallel)
     : model_(model),
       teacher_(teacher),
       loss_(loss),
@@ -117,6 +118,8 @@ StepRunner::StepRunner(ModelImpl& model, ModelImpl* teacher, DistillationLoss* l
     const auto device = parameters_.empty() ? torch::Device(torch::kCPU) : parameters_.front().device();
     scaler_ = std::make_unique<LossScaler>(device);
   }
+  // After the optimizer took its parameters: the hooks go on the same tensors.
+  if (parallel) reducer_ = parallel->gradientReducer(parameters_);
 }
 
 StepRunner::~StepRunner() = default;
@@ -128,7 +131,41 @@ torch::Tensor StepRunner::teacherOutputs(const torch::Tensor& inputs) {
   return teacher_->forward(inputs);
 }
 
+namespace {
+
+// A data-parallel rank's sums for one step: [units, units x total, units x kd, units x ce,
+// units x each part..., stop]. Weighted by units, so that their sum over the ranks divided by
+// the global units is the global batch's mean (core/train/data_parallel.h).
+torch::Tensor stepSums(const LossTerms& terms, double units, bool stop) {
+  std::vector<double> values{units};
+  auto weighted = [&](const torch::Tensor& term) {
+    values.push_back(units > 0 && term.defined() ? term.detach().to(torch::kFloat64).item<double>() * units : 0.0);
+  };
+  weighted(terms.total);
+  weighted(terms.kd);
+  weighted(terms.ce);
+  for (const auto& part : terms.parts) weighted(part.second);
+  values.push_back(stop ? 1.0 : 0.0);
+  return torch::tensor(values, torch::kFloat64);
+}
+
+// The global batch's terms from the summed step sums (stepSums' layout), as float64 scalars.
+LossTerms globalTerms(const LossTerms& local, const torch::Tensor& sums) {
+  const double units = sums[0].item<double>();
+  auto mean = [&](int64_t index) { return torch::tensor(units > 0 ? sums[index].item<double>() / units : 0.0, torch::kFloat64); };
+  LossTerms global;
+  global.total = mean(1);
+  if (local.kd.defined()) global.kd = mean(2);
+  if (local.ce.defined()) global.ce = mean(3);
+  int64_t index = 4;
+  for (const auto& part : local.parts) global.parts.emplace_back(part.first, mean(index++));
+  return global;
+}
+
+}  // namespace
+
 LossTerms StepRunner::step(const Batch& batch, const CachedTeacher& cached, double epoch, double lr) {
+  last_units_ = batch.units;
   setLr(*optimizer_, lr);
   if (reference_loop_) {
     optimizer_->zero_grad();
@@ -180,13 +217,22 @@ LossTerms StepRunner::step(const Batch& batch, const CachedTeacher& cached, doub
   // 50,000-token vocabulary each is 400 MB of the step's peak).
   in = LossInputs();
   amp.reset();
+  torch::Tensor sums;
+  if (reducer_) reducer_->beginStep(stepSums(terms, static_cast<double>(batch.units), local_stop_), static_cast<double>(batch.units));
+  auto reduce = [&] {
+    if (reducer_) sums = reducer_->finishStep();
+  };
   if (scaler_) {
-    scaler_->backwardAndStep(terms.total, *optimizer_, parameters_);
+    scaler_->backwardAndStep(terms.total, *optimizer_, parameters_, reduce);
   } else {
     terms.total.backward();
+    reduce();
     optimizer_->step();
   }
-  return terms;
+  if (!reducer_) return terms;
+  last_units_ = static_cast<int64_t>(sums[0].item<double>());
+  agreed_stop_ = sums[sums.size(0) - 1].item<double>() > 0;
+  return globalTerms(terms, sums);
 }
 
 }  // namespace distill

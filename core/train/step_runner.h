@@ -15,6 +15,7 @@
 #include "core/losses/loss.h"
 #include "core/models/model.h"
 #include "core/tasks/task.h"
+#include "core/train/data_parallel.h"
 
 namespace distill {
 
@@ -44,16 +45,26 @@ class StepRunner {
   // The teacher phase: `model` learns the labels (teacher and loss null). The student phase:
   // `model` learns through `loss` from the frozen `teacher`; the loss's own parameters
   // (FitNet's regressor) train with the student's.
+  // `parallel`: one rank of a data-parallel run (core/train/data_parallel.h): the batch is this
+  // rank's shard; the gradients and the returned loss terms are those of the global batch.
   StepRunner(ModelImpl& model, ModelImpl* teacher, DistillationLoss* loss, const ExperimentConfig& config,
-             Precision precision, bool reference_loop);
+             Precision precision, bool reference_loop, DataParallel* parallel = nullptr);
   ~StepRunner();
 
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
 
   // One step on `batch` at learning rate `lr`. `cached`: the frozen teacher's cached outputs
   // for these rows (none: computed when the loss needs them); `epoch`: the fractional epoch of
-  // the phase (for warm-ups). Returns the loss terms (with grad history).
+  // the phase (for warm-ups). Returns the loss terms (with grad history; data-parallel: the
+  // global batch's means, without).
   LossTerms step(const Batch& batch, const CachedTeacher& cached, double epoch, double lr);
+
+  // The units (samples, or kept tokens) the last step trained on, over every rank.
+  int64_t lastUnits() const { return last_units_; }
+  // Data-parallel: this rank's stop request, summed over the ranks with the next step's losses;
+  // agreedStop() is true on every rank after the same step once any rank asked.
+  void setLocalStop(bool stop) { local_stop_ = stop; }
+  bool agreedStop() const { return agreed_stop_; }
 
   // The frozen teacher's outputs on `inputs`, in eval mode without gradients, under the same
   // autocast as a step (so that cached and computed logits agree).
@@ -70,6 +81,10 @@ class StepRunner {
   std::vector<torch::Tensor> parameters_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<LossScaler> scaler_;
+  std::unique_ptr<GradientReducer> reducer_;  // data-parallel only
+  int64_t last_units_ = 0;
+  bool local_stop_ = false;
+  bool agreed_stop_ = false;
 };
 
 }  // namespace distill

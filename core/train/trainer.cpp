@@ -24,6 +24,7 @@
 #include "core/runtime/runtime.h"
 #include "core/train/batch_sampler.h"
 #include "core/train/checkpointer.h"
+#include "core/train/data_parallel.h"
 #include "core/train/schedule.h"
 #include "core/train/step_runner.h"
 #include "core/train/teacher_cache.h"
@@ -62,6 +63,7 @@ struct Trainer::Impl {
   int64_t teacher_steps = 0;  // planned optimizer steps of each phase
   int64_t student_steps = 0;
   int64_t done_steps = 0;
+  int64_t train_size = 0;  // rows of the training split
   std::chrono::steady_clock::time_point started;
   std::optional<ResumeState> resume;  // empty: a fresh run
 
@@ -113,7 +115,7 @@ struct Trainer::Impl {
     speed_key = task.units() == "tokens" ? metric_key::kTokensPerSecond : metric_key::kSamplesPerSecond;
 
     const auto split = task.trainSplit(0);
-    const int64_t train_size = split->size();
+    train_size = split->size();
     cache_plan = planTeacherCache(config.distill, *loss, *split, /*student_phase=*/!options.teacher_only);
     const int64_t batches = (train_size + config.train.batch_size - 1) / config.train.batch_size;
     teacher_steps = teacherTrained() ? batches * config.teacher.epochs : 0;
@@ -170,6 +172,27 @@ struct Trainer::Impl {
 
   void log(LogLevel level, const std::string& message) { observer.onLog(level, message); }
 
+  // In a data-parallel run rank 0 evaluates alone and the others wait for it (one process: just
+  // evaluate). Rank 0's RNG draws are the single process's: it makes the same calls.
+  void evaluateOnRankZero(Phase phase, int64_t step, double epoch) {
+    if (!options.parallel || options.parallel->rank() == 0) evaluate(phase, step, epoch);
+    if (options.parallel) options.parallel->waitForAll("rank 0's evaluation");
+  }
+
+  // Rank 0's weights (and buffers, and a loss's learned parts) into every rank's, before training:
+  // a seeded build gives the same weights everywhere already; this makes it so whatever the build.
+  void synchroniseModels() {
+    DataParallel& parallel = *options.parallel;
+    parallel.waitForAll("every rank building its models");
+    std::vector<torch::Tensor> tensors;
+    for (const Model* model : {&teacher, &student}) {
+      for (const auto& p : (*model)->parameters()) tensors.push_back(p);
+      for (const auto& b : (*model)->buffers()) tensors.push_back(b);
+    }
+    for (const auto& p : loss->parameters()) tensors.push_back(p);
+    parallel.broadcastFromRankZero(tensors);
+  }
+
   // The evaluation driver: the task's evaluator computes, the trainer stamps and emits.
   void evaluate(Phase phase, int64_t step, double epoch) {
     const auto values = phase == Phase::Teacher ? evaluator->evaluateTeacher(*teacher)
@@ -206,7 +229,7 @@ struct Trainer::Impl {
 
     const auto split = task.trainSplit(config.seed + (is_teacher ? 3 : 4));
     StepRunner runner(*model, is_teacher ? nullptr : teacher.get(), is_teacher ? nullptr : loss.get(), config,
-                      precision, options.reference_loop);
+                      precision, options.reference_loop, options.parallel);
     BatchSampler sampler(split->size(), batch_size, config.seed + (is_teacher ? 1 : 2));
     const int64_t per_epoch = sampler.batchesPerEpoch();
     const int64_t total = per_epoch * epochs;
@@ -231,6 +254,7 @@ struct Trainer::Impl {
       cache = std::make_unique<TeacherCache>(cache_plan, *split, *teacher, runner, precision, checkpointer.folder(),
                                              [&](const std::string& line) { log(LogLevel::Info, line); });
     split->attachModels(teacher.get(), is_teacher ? nullptr : student.get());
+    if (options.parallel) options.parallel->waitForAll("every rank preparing the " + std::string(phaseName(phase)) + " phase");
     if (!is_teacher) teacher->eval();
     model->train();
 
@@ -278,10 +302,15 @@ struct Trainer::Impl {
       const auto order_on_device = plain ? torch::Tensor() : sampler.permutation().to(split->indexDevice());
       for (int64_t b = 0; b < per_epoch; ++b) {
         bool stop = false;
-        outsideInterval([&] { stop = shouldStop(); });
+        // Data-parallel ranks stop together: each step sums every rank's stop request, and all
+        // stop before the next step once any asked (a pause is a single-process matter).
+        outsideInterval([&] { stop = options.parallel ? runner.agreedStop() : shouldStop(); });
         if (stop) return false;
-        const auto indices = plain ? sampler.batch(b).to(split->indexDevice())
-                                   : order_on_device.slice(0, b * batch_size, std::min((b + 1) * batch_size, split->size()));
+        if (options.parallel) runner.setLocalStop(control.stopRequested());
+        const auto global_indices = plain ? sampler.batch(b).to(split->indexDevice())
+                                          : order_on_device.slice(0, b * batch_size, std::min((b + 1) * batch_size, split->size()));
+        // A data-parallel rank trains on its shard of the global batch.
+        const auto indices = options.parallel ? options.parallel->shard(global_indices) : global_indices;
         Batch batch = split->batch(indices);
         const double fractional_epoch = static_cast<double>(epoch - 1) + static_cast<double>(b) / per_epoch;
         report(batch.texts, phase, step + 1, fractional_epoch);
@@ -291,7 +320,7 @@ struct Trainer::Impl {
         ++step;
         ++done_steps;
         ++interval_steps;
-        interval_units += batch.units;
+        interval_units += runner.lastUnits();
         accumulate(prefix, terms.total);
         if (!is_teacher) {
           accumulate(metric_key::kKdLoss, terms.kd);
@@ -324,7 +353,7 @@ struct Trainer::Impl {
           interval_start = now;
         }
         const bool eval_now = config.train.eval_every > 0 ? (step % config.train.eval_every == 0) : epoch_end;
-        if (eval_now) outsideInterval([&] { evaluate(phase, step, epoch_done); });
+        if (eval_now) outsideInterval([&] { evaluateOnRankZero(phase, step, epoch_done); });
 
         const auto now = std::chrono::steady_clock::now();
         if (now - last_progress > std::chrono::milliseconds(100) || epoch_end) {
@@ -335,9 +364,10 @@ struct Trainer::Impl {
       outsideInterval([&] {
         checkpointer.write(phaseName(phase), *model, step, epoch, runner.optimizer(), *split,
                            is_teacher ? nullptr : loss.get());
+        if (options.parallel) options.parallel->waitForAll("rank 0's checkpoint");
       });
     }
-    if (config.train.eval_every > 0 && step % config.train.eval_every != 0) evaluate(phase, step, epochs);
+    if (config.train.eval_every > 0 && step % config.train.eval_every != 0) evaluateOnRankZero(phase, step, epochs);
     return true;
   }
 
@@ -361,10 +391,27 @@ struct Trainer::Impl {
 
   RunResult run() {
     started = std::chrono::steady_clock::now();
+    if (options.parallel) environment["data_parallel"] = options.parallel->describe();
     observer.onStarted(environment);
     log(LogLevel::Info, "device " + device.str() + ", " + environment["threads_reason"] + " (" + environment["blas"] + ")");
     RunResult result;
     try {
+      if (options.parallel) {
+        // Every rank needs rows in every batch: a last batch of an epoch smaller than the world
+        // would leave a rank nothing to compute a mean over.
+        const int64_t rest = train_size % config.train.batch_size;
+        const int world = options.parallel->worldSize();
+        if (rest > 0 && rest < world)
+          throw ConfigError({{"train.batch_size", "the last batch of each epoch has " + std::to_string(rest) +
+                                                      " row(s), fewer than the " + std::to_string(world) +
+                                                      " data-parallel ranks: choose a batch size that leaves at least " +
+                                                      std::to_string(world) + " (or none)"}});
+        if (config.train.batch_size < world)
+          throw ConfigError({{"train.batch_size", "is " + std::to_string(config.train.batch_size) + ", below the " +
+                                                      std::to_string(world) + " data-parallel ranks (it is the global batch)"}});
+        log(LogLevel::Info, "data-parallel: " + environment["data_parallel"]);
+        synchroniseModels();
+      }
       const bool resume_student = resume && resume->point().phase == "student";
       if (teacherTrained() && !resume_student) {
         log(LogLevel::Info, "phase 1: training the teacher (" + environment["teacher_summary"] + ")");
@@ -373,11 +420,11 @@ struct Trainer::Impl {
         done_steps += teacher_steps;
       } else {
         log(LogLevel::Info, "phase 1: teacher loaded from " + teacherOrigin());
-        evaluate(Phase::Teacher, 0, 0.0);
+        evaluateOnRankZero(Phase::Teacher, 0, 0.0);
       }
       if (!options.teacher_only) {
         log(LogLevel::Info, "phase 2: distilling into the student (" + environment["student_summary"] + ")");
-        if (!resume_student) evaluate(Phase::Student, 0, 0.0);
+        if (!resume_student) evaluateOnRankZero(Phase::Student, 0, 0.0);
         if (!trainPhase(Phase::Student)) return stopped();
       }
       result.outcome = RunOutcome::Completed;
@@ -416,6 +463,8 @@ RunResult Trainer::run() {
   const TrainingInProcess training;  // the mirror test refuses to touch global state meanwhile
   return impl_->run();
 }
+
+void Trainer::setDataParallel(DataParallel* parallel) { impl_->options.parallel = parallel; }
 
 void Trainer::setArtifactsDir(const std::string& folder) {
   impl_->options.artifacts_dir = folder;

@@ -18,6 +18,7 @@
 
 namespace distill {
 
+class DataParallel;
 class Task;
 
 struct TrainerOptions {
@@ -39,6 +40,11 @@ struct TrainerOptions {
   // models are trained with (core/fidelity/mirror.cpp): "same data, another seed" models,
   // trained by this loop rather than a copy of it.
   bool teacher_only = false;
+  // A data-parallel run (core/train/data_parallel.h): this process is one rank; it trains on its
+  // shard of every global batch (train.batch_size is the global batch), gradients and logged
+  // losses are reduced over the ranks, rank 0 alone evaluates (the others wait) and checkpoints
+  // (the others get an empty artifacts_dir and write nothing). Null: one process. Not owned.
+  DataParallel* parallel = nullptr;
 };
 
 // Where a resumable checkpoint stands, read without loading any weights.
@@ -75,6 +81,8 @@ class Trainer {
 
   // Where checkpoints go; set once the run has an id (before run()).
   void setArtifactsDir(const std::string& folder);
+  // Makes this trainer one rank of a data-parallel run (TrainerOptions::parallel), before run().
+  void setDataParallel(DataParallel* parallel);
 
   // The environment facts that onStarted() reports (device, threads, versions, host).
   const std::map<std::string, std::string>& environment() const;
