@@ -100,13 +100,13 @@ std::vector<int64_t> tokenCounts(const std::vector<std::string>& documents, cons
   for (const auto& document : documents) {
     for (int64_t token : tokenizer.encode(document))
       if (token >= 0 && token < tokenizer.vocabSize()) ++counts[static_cast<size_t>(token)];
-    ++counts[static_cast<size_t>(Tokenizer::kSeparator)];
+    ++counts[static_cast<size_t>(tokenizer.separator())];
   }
   return counts;
 }
 
 std::string displayTokenText(const Tokenizer& tokenizer, int64_t token) {
-  if (token == Tokenizer::kSeparator) return "<sep>";
+  if (token == tokenizer.separator()) return "<sep>";
   if (tokenizer.kind() == "byte" && token >= 0x80 && token < 0x100) return fmt::format("<0x{:02X}>", token);
   const std::string text = tokenizer.decode({token});
   if (text == " ") return "\xE2\x90\xA3";   // ␣

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "core/fidelity/lm_fidelity.h"
 #include "core/metrics/streaming.h"
@@ -229,6 +230,19 @@ TEST(LmFidelity, TokensAreShownVisibly) {
   EXPECT_EQ(displayTokenText(bytes, 7), "\\x07");
   EXPECT_EQ(tokenCounts({"aa", "b"}, bytes)['a'], 2);
   EXPECT_EQ(tokenCounts({"aa", "b"}, bytes)[0], 2);  // a separator after each document
+}
+
+// A model's tokenizer separates documents with its end-of-text token, not id 0: the counts and
+// the display follow it.
+TEST(LmFidelity, AModelTokenizersSeparatorIsItsEndOfText) {
+  const std::string folder = std::string(DISTILL_SOURCE_DIR) + "/tests/core/text/bpe/data/llama3-style";
+  const Tokenizer bpe = Tokenizer::build("hf:" + folder, {});
+  ASSERT_EQ(bpe.separator(), 301);  // <|end_of_text|>
+  const auto counts = tokenCounts({"aa", "b"}, bpe);
+  EXPECT_EQ(counts[301], 2);  // one after each document
+  EXPECT_EQ(counts[0], static_cast<int64_t>(0)) << "id 0 is an ordinary token here";
+  EXPECT_EQ(displayTokenText(bpe, 301), "<sep>");
+  EXPECT_NE(displayTokenText(bpe, 0), "<sep>");
 }
 
 }  // namespace
