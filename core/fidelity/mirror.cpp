@@ -3,7 +3,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +13,7 @@
 
 #include "core/data/dataset.h"
 #include "core/errors.h"
+#include "core/fidelity/mirror_support.h"
 #include "core/fidelity/run_models.h"
 #include "core/metrics/metrics.h"
 #include "core/models/factory.h"
@@ -35,22 +35,6 @@ struct Probe {
   bool off_distribution = true;
   torch::Tensor inputs;
 };
-
-struct MeanStd {
-  double mean = 0.0, std = 0.0;
-};
-MeanStd meanStd(const std::vector<double>& values) {
-  MeanStd result;
-  if (values.empty()) return result;
-  for (double v : values) result.mean += v;
-  result.mean /= static_cast<double>(values.size());
-  if (values.size() > 1) {
-    double sum = 0.0;
-    for (double v : values) sum += (v - result.mean) * (v - result.mean);
-    result.std = std::sqrt(sum / static_cast<double>(values.size() - 1));  // sample std
-  }
-  return result;
-}
 
 std::string percent(double fraction) { return fmt::format("{:.0f}%", 100.0 * fraction); }
 
@@ -205,52 +189,6 @@ std::vector<Probe> makeProbes(const DatasetSplits& data, const DatasetConfig& da
   }
   return probes;
 }
-
-// Passes the mirror test's stop request on to a reference model's trainer, which checks its
-// RunControl before every step: the flag is read whenever the trainer reports (at its start,
-// at each progress report, about every 100 ms, and at each logged interval).
-class StopRelay : public TrainingObserver {
- public:
-  StopRelay(const std::atomic<bool>* stop, RunControl& control) : stop_(stop), control_(control) {}
-  void onStarted(const std::map<std::string, std::string>&) override { relay(); }
-  void onMetrics(const std::vector<MetricPoint>&) override { relay(); }
-  void onProgress(const ProgressInfo&) override { relay(); }
-
- private:
-  void relay() {
-    if (stop_ && stop_->load()) control_.requestStop();
-  }
-  const std::atomic<bool>* stop_;
-  RunControl& control_;
-};
-
-// A folder of its own under the system's temporary folder, removed with its contents when it
-// goes out of scope (also when the mirror test stops or fails): a reference trainer's
-// checkpoints, read once and thrown away.
-class ScratchFolder {
- public:
-  ScratchFolder() {
-    static std::atomic<int64_t> counter{0};
-    try {
-      path_ = std::filesystem::temp_directory_path() /
-              fmt::format("distill-mirror-{}-{}", static_cast<long>(getpid()), counter.fetch_add(1));
-      std::filesystem::remove_all(path_);  // a leftover of a dead process with the same id
-      std::filesystem::create_directories(path_);
-    } catch (const std::filesystem::filesystem_error& e) {
-      throw ModelError(std::string("cannot make a scratch folder for the reference models: ") + e.what());
-    }
-  }
-  ~ScratchFolder() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchFolder(const ScratchFolder&) = delete;
-  ScratchFolder& operator=(const ScratchFolder&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // One reference model: the teacher phase of the one trainer (core/train/trainer.h) with
 // `config` (the reference's architecture as the teacher, the run's own recipe, the reference's
