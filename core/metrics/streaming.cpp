@@ -114,4 +114,37 @@ double AgreementSums::js() const {
   return n > 0 ? read(js_) / n : 0.0;
 }
 
+namespace {
+
+// The sums as one float64 vector on the CPU, summed over the ranks, written back in place.
+void reduceTogether(std::vector<torch::Tensor*> parts, const std::vector<int64_t>& sizes,
+                    const std::function<void(torch::Tensor&)>& sum_over_ranks) {
+  std::vector<torch::Tensor> flat;
+  for (size_t k = 0; k < parts.size(); ++k)
+    flat.push_back(parts[k]->defined() ? parts[k]->detach().to(torch::kCPU, torch::kFloat64).reshape({-1})
+                                       : torch::zeros({sizes[k]}, torch::kFloat64));
+  auto all = torch::cat(flat);
+  sum_over_ranks(all);
+  int64_t offset = 0;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    auto values = all.slice(0, offset, offset + sizes[k]);
+    offset += sizes[k];
+    if (parts[k]->defined())
+      parts[k]->copy_(values.reshape(parts[k]->sizes()));
+    else
+      *parts[k] = sizes[k] == 1 ? values.reshape({}).clone() : values.clone();
+  }
+}
+
+}  // namespace
+
+void PredictionSums::reduce(const std::function<void(torch::Tensor&)>& sum_over_ranks) {
+  reduceTogether({&count_, &correct_, &cross_entropy_, &bin_count_, &bin_confidence_, &bin_correct_},
+                 {1, 1, 1, bins_, bins_, bins_}, sum_over_ranks);
+}
+
+void AgreementSums::reduce(const std::function<void(torch::Tensor&)>& sum_over_ranks) {
+  reduceTogether({&count_, &agree_, &kl_, &overlap_, &js_}, {1, 1, 1, 1, 1}, sum_over_ranks);
+}
+
 }  // namespace distill

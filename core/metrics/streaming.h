@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 
 namespace distill {
 
@@ -26,6 +27,10 @@ class PredictionSums {
   double accuracy() const;
   double crossEntropy() const;  // mean, nats
   double calibrationError() const;
+  // Adds every rank's sums into this one's (a data-parallel run's sharded evaluation):
+  // `sum_over_ranks` sums a float64 CPU tensor over the ranks in place. A rank that saw no
+  // positions takes part with zeros.
+  void reduce(const std::function<void(torch::Tensor&)>& sum_over_ranks);
 
  private:
   int bins_;
@@ -43,6 +48,7 @@ class AgreementSums {
   double kl() const;           // mean KL(teacher || student) at T = 1, nats
   double topKOverlap() const;  // mean |top-k(t) ∩ top-k(s)| / k
   double js() const;           // mean Jensen-Shannon divergence, nats
+  void reduce(const std::function<void(torch::Tensor&)>& sum_over_ranks);  // as PredictionSums'
 
  private:
   int64_t k_;

@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -77,6 +78,12 @@ class Evaluator {
   // Texts the models write at an evaluation (a language model's fixed prompts), after the
   // metrics of the same evaluation; none by default. The trainer stamps step, epoch and phase.
   virtual std::vector<GeneratedText> teacherTexts(ModelImpl& teacher) { return {}; }
+  // A data-parallel run's evaluation in shards: from now on this rank (`rank` of `world`)
+  // evaluates its share of the test split, and `sum_over_ranks` (a float64 CPU tensor summed
+  // over the ranks in place; a collective every rank calls) adds the shards' sums before the
+  // values are computed, so every rank returns the whole split's values. Returns false when the
+  // evaluator does not shard (the default): rank 0 then evaluates alone while the others wait.
+  virtual bool shardAcross(int rank, int world, std::function<void(torch::Tensor&)> sum_over_ranks) { return false; }
   virtual std::vector<GeneratedText> studentTexts(ModelImpl& student, ModelImpl& teacher) { return {}; }
 };
 

@@ -64,6 +64,7 @@ struct Trainer::Impl {
   int64_t student_steps = 0;
   int64_t done_steps = 0;
   int64_t train_size = 0;  // rows of the training split
+  bool sharded_evaluation = false;  // data-parallel: every rank evaluates its shard
   std::chrono::steady_clock::time_point started;
   std::optional<ResumeState> resume;  // empty: a fresh run
 
@@ -174,9 +175,12 @@ struct Trainer::Impl {
 
   // In a data-parallel run rank 0 evaluates alone and the others wait for it (one process: just
   // evaluate). Rank 0's RNG draws are the single process's: it makes the same calls.
+  // An evaluator that shards (Evaluator::shardAcross: the image task's) runs on every rank,
+  // each on its share of the test split, and all get the whole split's values.
   void evaluateOnRankZero(Phase phase, int64_t step, double epoch) {
-    if (!options.parallel || options.parallel->rank() == 0) evaluate(phase, step, epoch);
-    if (options.parallel) options.parallel->waitForAll("rank 0's evaluation");
+    if (!options.parallel || sharded_evaluation) return evaluate(phase, step, epoch);
+    if (options.parallel->rank() == 0) evaluate(phase, step, epoch);
+    options.parallel->waitForAll("rank 0's evaluation");
   }
 
   // Rank 0's weights (and buffers, and a loss's learned parts) into every rank's, before training:
@@ -391,7 +395,12 @@ struct Trainer::Impl {
 
   RunResult run() {
     started = std::chrono::steady_clock::now();
-    if (options.parallel) environment["data_parallel"] = options.parallel->describe();
+    if (DataParallel* parallel = options.parallel) {
+      sharded_evaluation = evaluator->shardAcross(parallel->rank(), parallel->worldSize(),
+                                                  [parallel](torch::Tensor& values) { parallel->allReduceSum(values); });
+      environment["data_parallel"] =
+          parallel->describe() + (sharded_evaluation ? ", evaluation sharded" : ", rank 0 evaluates alone");
+    }
     observer.onStarted(environment);
     log(LogLevel::Info, "device " + device.str() + ", " + environment["threads_reason"] + " (" + environment["blas"] + ")");
     RunResult result;

@@ -64,11 +64,20 @@ class ImageEvaluator : public Evaluator {
  public:
   explicit ImageEvaluator(const TensorDataset& test) : test_(test) {}
 
+  // Chunk k of the test split is rank (k mod world)'s; the sums are added over the ranks.
+  bool shardAcross(int rank, int world, std::function<void(torch::Tensor&)> sum_over_ranks) override {
+    rank_ = rank;
+    world_ = world;
+    sum_over_ranks_ = std::move(sum_over_ranks);
+    return true;
+  }
+
   MetricValues evaluateTeacher(ModelImpl& teacher) override {
     PredictionSums sums(kCalibrationBins);
     forEachChunk(teacher, [&](const torch::Tensor& logits, int64_t begin, int64_t end) {
       sums.add(logits, test_.targets.slice(0, begin, end));
     });
+    if (sum_over_ranks_) sums.reduce(sum_over_ranks_);
     return {{metric_key::kTeacherAcc, sums.accuracy()},
             {metric_key::kTeacherTestLoss, sums.crossEntropy()},
             {metric_key::kTeacherEce, sums.calibrationError()}};
@@ -79,7 +88,9 @@ class ImageEvaluator : public Evaluator {
       const auto classes = teacherClasses(teacher);
       if (test_.size() * classes * static_cast<int64_t>(sizeof(float)) <= (int64_t{64} << 20)) {
         std::vector<torch::Tensor> parts;
-        forEachChunk(teacher, [&](const torch::Tensor& logits, int64_t, int64_t) { parts.push_back(logits); });
+        // Every chunk, on every rank: the student's chunks slice it by position.
+        forEachChunk(teacher, [&](const torch::Tensor& logits, int64_t, int64_t) { parts.push_back(logits); },
+                     /*all_chunks=*/true);
         teacher_logits_ = torch::cat(parts, 0);
       } else {
         teacher_too_large_ = true;
@@ -99,6 +110,10 @@ class ImageEvaluator : public Evaluator {
       }
       fidelity.add(reference, logits);
     });
+    if (sum_over_ranks_) {
+      sums.reduce(sum_over_ranks_);
+      fidelity.reduce(sum_over_ranks_);
+    }
     return {{metric_key::kStudentAcc, sums.accuracy()},
             {metric_key::kStudentTestLoss, sums.crossEntropy()},
             {metric_key::kAgreement, fidelity.agreement()},
@@ -111,12 +126,14 @@ class ImageEvaluator : public Evaluator {
 
  private:
   // `use(logits, begin, end)` for each chunk of the test split, in eval mode without gradients.
+  // In a sharded evaluation only this rank's chunks, unless `all_chunks`.
   template <typename Use>
-  void forEachChunk(ModelImpl& model, Use&& use) {
+  void forEachChunk(ModelImpl& model, Use&& use, bool all_chunks = false) {
     const int64_t chunk = evaluationChunk(model);
     torch::NoGradGuard no_grad;
     const EvalScope eval(model);
-    for (int64_t begin = 0; begin < test_.size(); begin += chunk) {
+    for (int64_t begin = 0, k = 0; begin < test_.size(); begin += chunk, ++k) {
+      if (!all_chunks && k % world_ != rank_) continue;
       const int64_t end = std::min(begin + chunk, test_.size());
       use(model.forward(test_.inputs.slice(0, begin, end)), begin, end);
     }
@@ -128,6 +145,8 @@ class ImageEvaluator : public Evaluator {
   }
 
   TensorDataset test_;
+  int rank_ = 0, world_ = 1;
+  std::function<void(torch::Tensor&)> sum_over_ranks_;  // set: a sharded evaluation
   torch::Tensor teacher_logits_;
   bool teacher_too_large_ = false;
 };

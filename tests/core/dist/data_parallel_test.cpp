@@ -1,6 +1,7 @@
 // A 2-rank Gloo run on loopback trains the run one process trains: the same global batch and
 // seed give the same curves (every logged loss and evaluation, step for step) to float32
-// tolerance, for the image task (a tiny MLP) and the language-model task (a tiny GPT). Rank 0
+// tolerance, for the image task (a tiny MLP; its evaluation sharded over the ranks) and the
+// language-model task (a tiny GPT; rank 0 evaluates alone). Rank 0
 // is this test process; rank 1 is this binary started again as a worker (dist_test_main.cpp).
 #include <gtest/gtest.h>
 
@@ -166,6 +167,8 @@ TEST(DataParallel, TwoGlooRanksTrainTheImageRunOneProcessTrains) {
   const auto two = trainTwoRanks(role, dir.path() / "two");
   expectSameCurves(one, two, 1e-4);
   EXPECT_NE(two.environment.at("data_parallel").find("rank 0 of 2"), std::string::npos) << two.environment.at("data_parallel");
+  // The image task's evaluation is sharded: each rank its chunks of the test split, sums added.
+  EXPECT_NE(two.environment.at("data_parallel").find("evaluation sharded"), std::string::npos);
   // Rank 0 alone writes: its checkpoints are there, and rank 1 was given no folder.
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "two" / "state.pt"));
 }
@@ -176,6 +179,8 @@ TEST(DataParallel, TwoGlooRanksTrainTheLanguageModelRunOneProcessTrains) {
   const auto one = trainOneProcess(configFor(role), dir.path() / "one");
   const auto two = trainTwoRanks(role, dir.path() / "two");
   expectSameCurves(one, two, 1e-4);
+  // The language-model evaluator does not shard (yet): rank 0 evaluates alone.
+  EXPECT_NE(two.environment.at("data_parallel").find("rank 0 evaluates alone"), std::string::npos);
 }
 
 }  // namespace
