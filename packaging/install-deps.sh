@@ -26,6 +26,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
   fortunes                # the language-model task's default corpus (/usr/share/games/fortunes)
+  fortunes-de             # the lm mirror test's second corpus (/usr/share/games/fortunes/de, not read by the default corpus)
   python3-torch           # tests: TorchScript from Python; benchmarks: the plain PyTorch reference loop
   poppler-utils           # tests: pdfinfo checks exported PDF figures
   slurm-wlm munge         # tests: sweeps through a one-node Slurm cluster on loopback (tests/slurm)

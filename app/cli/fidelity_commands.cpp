@@ -11,6 +11,7 @@
 #include "app/cli/cli_common.h"
 #include "core/config/config.h"
 #include "core/errors.h"
+#include "core/fidelity/lm_mirror.h"
 #include "core/fidelity/mirror.h"
 #include "core/fidelity/run_fidelity.h"
 #include "core/store/run_store.h"
@@ -126,6 +127,25 @@ FidelityCommands::FidelityCommands(CLI::App& app, std::string& db) {
                       "an IDX folder of another dataset with images of the same shape (default: MNIST for "
                       "Fashion-MNIST and the other way round, when installed)")
       ->type_name("FOLDER");
+  mirror_->add_option("--access", access_,
+                      "language models: what is read of A: logits (default), topk (its top-k log-probabilities) or "
+                      "text (its greedy completions only)")
+      ->type_name("ACCESS");
+  mirror_->add_option("--top-k", top_k_, "language models: k of topk access and of the top-k overlap (default 5)")
+      ->type_name("K");
+  mirror_->add_option("--reference-runs", reference_runs_,
+                      "language models: stored runs as the references instead of training them (RUN[:role], "
+                      "comma-separated; B's architecture, trained without A)")
+      ->delimiter(',')
+      ->type_name("RUNS");
+  mirror_->add_option("--sequences", sequences_, "language models: windows per probe set (default 64)")->type_name("N");
+  mirror_->add_option("--tokens", tokens_, "language models: tokens per window (default 0: the context, at most 128)")
+      ->type_name("T");
+  mirror_->add_option("--alpha", alpha_, "language models: the verdict's level after Holm's correction (default 0.05)");
+  mirror_->add_option("--second-corpus", second_corpus_,
+                      std::string("language models: a text file or folder for the second-corpus probe (default ") +
+                          kSecondCorpusFolder + ", Debian's fortunes-de)")
+      ->type_name("PATH");
   mirror_->add_flag("--json", mirror_json_, "JSON output for scripts");
   mirror_->add_flag("-q,--quiet", mirror_quiet_, "no progress lines");
   mirror_->add_option("--db", db, "run database")->type_name("FILE");
@@ -320,8 +340,11 @@ int FidelityCommands::lmFidelity(const RunFidelity& result) const {
 }
 
 int FidelityCommands::mirror(const std::string& db) {
+  const std::string database = db.empty() ? defaultDatabasePath() : db;
+  if (namesLanguageModelRun(model_a_, database, "A") || namesLanguageModelRun(model_b_, database, "B"))
+    return lmMirror(database);
   MirrorOptions options;
-  options.database_path = db.empty() ? defaultDatabasePath() : db;
+  options.database_path = database;
   options.references = references_;
   options.reference_train_samples = reference_samples_;
   options.reference_epochs = reference_epochs_;
@@ -393,6 +416,114 @@ int FidelityCommands::mirror(const std::string& db) {
                100 * p.reference_vs_a_agreement_std, p.reference_vs_a_kl_mean, p.reference_vs_a_kl_std,
                p.reference_vs_a_kl_min, 100 * p.reference_agreement_mean, 100 * p.reference_agreement_std,
                p.closer_than_references ? "yes" : "no");
+  for (const auto& note : report.notes) fmt::print("note: {}\n", note);
+  fmt::print("\nverdict: {}\nevidence: {}\n({:.0f} s)\n", report.verdict, report.evidence, report.seconds);
+  return kExitOk;
+}
+
+int FidelityCommands::lmMirror(const std::string& database) {
+  LmMirrorOptions options;
+  options.database_path = database;
+  options.access = access_;
+  options.top_k = top_k_;
+  options.references = references_;
+  options.reference_models = reference_runs_;
+  options.reference_epochs = reference_epochs_;
+  options.reference_train_blocks = reference_samples_;
+  options.seed = seed_;
+  options.sequences = sequences_;
+  options.tokens = tokens_;
+  options.alpha = alpha_;
+  options.second_corpus = second_corpus_;
+  if (!mirror_quiet_) options.progress = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+  options.stop = &g_mirror_stop;
+  std::signal(SIGINT, onMirrorInterrupt);
+  LmMirrorReport report;
+  try {
+    report = runLmMirrorTest(model_a_, model_b_, options);
+  } catch (const MirrorStopped&) {
+    fmt::print(stderr, "mirror test stopped\n");
+    return kExitStopped;
+  }
+  std::signal(SIGINT, SIG_DFL);
+  // NaN (a value the access does not give) as JSON null.
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+
+  if (mirror_json_) {
+    nlohmann::json probes = nlohmann::json::array();
+    for (const auto& p : report.probes)
+      probes.push_back({{"name", p.name},
+                        {"description", p.description},
+                        {"sequences", p.sequences},
+                        {"positions", p.positions},
+                        {"match", p.match},
+                        {"kl", number(p.kl)},
+                        {"overlap", number(p.overlap)},
+                        {"cross_entropy", number(p.cross_entropy)},
+                        {"reference_match_mean", p.reference_match_mean},
+                        {"reference_match_std", p.reference_match_std},
+                        {"reference_match_max", p.reference_match_max},
+                        {"reference_kl_mean", number(p.reference_kl_mean)},
+                        {"reference_kl_std", number(p.reference_kl_std)},
+                        {"reference_kl_min", number(p.reference_kl_min)},
+                        {"reference_overlap_mean", number(p.reference_overlap_mean)},
+                        {"reference_cross_entropy_mean", number(p.reference_cross_entropy_mean)},
+                        {"reference_cross_entropy_min", number(p.reference_cross_entropy_min)},
+                        {"reference_pair_match_mean", p.reference_pair_match_mean},
+                        {"reference_pair_match_std", p.reference_pair_match_std},
+                        {"p_match", p.p_match},
+                        {"p_distance", p.p_distance},
+                        {"p_value", p.p_value},
+                        {"p_adjusted", p.p_adjusted},
+                        {"closer_than_references", p.closer_than_references}});
+    const nlohmann::json out = {{"task", "lm"},
+                                {"a", report.model_a},
+                                {"b", report.model_b},
+                                {"access", report.access},
+                                {"corpus", report.corpus},
+                                {"tokens", report.tokens},
+                                {"references", report.references},
+                                {"reference_description", report.reference_description},
+                                {"a_validation_ce", report.a_validation_ce},
+                                {"b_validation_ce", report.b_validation_ce},
+                                {"reference_validation_ce_mean", report.reference_validation_ce_mean},
+                                {"reference_validation_ce_std", report.reference_validation_ce_std},
+                                {"probes", probes},
+                                {"notes", report.notes},
+                                {"alpha", report.alpha},
+                                {"p_value", report.p_value},
+                                {"mirrors", report.mirrors},
+                                {"verdict", report.verdict},
+                                {"evidence", report.evidence},
+                                {"seconds", report.seconds}};
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    return kExitOk;
+  }
+
+  const bool text = report.probes.empty() || std::isnan(report.probes.front().kl);
+  fmt::print("A: {}\nB: {}\naccess: {}\n", report.model_a, report.model_b, report.access);
+  fmt::print("references: {}\n", report.reference_description);
+  fmt::print("validation cross-entropy (nats/token): A {:.4f}, B {:.4f}, references {:.4f} +/- {:.4f}\n\n",
+             report.a_validation_ce, report.b_validation_ce, report.reference_validation_ce_mean,
+             report.reference_validation_ce_std);
+  fmt::print("{:<15} {:>6}  {:>21}  {:>21}  {:>21}  {:>9}  {:>9}  {}\n", "probe", "tokens", "greedy match: B",
+             "references (closest)", text ? "CE of A's text: B" : "top-k overlap: B", text ? "refs (min)" : "refs",
+             "p", "B closer");
+  for (const auto& p : report.probes) {
+    const std::string distance =
+        text ? fmt::format("{:>21.3f}  {:>9.3f} ({:.3f})", p.cross_entropy, p.reference_cross_entropy_mean,
+                           p.reference_cross_entropy_min)
+             : fmt::format("{:>20.1f}%  {:>8.1f}%", 100 * p.overlap, 100 * p.reference_overlap_mean);
+    fmt::print("{:<15} {:>6}  {:>20.1f}%  {:>12.1f}% ({:.1f}%)  {}  {:>9.2g}  {}\n", p.name, p.positions,
+               100 * p.match, 100 * p.reference_match_mean, 100 * p.reference_match_max, distance, p.p_adjusted,
+               p.closer_than_references ? "yes" : "no");
+  }
+  if (!text) {
+    fmt::print("\n{:<15}  {:>10}  {:>28}\n", "probe", "KL(A||B)", "references: mean +/- std (min)");
+    for (const auto& p : report.probes)
+      fmt::print("{:<15}  {:>10.4f}  {:>12.4f} +/- {:.4f} ({:.4f})\n", p.name, p.kl, p.reference_kl_mean,
+                 p.reference_kl_std, p.reference_kl_min);
+  }
   for (const auto& note : report.notes) fmt::print("note: {}\n", note);
   fmt::print("\nverdict: {}\nevidence: {}\n({:.0f} s)\n", report.verdict, report.evidence, report.seconds);
   return kExitOk;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/fidelity/run_fidelity.h"
 
@@ -25,6 +26,7 @@ class FidelityCommands {
   int fidelity(const std::string& db);
   int lmFidelity(const RunFidelity& result) const;  // a language-model run's report
   int mirror(const std::string& db);
+  int lmMirror(const std::string& db);  // runs of task lm (lm_mirror_command.cpp)
 
   CLI::App* fidelity_ = nullptr;
   CLI::App* mirror_ = nullptr;
@@ -38,6 +40,12 @@ class FidelityCommands {
   int64_t reference_samples_ = 0, reference_epochs_ = 0, probe_samples_ = 2000;
   uint64_t seed_ = 0;
   std::string other_dataset_;
+  // Language-model runs (core/fidelity/lm_mirror.h).
+  std::string access_ = "logits";
+  int64_t top_k_ = 5, sequences_ = 64, tokens_ = 0;
+  double alpha_ = 0.05;
+  std::vector<std::string> reference_runs_;
+  std::string second_corpus_;
 };
 
 }  // namespace distill::cli

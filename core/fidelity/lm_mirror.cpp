@@ -294,10 +294,10 @@ void validate(const LmMirrorOptions& options) {
 
 }  // namespace
 
-bool namesLanguageModelRun(const std::string& model, const std::string& database_path) {
-  const ModelSpec spec = parseModelSpec(model, "MODEL");
+bool namesLanguageModelRun(const std::string& model, const std::string& database_path, const std::string& field) {
+  const ModelSpec spec = parseModelSpec(model, field);
   if (!spec.isRun()) return false;
-  if (database_path.empty()) throw ConfigError({ConfigIssue{"MODEL", "a run was named but no database was given (--db)"}});
+  if (database_path.empty()) throw ConfigError({ConfigIssue{field, "a run was named but no database was given (--db)"}});
   RunStore store(database_path, RunStore::Mode::ReadOnly);
   return storedRunConfig(store, spec.run_id).task == "lm";
 }
@@ -581,16 +581,18 @@ LmMirrorReport runLmMirrorTest(const std::string& model_a, const std::string& mo
   const int total = static_cast<int>(report.probes.size());
   report.p_value = strongest ? strongest->p_adjusted : 1.0;
   report.mirrors = closer > 0;
+  const std::string statistics = options.access == "text" ? "greedy match or cross-entropy of A's text"
+                                                          : fmt::format("greedy match or top-{} overlap", options.top_k);
   if (report.mirrors)
     report.verdict = fmt::format(
-        "B mirrors A (p = {:.2g}, Holm-corrected over {} probe sets): B's greedy next tokens match A's more often than "
-        "each of {} independently trained models' do on {} of {} probe sets (B was likely distilled from A, or A from B)",
-        report.p_value, total, report.references, closer, total);
+        "B mirrors A (p = {:.2g}, Holm-corrected over {} probe sets): B is closer to A ({}) than each of {} "
+        "independently trained models on {} of {} probe sets (B was likely distilled from A, or A from B)",
+        report.p_value, total, statistics, report.references, closer, total);
   else
     report.verdict = fmt::format(
-        "no evidence that B mirrors A (p = {:.2g}, Holm-corrected over {} probe sets; alpha {}): B's greedy next tokens "
-        "do not match A's more often than those of all {} independently trained models",
-        report.p_value, total, options.alpha, report.references);
+        "no evidence that B mirrors A (p = {:.2g}, Holm-corrected over {} probe sets; alpha {}): B is not closer to A "
+        "({}) than each of {} independently trained models",
+        report.p_value, total, options.alpha, statistics, report.references);
   if (strongest) {
     std::string extra;
     if (options.access == "text")

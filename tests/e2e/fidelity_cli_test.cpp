@@ -211,3 +211,51 @@ TEST_F(LmFidelityCli, BlocksCapAndTextReport) {
 
 }  // namespace
 }  // namespace distill
+
+namespace distill {
+namespace {
+
+// `distill mirror` on language-model runs: run 1's distilled student against its teacher, three
+// students trained alone (runs 2-4) as stored references, text and JSON output, and the lm
+// options' refusals.
+TEST(LmMirrorCli, DistilledStudentMirrorsAndTheReportNamesEveryProbe) {
+  testing::TempDir dir;
+  const auto corpus = testing::writeCorpus(dir.path() / "corpus");
+  testing::runLm(dir.path(), testing::lmConfig(corpus, {"distill.alpha=1", "train.epochs=20"}));
+  for (int seed = 2; seed <= 4; ++seed)
+    testing::runLm(dir.path(), testing::lmConfig(corpus, {"distill.alpha=0", "train.epochs=20",
+                                                          "seed=" + std::to_string(seed), "teacher.source=run:1"}));
+  const std::string db = dir.file("lm.db");
+  const std::string second = (dir.path() / "corpus").string();  // any text folder: here the corpus again
+  const auto json = testing::distillCli("mirror 1:teacher 1:student --reference-runs 2:student,3:student,4:student "
+                                        "--sequences 12 --access topk --top-k 3 --second-corpus " +
+                                        testing::quote(second) + " --json --quiet --db " + testing::quote(db));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto report = nlohmann::json::parse(json.out);
+  EXPECT_EQ(report.at("task"), "lm");
+  EXPECT_TRUE(report.at("mirrors").get<bool>()) << report.at("verdict") << "\n" << report.at("evidence");
+  EXPECT_EQ(report.at("references").get<int>(), 3);
+  ASSERT_EQ(report.at("probes").size(), 4u);
+  for (const auto& p : report.at("probes")) {
+    EXPECT_GE(p.at("p_adjusted").get<double>(), p.at("p_value").get<double>());
+    EXPECT_FALSE(p.at("kl").is_null());
+    EXPECT_TRUE(p.at("cross_entropy").is_null());  // text access only
+  }
+
+  const auto text = testing::distillCli("mirror 1:teacher 2:student --reference-runs 3:student,4:student "
+                                        "--sequences 12 --access text --quiet --second-corpus " +
+                                        testing::quote(second) + " --db " + testing::quote(db));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  for (const char* part : {"greedy match: B", "CE of A's text", "validation", "corpus-prompts", "shuffled",
+                           "second-corpus", "verdict: no evidence"})
+    EXPECT_NE(text.out.find(part), std::string::npos) << part << "\n" << text.out;
+
+  const auto bad = testing::distillCli("mirror 1:teacher 1:student --access probabilities --sequences 2 --db " +
+                                       testing::quote(db));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--access"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("--sequences"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace distill
