@@ -25,6 +25,7 @@
 #include "core/sweep/slurm.h"
 #include "core/sweep/sweep_manifest.h"
 #include "core/sweep/sweep_plan.h"
+#include "core/sweep/sweep_status.h"
 #include "core/tasks/task_catalog.h"
 #include "core/text/utf8.h"
 #include "core/train/experiment_runner.h"
@@ -60,46 +61,10 @@ std::string axisText(const std::vector<std::pair<std::string, std::string>>& val
   return text;
 }
 
-std::string taskLog(const std::string& dir, const ManifestTask& task) {
-  if (!task.slurm_job.empty()) {
-    const fs::path out = fs::path(dir) / "slurm" / (task.slurm_job + ".out");
-    std::error_code ec;
-    if (fs::exists(out, ec)) return out.string();
-  }
-  return taskLogPath(dir, task.hash);
-}
-
-// A task's state now: its database, and Slurm's word for tasks it still knows.
-struct TaskView {
-  const ManifestTask* task = nullptr;
-  TaskRun run;
-  std::string slurm;  // as Slurm prints it; empty: not known there
-  std::string state;
-};
-
-std::vector<TaskView> viewTasks(const std::string& dir, const SweepManifest& manifest, std::string* slurm_source) {
-  std::map<std::string, std::string> slurm;
-  const bool any_job = std::any_of(manifest.tasks.begin(), manifest.tasks.end(),
-                                   [](const ManifestTask& t) { return !t.slurm_job.empty(); });
-  if (any_job) slurm = SlurmClient().states(manifest, slurm_source);
-  std::vector<TaskView> views;
-  for (const auto& task : manifest.tasks) {
-    TaskView view;
-    view.task = &task;
-    view.run = readTaskRun(taskDatabase(dir, task.hash));
-    const auto it = slurm.find(task.hash);
-    if (it != slurm.end()) view.slurm = it->second;
-    view.state = taskState(view.run, view.slurm);
-    views.push_back(std::move(view));
-  }
-  return views;
-}
-
-// Whether Slurm may still start or is running the task (so it must not be submitted again).
-bool activeInSlurm(const TaskView& view) {
-  static const std::set<std::string> active{"pending", "running", "starting", "requeued", "configuring",
-                                            "completing", "suspended", "resizing", "requeue_hold", "requeue_fed"};
-  return !view.slurm.empty() && active.count(view.state) > 0;
+// Every task's state now, Slurm asked when a task has a job (core/sweep/sweep_status.h).
+std::vector<TaskStatus> viewTasks(const std::string& dir, const SweepManifest& manifest, std::string* slurm_source) {
+  SlurmClient slurm;
+  return sweepStatus(dir, manifest, &slurm, slurm_source);
 }
 
 std::string resultText(const TaskRun& run) {
@@ -211,6 +176,35 @@ SweepCommands::SweepCommands(CLI::App& app, std::string& db) {
   run_->add_option("--distill", distill_, "slurm: the distill binary the nodes run (default: this one)")->type_name("PATH");
   run_->add_option("--db", db, "the main database (teacher: run:<id>, --import)")->type_name("FILE");
 
+  resubmit_ = sweep_->add_subcommand(
+      "resubmit", "submit again the tasks that failed, were cancelled or ran out of time or memory (--failed)");
+  resubmit_->add_option("dir", dir_, "the sweep's folder")->required()->type_name("SWEEP");
+  resubmit_->add_flag("--failed", failed_only_,
+                      "the tasks whose state is failed, cancelled, timeout, out_of_memory, node_fail or preempted");
+  resubmit_backend_ = resubmit_->add_option("--backend", backend_, "local or slurm (default: the sweep's)")
+                          ->check(CLI::IsMember({"local", "slurm"}));
+  resubmit_->add_option("-j,--jobs", jobs_, "local: runs at a time (default 1)")->check(CLI::Range(1, 1024));
+  resubmit_->add_option("--threads", threads_, "local: threads per run (default: the cores divided by --jobs)")
+      ->check(CLI::Range(0, 1024));
+  resubmit_->add_flag("--import", import_after_, "import the runs into the main database when they end (local, or slurm --wait)");
+  resubmit_->add_flag("--wait", wait_, "slurm: wait until every task has ended");
+  resubmit_->add_option("--partition", partition_, "slurm: sbatch --partition (default: the last submission's)");
+  resubmit_->add_option("--account", account_, "slurm: sbatch --account");
+  resubmit_->add_option("--time", time_, "slurm: sbatch --time, per task");
+  resubmit_->add_option("--mem", mem_, "slurm: sbatch --mem, per task (more after out_of_memory)");
+  resubmit_->add_option("--gpus-per-task", gpus_per_task_, "slurm: sbatch --gpus-per-task")->check(CLI::Range(0, 64));
+  resubmit_->add_option("--cpus-per-task", cpus_per_task_, "slurm: sbatch --cpus-per-task")->check(CLI::Range(0, 1024));
+  resubmit_->add_option("--constraint", constraint_, "slurm: sbatch --constraint");
+  resubmit_->add_option("--max-running", max_running_, "slurm: tasks running at once (0: no limit)")
+      ->check(CLI::Range(0, 100000));
+  resubmit_->add_option("--signal-seconds", signal_seconds_, "slurm: stop and requeue this long before the time limit")
+      ->check(CLI::Range(0, 65535));
+  resubmit_->add_option("--sbatch", sbatch_lines_, "slurm: an extra #SBATCH line (repeatable)")
+      ->type_name("LINE")
+      ->allow_extra_args(false);
+  resubmit_->add_option("--distill", distill_, "slurm: the distill binary the nodes run (default: this one)")->type_name("PATH");
+  resubmit_->add_option("--db", db, "the main database (--import)")->type_name("FILE");
+
   status_ = sweep_->add_subcommand("status", "each task's state (from its database and Slurm), result or log tail");
   status_->add_option("dir", dir_, "the sweep's folder")->required()->type_name("SWEEP");
   status_->add_flag("--json", json_, "JSON output for scripts");
@@ -240,6 +234,10 @@ int SweepCommands::execute(const std::string& db) {
   if (import_->parsed()) return importFiles(db);
   if (plan_->parsed()) return plan(db);
   if (run_->parsed()) return run(db);
+  if (resubmit_->parsed()) {
+    backend_given_ = resubmit_backend_->count() > 0;
+    return resubmit(db);
+  }
   if (status_->parsed()) return status();
   if (import_sweep_->parsed()) return importSweep(db);
   if (cancel_->parsed()) return cancel();
@@ -302,51 +300,102 @@ int SweepCommands::run(const std::string& db) {
 
   // What to run: every planned task not completed, and not still queued or running in Slurm.
   std::string slurm_source;
-  const std::vector<TaskView> views = viewTasks(dir, manifest, &slurm_source);
-  std::map<std::string, const TaskView*> view_of;
-  for (const auto& view : views) view_of[view.task->hash] = &view;
-  std::vector<const ManifestTask*> todo;
+  const std::vector<TaskStatus> statuses = viewTasks(dir, manifest, &slurm_source);
+  std::vector<std::string> todo;
   int completed = 0, active = 0;
-  for (const auto& task : manifest.tasks) {
-    if (task.index < 0) continue;
-    const TaskView& view = *view_of.at(task.hash);
-    if (view.state == "completed") {
+  for (const auto& status : statuses) {
+    if (status.task.index < 0) continue;
+    if (status.state == "completed") {
       ++completed;
-    } else if (activeInSlurm(view) || (view.state == "running" && view.run.status == "running")) {
+    } else if (activeInSlurm(status) || (status.state == "running" && status.run.status == "running")) {
       ++active;
     } else {
-      todo.push_back(&task);
+      todo.push_back(status.task.hash);
     }
   }
   fmt::print("sweep {} in {}: {} run(s); {} completed, {} queued or running, {} to run\n", manifest.id, dir,
              completed + active + todo.size(), completed, active, todo.size());
   fmt::print("teacher: {}\n", manifest.teacher_note);
-  const ManifestTask* teacher = manifest.teacher_task.empty() ? nullptr : manifest.find(manifest.teacher_task);
-  const bool teacher_in_todo =
-      teacher && std::find(todo.begin(), todo.end(), teacher) != todo.end();
-  const TaskView* teacher_view = teacher ? view_of.at(teacher->hash) : nullptr;
+  return submit(dir, manifest, statuses, todo, backend_, slurmSettings(plan.spec.slurm), db);
+}
 
-  if (backend_ == "slurm") {
-    SlurmSettings settings = plan.spec.slurm;
-    if (!partition_.empty()) settings.partition = partition_;
-    if (!account_.empty()) settings.account = account_;
-    if (!time_.empty()) settings.time = time_;
-    if (!mem_.empty()) settings.mem = mem_;
-    if (!constraint_.empty()) settings.constraint = constraint_;
-    if (gpus_per_task_ >= 0) settings.gpus_per_task = gpus_per_task_;
-    if (cpus_per_task_ >= 0) settings.cpus_per_task = cpus_per_task_;
-    if (max_running_ >= 0) settings.max_running = max_running_;
-    if (signal_seconds_ >= 0) settings.signal_seconds = signal_seconds_;
-    for (const auto& line : sbatch_lines_) settings.sbatch_lines.push_back(line);
+SlurmSettings SweepCommands::slurmSettings(SlurmSettings settings) const {
+  if (!partition_.empty()) settings.partition = partition_;
+  if (!account_.empty()) settings.account = account_;
+  if (!time_.empty()) settings.time = time_;
+  if (!mem_.empty()) settings.mem = mem_;
+  if (!constraint_.empty()) settings.constraint = constraint_;
+  if (gpus_per_task_ >= 0) settings.gpus_per_task = gpus_per_task_;
+  if (cpus_per_task_ >= 0) settings.cpus_per_task = cpus_per_task_;
+  if (max_running_ >= 0) settings.max_running = max_running_;
+  if (signal_seconds_ >= 0) settings.signal_seconds = signal_seconds_;
+  for (const auto& line : sbatch_lines_) settings.sbatch_lines.push_back(line);
+  return settings;
+}
+
+// ---- resubmit ------------------------------------------------------------------------------
+
+int SweepCommands::resubmit(const std::string& db) {
+  if (!failed_only_)
+    throw ConfigError(std::vector<ConfigIssue>{
+        {"--failed", "say which tasks to submit again: --failed (failed, cancelled, timeout, out_of_memory, node_fail, "
+                     "preempted); `distill sweep run FILE` runs every task that has not completed"}});
+  const std::string dir = absolute(dir_);
+  SweepManifest manifest = requireManifest(dir);
+  std::string slurm_source;
+  const std::vector<TaskStatus> statuses = viewTasks(dir, manifest, &slurm_source);
+  std::vector<std::string> todo;
+  std::map<std::string, int> counts;
+  for (const auto& status : statuses) {
+    if (status.task.index < 0) continue;  // dropped from the sweep file: not part of the sweep now
+    ++counts[status.state];
+    if (isFailedState(status.state) && !activeInSlurm(status)) todo.push_back(status.task.hash);
+  }
+  std::string summary;
+  for (const auto& [state, count] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(count) + " " + state;
+  if (todo.empty()) {
+    fmt::print("nothing to resubmit: no task of sweep {} failed, was cancelled or ran out of time or memory ({})\n",
+               manifest.id, summary.empty() ? std::string("no tasks") : summary);
+    return kExitOk;
+  }
+  const std::string backend = backend_given_ ? backend_ : manifest.backend;
+  fmt::print("sweep {} in {}: {}; resubmitting {} run(s) ({})\n", manifest.id, dir, summary, todo.size(), backend);
+  for (const auto& status : statuses)
+    if (std::find(todo.begin(), todo.end(), status.task.hash) != todo.end())
+      fmt::print("  run {:>3} {:<14} {}\n", status.task.index, status.state, axisText(status.task.axis_values));
+  // The settings of the sweep's last Slurm submission, else its file's slurm: section.
+  SlurmSettings settings;
+  if (manifest.slurm) {
+    settings = *manifest.slurm;
+  } else if (std::error_code ec; !manifest.file.empty() && fs::is_regular_file(manifest.file, ec)) {
+    settings = loadSweepFile(manifest.file).slurm;
+  }
+  return submit(dir, manifest, statuses, todo, backend, slurmSettings(settings), db);
+}
+
+// ---- submission, shared by run and resubmit ---------------------------------------------------
+
+int SweepCommands::submit(const std::string& dir, SweepManifest& manifest, const std::vector<TaskStatus>& statuses,
+                          const std::vector<std::string>& todo, const std::string& backend, const SlurmSettings& settings,
+                          const std::string& db) {
+  const auto in_todo = [&](const std::string& hash) { return std::find(todo.begin(), todo.end(), hash) != todo.end(); };
+  const TaskStatus* teacher_status = nullptr;
+  for (const auto& status : statuses)
+    if (!manifest.teacher_task.empty() && status.task.hash == manifest.teacher_task) teacher_status = &status;
+  const bool teacher_in_todo = teacher_status && in_todo(teacher_status->task.hash);
+  manifest.backend = backend;
+
+  if (backend == "slurm") {
     if (!todo.empty()) {
-      std::vector<std::string> hashes;
-      for (const auto* task : todo) hashes.push_back(task->hash);
       // A teacher already queued in an earlier submission: the new tasks wait for that job.
       std::string teacher_job;
-      if (teacher && !teacher_in_todo && teacher_view && activeInSlurm(*teacher_view))
-        teacher_job = teacher->slurm_job.substr(0, teacher->slurm_job.find('_'));
+      if (teacher_status && !teacher_in_todo && activeInSlurm(*teacher_status)) {
+        const std::string& job = manifest.find(teacher_status->task.hash)->slurm_job;
+        teacher_job = job.substr(0, job.find('_'));
+      }
       SlurmClient client;
-      const auto jobs = client.submit(dir, manifest, hashes, settings, distill_.empty() ? selfPath() : absolute(distill_), teacher_job);
+      const auto jobs = client.submit(dir, manifest, todo, settings, distill_.empty() ? selfPath() : absolute(distill_), teacher_job);
+      manifest.slurm = settings;
       writeManifest(dir, manifest);
       for (const auto& job : jobs) fmt::print("submitted job array {}\n", job);
     }
@@ -361,14 +410,14 @@ int SweepCommands::run(const std::string& db) {
     for (;;) {
       const auto now = viewTasks(dir, manifest, nullptr);
       bool all_final = true;
-      for (const auto& view : now) {
-        if (view.task->index < 0) continue;
-        if (shown[view.task->hash] != view.state) {
-          shown[view.task->hash] = view.state;
-          fmt::print("  run {:>3} {:<14} {}\n", view.task->index, view.state, axisText(view.task->axis_values));
+      for (const auto& status : now) {
+        if (status.task.index < 0) continue;
+        if (shown[status.task.hash] != status.state) {
+          shown[status.task.hash] = status.state;
+          fmt::print("  run {:>3} {:<14} {}\n", status.task.index, status.state, axisText(status.task.axis_values));
           std::fflush(stdout);
         }
-        all_final = all_final && isFinalState(view.state);
+        all_final = all_final && isFinalState(status.state);
       }
       if (all_final) break;
       if (g_sweep_stops.load() != stops_before) {
@@ -379,29 +428,27 @@ int SweepCommands::run(const std::string& db) {
     }
   } else {
     // Local: the teacher's task first when it is to run; its dependants wait for it.
-    const ExperimentConfig& base = plan.base;
-    int threads = threads_;
-    if (threads == 0 && base.threads == 0)
-      threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs_);
+    if (teacher_status && !teacher_in_todo && teacher_status->state != "completed" && !todo.empty())
+      throw ConfigError({{"teacher", "the sweep's teacher (run 0, task " + teacher_status->task.hash + ") is " +
+                                         teacher_status->state + "; run again once it has completed"}});
+    // Threads for a config that says auto (the worker ignores them otherwise).
+    const int threads = threads_ > 0 ? threads_ : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs_);
     std::vector<LocalJob> jobs;
-    for (const auto* task : todo) {
+    std::map<std::string, const ManifestTask*> by_hash;
+    for (const auto& hash : todo) {
+      const ManifestTask* task = manifest.find(hash);
+      by_hash[hash] = task;
       LocalJob job;
-      job.id = task->hash;
-      job.argv = {selfPath(), "sweep", "task", dir, task->hash};
-      if (threads > 0) job.argv.insert(job.argv.end(), {"--threads", std::to_string(threads)});
-      job.log_path = taskLogPath(dir, task->hash);
-      job.first = task == teacher;
+      job.id = hash;
+      job.argv = {selfPath(), "sweep", "task", dir, hash, "--threads", std::to_string(threads)};
+      job.log_path = taskLogPath(dir, hash);
+      job.first = teacher_in_todo && hash == manifest.teacher_task;
       job.needs_first = teacher_in_todo && task->uses_shared_teacher;
       jobs.push_back(std::move(job));
     }
-    if (teacher && !teacher_in_todo && teacher_view && teacher_view->state != "completed" && !todo.empty())
-      throw ConfigError({{"teacher", "the sweep's teacher (run 0, task " + teacher->hash + ") is " + teacher_view->state +
-                                         "; run again once it has completed"}});
     SignalScope signals({SIGINT, SIGTERM}, onSweepSignal);
     const int total = static_cast<int>(jobs.size());
     int done = 0;
-    std::map<std::string, const ManifestTask*> by_hash;
-    for (const auto* task : todo) by_hash[task->hash] = task;
     runLocal(jobs, jobs_, g_sweep_stops, [&](const LocalEvent& event) {
       const ManifestTask& task = *by_hash.at(event.job->id);
       switch (event.kind) {
@@ -418,6 +465,8 @@ int SweepCommands::run(const std::string& db) {
           const TaskRun result = readTaskRun(taskDatabase(dir, task.hash));
           const bool stopped = event.exit_code == kExitStopped || event.exit_code == 128 + SIGTERM;
           const std::string state = !result.status.empty() ? result.status : stopped ? "stopped" : "failed";
+          // A worker that failed before its run existed: only the manifest remembers it.
+          if (result.status.empty()) manifest.find(task.hash)->state = event.exit_code == 0 ? "" : state;
           fmt::print("[{}/{}] run {:>3}  {:<10} {}  {:.0f} s  {}\n", done, total, task.index, state,
                      axisText(task.axis_values), event.seconds, terminalText(resultText(result)));
           if (event.exit_code != 0 && !stopped) {
@@ -433,12 +482,12 @@ int SweepCommands::run(const std::string& db) {
   }
 
   // The sweep as it now stands.
-  const auto final_views = viewTasks(dir, manifest, nullptr);
+  const auto final_statuses = sweepStatus(dir, manifest, nullptr);
   std::map<std::string, int> counts;
-  for (const auto& view : final_views) {
-    if (view.task->index < 0) continue;
-    ++counts[view.state];
-    if (ManifestTask* task = manifest.find(view.task->hash)) task->state = view.state;
+  for (const auto& status : final_statuses) {
+    if (status.task.index < 0) continue;
+    ++counts[status.state];
+    if (ManifestTask* task = manifest.find(status.task.hash)) task->state = status.state;
   }
   writeManifest(dir, manifest);
   std::string summary;
@@ -462,16 +511,16 @@ int SweepCommands::status() {
     nlohmann::json tasks = nlohmann::json::array();
     for (const auto& view : views) {
       nlohmann::json axes = nlohmann::json::object();
-      for (const auto& [key, value] : view.task->axis_values) axes[key] = value;
-      nlohmann::json item = {{"index", view.task->index}, {"hash", view.task->hash}, {"name", view.task->name},
+      for (const auto& [key, value] : view.task.axis_values) axes[key] = value;
+      nlohmann::json item = {{"index", view.task.index}, {"hash", view.task.hash}, {"name", view.task.name},
                              {"axes", axes}, {"state", view.state}, {"run_status", view.run.status},
-                             {"run_id", view.run.run_id}, {"slurm_job", view.task->slurm_job},
+                             {"run_id", view.run.run_id}, {"slurm_job", view.task.slurm_job},
                              {"slurm_state", view.slurm}, {"error", view.run.error},
-                             {"final", view.run.final_metrics}, {"database", taskDatabase(dir, view.task->hash)},
-                             {"log", taskLog(dir, *view.task)}};
+                             {"final", view.run.final_metrics}, {"database", taskDatabase(dir, view.task.hash)},
+                             {"log", view.log}};
       if (view.run.last_alive > 0) item["last_alive"] = view.run.last_alive;
       if (!isFinalState(view.state) || view.state == "completed") item["log_tail"] = nullptr;
-      else item["log_tail"] = fileTail(taskLog(dir, *view.task), 5);
+      else item["log_tail"] = fileTail(view.log, 5);
       tasks.push_back(item);
     }
     fmt::print("{}\n", jsonText({{"id", manifest.id}, {"name", manifest.name}, {"backend", manifest.backend},
@@ -489,11 +538,11 @@ int SweepCommands::status() {
     std::string detail = resultText(view.run);
     if (view.run.status == "running" && view.run.last_alive > 0)
       detail = fmt::format("last point {:.0f} s ago", std::max(0.0, now - view.run.last_alive));
-    fmt::print("{:>5}  {:<14} {:<12} {}  {}\n", view.task->index < 0 ? std::string("-") : std::to_string(view.task->index),
-               view.state, view.task->slurm_job.empty() ? "" : view.task->slurm_job, axisText(view.task->axis_values),
+    fmt::print("{:>5}  {:<14} {:<12} {}  {}\n", view.task.index < 0 ? std::string("-") : std::to_string(view.task.index),
+               view.state, view.task.slurm_job.empty() ? "" : view.task.slurm_job, axisText(view.task.axis_values),
                terminalText(detail));
     if (isFinalState(view.state) && view.state != "completed") {
-      std::istringstream lines(fileTail(taskLog(dir, *view.task), 3));
+      std::istringstream lines(fileTail(view.log, 3));
       for (std::string line; std::getline(lines, line);) fmt::print("       | {}\n", terminalText(line));
     }
   }
@@ -509,7 +558,7 @@ int SweepCommands::cancel() {
   if (manifest.slurm_jobs.empty())
     throw ConfigError(std::vector<ConfigIssue>{{"SWEEP", "a local sweep runs in the foreground of its `distill sweep run`: press Ctrl-C there"}});
   std::map<std::string, std::string> states;
-  for (const auto& view : viewTasks(dir, manifest, nullptr)) states[view.task->hash] = view.state;
+  for (const auto& view : viewTasks(dir, manifest, nullptr)) states[view.task.hash] = view.state;
   const auto jobs = SlurmClient().cancel(manifest, states);
   if (jobs.empty())
     fmt::print("nothing to cancel: every task has ended\n");

@@ -1,4 +1,4 @@
-// `distill sweep plan|run|status|import|cancel|task` and `distill import`: sweeps of runs over
+// `distill sweep plan|run|resubmit|status|import|cancel|task` and `distill import`: sweeps of runs over
 // config axes (core/sweep/), run as local worker processes or as a Slurm job array, each task
 // writing its own database in the sweep's folder, and the import of those databases (or any
 // others) into the main one (core/store/run_import.h). main.cpp registers them and dispatches
@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/sweep/sweep_manifest.h"
+#include "core/sweep/sweep_status.h"
 
 namespace distill::cli {
 
@@ -27,6 +29,15 @@ class SweepCommands {
  private:
   int plan(const std::string& db);
   int run(const std::string& db);
+  int resubmit(const std::string& db);
+  // Runs (local) or submits (slurm) the tasks `todo` (hashes) of the sweep in `dir`, then
+  // records their states in the manifest and prints the sweep's summary; run and resubmit
+  // both end here. Returns the exit code.
+  int submit(const std::string& dir, SweepManifest& manifest, const std::vector<TaskStatus>& statuses,
+             const std::vector<std::string>& todo, const std::string& backend, const SlurmSettings& settings,
+             const std::string& db);
+  // `settings` with the Slurm flags given on the command line over them.
+  SlurmSettings slurmSettings(SlurmSettings settings) const;
   int status();
   int importSweep(const std::string& db);
   int importFiles(const std::string& db);
@@ -36,6 +47,8 @@ class SweepCommands {
   CLI::App* sweep_ = nullptr;
   CLI::App* plan_ = nullptr;
   CLI::App* run_ = nullptr;
+  CLI::App* resubmit_ = nullptr;
+  CLI::Option* resubmit_backend_ = nullptr;
   CLI::App* status_ = nullptr;
   CLI::App* import_sweep_ = nullptr;
   CLI::App* cancel_ = nullptr;
@@ -51,6 +64,8 @@ class SweepCommands {
   bool json_ = false;
   bool wait_ = false;
   bool import_after_ = false;
+  bool failed_only_ = false;    // resubmit --failed
+  bool backend_given_ = false;  // resubmit --backend (else the sweep's own)
   std::string distill_;  // the binary the Slurm nodes run
   // Slurm flags over the sweep file's slurm: section (empty / -1: the file's)
   std::string partition_, account_, time_, mem_, constraint_;

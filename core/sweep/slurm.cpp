@@ -266,11 +266,13 @@ std::vector<std::string> SlurmClient::submit(const std::string& dir, SweepManife
   return submitted;
 }
 
-std::map<std::string, std::string> SlurmClient::states(const SweepManifest& manifest, std::string* source) {
+std::map<std::string, std::string> SlurmClient::states(const SweepManifest& manifest, std::string* source,
+                                                      std::set<std::string>* unlisted) {
   std::set<std::string> jobs;
   for (const auto& task : manifest.tasks)
     if (!task.slurm_job.empty()) jobs.insert(arrayJobOf(task.slurm_job));
   std::map<std::string, std::string> by_job;
+  std::set<std::string> shown_arrays;  // array jobs the controller showed records of
   std::string answered;
   if (!jobs.empty()) {
     std::string list;
@@ -287,7 +289,9 @@ std::map<std::string, std::string> SlurmClient::states(const SweepManifest& mani
     for (const auto& job : jobs) {
       const ProgramResult shown = run_({"scontrol", "--oneliner", "show", "job", job});
       if (shown.exit_code != 0) continue;
-      for (const auto& [id, state] : parseScontrolJobs(shown.output)) by_job[id] = state;
+      const auto records = parseScontrolJobs(shown.output);
+      for (const auto& [id, state] : records) by_job[id] = state;
+      if (!records.empty()) shown_arrays.insert(job);
       scontrol_answered = true;
     }
     if (scontrol_answered) answered += ", scontrol";
@@ -303,6 +307,7 @@ std::map<std::string, std::string> SlurmClient::states(const SweepManifest& mani
     if (task.slurm_job.empty()) continue;
     const auto it = by_job.find(task.slurm_job);
     if (it != by_job.end()) states[task.hash] = it->second;
+    else if (unlisted && shown_arrays.count(arrayJobOf(task.slurm_job))) unlisted->insert(task.hash);
   }
   return states;
 }

@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,8 +74,12 @@ class SlurmClient {
 
   // Each task's Slurm state as Slurm prints it, by task hash; tasks Slurm no longer knows are
   // absent (their database tells). `source` says which command answered (sacct, scontrol,
-  // squeue) or why none did.
-  std::map<std::string, std::string> states(const SweepManifest& manifest, std::string* source = nullptr);
+  // squeue) or why none did. `unlisted` (optional) gets the tasks absent although the
+  // controller still shows their array job: without accounting, a task cancelled while its
+  // array was pending leaves no record at all (scancel takes it out of the array), and nor
+  // does one that ended more than MinJobAge ago; the task's database tells them apart.
+  std::map<std::string, std::string> states(const SweepManifest& manifest, std::string* source = nullptr,
+                                            std::set<std::string>* unlisted = nullptr);
 
   // Cancels the array jobs of the tasks that are not final; returns the jobs cancelled.
   // Throws StoreError with scancel's message.

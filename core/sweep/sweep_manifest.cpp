@@ -70,6 +70,28 @@ ManifestTask taskFromJson(const nlohmann::json& json) {
   return task;
 }
 
+nlohmann::json slurmJson(const SlurmSettings& s) {
+  return {{"partition", s.partition},         {"account", s.account},         {"time", s.time},
+          {"mem", s.mem},                     {"constraint", s.constraint},   {"gpus_per_task", s.gpus_per_task},
+          {"cpus_per_task", s.cpus_per_task}, {"max_running", s.max_running}, {"signal_seconds", s.signal_seconds},
+          {"sbatch", s.sbatch_lines}};
+}
+
+SlurmSettings slurmFromJson(const nlohmann::json& json) {
+  SlurmSettings s;
+  s.partition = json.value("partition", "");
+  s.account = json.value("account", "");
+  s.time = json.value("time", "");
+  s.mem = json.value("mem", "");
+  s.constraint = json.value("constraint", "");
+  s.gpus_per_task = json.value("gpus_per_task", 0);
+  s.cpus_per_task = json.value("cpus_per_task", 0);
+  s.max_running = json.value("max_running", 0);
+  s.signal_seconds = json.value("signal_seconds", s.signal_seconds);
+  s.sbatch_lines = json.value("sbatch", std::vector<std::string>());
+  return s;
+}
+
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -123,6 +145,7 @@ std::optional<SweepManifest> readManifest(const std::string& sweep_dir) {
     manifest.teacher_task = json.value("teacher_task", "");
     for (const auto& task : json.at("tasks")) manifest.tasks.push_back(taskFromJson(task));
     manifest.slurm_jobs = json.value("slurm_jobs", std::vector<std::string>());
+    if (json.contains("slurm")) manifest.slurm = slurmFromJson(json.at("slurm"));
     return manifest;
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError({{"SWEEP", path + ": not a sweep manifest (" + std::string(e.what()) + ")"}});
@@ -132,12 +155,13 @@ std::optional<SweepManifest> readManifest(const std::string& sweep_dir) {
 void writeManifest(const std::string& sweep_dir, const SweepManifest& manifest) {
   nlohmann::json tasks = nlohmann::json::array();
   for (const auto& task : manifest.tasks) tasks.push_back(taskJson(task));
-  const nlohmann::json json = {{"format", manifest.format},     {"id", manifest.id},
+  nlohmann::json json = {{"format", manifest.format},     {"id", manifest.id},
                                {"name", manifest.name},         {"file", manifest.file},
                                {"created_at", manifest.created_at}, {"backend", manifest.backend},
                                {"teacher", manifest.teacher},   {"teacher_note", manifest.teacher_note},
                                {"teacher_task", manifest.teacher_task}, {"slurm_jobs", manifest.slurm_jobs},
                                {"tasks", tasks}};
+  if (manifest.slurm) json["slurm"] = slurmJson(*manifest.slurm);
   const std::string path = manifestPath(sweep_dir);
   const std::string temporary = path + ".tmp";
   try {
@@ -220,13 +244,46 @@ TaskRun readTaskRun(const std::string& database) {
     result.error = run.error;
     result.duration_s = run.duration_s;
     result.final_metrics = run.final_metrics;
+    result.uuid = run.uuid;
     store.loadParams(runs);
     result.params = runs.front().params;
+    if (const auto full = store.getRun(run.id)) result.environment = full->environment;
     // The heartbeat of a running run: its newest point (training writes one every few steps).
     if (run.status == RunStatus::Running)
       for (const auto& key : store.metricKeys(run.id)) {
         for (const auto& point : store.metrics(run.id, key)) result.last_alive = std::max(result.last_alive, point.wall_time);
       }
+    // Progress: the newest point of the training losses, over both phases' epochs.
+    const auto number = [&](const std::string& key) {
+      const auto it = result.params.find(key);
+      try {
+        return it == result.params.end() ? 0.0 : std::stod(it->second);
+      } catch (const std::exception&) {
+        return 0.0;
+      }
+    };
+    const auto source = result.params.find("teacher.source");
+    const double teacher_epochs =
+        source == result.params.end() || source->second == "train" ? number("teacher.epochs") : 0.0;
+    const double student_epochs = number("train.epochs");
+    if (run.status == RunStatus::Completed) {
+      result.progress = 1.0;
+    } else if (teacher_epochs + student_epochs > 0) {
+      double teacher_done = 0.0, student_done = 0.0;
+      for (const auto& point : store.metrics(run.id, "train/teacher_loss")) teacher_done = std::max(teacher_done, point.epoch);
+      for (const auto& point : store.metrics(run.id, "train/student_loss")) student_done = std::max(student_done, point.epoch);
+      if (student_done > 0.0 || teacher_epochs == 0.0) {
+        result.phase = "student";
+        result.epoch = student_done;
+        teacher_done = teacher_epochs;
+      } else {
+        result.phase = "teacher";
+        result.epoch = teacher_done;
+      }
+      result.progress = std::clamp((std::min(teacher_done, teacher_epochs) + std::min(student_done, student_epochs)) /
+                                       (teacher_epochs + student_epochs),
+                                   0.0, 1.0);
+    }
   } catch (const StoreError&) {
     // Not set up yet (the worker is creating it) or unreadable: no run to show.
     return TaskRun{};

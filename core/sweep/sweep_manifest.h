@@ -50,6 +50,9 @@ struct SweepManifest {
   std::string teacher_task;  // shared: the hash of the task that trains it
   std::vector<ManifestTask> tasks;  // the latest plan's order, then earlier tasks
   std::vector<std::string> slurm_jobs;  // every array job submitted, oldest first
+  // The sbatch settings of the latest Slurm submission (flags over the sweep file's slurm:),
+  // which `sweep resubmit` uses again; nullopt before one.
+  std::optional<SlurmSettings> slurm;
 
   const ManifestTask* find(const std::string& hash) const;
   ManifestTask* find(const std::string& hash);
@@ -82,6 +85,14 @@ struct TaskRun {
   double last_alive = 0.0;  // Unix time of its newest metric point (its heartbeat)
   std::map<std::string, double> final_metrics;
   std::map<std::string, std::string> params;
+  std::map<std::string, std::string> environment;  // student_parameters and the rest
+  std::string uuid;
+  // How far its training got: `phase` (teacher | student) and the epoch within it from its
+  // newest training-loss point; `progress` over both phases' epochs (1 when completed, -1
+  // when unknown).
+  std::string phase;
+  double epoch = 0.0;
+  double progress = -1.0;
 };
 // Reads without blocking the worker that writes it (read-only, WAL). A database too new or
 // not yet set up reads as no run.

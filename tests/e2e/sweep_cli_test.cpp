@@ -1,8 +1,8 @@
 // `distill sweep` and `distill import` end to end on a toy IDX dataset: a plan and its
 // refusals, a local sweep of 4 runs sharing one teacher (2 workers at a time, one database
 // each), a second submission that runs nothing, the import with tags and lineage (twice:
-// the second changes nothing), and Ctrl-C stopping the workers cleanly, whose runs the next
-// submission resumes.
+// the second changes nothing), Ctrl-C stopping the workers cleanly, whose runs the next
+// submission resumes, and `sweep resubmit --failed` running again only the runs that failed.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -12,7 +12,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "core/errors.h"
@@ -183,6 +185,69 @@ TEST(SweepCli, CtrlCStopsTheWorkersCleanlyAndTheNextSubmissionResumesThem) {
       EXPECT_NE(text.str().find("continue run 1 from its last checkpoint"), std::string::npos) << text.str();
     }
   }
+}
+
+std::string readText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(SweepCli, ResubmitFailedRunsAgainOnlyTheRunsThatFailed) {
+  TempDir dir;
+  // A learning rate of 1e30 passes the plan (a number > 0) and diverges in the first steps.
+  const std::string file = sweepFile(dir, "lrs", "  train.lr: [0.05, 1e30]\n  seed: [0, 1]\n", 1);
+  const std::string out = dir.file("sweep");
+  const auto without_flag = distillCli("sweep resubmit " + quote(out));
+  EXPECT_EQ(without_flag.exit_code, 2);
+  const auto run = distillCli("sweep run " + quote(file) + " --jobs 2 --out " + quote(out));
+  ASSERT_EQ(run.exit_code, 1) << run.out << run.err;  // not every run completed
+  EXPECT_NE(run.out.find(": 2 completed, 2 failed"), std::string::npos) << run.out;
+  const auto status = statusJson(out);
+  ASSERT_EQ(status["tasks"].size(), 4u);
+  std::map<std::string, std::string> logs_before;
+  for (const auto& task : status["tasks"]) {
+    const bool diverging = task["axes"]["train.lr"] != "0.05";
+    EXPECT_EQ(task["state"], diverging ? "failed" : "completed") << task.dump();
+    if (diverging) {
+      EXPECT_NE(task["error"].get<std::string>().find("diverged"), std::string::npos) << task.dump();
+      EXPECT_NE(task["log_tail"].get<std::string>().find("diverged"), std::string::npos) << task.dump();
+    }
+    logs_before[task["hash"]] = readText(task["log"]);
+  }
+
+  const auto again = distillCli("sweep resubmit " + quote(out) + " --failed --jobs 2");
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;  // they diverge again
+  EXPECT_NE(again.out.find("2 completed, 2 failed; resubmitting 2 run(s) (local)"), std::string::npos) << again.out;
+  for (const auto& task : status["tasks"]) {
+    const bool diverging = task["axes"]["train.lr"] != "0.05";
+    const std::string log = readText(task["log"]);
+    // A finished configuration never runs again: its log and its database are as they were.
+    if (!diverging) {
+      EXPECT_EQ(log, logs_before[task["hash"]]) << task["name"];
+      RunStore store(task["database"].get<std::string>(), RunStore::Mode::ReadOnly);
+      EXPECT_EQ(store.listRuns().size(), 1u);
+    } else {
+      EXPECT_EQ(count(log, "diverged"), 2 * count(logs_before[task["hash"]], "diverged")) << log;
+      EXPECT_NE(again.out.find("  run   " + std::to_string(task["index"].get<int>()) + " failed"), std::string::npos)
+          << again.out;
+    }
+  }
+
+  // The diverging value dropped from the file: its runs leave the sweep, nothing to resubmit.
+  const std::string fixed = sweepFile(dir, "lrs", "  train.lr: [0.05]\n  seed: [0, 1]\n", 1);
+  ASSERT_EQ(distillCli("sweep run " + quote(fixed) + " --out " + quote(out)).exit_code, 0);
+  const auto nothing = distillCli("sweep resubmit " + quote(out) + " --failed");
+  EXPECT_EQ(nothing.exit_code, 0) << nothing.err;
+  EXPECT_NE(nothing.out.find("nothing to resubmit"), std::string::npos) << nothing.out;
+  EXPECT_NE(nothing.out.find("(2 completed)"), std::string::npos) << nothing.out;
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // The Slurm backend's text (core/sweep/slurm.h): the batch script, the commands' output read
 // back into task states (arrays expanded, PREEMPTED, TIMEOUT, REQUEUED, NODE_FAIL and
 // OUT_OF_MEMORY kept as their own states), MaxArraySize splitting and the submission order,
-// with a fake sbatch/scontrol in place of the real ones (tests/slurm runs the real cluster).
+// the sweep's status and which tasks `sweep resubmit --failed` takes, with a fake
+// sbatch/scontrol/sacct in place of the real ones (tests/slurm runs the real cluster).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "core/errors.h"
 #include "core/sweep/slurm.h"
 #include "core/sweep/sweep_manifest.h"
+#include "core/sweep/sweep_status.h"
 #include "support/test_support.h"
 
 namespace distill {
@@ -181,6 +183,89 @@ TEST(Slurm, CancelsOnlyArraysWithUnfinishedTasks) {
   });
   EXPECT_EQ(client.cancel(manifest, {{"a", "completed"}, {"b", "completed"}, {"c", "pending"}}), (std::vector<std::string>{"6"}));
   EXPECT_EQ(cancelled, (std::vector<std::string>{"6"}));
+}
+
+TEST(SweepStatus, EachTaskGetsSlurmsWordAndResubmissionTakesOnlyTheFailedOnes) {
+  testing::TempDir dir;
+  SweepManifest manifest;
+  manifest.id = "t-1";
+  manifest.tasks = {task(0, "a", "5_0"), task(1, "b", "5_1"), task(2, "c", "5_2"), task(3, "d", "5_3"),
+                    task(4, "e"), task(5, "f"), task(-1, "g", "4_0")};
+  manifest.tasks[4].state = "failed";  // a local worker that failed before its run existed
+  SlurmClient client([](const std::vector<std::string>& argv) {
+    if (argv[0] == "sacct")
+      return ProgramResult{0, "4_0|FAILED\n5_0|FAILED\n5_1|CANCELLED by 0\n5_2|OUT_OF_MEMORY\n5_3|PENDING\n", ""};
+    return ProgramResult{1, "", "not here"};
+  });
+  std::string source;
+  const auto statuses = sweepStatus(dir.path().string(), manifest, &client, &source);
+  EXPECT_EQ(source, "sacct");
+  std::vector<std::string> states, resubmitted;
+  for (const auto& status : statuses) {
+    states.push_back(status.state);
+    if (status.task.index >= 0 && isFailedState(status.state) && !activeInSlurm(status))
+      resubmitted.push_back(status.task.hash);
+  }
+  EXPECT_EQ(states, (std::vector<std::string>{"failed", "cancelled", "out_of_memory", "pending", "failed", "pending", "failed"}));
+  EXPECT_EQ(statuses[1].slurm, "CANCELLED by 0");
+  EXPECT_TRUE(activeInSlurm(statuses[3]));
+  EXPECT_FALSE(activeInSlurm(statuses[5]));  // pending without a job: never submitted
+  EXPECT_EQ(resubmitted, (std::vector<std::string>{"a", "b", "c", "e"}));
+  EXPECT_EQ(statuses[0].log, taskLogPath(dir.path().string(), "a"));  // no slurm/5_0.out yet
+  for (const char* state : {"timeout", "node_fail", "preempted"}) EXPECT_TRUE(isFailedState(state)) << state;
+  for (const char* state : {"completed", "stopped", "interrupted", "running", "pending", "requeued"})
+    EXPECT_FALSE(isFailedState(state)) << state;
+
+  // Without a client Slurm is not asked: the databases and the manifest tell.
+  const auto quick = sweepStatus(dir.path().string(), manifest, nullptr);
+  EXPECT_EQ(quick[0].state, "pending");
+  EXPECT_EQ(quick[4].state, "failed");
+}
+
+TEST(SweepStatus, ATaskTakenOutOfItsPendingArrayIsCancelled) {
+  // Accounting off: scancel of 7_2 while the array waits for its dependency leaves the array's
+  // record without index 2, and no record of 7_2 anywhere.
+  testing::TempDir dir;
+  SweepManifest manifest;
+  manifest.id = "t-1";
+  manifest.tasks = {task(0, "a", "7_0"), task(1, "b", "7_1"), task(2, "c", "7_2"), task(3, "d", "8_0")};
+  SlurmClient client([](const std::vector<std::string>& argv) {
+    if (argv[0] == "scontrol" && argv.back() == "7")
+      return ProgramResult{0, "JobId=7 ArrayJobId=7 ArrayTaskId=0-1%2 JobState=PENDING Reason=Dependency\n", ""};
+    if (argv[0] == "squeue") return ProgramResult{0, "7_0|PENDING\n7_1|PENDING\n", ""};
+    return ProgramResult{1, "", "Invalid job id specified"};  // sacct off; job 8 long forgotten
+  });
+  const auto statuses = sweepStatus(dir.path().string(), manifest, &client);
+  ASSERT_EQ(statuses.size(), 4u);
+  EXPECT_EQ(statuses[1].state, "pending");
+  EXPECT_EQ(statuses[2].state, "cancelled");
+  EXPECT_EQ(statuses[2].slurm, "CANCELLED (taken out of its pending array)");
+  EXPECT_EQ(statuses[3].state, "pending");  // its array unknown: the database would tell
+  EXPECT_EQ(statuses[3].slurm, "");
+}
+
+TEST(SweepStatus, TheLastSubmissionsSlurmSettingsAreKeptInTheManifest) {
+  testing::TempDir dir;
+  SweepManifest manifest;
+  manifest.id = "t-1";
+  manifest.tasks = {task(0, "a")};
+  writeManifest(dir.path().string(), manifest);
+  EXPECT_FALSE(readManifest(dir.path().string())->slurm);
+  SlurmSettings settings;
+  settings.partition = "gpu";
+  settings.mem = "8G";
+  settings.max_running = 3;
+  settings.signal_seconds = 0;
+  settings.sbatch_lines = {"--qos=low"};
+  manifest.slurm = settings;
+  writeManifest(dir.path().string(), manifest);
+  const auto read = readManifest(dir.path().string());
+  ASSERT_TRUE(read && read->slurm);
+  EXPECT_EQ(read->slurm->partition, "gpu");
+  EXPECT_EQ(read->slurm->mem, "8G");
+  EXPECT_EQ(read->slurm->max_running, 3);
+  EXPECT_EQ(read->slurm->signal_seconds, 0);
+  EXPECT_EQ(read->slurm->sbatch_lines, std::vector<std::string>{"--qos=low"});
 }
 
 }  // namespace
