@@ -316,10 +316,13 @@ void DistGroup::broadcastFromRankZero(const std::vector<torch::Tensor>& tensors)
 }
 
 void DistGroup::allReduceSum(torch::Tensor& values) {
-  std::vector<torch::Tensor> tensors{values.is_contiguous() ? values : values.contiguous()};
+  // NCCL reduces CUDA tensors only: a CPU tensor makes the trip to the current device.
+  const bool to_device = impl_->backend == "nccl" && !values.is_cuda();
+  torch::Tensor buffer = to_device ? values.to(torch::kCUDA) : (values.is_contiguous() ? values : values.contiguous());
+  std::vector<torch::Tensor> tensors{buffer};
   auto work = impl_->group->allreduce(tensors);
   wait(*work, "an all-reduce");
-  if (!values.is_contiguous()) values.copy_(tensors.front());
+  if (to_device || !values.is_contiguous()) values.copy_(tensors.front());
 }
 
 void DistGroup::waitForAll(const std::string& what) {

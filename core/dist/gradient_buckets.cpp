@@ -29,6 +29,7 @@ GradientBuckets::GradientBuckets(CollectiveGroup& group, std::vector<torch::Tens
                                  int64_t first_bucket_bytes, int64_t bucket_bytes)
     : group_(group), parameters_(std::move(parameters)), wait_(std::move(wait)) {
   const size_t n = parameters_.size();
+  if (n > 0) device_ = parameters_.front().device();
   std::vector<int64_t> bytes(n);
   std::vector<std::string> keys(n);
   for (size_t k = 0; k < n; ++k) {
@@ -81,7 +82,8 @@ void GradientBuckets::beginStep(const torch::Tensor& stats, double local_units) 
   weight_ = local_units;
   // The step's sums (units, loss terms, the stop flag) go first: every rank issues them before
   // any bucket, so the collectives line up.
-  stats_ = stats.to(torch::kFloat64).contiguous().clone();
+  // On the parameters' device: NCCL reduces CUDA tensors only (Gloo takes either).
+  stats_ = stats.to(device_, torch::kFloat64).contiguous().clone();
   std::vector<torch::Tensor> tensors{stats_};
   stats_work_ = group_.allreduce(tensors);
   armed_ = true;
@@ -132,15 +134,16 @@ torch::Tensor GradientBuckets::finishStep() {
   in_finish_ = false;
   // Which parameters got a gradient on any rank: those alone get one (one process leaves an
   // unused parameter's gradient undefined, and the optimizer skips it).
-  auto flags = torch::empty({static_cast<int64_t>(received_.size())}, torch::kFloat32);
-  auto* f = flags.data_ptr<float>();
+  auto host_flags = torch::empty({static_cast<int64_t>(received_.size())}, torch::kFloat32);
+  auto* f = host_flags.data_ptr<float>();
   for (size_t k = 0; k < received_.size(); ++k) f[k] = received_[k] ? 1.0f : 0.0f;
-  std::vector<torch::Tensor> flag_tensors{flags};
+  std::vector<torch::Tensor> flag_tensors{host_flags.to(device_)};
   auto flags_work = group_.allreduce(flag_tensors);
 
   wait_(*stats_work_, "the step's loss sums");
   for (auto& bucket : buckets_) wait_(*bucket.work, "a gradient bucket");
   wait_(*flags_work, "the gradient flags");
+  host_flags.copy_(flag_tensors.front());
 
   const double global_units = stats_[0].item<double>();
   const double scale = global_units > 0 ? 1.0 / global_units : 0.0;
@@ -158,7 +161,7 @@ torch::Tensor GradientBuckets::finishStep() {
         p.mutable_grad() = reduced.clone();
     }
   }
-  return stats_;
+  return stats_.to(torch::kCPU);
 }
 
 }  // namespace distill

@@ -96,6 +96,7 @@ class GradientBuckets : public GradientReducer {
   size_t next_to_start_ = 0;
   size_t started_during_backward_ = 0;
   bool in_finish_ = false;
+  torch::Device device_{torch::kCPU};  // the parameters' (the collectives' tensors live there)
   torch::Tensor stats_;
   c10::intrusive_ptr<c10d::Work> stats_work_;
 };
