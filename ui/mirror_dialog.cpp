@@ -1,6 +1,7 @@
 #include "ui/mirror_dialog.h"
 
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -12,6 +13,8 @@
 #include <QTableWidget>
 #include <QThread>
 #include <QVBoxLayout>
+
+#include <cmath>
 
 #include "core/config/config.h"
 
@@ -31,9 +34,11 @@ constexpr int kMinReferencesForSpread = 3;
 // dialog, so the notes name those instead.
 QString windowWording(QString note) {
   note.replace(QStringLiteral("--reference-epochs"), QStringLiteral("the \"epochs\" field"));
-  note.replace(QStringLiteral("--reference-samples"), QStringLiteral("the \"training images\" field"));
+  note.replace(QStringLiteral("--reference-samples"), QStringLiteral("the \"training images / blocks\" field"));
   note.replace(QStringLiteral("--probe-samples"), QStringLiteral("the \"images per probe\" field"));
   note.replace(QStringLiteral("--references"), QStringLiteral("the \"references\" field"));
+  note.replace(QStringLiteral("give --second-corpus PATH"),
+               QStringLiteral("run `distill mirror --second-corpus PATH` from a terminal"));
   note.replace(QStringLiteral("give --other-dataset FOLDER"),
                QStringLiteral("run `distill mirror --other-dataset FOLDER` from a terminal"));
   note.replace(QStringLiteral("give one with --other-dataset FOLDER"),
@@ -79,6 +84,23 @@ MirrorDialog::MirrorDialog(QWidget* parent) : QDialog(parent) {
   probe_samples_->setSingleStep(500);
   probe_samples_->setValue(static_cast<int>(defaults.probe_samples));
 
+  const LmMirrorOptions lm_defaults;
+  access_ = new QComboBox;
+  access_->setObjectName(QStringLiteral("mirrorAccess"));
+  access_->addItem(tr("logits (white-box)"), QStringLiteral("logits"));
+  access_->addItem(tr("top-k log-probabilities"), QStringLiteral("topk"));
+  access_->addItem(tr("generated text only"), QStringLiteral("text"));
+  access_->setToolTip(tr("What the test reads of A: its full distributions, an API's top-k log-probabilities, or "
+                         "only its greedy completions"));
+  top_k_ = new QSpinBox;
+  top_k_->setRange(1, 100);
+  top_k_->setValue(static_cast<int>(lm_defaults.top_k));
+  top_k_->setToolTip(tr("k of the top-k access and of the top-k overlap"));
+  windows_ = new QSpinBox;
+  windows_->setRange(6, 10'000);
+  windows_->setValue(static_cast<int>(lm_defaults.sequences));
+  windows_->setToolTip(tr("Windows of text per probe set: the test's samples"));
+
   auto* form = new QFormLayout;
   form->addRow(tr("Model A (the original):"), model_a_);
   form->addRow(tr("Model B (does it mirror A?):"), model_b_);
@@ -87,12 +109,21 @@ MirrorDialog::MirrorDialog(QWidget* parent) : QDialog(parent) {
   settings->addWidget(references_);
   settings->addWidget(new QLabel(tr("epochs")));
   settings->addWidget(epochs_);
-  settings->addWidget(new QLabel(tr("training images")));
+  settings->addWidget(new QLabel(tr("training images / blocks")));
   settings->addWidget(samples_);
   settings->addWidget(new QLabel(tr("images per probe")));
   settings->addWidget(probe_samples_);
   settings->addStretch(1);
   form->addRow(tr("Reference models:"), settings);
+  auto* lm_settings = new QHBoxLayout;
+  lm_settings->addWidget(new QLabel(tr("A's access")));
+  lm_settings->addWidget(access_);
+  lm_settings->addWidget(new QLabel(tr("k")));
+  lm_settings->addWidget(top_k_);
+  lm_settings->addWidget(new QLabel(tr("windows per probe")));
+  lm_settings->addWidget(windows_);
+  lm_settings->addStretch(1);
+  form->addRow(tr("Language models:"), lm_settings);
 
   run_button_ = new QPushButton(tr("Run"));
   run_button_->setObjectName(QStringLiteral("runMirror"));
@@ -178,12 +209,29 @@ void MirrorDialog::start() {
   report_.reset();
   run_button_->setEnabled(false);
   stop_button_->setEnabled(true);
+  LmMirrorOptions lm_options;
+  lm_options.database_path = options.database_path;
+  lm_options.access = access_->currentData().toString().toStdString();
+  lm_options.top_k = top_k_->value();
+  lm_options.references = options.references;
+  lm_options.reference_epochs = options.reference_epochs;
+  lm_options.reference_train_blocks = options.reference_train_samples;
+  lm_options.sequences = windows_->value();
+  lm_options.progress = options.progress;
+  lm_options.stop = options.stop;
+  lm_report_.reset();
   auto flag = stop_flag_;
-  worker_ = QThread::create([this, a, b, options, flag] {
+  worker_ = QThread::create([this, a, b, options, lm_options, flag] {
     auto report = std::make_shared<MirrorReport>();
+    std::shared_ptr<LmMirrorReport> lm_report;
     QString error;
     try {
-      *report = runMirrorTest(a, b, options);
+      // Runs of task lm take the language-model test; the stored configs say which.
+      if (namesLanguageModelRun(a, options.database_path, "A") ||
+          namesLanguageModelRun(b, options.database_path, "B"))
+        lm_report = std::make_shared<LmMirrorReport>(runLmMirrorTest(a, b, lm_options));
+      else
+        *report = runMirrorTest(a, b, options);
     } catch (const MirrorStopped&) {
       error = tr("stopped");
     } catch (const ConfigError& e) {
@@ -193,7 +241,8 @@ void MirrorDialog::start() {
     } catch (const std::exception& e) {
       error = QString::fromUtf8(e.what());
     }
-    QMetaObject::invokeMethod(this, [this, report, error] { onDone(report, error); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this, [this, report, lm_report, error] { onDone(report, lm_report, error); }, Qt::QueuedConnection);
   });
   worker_->start();
 }
@@ -208,7 +257,8 @@ void MirrorDialog::closeEvent(QCloseEvent* event) {
   QDialog::closeEvent(event);
 }
 
-void MirrorDialog::onDone(std::shared_ptr<MirrorReport> report, QString error) {
+void MirrorDialog::onDone(std::shared_ptr<MirrorReport> report, std::shared_ptr<LmMirrorReport> lm_report,
+                          QString error) {
   worker_->wait();
   worker_->deleteLater();
   worker_ = nullptr;
@@ -219,12 +269,20 @@ void MirrorDialog::onDone(std::shared_ptr<MirrorReport> report, QString error) {
     emit finished(false);
     return;
   }
-  showReport(*report);
+  if (lm_report)
+    showReport(*lm_report);
+  else
+    showReport(*report);
   emit finished(true);
 }
 
 void MirrorDialog::showReport(const MirrorReport& report) {
   report_ = std::make_unique<MirrorReport>(report);
+  lm_report_.reset();
+  table_->setColumnCount(8);
+  table_->setHorizontalHeaderLabels({tr("probe set"), tr("images"), tr("B vs A\nagreement"), tr("B vs A\nKL"),
+                                     tr("references vs A\nagreement"), tr("references vs A\nKL (closest)"),
+                                     tr("reference pairs\nagreement"), tr("B closer than\nevery reference")});
   const bool spread = report.references >= kMinReferencesForSpread;
   const QString no_spread = tr("spread n/a");
   auto mean_pm = [&](const QString& mean, const QString& std) {
@@ -268,6 +326,66 @@ void MirrorDialog::showReport(const MirrorReport& report) {
     lines << tr("Note: with %1 reference models the spread between them cannot be estimated; use 3 or more "
                 "(the \"references\" field) for a ± that means something.")
                  .arg(report.references);
+  for (const auto& note : report.notes) lines << tr("Note: %1").arg(windowWording(toQ(note)));
+  evidence_->setText(lines.join(QStringLiteral("\n")));
+}
+
+void MirrorDialog::showReport(const LmMirrorReport& report) {
+  lm_report_ = std::make_unique<LmMirrorReport>(report);
+  report_.reset();
+  const bool spread = report.references >= kMinReferencesForSpread;
+  const bool text = !report.probes.empty() && std::isnan(report.probes.front().kl);
+  auto mean_pm = [&](const QString& mean, const QString& std) {
+    return spread ? QStringLiteral("%1 ± %2").arg(mean, std) : QStringLiteral("%1 (%2)").arg(mean, tr("spread n/a"));
+  };
+  auto number = [](double v, int digits) { return std::isfinite(v) ? QString::number(v, 'f', digits) : QStringLiteral("n/a"); };
+  table_->setColumnCount(9);
+  table_->setHorizontalHeaderLabels(
+      {tr("probe set"), tr("tokens"), tr("B vs A\ngreedy match"), tr("references vs A\ngreedy match (closest)"),
+       text ? tr("B: cross-entropy\nof A's text") : tr("B vs A\ntop-k overlap"),
+       text ? tr("references:\ncross-entropy (lowest)") : tr("references vs A\ntop-k overlap"),
+       tr("KL(A || B)\nB / references"), tr("p (Holm)"), tr("B closer than\nevery reference")});
+  table_->setRowCount(static_cast<int>(report.probes.size()));
+  int row = 0;
+  for (const auto& p : report.probes) {
+    auto* name = cell(toQ(p.name), Qt::AlignLeft | Qt::AlignVCenter);
+    name->setToolTip(toQ(p.description));
+    table_->setItem(row, 0, name);
+    table_->setItem(row, 1, cell(QString::number(p.positions)));
+    table_->setItem(row, 2, cell(pct(p.match)));
+    table_->setItem(row, 3, cell(tr("%1 (%2)").arg(mean_pm(pct(p.reference_match_mean), pct(p.reference_match_std)),
+                                                   pct(p.reference_match_max))));
+    if (text) {
+      table_->setItem(row, 4, cell(number(p.cross_entropy, 3)));
+      table_->setItem(row, 5, cell(tr("%1 (%2)").arg(number(p.reference_cross_entropy_mean, 3),
+                                                      number(p.reference_cross_entropy_min, 3))));
+    } else {
+      table_->setItem(row, 4, cell(pct(p.overlap)));
+      table_->setItem(row, 5, cell(pct(p.reference_overlap_mean)));
+    }
+    table_->setItem(row, 6, cell(std::isfinite(p.kl) ? tr("%1 / %2").arg(number(p.kl, 3), number(p.reference_kl_mean, 3))
+                                                     : tr("n/a")));
+    auto* p_cell = cell(QString::number(p.p_adjusted, 'g', 2));
+    p_cell->setToolTip(tr("raw: greedy match %1, %2 %3; the smaller doubled, then Holm-adjusted over the probe sets")
+                           .arg(QString::number(p.p_match, 'g', 2), text ? tr("cross-entropy") : tr("overlap"),
+                                QString::number(p.p_distance, 'g', 2)));
+    table_->setItem(row, 7, p_cell);
+    auto* closer = cell(p.closer_than_references ? tr("yes") : tr("no"), Qt::AlignCenter);
+    QFont closer_font = closer->font();
+    closer_font.setBold(p.closer_than_references);
+    closer->setFont(closer_font);
+    table_->setItem(row, 8, closer);
+    ++row;
+  }
+  verdict_->setText(QStringLiteral("<b>%1</b>").arg(toQ(report.verdict).toHtmlEscaped()));
+  QStringList lines;
+  lines << toQ(report.evidence).replace(QStringLiteral("+/-"), QStringLiteral("±"));
+  lines << tr("A: %1").arg(toQ(report.model_a)) << tr("B: %1").arg(toQ(report.model_b));
+  lines << tr("Access: %1 · references: %2").arg(toQ(report.access), toQ(report.reference_description));
+  lines << tr("Validation cross-entropy (nats per token): A %1, B %2, references %3 · %4 s")
+               .arg(number(report.a_validation_ce, 3), number(report.b_validation_ce, 3),
+                    mean_pm(number(report.reference_validation_ce_mean, 3), number(report.reference_validation_ce_std, 3)))
+               .arg(report.seconds, 0, 'f', 0);
   for (const auto& note : report.notes) lines << tr("Note: %1").arg(windowWording(toQ(note)));
   evidence_->setText(lines.join(QStringLiteral("\n")));
 }
