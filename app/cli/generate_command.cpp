@@ -96,7 +96,7 @@ int generateCommand(const GenerateArgs& args, const std::string& db) {
   const std::string text = args.prompt + stored.tokenizer.decode(generated);
   fmt::print("{}{}", text, text.empty() || text.back() != '\n' ? "\n" : "");
   std::fflush(stdout);
-  const int64_t context = stored.model->config().context;
+  const int64_t context = stored.model->contextLength();
   fmt::print(stderr, "{} of run {} ({}): {} tokens in {:.3f} s ({:.0f} tokens/s, {})\n", args.role, run_id,
              stored.model->summary(), generated.size(), seconds, seconds > 0 ? generated.size() / seconds : 0.0,
              options.use_cache ? "KV cache" : "no cache");

@@ -478,7 +478,11 @@ int exportModelCommand(const std::string& db, const std::string& run_text, const
   }
   if (config.task == "lm") {  // a GPT with its tokenizer (core/tasks/lm/torchscript_lm.h)
     const StoredLm stored = loadStoredLm(store, run.id, role);
-    exportTorchScript(*stored.model, stored.tokenizer, out_path);
+    const auto* gpt = dynamic_cast<const GptImpl*>(stored.model.get());
+    if (!gpt)
+      throw ConfigError({{"RUN", name + "'s " + role + " is a " + stored.model->summary() +
+                                     "; TorchScript export writes the task's GPT and GPT-2 only"}});
+    exportTorchScript(*gpt, stored.tokenizer, out_path);
     fmt::print(stderr, "wrote {} ({} of {}, epoch {}, step {}; {}; {} tokens)\n", out_path, role, name,
                checkpoint->epoch, checkpoint->step, stored.model->summary(), stored.tokenizer.kind());
     return kExitOk;

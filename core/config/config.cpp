@@ -219,7 +219,9 @@ ExperimentConfig fromNode(const YAML::Node& root, std::vector<ConfigIssue>& issu
     row.set(c, value);
   }
   // A TorchScript file by its bare path, as `distill mirror` takes it: stored in the one form.
-  if (!c.student_source.empty() && c.student_source != "init" && c.student_source.rfind("torchscript:", 0) != 0)
+  const auto prefixed = [&](const char* prefix) { return c.student_source.rfind(prefix, 0) == 0; };
+  if (!c.student_source.empty() && c.student_source != "init" && !prefixed("torchscript:") && !prefixed("hf:") &&
+      !prefixed("teacher-blocks:"))
     c.student_source = "torchscript:" + c.student_source;
   return c;
 }
@@ -430,6 +432,34 @@ void modelTaskIssues(const ModelConfig& m, const std::string& source, const std:
     issues.push_back({prefix + ".arch", "gpt is a language model: set task: lm, or use mlp, cnn or resnet"});
 }
 
+// Hugging Face models (hf:<folder>) and students made of the teacher's blocks are language
+// models; the blocks are copied when the run starts, so the teacher must exist then. (The
+// folders themselves are checked when a run resolves its sources: core/store/teacher_source.h.)
+void modelSourceIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issues) {
+  const auto prefixed = [](const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; };
+  const bool hf_teacher = prefixed(c.teacher.source, "hf:");
+  const bool hf_student = prefixed(c.student_source, "hf:");
+  const bool blocks = prefixed(c.student_source, "teacher-blocks:");
+  if (c.task != "lm") {
+    if (hf_teacher)
+      issues.push_back({"teacher.source", "'" + c.teacher.source + "' is a Hugging Face language model; it needs task: lm "
+                                          "(the " + c.task + " task's teachers are train, run:<id>, torchscript:<path> "
+                                          "or a .pt file)"});
+    if (hf_student || blocks)
+      issues.push_back({"student.source", "'" + c.student_source + "' makes a language model; it needs task: lm (the " +
+                                              c.task + " task's students are init or torchscript:<path>)"});
+    return;
+  }
+  if (!blocks) return;
+  if (c.teacher.source == "train")
+    issues.push_back({"student.source", "'" + c.student_source + "' copies the teacher's blocks when the run starts, "
+                                        "before phase 1 trains a teacher.source 'train' teacher: train the teacher in "
+                                        "a run of its own and use teacher.source run:<id>, or use hf:<folder>"});
+  else if (prefixed(c.teacher.source, "torchscript:"))
+    issues.push_back({"student.source", "'" + c.student_source + "' needs a teacher of known blocks (hf:<folder>, "
+                                        "run:<id> or a .pt file); a TorchScript teacher's are not known"});
+}
+
 // Rules that join keys, or whose message is not "expected X, got Y"; every single-key rule
 // is a row of the key table (core/config/config_keys.cpp).
 void crossKeyIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issues) {
@@ -446,6 +476,7 @@ void crossKeyIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issues)
     issues.push_back({"dataset.augment", "crop-and-flip augmentation needs images; a CSV table has none"});
   if (!std::isfinite(c.dataset.mean)) issues.push_back({"dataset.mean", "expected a finite number"});
   modelShapeIssues(c.teacher.model, "teacher", issues);
+  modelSourceIssues(c, issues);
   modelTaskIssues(c.teacher.model, c.teacher.source, c.task, "teacher", issues);
   modelTaskIssues(c.student, c.student_source, c.task, "student", issues);
   if (c.task == "lm" && c.dataset.augment)
@@ -597,7 +628,9 @@ std::string shortNumber(double v) {
 
 std::string describe(const ExperimentConfig& c) {
   std::string teacher = c.teacher.source == "train" ? describeModel(c.teacher.model) : c.teacher.source;
-  return teacher + "->" + describeModel(c.student) + " " + c.distill.method + " T" + shortNumber(c.distill.temperature) +
+  const bool hf_student = c.student_source.rfind("hf:", 0) == 0 || c.student_source.rfind("teacher-blocks:", 0) == 0;
+  const std::string student = hf_student ? c.student_source : describeModel(c.student);
+  return teacher + "->" + student + " " + c.distill.method + " T" + shortNumber(c.distill.temperature) +
          " a" + shortNumber(c.distill.alpha);
 }
 

@@ -63,10 +63,17 @@ struct ModelConfig {
 
 struct TeacherConfig {
   // train | run:<id> (reuse the teacher saved by that run) | torchscript:<path> (a module
-  // exported from Python) | path to a teacher .pt file of the configured architecture
+  // exported from Python) | hf:<folder> (a Hugging Face model folder, lm task; core/hf/hf_source.h)
+  // | path to a teacher .pt file of the configured architecture
   std::string source = "train";
   ModelConfig model;
   int64_t epochs = 10;
+  // Where the teacher's weights are, as resolveTeacherSource() (core/store/teacher_source.h)
+  // found them: run:<id>'s checkpoint, the .pt path, the hf: folder; empty before, and for train
+  // and torchscript:. Not a config key: never read from or written to a config file. A task that
+  // needs the teacher's weights while building the student (student.source teacher-blocks:<k>)
+  // reads them from here.
+  std::string weights;
 };
 
 struct DistillConfig {
@@ -160,7 +167,9 @@ struct ExperimentConfig {
   TeacherConfig teacher;
   ModelConfig student;
   // init (a fresh student of the configured architecture) | torchscript:<path> (a trainable
-  // TorchScript module exported from Python; a bare path means the same)
+  // TorchScript module exported from Python; a bare path means the same) | hf:<folder> (a Hugging
+  // Face model folder, lm task) | teacher-blocks:<k> (the teacher's every k-th block, lm task;
+  // core/hf/hf_source.h)
   std::string student_source = "init";
   DistillConfig distill;
   GenerationConfig generation;

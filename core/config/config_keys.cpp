@@ -67,12 +67,16 @@ bool taskName(const ConfigValue& v) {
 bool teacherSource(const ConfigValue& v) {
   static const std::regex run_pattern("run:[0-9]+");
   const std::string& s = v.text;
-  return !(s.empty() || (s != "train" && s.rfind("run:", 0) == 0 && !std::regex_match(s, run_pattern)) || s == "torchscript:");
+  return !(s.empty() || (s != "train" && s.rfind("run:", 0) == 0 && !std::regex_match(s, run_pattern)) ||
+           s == "torchscript:" || s == "hf:");
 }
 // byte, char, hf:<path> or a path; the files themselves are checked when the task reads them.
 bool tokenizerSpec(const ConfigValue& v) { return !v.text.empty() && v.text != "hf:"; }
 bool studentSource(const ConfigValue& v) {
-  return v.text == "init" || (v.text.rfind("torchscript:", 0) == 0 && v.text != "torchscript:");
+  static const std::regex blocks_pattern("teacher-blocks:0*[1-9][0-9]{0,5}");  // k >= 1
+  const std::string& s = v.text;
+  return s == "init" || (s.rfind("torchscript:", 0) == 0 && s != "torchscript:") ||
+         (s.rfind("hf:", 0) == 0 && s != "hf:") || std::regex_match(s, blocks_pattern);
 }
 
 // ---- rows ------------------------------------------------------------------------------------
@@ -288,11 +292,15 @@ std::vector<ConfigKey> buildTable() {
       // ---- teacher
       row("teacher.source", K::Text, S::Teacher, "Source", DISTILL_CONFIG_FIELD(text, teacher.source))
           .withChoices({"train"})
-          .withCheck(teacherSource, "'train', 'run:<id>', 'torchscript:<path>' or the path of a teacher .pt file")
+          .withCheck(teacherSource,
+                     "'train', 'run:<id>', 'hf:<folder>', 'torchscript:<path>' or the path of a teacher .pt file")
           .withHelp("`train` (phase 1 trains it), `run:<id>` (reuse the teacher saved by that run, with its "
-                    "architecture; lineage is recorded), `torchscript:<path>` (a module exported from Python, see "
-                    "[formats](formats.md#torchscript-teachers-and-students)), or a path to a teacher `.pt` "
-                    "checkpoint of the configured architecture"),
+                    "architecture; lineage is recorded), `hf:<folder>` (lm task: a Hugging Face model folder, "
+                    "GPT-2, Llama, Qwen2 or Mistral in safetensors, frozen; the run tokenizes with its tokenizer "
+                    "and a student the workbench builds takes its vocabulary, see "
+                    "[Hugging Face models](huggingface.md#use)), `torchscript:<path>` (a module exported from "
+                    "Python, see [formats](formats.md#torchscript-teachers-and-students)), or a path to a teacher "
+                    "`.pt` checkpoint of the configured architecture"),
       DISTILL_MODEL_ROWS("teacher", S::Teacher, teacher.model),
       row("teacher.epochs", K::Integer, S::Teacher, "Epochs", DISTILL_CONFIG_FIELD(integer, teacher.epochs))
           .withRange(0, 100'000)
@@ -301,9 +309,12 @@ std::vector<ConfigKey> buildTable() {
       // ---- student
       row("student.source", K::Text, S::Student, "Source", DISTILL_CONFIG_FIELD(text, student_source))
           .withChoices({"init"})
-          .withCheck(studentSource, "'init' or 'torchscript:<path>'")
-          .withHelp("`init` (a fresh student of the configured architecture) or `torchscript:<path>` (a trainable "
-                    "TorchScript module; a bare path means the same)"),
+          .withCheck(studentSource, "'init', 'hf:<folder>', 'teacher-blocks:<k>' with k >= 1 or 'torchscript:<path>'")
+          .withHelp("`init` (a fresh student of the configured architecture), `hf:<folder>` (lm task: a Hugging "
+                    "Face model folder, trained from its weights), `teacher-blocks:<k>` (lm task: the teacher's "
+                    "blocks 0, k, 2k, ... with its embeddings, final norm and head, as DistilGPT2 was made; the "
+                    "teacher must exist when the run starts: `hf:<folder>`, `run:<id>` or a `.pt` file) or "
+                    "`torchscript:<path>` (a trainable TorchScript module; a bare path means the same)"),
       DISTILL_MODEL_ROWS("student", S::Student, student),
       // ---- distillation
       row("distill.method", K::Choice, S::Distillation, "Method", DISTILL_CONFIG_FIELD(text, distill.method))

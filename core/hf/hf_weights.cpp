@@ -134,8 +134,18 @@ Model buildHfModel(const HfConfig& c, const HfLoadOptions& options) {
 }
 
 Model loadHfModel(const std::string& folder, const HfLoadOptions& options) {
+  Model model = buildHfModel(readHfConfig(folder), options);
+  loadHfWeights(*model, folder);
+  return model;
+}
+
+void loadHfWeights(ModelImpl& model, const std::string& folder) {
   const HfConfig config = readHfConfig(folder);
-  Model model = buildHfModel(config, options);
+  const HfConfig own = hfConfigOf(model);  // ModelError for a model of no Hugging Face class
+  const bool gpt2_folder = config.architecture == HfArchitecture::Gpt2;
+  if (gpt2_folder != (own.architecture == HfArchitecture::Gpt2))
+    throw DataError(configPath(config) + ": a " + architectureName(config.architecture) +
+                    " cannot be loaded into this model (" + model.summary() + ")");
   const auto checkpoint = SafetensorsCheckpoint::open(folder);
   const auto names = checkpoint.names();
 
@@ -143,7 +153,7 @@ Model loadHfModel(const std::string& folder, const HfLoadOptions& options) {
   if (config.architecture == HfArchitecture::Gpt2)
     for (const auto& name : names)
       if (name.rfind("transformer.", 0) == 0) gpt2_prefix = "transformer.";
-  const auto expected = expectedTensors(*model, config, gpt2_prefix);
+  const auto expected = expectedTensors(model, config, gpt2_prefix);
   const std::string architecture = architectureName(config.architecture);
   const std::string config_file = configPath(config);
 
@@ -173,9 +183,8 @@ Model loadHfModel(const std::string& folder, const HfLoadOptions& options) {
   torch::NoGradGuard no_grad;
   for (const auto& item : expected) {
     const auto stored = checkpoint.tensorAsFloat(item.first);
-    item.second.parameter.copy_(item.second.transposed ? stored.t() : stored);
+    item.second.parameter.copy_((item.second.transposed ? stored.t() : stored).to(item.second.parameter.device()));
   }
-  return model;
 }
 
 HfConfig hfConfigOf(const ModelImpl& model) {

@@ -62,6 +62,12 @@ Model buildHfModel(const HfConfig& config, const HfLoadOptions& options = {});
 //    a LlamaForCausalLM of .../config.json has no such weight"
 Model loadHfModel(const std::string& folder, const HfLoadOptions& options = {});
 
+// The weights of `folder` into a model built for it (buildHfModel of its config.json, or a model
+// of the same shapes), on whatever device the model is: what ModelImpl::loadCheckpoint does for
+// a language model given a folder (core/tasks/lm/causal_lm.h). Throws DataError as loadHfModel,
+// and for a folder of the other family (a GPT-2 into a Llama or back).
+void loadHfWeights(ModelImpl& model, const std::string& folder);
+
 // The config.json of a workbench model: a GPT (as GPT2LMHeadModel; its exact GELU becomes
 // activation_function "gelu") or a Llama. Throws ModelError for any other model.
 HfConfig hfConfigOf(const ModelImpl& model);

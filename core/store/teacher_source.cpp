@@ -3,19 +3,29 @@
 #include <filesystem>
 
 #include "core/errors.h"
+#include "core/hf/hf_source.h"
 #include "core/store/run_store.h"
 #include "core/tasks/lm/tokenizer.h"
 
 namespace distill {
 
-ResolvedTeacher resolveTeacherSource(ExperimentConfig& config, RunStore& store) {
+namespace {
+ResolvedTeacher resolveSources(ExperimentConfig& config, RunStore& store) {
   ResolvedTeacher resolved;
   std::error_code ec;
   if (config.student_source.rfind("torchscript:", 0) == 0 &&
       !std::filesystem::is_regular_file(config.student_source.substr(12), ec))
     throw ConfigError({{"student.source", "'" + config.student_source.substr(12) + "': no such TorchScript file"}});
+  if (isHfSource(config.student_source)) checkHfSource("student.source", config.student_source);
+  // The tokenizer follows a Hugging Face model (core/hf/hf_source.h); the run records the value.
+  if (config.task == "lm") config.lm.tokenizer = runTokenizerSpec(config);
   const std::string& source = config.teacher.source;
   if (source == "train") return resolved;
+  if (isHfSource(source)) {  // the trainer loads the folder's weights (CausalLmImpl::loadCheckpoint)
+    checkHfSource("teacher.source", source);
+    resolved.weights_path = hfSourceFolder(source);
+    return resolved;
+  }
   if (source.rfind("run:", 0) == 0) {
     const int64_t run_id = std::stoll(source.substr(4));
     const auto run = store.getRun(run_id);
@@ -45,8 +55,15 @@ ResolvedTeacher resolveTeacherSource(ExperimentConfig& config, RunStore& store) 
     return resolved;  // the trainer loads it
   }
   if (!std::filesystem::is_regular_file(source, ec))
-    throw ConfigError({{"teacher.source", "'" + source + "': no such teacher file (expected train, run:<id> or a .pt path)"}});
+    throw ConfigError({{"teacher.source", "'" + source + "': no such teacher file (expected train, run:<id>, hf:<folder>, torchscript:<path> or a .pt path)"}});
   resolved.weights_path = source;
+  return resolved;
+}
+}  // namespace
+
+ResolvedTeacher resolveTeacherSource(ExperimentConfig& config, RunStore& store) {
+  ResolvedTeacher resolved = resolveSources(config, store);
+  config.teacher.weights = resolved.weights_path;
   return resolved;
 }
 

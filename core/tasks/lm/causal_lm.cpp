@@ -1,10 +1,18 @@
 #include "core/tasks/lm/causal_lm.h"
 
+#include <filesystem>
 #include <string>
 
 #include "core/errors.h"
+#include "core/hf/hf_weights.h"
 
 namespace distill {
+
+void CausalLmImpl::loadCheckpoint(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return loadHfWeights(*this, path);
+  ModelImpl::loadCheckpoint(path);
+}
 
 void checkTokenShape(const torch::Tensor& tokens) {
   if (tokens.scalar_type() != torch::kLong)

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 
 #include "core/models/model.h"
 #include "core/tasks/lm/kv_cache.h"
@@ -32,12 +33,20 @@ class CausalLmImpl : public ModelImpl {
   virtual int64_t vocabSize() const = 0;
   // The most positions one sequence may hold (forward() and the cache refuse more).
   virtual int64_t contextLength() const = 0;
+  // Weights from a checkpoint file (ModelImpl's), or from a Hugging Face model folder whose
+  // config.json describes this model (core/hf/hf_weights.h's loadHfWeights): a teacher given as
+  // teacher.source hf:<folder> is loaded by the trainer through this call. Throws ModelError (a
+  // file) or DataError (a folder) naming what does not fit.
+  void loadCheckpoint(const std::string& path) override;
   // The device the weights are on (where tokens must be).
   torch::Device device() const {
     const auto weights = parameters();
     return weights.empty() ? torch::Device(torch::kCPU) : weights.front().device();
   }
 };
+
+// A holder of any of them (the task's GPT, a GPT-2, a Llama), as TORCH_MODULE makes for one class.
+TORCH_MODULE(CausalLm);
 
 // The checks every CausalLmImpl makes, with one set of messages. Each throws ModelError.
 // Tokens that are not int64 [batch, sequence]:

@@ -2,8 +2,13 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "core/config/config.h"
 #include "core/errors.h"
+#include "core/hf/hf_source.h"
+#include "core/hf/hf_weights.h"
+#include "core/hf/layer_subset.h"
 #include "core/metrics/metrics.h"
 #include "core/metrics/streaming.h"
 #include "core/models/eval_scope.h"
@@ -108,10 +113,34 @@ class LmEvaluator : public Evaluator {
   int64_t context_;
 };
 
+// The config.json a stored run rebuilds `model` from, on one line: its architecture, with the
+// token ids (and sliding window) of the Hugging Face config it came from.
+std::string recordedHfConfig(const ModelImpl& model, const HfConfig* source) {
+  HfConfig config = hfConfigOf(model);
+  if (source) {
+    config.bos_token_id = source->bos_token_id;
+    config.eos_token_ids = source->eos_token_ids;
+    if (source->architecture == config.architecture) config.sliding_window = source->sliding_window;
+  }
+  return nlohmann::json::parse(hfConfigJson(config)).dump();
+}
+
+// Where the teacher's weights are before the trainer loads them: as the run resolved them, else
+// what the source names by itself (an hf: folder, a .pt path); empty for train, run:<id>
+// unresolved and torchscript:.
+std::string teacherWeights(const ExperimentConfig& config) {
+  const std::string& source = config.teacher.source;
+  if (!config.teacher.weights.empty()) return config.teacher.weights;
+  if (isHfSource(source)) return hfSourceFolder(source);
+  if (source == "train" || source.rfind("run:", 0) == 0 || isTorchScriptSource(source)) return {};
+  return source;
+}
+
 }  // namespace
 
 LmTask::LmTask(const ExperimentConfig& config)
     : lm_(config.lm), generation_(config.generation), corpus_path_(config.lm.corpus.empty() ? std::string(kFortunesFolder) : config.lm.corpus) {
+  lm_.tokenizer = runTokenizerSpec(config);
   const Documents documents = readDocuments(corpus_path_, {lm_.text_field, lm_.prompt_field, lm_.response_field});
   documents_ = documents.texts.size();
   const DocumentSplit split = splitDocuments(documents);  // with each document's prompt length
@@ -121,6 +150,7 @@ LmTask::LmTask(const ExperimentConfig& config)
     throw DataError(corpus_path_ + ": " + std::to_string(documents_) +
                     " document(s); at least 10 are needed to hold every 10th out for validation");
   tokenizer_ = Tokenizer::build(lm_.tokenizer, documents);
+  checkModelSources(config);
   if (config.distill.teacher_access == "topk" && config.distill.topk > tokenizer_.vocabSize())
     throw ConfigError({{"distill.topk", "k is " + std::to_string(config.distill.topk) + "; the vocabulary (" +
                                             tokenizer_.spec() + " tokens of " + corpus_path_ + ") has " +
@@ -161,17 +191,104 @@ GptConfig lmGptConfig(const ModelConfig& model, const std::string& source, const
   return gpt;
 }
 
-Model LmTask::build(const ModelConfig& model, const std::string& source, const std::string& role) {
-  // A TorchScript teacher brings its own shape: probed for [N, T, V] logits when loaded.
-  if (role == "teacher" && isTorchScriptSource(source)) return loadTorchScriptTeacher(source, tokenizer_, lm_.context);
-  return makeGpt(lmGptConfig(model, source, role, lm_, tokenizer_));
+void LmTask::checkModelSources(const ExperimentConfig& config) {
+  vocab_ = tokenizer_.vocabSize();
+  const std::vector<std::pair<std::string, std::string>> sources{{"teacher.source", config.teacher.source},
+                                                                 {"student.source", config.student_source}};
+  for (const auto& [key, source] : sources) {
+    if (!isHfSource(source)) continue;
+    const HfConfig hf = checkHfSource(key, source);
+    const std::string folder = hfSourceFolder(source);
+    const std::string model = key + " " + folder;
+    if (!tokenizer_.isModel())
+      throw ConfigError({{"lm.tokenizer", "'" + tokenizer_.spec() + "' ids mean nothing to the Hugging Face model of " +
+                                              model + (hasTokenizerFiles(folder)
+                                                           ? "; leave lm.tokenizer at byte to use the model's own"
+                                                           : ", which holds no tokenizer files (tokenizer.json, "
+                                                             "vocab.json + merges.txt, tokenizer.model): set "
+                                                             "lm.tokenizer to the model's tokenizer file")}});
+    if (hasTokenizerFiles(folder) && tokenizer_.spec() != "hf:" + folder) {
+      const Tokenizer own = Tokenizer::build("hf:" + folder, Documents{});
+      if (own.fingerprint() != tokenizer_.fingerprint())
+        throw ConfigError({{"lm.tokenizer", "'" + tokenizer_.spec() + "' (" + tokenizer_.describe() + "; " +
+                                                tokenizer_.fingerprint() + ") does not tokenize as the model of " +
+                                                model + " does (" + own.describe() + "; " + own.fingerprint() +
+                                                "); leave lm.tokenizer at byte to use the model's own"}});
+    }
+    if (hf.vocab_size < tokenizer_.vocabSize())
+      throw ConfigError({{key, hf.path + ": vocab_size " + std::to_string(hf.vocab_size) + " is smaller than the " +
+                                   std::to_string(tokenizer_.vocabSize()) + " ids of the tokenizer (" +
+                                   tokenizer_.describe() + ")"}});
+    if (lm_.context > hf.max_position_embeddings)
+      throw ConfigError({{"lm.context", "is " + std::to_string(lm_.context) + "; the model of " + model + " holds " +
+                                            std::to_string(hf.max_position_embeddings) + " positions (" + hf.path +
+                                            ")"}});
+    if (key == "teacher.source") {
+      teacher_hf_ = hf;
+      vocab_ = hf.vocab_size;
+    } else {
+      if (teacher_hf_ && hf.vocab_size != teacher_hf_->vocab_size)
+        throw ConfigError({{key, hf.path + ": vocab_size " + std::to_string(hf.vocab_size) + " differs from the " +
+                                     "teacher's " + std::to_string(teacher_hf_->vocab_size) + " (" +
+                                     teacher_hf_->path + "): the student's logits must line up with the teacher's"}});
+      student_hf_ = hf;
+      if (!teacher_hf_) vocab_ = hf.vocab_size;
+    }
+  }
+}
+
+Model LmTask::buildGpt(const ModelConfig& model, const std::string& source, const std::string& role) {
+  GptConfig gpt = lmGptConfig(model, source, role, lm_, tokenizer_);
+  gpt.vocab = vocab_;
+  Model built = makeGpt(gpt);
+  // Recorded only where a stored run could not rebuild it from its keys and its tokenizer.
+  if (vocab_ != tokenizer_.vocabSize())
+    (role == "teacher" ? teacher_hf_config_ : student_hf_config_) = recordedHfConfig(*built, nullptr);
+  return built;
 }
 
 Model LmTask::buildTeacher(const ExperimentConfig& config) {
-  return build(config.teacher.model, config.teacher.source, "teacher");
+  const std::string& source = config.teacher.source;
+  // A TorchScript teacher brings its own shape: probed for [N, T, V] logits when loaded.
+  if (isTorchScriptSource(source)) return teacher_ = loadTorchScriptTeacher(source, tokenizer_, lm_.context);
+  if (!teacher_hf_) return teacher_ = buildGpt(config.teacher.model, source, "teacher");
+  HfLoadOptions options;
+  options.context = lm_.context;
+  teacher_ = buildHfModel(*teacher_hf_, options);  // the trainer loads the folder's weights
+  for (auto& parameter : teacher_->parameters()) parameter.set_requires_grad(false);
+  teacher_->eval();
+  teacher_hf_config_ = recordedHfConfig(*teacher_, &*teacher_hf_);
+  return teacher_;
 }
 
-Model LmTask::buildStudent(const ExperimentConfig& config) { return build(config.student, config.student_source, "student"); }
+Model LmTask::buildStudent(const ExperimentConfig& config) {
+  const std::string& source = config.student_source;
+  HfLoadOptions options;
+  options.context = lm_.context;
+  if (student_hf_) {
+    Model student = loadHfModel(hfSourceFolder(source), options);
+    student_hf_config_ = recordedHfConfig(*student, &*student_hf_);
+    return student;
+  }
+  if (isTeacherBlocksSource(source)) {
+    const std::string weights = teacherWeights(config);
+    if (weights.empty())
+      throw ConfigError({{"student.source", "'" + source + "' copies the teacher's blocks, but the weights of "
+                                            "teacher.source '" + config.teacher.source + "' are not known yet (a run "
+                                            "resolves run:<id>; train and torchscript: teachers have no blocks to copy)"}});
+    if (!teacher_) buildTeacher(config);
+    teacher_->loadCheckpoint(weights);
+    Model student;
+    try {
+      student = keepEveryKthBlock(*teacher_, teacherBlocksStep(source));
+    } catch (const ModelError& e) {
+      throw ConfigError({{"student.source", std::string(e.what())}});
+    }
+    student_hf_config_ = recordedHfConfig(*student, teacher_hf_ ? &*teacher_hf_ : nullptr);
+    return student;
+  }
+  return buildGpt(config.student, source, "student");
+}
 
 void LmTask::prepare(const torch::Device& device) {
   train_.inputs = train_.inputs.to(device), train_.targets = train_.targets.to(device);
@@ -193,7 +310,7 @@ std::unique_ptr<Evaluator> LmTask::evaluator() {
 }
 
 std::map<std::string, std::string> LmTask::describe() const {
-  return {{"dataset_folder", corpus_path_},
+  std::map<std::string, std::string> described{{"dataset_folder", corpus_path_},
           {"corpus_documents", std::to_string(documents_)},
           {"validation_documents", std::to_string(validation_documents_)},
           {"tokenizer", tokenizer_.spec()},
@@ -206,6 +323,10 @@ std::map<std::string, std::string> LmTask::describe() const {
           {"train_samples", std::to_string(train_.inputs.size(0))},
           {"test_samples", std::to_string(validation_.inputs.size(0))},
           {"train_tokens", std::to_string(train_.inputs.numel())}};
+  if (vocab_ != tokenizer_.vocabSize()) described["model_vocab_size"] = std::to_string(vocab_);
+  if (!teacher_hf_config_.empty()) described["teacher_hf_config"] = teacher_hf_config_;
+  if (!student_hf_config_.empty()) described["student_hf_config"] = student_hf_config_;
+  return described;
 }
 
 }  // namespace distill

@@ -2,6 +2,8 @@
 
 #include "core/config/config.h"
 #include "core/errors.h"
+#include "core/hf/hf_source.h"
+#include "core/hf/hf_weights.h"
 #include "core/models/factory.h"
 #include "core/store/run_store.h"
 #include "core/store/teacher_source.h"
@@ -23,6 +25,7 @@ StoredLm loadStoredLm(RunStore& store, int64_t run_id, const std::string& role) 
   StoredLm stored;
   // The byte tokenizer needs no text; the char tokenizer's alphabet is the corpus's characters; a
   // model's tokenizer is read from its files again.
+  config.lm.tokenizer = runTokenizerSpec(config);  // as the run's task picked it
   stored.tokenizer = Tokenizer::forConfig(config.lm);
   const std::string mismatch = tokenizerMismatch(stored.tokenizer, run->environment);
   if (!mismatch.empty())
@@ -45,19 +48,31 @@ StoredLm loadStoredLm(RunStore& store, int64_t run_id, const std::string& role) 
     if (isTorchScriptSource(config.teacher.source))
       throw ConfigError({{"RUN", name + " has no teacher checkpoint (the teacher was not trained in this run, it is the "
                                         "TorchScript file of teacher.source '" + config.teacher.source + "')"}});
-    // The teacher came from elsewhere (run:<id> or a weights file) and was never trained here.
+    // The teacher came from elsewhere (run:<id>, a weights file, an hf: folder) and was never
+    // trained here. (Only the teacher's source is resolved: the student's weights are the run's.)
+    config.student_source = "init";
     stored.checkpoint = resolveTeacherSource(config, store).weights_path;
   }
 
-  const GptConfig gpt = teacher ? lmGptConfig(config.teacher.model, config.teacher.source, "teacher", config.lm,
-                                              stored.tokenizer)
-                                : lmGptConfig(config.student, config.student_source, "student", config.lm,
-                                              stored.tokenizer);
-  stored.model = Gpt(gpt);
+  const auto recorded = run->environment.find(role + "_hf_config");
+  if (recorded != run->environment.end()) {
+    stored.hf_config = parseHfConfig(recorded->second, name + "'s environment (" + role + "_hf_config)");
+    HfLoadOptions options;
+    options.context = config.lm.context;
+    stored.model = CausalLm(std::dynamic_pointer_cast<CausalLmImpl>(buildHfModel(*stored.hf_config, options)));
+  } else {
+    const GptConfig gpt = teacher ? lmGptConfig(config.teacher.model, config.teacher.source, "teacher", config.lm,
+                                                stored.tokenizer)
+                                  : lmGptConfig(config.student, config.student_source, "student", config.lm,
+                                                stored.tokenizer);
+    stored.model = CausalLm(std::shared_ptr<CausalLmImpl>(Gpt(gpt).ptr()));
+  }
   try {
     stored.model->loadCheckpoint(stored.checkpoint);  // compares every parameter's shape with the config
   } catch (const ModelError& e) {
     throw ModelError(name + " of " + store.path() + ", " + role + ": " + e.what());
+  } catch (const DataError& e) {
+    throw DataError(name + " of " + store.path() + ", " + role + ": " + e.what());
   }
   stored.model->to(torch::kCPU);
   stored.model->eval();

@@ -17,7 +17,6 @@
 #include <sstream>
 #include <string>
 
-#include <unistd.h>
 
 #include "core/errors.h"
 #include "core/hf/hf_config.h"
@@ -26,6 +25,7 @@
 #include "core/tasks/lm/generate.h"
 #include "core/tasks/lm/gpt.h"
 #include "core/tasks/lm/llama.h"
+#include "support/hf_checkpoints.h"
 #include "support/test_support.h"
 
 namespace distill {
@@ -33,40 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-const std::string kScript = std::string(DISTILL_SOURCE_DIR) + "/tests/hf/tiny_checkpoints.py";
-
-bool pythonHasTorch() {
-  static const bool available = testing::runCommand("/usr/bin/python3 -c 'import torch'").exit_code == 0;
-  return available;
-}
-
-std::string quote(const std::string& text) { return "'" + text + "'"; }
-
-json readJson(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  return json::parse(in);
-}
-
-// {"tokens": [[...]], "logits": [[[...]]]} as int64 [B, T] and float [B, T, V].
-std::pair<torch::Tensor, torch::Tensor> readLogits(const fs::path& path) {
-  const json data = readJson(path);
-  std::vector<int64_t> tokens;
-  const int64_t batch = static_cast<int64_t>(data["tokens"].size());
-  const int64_t time = static_cast<int64_t>(data["tokens"][0].size());
-  for (const auto& row : data["tokens"])
-    for (const auto& id : row) tokens.push_back(id.get<int64_t>());
-  std::vector<float> logits;
-  int64_t vocab = 0;
-  for (const auto& row : data["logits"])
-    for (const auto& position : row) {
-      vocab = static_cast<int64_t>(position.size());
-      for (const auto& value : position) logits.push_back(value.get<float>());
-    }
-  return {torch::tensor(tokens, torch::kLong).view({batch, time}),
-          torch::tensor(logits, torch::kFloat).view({batch, time, vocab})};
-}
 
 double maxDifference(const torch::Tensor& a, const torch::Tensor& b) {
   EXPECT_EQ(a.sizes(), b.sizes());
@@ -88,72 +54,28 @@ std::string messageOf(const std::function<void()>& call) {
   return "(no error)";
 }
 
-// FNV-1a of the script's text: the name of the folder its checkpoints are kept in.
-std::string scriptFingerprint() {
-  std::ifstream in(kScript, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  uint64_t hash = 1469598103934665603ull;
-  for (const unsigned char byte : text.str()) hash = (hash ^ byte) * 1099511628211ull;
-  std::ostringstream name;
-  name << std::hex << hash;
-  return name.str();
-}
-
-// The script's checkpoints, written once per version of the script into the build tree (ctest
-// runs each test in a process of its own; the script takes seconds), atomically: written into a
-// folder of this process, then renamed into place, so that tests running at once never read a
-// half-written one.
+// The script's checkpoints (tests/support/hf_checkpoints.h).
 class HfModels : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    const fs::path cache = fs::path(DISTILL_HF_CHECKPOINT_DIR) / scriptFingerprint();
-    folder_ = cache.string();
-    // Checking for torch costs a Python start (a second): only when the files must be written.
-    ready_ = fs::exists(cache / "mistral_bf16" / "expected.json");
-    if (ready_ || !pythonHasTorch()) return;
-    const fs::path partial = cache.string() + ".partial-" + std::to_string(::getpid());
-    fs::create_directories(partial);
-    const auto result = testing::runCommand("/usr/bin/python3 " + quote(kScript) + " write " + quote(partial.string()));
-    ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-    std::error_code error;
-    fs::rename(partial, cache, error);
-    if (error) fs::remove_all(partial);  // another process put its copy there first
-    ASSERT_TRUE(fs::exists(cache / "mistral_bf16" / "expected.json")) << cache;
-    ready_ = true;
-  }
-  void SetUp() override {
-    if (!ready_) GTEST_SKIP() << "/usr/bin/python3 cannot import torch (install python3-torch)";
-  }
-  static std::string variant(const std::string& name) { return (fs::path(folder_) / name).string(); }
+  void SetUp() override { REQUIRE_HF_CHECKPOINTS(); }
+  static std::string variant(const std::string& name) { return testing::hfCheckpoint(name); }
   // A copy of a variant's folder to change.
   static std::string copyOf(const std::string& name, const testing::TempDir& into) {
-    const fs::path target = into.path() / name;
-    fs::copy(variant(name), target, fs::copy_options::recursive);
-    return target.string();
+    return testing::copyHfCheckpoint(name, into.path());
   }
-  // Python's logits of a folder (read with the script's own safetensors reader).
   static std::pair<torch::Tensor, torch::Tensor> pythonLogits(const std::string& folder) {
-    const std::string out = (fs::path(folder).parent_path() / (fs::path(folder).filename().string() + ".json")).string();
-    const auto result = testing::runCommand("/usr/bin/python3 " + quote(kScript) + " logits " + quote(folder) + " " + quote(out));
-    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
-    return readLogits(out);
+    return testing::pythonLogits(folder);
   }
-
-  static std::string folder_;
-  static bool ready_;
 };
-std::string HfModels::folder_;
-bool HfModels::ready_ = false;
 
 // For the tests that run the script again (on a folder the workbench wrote).
 #define REQUIRE_PYTHON_TORCH() \
-  if (!pythonHasTorch()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch (install python3-torch)"
+  if (!testing::pythonHasTorch()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch (install python3-torch)"
 
 class HfVariant : public HfModels, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(HfVariant, LogitsMatchTheIndependentImplementation) {
-  const auto expected = readLogits(fs::path(variant(GetParam())) / "expected.json");
+  const auto expected = testing::readLogits(fs::path(variant(GetParam())) / "expected.json");
   const Model model = loadHfModel(variant(GetParam()));
   const auto logits = logitsOf(model, expected.first);
   const double difference = maxDifference(logits, expected.second);
@@ -164,7 +86,7 @@ TEST_P(HfVariant, LogitsMatchTheIndependentImplementation) {
 }
 
 TEST_P(HfVariant, KvCacheDecodingEqualsTheFullForward) {
-  const auto expected = readLogits(fs::path(variant(GetParam())) / "expected.json");
+  const auto expected = testing::readLogits(fs::path(variant(GetParam())) / "expected.json");
   const Model model = loadHfModel(variant(GetParam()));
   auto& decoder = dynamic_cast<CausalLmImpl&>(*model);
   const auto full = logitsOf(model, expected.first);
@@ -179,7 +101,7 @@ TEST_P(HfVariant, KvCacheDecodingEqualsTheFullForward) {
 
 TEST_P(HfVariant, SavedFolderLoadsBackInTheWorkbenchAndInPython) {
   REQUIRE_PYTHON_TORCH();
-  const auto expected = readLogits(fs::path(variant(GetParam())) / "expected.json");
+  const auto expected = testing::readLogits(fs::path(variant(GetParam())) / "expected.json");
   const Model model = loadHfModel(variant(GetParam()));
   const auto logits = logitsOf(model, expected.first);
   testing::TempDir out;
@@ -243,7 +165,7 @@ TEST_F(HfModels, AShorterContextLoadsAndALongerOneIsRefused) {
   options.context = 16;
   const Model model = loadHfModel(variant("llama"), options);
   EXPECT_EQ(dynamic_cast<CausalLmImpl&>(*model).contextLength(), 16);
-  const auto expected = readLogits(fs::path(variant("llama")) / "expected.json");
+  const auto expected = testing::readLogits(fs::path(variant("llama")) / "expected.json");
   EXPECT_LT(maxDifference(logitsOf(model, expected.first), expected.second), 1e-4);
   options.context = 65;
   EXPECT_EQ(messageOf([&] { loadHfModel(variant("llama"), options); }),
