@@ -434,7 +434,7 @@ void modelTaskIssues(const ModelConfig& m, const std::string& source, const std:
 
 // Hugging Face models (hf:<folder>) and students made of the teacher's blocks are language
 // models; the blocks are copied when the run starts, so the teacher must exist then. (The
-// folders themselves are checked when a run resolves its sources: core/store/teacher_source.h.)
+// folders themselves are checked when a run resolves its sources: core/tasks/teacher_source.h.)
 void modelSourceIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issues) {
   const auto prefixed = [](const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; };
   const bool hf_teacher = prefixed(c.teacher.source, "hf:");

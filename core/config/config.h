@@ -68,7 +68,7 @@ struct TeacherConfig {
   std::string source = "train";
   ModelConfig model;
   int64_t epochs = 10;
-  // Where the teacher's weights are, as resolveTeacherSource() (core/store/teacher_source.h)
+  // Where the teacher's weights are, as resolveTeacherSource() (core/tasks/teacher_source.h)
   // found them: run:<id>'s checkpoint, the .pt path, the hf: folder; empty before, and for train
   // and torchscript:. Not a config key: never read from or written to a config file. A task that
   // needs the teacher's weights while building the student (student.source teacher-blocks:<k>)

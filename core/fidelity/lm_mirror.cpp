@@ -18,7 +18,7 @@
 #include "core/models/factory.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_store.h"
-#include "core/store/teacher_source.h"
+#include "core/tasks/teacher_source.h"
 #include "core/tasks/lm/causal_lm.h"
 #include "core/tasks/lm/generate.h"
 #include "core/tasks/lm/lm_task.h"

@@ -6,7 +6,7 @@
 #include "core/errors.h"
 #include "core/models/factory.h"
 #include "core/store/run_store.h"
-#include "core/store/teacher_source.h"
+#include "core/tasks/teacher_source.h"
 
 namespace distill {
 

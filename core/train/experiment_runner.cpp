@@ -5,7 +5,7 @@
 #include "core/errors.h"
 #include "core/store/run_files.h"
 #include "core/store/run_store.h"
-#include "core/store/teacher_source.h"
+#include "core/tasks/teacher_source.h"
 #include "core/tasks/task_registry.h"
 #include "core/train/checkpointer.h"
 #include "core/train/store_recorder.h"

@@ -1,5 +1,5 @@
 // Hugging Face folders as a language-model run's teacher and student (core/hf/hf_source.h,
-// core/tasks/lm/lm_task.h, core/store/teacher_source.h, core/tasks/lm/stored_model.h): the run
+// core/tasks/lm/lm_task.h, core/tasks/teacher_source.h, core/tasks/lm/stored_model.h): the run
 // tokenizes with the teacher folder's tokenizer and a student the workbench builds takes its
 // vocabulary; another tokenizer, a smaller vocabulary, a missing folder or config.json and an
 // unsupported architecture are refused by key; a teacher-blocks student holds the teacher's
@@ -20,7 +20,7 @@
 #include "core/hf/hf_source.h"
 #include "core/hf/hf_weights.h"
 #include "core/store/run_store.h"
-#include "core/store/teacher_source.h"
+#include "core/tasks/teacher_source.h"
 #include "core/tasks/lm/generate.h"
 #include "core/tasks/lm/gpt.h"
 #include "core/tasks/lm/lm_task.h"

@@ -1,4 +1,4 @@
-#include "core/store/teacher_source.h"
+#include "core/tasks/teacher_source.h"
 
 #include <filesystem>
 
