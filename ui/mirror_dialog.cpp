@@ -97,7 +97,7 @@ MirrorDialog::MirrorDialog(QWidget* parent) : QDialog(parent) {
   top_k_->setValue(static_cast<int>(lm_defaults.top_k));
   top_k_->setToolTip(tr("k of the top-k access and of the top-k overlap"));
   windows_ = new QSpinBox;
-  windows_->setRange(6, 10'000);
+  windows_->setRange(8, 10'000);  // fewer cannot reach a verdict (core/fidelity/lm_mirror.cpp)
   windows_->setValue(static_cast<int>(lm_defaults.sequences));
   windows_->setToolTip(tr("Windows of text per probe set: the test's samples"));
 

@@ -282,8 +282,12 @@ void validate(const LmMirrorOptions& options) {
   if (options.reference_train_blocks < 0)
     issues.push_back({"--reference-samples", "expected 0 (as B's run) or a positive number of training blocks, got " +
                                                  std::to_string(options.reference_train_blocks)});
-  if (options.sequences < 6)
-    issues.push_back({"--sequences", "expected at least 6 sequences per probe set (fewer cannot reach p < 0.05), got " +
+  // The exact test's smallest p over N windows is 2^-N; doubled for the two statistics and
+  // multiplied by the four probe sets under Holm, the smallest corrected p is 8 / 2^N: below 8
+  // windows no pair could ever be found to mirror at 0.05.
+  if (options.sequences < 8)
+    issues.push_back({"--sequences", "expected at least 8 sequences per probe set (with fewer, no corrected p over four "
+                                     "probe sets can reach 0.05: the smallest is 8 / 2^N), got " +
                                          std::to_string(options.sequences)});
   if (options.tokens != 0 && options.tokens < 4)
     issues.push_back({"--tokens", "expected 0 (the models' context) or at least 4, got " + std::to_string(options.tokens)});

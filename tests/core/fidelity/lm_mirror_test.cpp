@@ -82,6 +82,21 @@ TEST(LmMirror, RefusesBadOptionsNamingThem) {
   }
 }
 
+// Seven windows cannot give a verdict over four probe sets (the smallest corrected p is
+// 8 / 2^7 = 0.0625): refused before any model is loaded; eight can (0.03125).
+TEST(LmMirror, RefusesFewerWindowsThanAVerdictNeeds) {
+  LmMirrorOptions options;
+  options.sequences = 7;
+  try {
+    runLmMirrorTest("1:teacher", "1:student", options);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--sequences: expected at least 8 sequences"), std::string::npos) << what;
+    EXPECT_NE(what.find("got 7"), std::string::npos) << what;
+  }
+}
+
 // The lm tests' corpus; a second, unrelated text; run 1: a teacher and a student distilled from
 // it (KD alone); run 2: a student of the same shape trained alone (alpha 0, another seed), the
 // teacher reused. `more_baselines` adds that many more such students (runs 3, 4, ...) to serve as
