@@ -31,6 +31,7 @@
 #include "core/data/dataset.h"
 #include "core/errors.h"
 #include "core/fidelity/run_models.h"
+#include "core/hf/hf_export.h"
 #include "core/metrics/metric_keys.h"
 #include "core/tasks/image/image_metrics.h"
 #include "core/tasks/task_catalog.h"
@@ -457,15 +458,53 @@ std::vector<int64_t> parseShape(const std::string& text) {
   return shape;
 }
 
+struct ExportModelArgs {
+  std::string run;
+  std::string role = "student";
+  std::string out;
+  std::string format = "torchscript";  // torchscript | hf
+  std::string dtype = "float32";       // hf: float32 | bfloat16 | float16
+};
+
+// `distill export-model RUN --format hf`: a language-model run's model as a Hugging Face folder
+// with its tokenizer files (core/hf/hf_export.h).
+int exportHfCommand(RunStore& store, const RunRecord& run, const ExportModelArgs& args,
+                    const CheckpointRecord& checkpoint) {
+  const std::string name = "run " + std::to_string(run.id);
+  StoredLm stored = loadStoredLm(store, run.id, args.role);
+  // The token ids transformers' generate() needs: the teacher's config.json as the run recorded
+  // it, else the model's own.
+  std::optional<HfConfig> source = stored.hf_config;
+  if (const auto teacher = run.environment.find("teacher_hf_config"); teacher != run.environment.end())
+    source = parseHfConfig(teacher->second, name + "'s environment (teacher_hf_config)");
+  const torch::ScalarType dtype = args.dtype == "bfloat16" ? torch::kBFloat16
+                                  : args.dtype == "float16" ? torch::kHalf
+                                                            : torch::kFloat;
+  const HfExportResult result = exportHfFolder(*stored.model, stored.tokenizer, source ? &*source : nullptr, args.out, dtype);
+  std::string files;
+  for (const auto& file : result.files) files += (files.empty() ? "" : ", ") + file;
+  fmt::print(stderr, "wrote {} ({} of {}, epoch {}, step {}; {}; {}; {})\n", args.out, args.role, name, checkpoint.epoch,
+             checkpoint.step, stored.model->summary(), args.dtype, files);
+  if (!result.tokenizer_note.empty()) fmt::print(stderr, "note: {}\n", result.tokenizer_note);
+  return kExitOk;
+}
+
 // `distill export-model RUN`: the run's stored teacher or student as a TorchScript file that
-// Python loads with torch.jit.load (see core/models/torchscript_export.h).
-int exportModelCommand(const std::string& db, const std::string& run_text, const std::string& role,
-                       const std::string& out_path) {
+// Python loads with torch.jit.load (see core/models/torchscript_export.h), or with --format hf a
+// Hugging Face folder (language models).
+int exportModelCommand(const std::string& db, const ExportModelArgs& args) {
+  const std::string& role = args.role;
+  const std::string& out_path = args.out;
   RunStore store = openForReading(db);
-  const RunRecord run = requireRun(store, parseRunId(run_text));
+  const RunRecord run = requireRun(store, parseRunId(args.run));
   const std::string name = "run " + std::to_string(run.id);
   const ExperimentConfig config = parseConfig(run.config_yaml, name);
   const std::string source = role == "teacher" ? config.teacher.source : config.student_source;
+  if (args.format == "hf" && config.task != "lm")
+    throw ConfigError({{"--format", "hf writes language models (config.json, model.safetensors); " + name + " is an " +
+                                        config.task + " run: use --format torchscript"}});
+  if (args.format != "hf" && args.dtype != "float32")
+    throw ConfigError({{"--dtype", std::string("is for --format hf; TorchScript files are written in float32")}});
 
   std::optional<CheckpointRecord> checkpoint;
   for (const auto& c : store.checkpoints(run.id))
@@ -476,6 +515,7 @@ int exportModelCommand(const std::string& db, const std::string& run_text, const
       why = "the teacher was not trained in this run, it came from teacher.source '" + source + "'";
     throw ConfigError({{"RUN", name + " has no " + role + " checkpoint (" + why + ")"}});
   }
+  if (args.format == "hf") return exportHfCommand(store, run, args, *checkpoint);
   if (config.task == "lm") {  // a GPT with its tokenizer (core/tasks/lm/torchscript_lm.h)
     const StoredLm stored = loadStoredLm(store, run.id, role);
     const auto* gpt = dynamic_cast<const GptImpl*>(stored.model.get());
@@ -672,15 +712,25 @@ int mainImpl(int argc, char** argv) {
                      "data-parallel: seconds one collective may take before the run fails (default 30)")
       ->type_name("SECONDS");
 
-  std::string export_model_run, export_model_role = "student", export_model_out;
-  auto* export_model =
-      app.add_subcommand("export-model", "write a run's trained student (or teacher) as TorchScript for Python");
-  export_model->add_option("run", export_model_run, "run id")->required()->type_name("RUN");
-  export_model->add_option("--role", export_model_role, "which model: student (default) or teacher")
+  ExportModelArgs export_model_args;
+  auto* export_model = app.add_subcommand(
+      "export-model", "write a run's trained student (or teacher) as TorchScript, or as a Hugging Face folder");
+  export_model->add_option("run", export_model_args.run, "run id")->required()->type_name("RUN");
+  export_model->add_option("--role", export_model_args.role, "which model: student (default) or teacher")
       ->check(CLI::IsMember({"student", "teacher"}));
-  export_model->add_option("-o,--out", export_model_out, "the TorchScript file (torch.jit.load in Python)")
+  export_model
+      ->add_option("-o,--out", export_model_args.out,
+                   "the TorchScript file (torch.jit.load in Python), or with --format hf the folder "
+                   "(from_pretrained in transformers)")
       ->required()
-      ->type_name("FILE.pt");
+      ->type_name("FILE.pt|DIR");
+  export_model
+      ->add_option("-f,--format", export_model_args.format,
+                   "torchscript (default) or hf: config.json, model.safetensors and the tokenizer files (language "
+                   "models)")
+      ->check(CLI::IsMember({"torchscript", "hf"}));
+  export_model->add_option("--dtype", export_model_args.dtype, "hf: float32 (default), bfloat16 or float16")
+      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
   export_model->add_option("--db", db, "run database")->type_name("FILE");
 
   GenerateArgs generate_args;
@@ -728,7 +778,7 @@ int mainImpl(int argc, char** argv) {
     if (*exp) return exportCommand(db, export_runs, export_format, export_out, export_metrics, chart_args);
     if (*compare) return compareCommand(db, compare_runs, compare_metrics, compare_all, compare_json);
     if (*report) return reportCommand(db, report_runs, report_metrics, report_out, chart_args);
-    if (*export_model) return exportModelCommand(db, export_model_run, export_model_role, export_model_out);
+    if (*export_model) return exportModelCommand(db, export_model_args);
     if (*generate) return generateCommand(generate_args, db);
     if (*samples) return samplesCommand(samples_args, db);
     if (*tokenize) return tokenizeCommand(tokenize_args);

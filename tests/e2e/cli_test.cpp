@@ -13,6 +13,7 @@
 #include <thread>
 #include <sstream>
 
+#include "core/config/config.h"
 #include "core/data/idx.h"
 #include "core/errors.h"
 #include "core/store/run_store.h"
@@ -307,6 +308,12 @@ class CliBadInput : public ::testing::TestWithParam<BadInput> {
     write("not-a-model/config.json", "{}");
     std::filesystem::create_directories(dir_->path() / "corrupt-model");
     write("corrupt-model/tokenizer.model", "not a SentencePiece model");
+    // Hugging Face model folders (issue 23): an architecture the workbench does not compute.
+    std::filesystem::create_directories(dir_->path() / "bert");
+    write("bert/config.json", R"({"architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": 30522})");
+    // An image run without checkpoints, for export-model --format hf.
+    RunStore images(dir_->file("image.db"));
+    images.createRun(NewRun{"images", toYaml(defaultConfig()), flatten(defaultConfig()), std::nullopt});
   }
   static void TearDownTestSuite() { delete dir_; }
   static TempDir* dir_;
@@ -393,7 +400,25 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"lm_tokenizer_model_corrupt",
                  "run lm-fortunes --set lm.corpus=$DIR/ok.txt --set lm.context=16 "
                  "--set lm.tokenizer=$DIR/corrupt-model/tokenizer.model",
-                 "lm.tokenizer: $DIR/corrupt-model/tokenizer.model: not a SentencePiece model"}),
+                 "lm.tokenizer: $DIR/corrupt-model/tokenizer.model: not a SentencePiece model"},
+        // Hugging Face model folders (issue 23): the key and the folder or file named.
+        BadInput{"hf_teacher_folder_missing",
+                 "run lm-fortunes --set lm.corpus=$DIR/ok.txt --set lm.context=16 --set teacher.source=hf:$DIR/no-model",
+                 "teacher.source: '$DIR/no-model': no such folder"},
+        BadInput{"hf_teacher_folder_without_config",
+                 "run lm-fortunes --set lm.corpus=$DIR/ok.txt --set lm.context=16 "
+                 "--set teacher.source=hf:$DIR/corrupt-model",
+                 "teacher.source: '$DIR/corrupt-model/config.json': no such file"},
+        BadInput{"hf_student_unsupported_architecture",
+                 "run lm-fortunes --set lm.corpus=$DIR/ok.txt --set lm.context=16 --set student.source=hf:$DIR/bert",
+                 "student.source: $DIR/bert/config.json"},
+        BadInput{"hf_teacher_blocks_zero",
+                 "run lm-fortunes --set teacher.source=hf:$DIR/bert --set student.source=teacher-blocks:0",
+                 "student.source: expected"},
+        BadInput{"hf_teacher_blocks_of_an_image_run", "run --set student.source=teacher-blocks:2",
+                 "student.source: 'teacher-blocks:2' makes a language model; it needs task: lm"},
+        BadInput{"hf_export_of_an_image_run", "export-model 1 --format hf --out $DIR/out --db $DIR/image.db",
+                 "--format: hf writes language models"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
