@@ -228,9 +228,25 @@ ExperimentForm::ExperimentForm(QWidget* parent) : QWidget(parent) {
       path_row->addWidget(browse);
     } else if (row.key == "dataset.name") {
       dataset_name_ = static_cast<QComboBox*>(widget);
-    } else if (row.key == "teacher.source") {
+    } else if (row.key == "teacher.source" || row.key == "student.source") {
       // Its list grows with the store's reusable teachers (setTeacherRuns).
-      teacher_source_ = static_cast<QComboBox*>(widget);
+      if (row.key == "teacher.source") teacher_source_ = static_cast<QComboBox*>(widget);
+      // A Hugging Face model folder (language models) as hf:<folder>.
+      auto* box = static_cast<QComboBox*>(widget);
+      auto* browse = new QToolButton;
+      browse->setText(QStringLiteral("…"));
+      browse->setObjectName(key + QStringLiteral(".browse"));
+      browse->setToolTip(tr("Choose a Hugging Face model folder (config.json, model.safetensors): hf:<folder>"));
+      connect(browse, &QToolButton::clicked, this, [this, box] {
+        const QString current = box->currentText().startsWith(QStringLiteral("hf:")) ? box->currentText().mid(3) : QString();
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Hugging Face model folder"), current);
+        if (!folder.isEmpty()) box->setEditText(QStringLiteral("hf:") + folder);
+      });
+      row_widget = new QWidget;
+      auto* source_row = new QHBoxLayout(row_widget);
+      source_row->setContentsMargins(0, 0, 0, 0);
+      source_row->addWidget(widget, 1);
+      source_row->addWidget(browse);
     }
     widget->setObjectName(key);
     QString tooltip = helpText(row);

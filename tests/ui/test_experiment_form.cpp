@@ -10,6 +10,7 @@
 #include <QLineEdit>
 #include <QRegularExpression>
 #include <QSignalSpy>
+#include <QToolButton>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -269,6 +270,20 @@ class TestExperimentForm : public QObject {
     QCOMPARE(toYaml(form.config()), toYaml(test::tinyConfig()));
   }
 
+  // Both sources take a Hugging Face folder as hf:<folder>, with a folder button beside them
+  // (issue 23); a language-model config with them round-trips through the form.
+  void sourcesTakeHuggingFaceFolders() {
+    ExperimentForm form;
+    for (const char* key : {"teacher.source", "student.source"})
+      QVERIFY2(form.findChild<QToolButton*>(QString(key) + ".browse"), key);
+    ExperimentConfig c = parseConfigWithOverrides(
+        "", {"task=lm", "teacher.source=hf:/models/gpt2", "student.source=teacher-blocks:2", "student.arch=gpt"});
+    form.setConfig(c);
+    QVERIFY2(form.isValid(), qPrintable(QString::fromStdString(form.issues().empty() ? "" : form.issues().front().message)));
+    QCOMPARE(QString::fromStdString(form.config().teacher.source), QStringLiteral("hf:/models/gpt2"));
+    QCOMPARE(QString::fromStdString(form.config().student_source), QStringLiteral("teacher-blocks:2"));
+  }
+
   // Typed text, the key the form must blame, and the CLI override that fails the same way.
   void invalidInputIsReported_data() {
     QTest::addColumn<QString>("key");
@@ -277,6 +292,10 @@ class TestExperimentForm : public QObject {
     QTest::newRow("zero learning rate") << "train.lr" << "0" << "train.lr=0";
     QTest::newRow("negative std") << "dataset.std" << "-1" << "dataset.std=-1";
     QTest::newRow("bad run reference") << "teacher.source" << "run:abc" << "teacher.source=run:abc";
+    QTest::newRow("hf teacher of an image run") << "teacher.source" << "hf:/models/gpt2"
+                                                << "teacher.source=hf:/models/gpt2";
+    QTest::newRow("teacher blocks of zero") << "student.source" << "teacher-blocks:0"
+                                            << "student.source=teacher-blocks:0";
     QTest::newRow("zero width") << "student.hidden" << "64, 0" << "student.hidden=[64, 0]";
     QTest::newRow("not a list") << "student.hidden" << "64, wide" << "";
     QTest::newRow("not a number") << "train.weight_decay" << "lots" << "";
