@@ -43,9 +43,9 @@
 #include "ui/fidelity_view.h"
 #include "ui/metric_charts.h"
 #include "ui/run_list_model.h"
+#include "ui/playground_view.h"
 #include "ui/samples_view.h"
 #include "ui/status_panel.h"
-#include "ui/sweeps_view.h"
 
 // Q_INIT_RESOURCE must be called outside any namespace; the resources live in a static
 // library, whose unreferenced objects the linker would otherwise drop.
@@ -276,17 +276,15 @@ void MainWindow::buildLayout() {
   connect(browser_->table()->selectionModel(), &QItemSelectionModel::selectionChanged, samples_, [this] {
     if (pages_->currentWidget() == samples_) samples_->setRun(pageRunId());
   });
-  // Sweeps: the database's sweeps and sweep folders (their runs' states from Slurm or their
-  // databases, results and charts); "Submit sweep" takes the form's experiment as the base.
-  auto* sweeps = new SweepsView;
-  sweeps->setObjectName(QStringLiteral("sweepsView"));
-  sweeps->setBaseConfig([this] { return form_->config(); });
-  pages_->addTab(sweeps, tr("Sweeps"));
-  connect(sweeps, &SweepsView::runsImported, this, &MainWindow::refreshRuns);
-  connect(sweeps, &SweepsView::exported, this, &MainWindow::onExported);
-  connect(sweeps, &SweepsView::compareRequested, this, [this](QList<qint64> ids) {
-    refreshRuns();
-    if (compare_->setRuns(ids)) pages_->setCurrentWidget(compare_);
+  // Playground: a prompt continued by both models of the same run, on a worker thread.
+  auto* playground = new PlaygroundView;
+  playground->setObjectName(QStringLiteral("playgroundView"));
+  pages_->addTab(playground, tr("Playground"));
+  connect(pages_, &QTabWidget::currentChanged, playground, [this, playground](int page) {
+    if (pages_->widget(page) == playground) playground->setRun(pageRunId());
+  });
+  connect(browser_->table()->selectionModel(), &QItemSelectionModel::selectionChanged, playground, [this, playground] {
+    if (pages_->currentWidget() == playground) playground->setRun(pageRunId());
   });
   setCentralWidget(pages_);
   connect(pages_, &QTabWidget::currentChanged, this, [this](int page) {
@@ -440,7 +438,7 @@ bool MainWindow::openDatabase(const QString& path) {
   compare_->setStore(store_.get());
   if (auto* fidelity = findChild<FidelityView*>()) fidelity->setDatabasePath(path);
   samples_->setStore(store_.get());
-  if (auto* sweeps = findChild<SweepsView*>()) sweeps->setDatabasePath(path);
+  if (auto* playground = findChild<PlaygroundView*>()) playground->setStore(store_.get());
   refreshRuns();
   return true;
 }

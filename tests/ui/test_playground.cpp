@@ -1,0 +1,261 @@
+// The Playground page (ui/playground_view.h) on a tiny language-model run trained here (about
+// two seconds): both models' completions appear beside each other with the tokens where they
+// disagree marked and both probabilities in the tooltips, while a 10 ms timer on the GUI thread
+// measures how late the window answers (the work is on a worker thread); a result for a run the
+// page has left is dropped; image runs get a message; and in the window the page follows the
+// Runs page's selection. With DISTILL_SCREENSHOT_DIR set it saves screenshot-playground.png
+// there (docs/screenshot-playground.png).
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QElapsedTimer>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTextBlock>
+#include <QTimer>
+
+#include <algorithm>
+
+#include "core/store/run_store.h"
+#include "tests/support/lm_test_support.h"
+#include "ui/main_window.h"
+#include "ui/playground_view.h"
+#include "ui/run_browser.h"
+#include "ui/samples_view.h"
+
+using namespace distill;
+using namespace distill::ui;
+
+namespace {
+
+// The tooltips of a text view's fragments after its first `skip` characters (neighbouring
+// tokens with the same text and probabilities share one), and how many characters are shaded.
+struct Shown {
+  QString text;
+  QStringList tooltips;
+  int marked = 0;
+};
+
+Shown shownCompletion(const SampleText& view, int skip) {
+  Shown shown;
+  shown.text = view.document()->toPlainText();
+  for (QTextBlock block = view.document()->begin(); block.isValid(); block = block.next())
+    for (auto it = block.begin(); !it.atEnd(); ++it) {
+      const QTextFragment fragment = it.fragment();
+      if (fragment.position() < skip) continue;
+      shown.tooltips << fragment.charFormat().toolTip();
+      if (fragment.charFormat().background().style() != Qt::NoBrush) shown.marked += fragment.length();
+    }
+  return shown;
+}
+
+}  // namespace
+
+class TestPlayground : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase() {
+    QVERIFY(dir_.isValid());
+    const std::filesystem::path folder = dir_.path().toStdString();
+    const std::string corpus = testing::writeCorpus(folder / "corpus");
+    // A teacher that has learnt the corpus and a student trained for less (two seconds in
+    // all): they agree on many tokens and not on all, which is what the page is for.
+    const auto finished = testing::runLm(folder, testing::lmConfig(corpus, {"lm.context=32", "teacher.epochs=40",
+                                                                             "train.epochs=20"}));
+    QVERIFY2(finished.result.outcome == RunOutcome::Completed, finished.result.error.c_str());
+    lm_run_ = finished.run.id;
+    // A wider model over a context of 128 trained one epoch: its completions take long enough
+    // (hundreds of ms) that the window would visibly stall if they ran on the GUI thread.
+    const auto wide = testing::runLm(folder, testing::lmConfig(corpus, {"lm.context=128", "teacher.layers=4",
+                                                                        "teacher.d_model=128", "student.layers=2",
+                                                                        "student.d_model=128",
+                                                                        "teacher.epochs=1", "train.epochs=1"}));
+    QVERIFY2(wide.result.outcome == RunOutcome::Completed, wide.result.error.c_str());
+    wide_run_ = wide.run.id;
+    db_ = QString::fromStdString((folder / "lm.db").string());
+    RunStore store(db_.toStdString());
+    image_run_ = store.createRun({"image run", "name: x\n", {{"task", "image"}}, std::nullopt});
+    store.finishRun(image_run_, RunStatus::Completed);
+  }
+
+  void completionsAppearWithoutBlockingTheWindow() {
+    RunStore store(db_.toStdString());
+    PlaygroundView view;
+    view.resize(1100, 600);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.setStore(&store);
+    view.setRun(wide_run_);
+    QVERIFY(!view.showsCompletions());
+    QVERIFY(view.generateButton()->isEnabled());
+    QTest::keyClicks(view.promptEdit(), QStringLiteral("the "));
+    view.maxTokensBox()->setValue(200);  // the context of 128 stops it at 125
+    view.temperatureBox()->setValue(1.0);
+
+    // The same work on this (the GUI) thread, timed: it must be long enough for the probe below
+    // to tell a window that waits for it from one that does not.
+    PlaygroundOptions options;
+    options.max_tokens = 200;
+    options.temperature = 1.0;
+    options.top_p = view.topPBox()->value();
+    QElapsedTimer direct;
+    direct.start();
+    const PlaygroundResult blocking = completeWithBoth(db_.toStdString(), wide_run_, "the ", options);
+    const qint64 blocking_ms = direct.elapsed();
+    QCOMPARE(blocking.completions.size(), size_t(2));
+    QCOMPARE(blocking.completions[0].tokens.size(), size_t(125));
+    QVERIFY2(blocking_ms > 120, qPrintable(QStringLiteral("one generation took only %1 ms").arg(blocking_ms)));
+
+    // The probe: a 10 ms timer on the GUI thread, and how late each of its wake-ups is, over
+    // several generations (each loads both checkpoints again, then writes and scores).
+    QElapsedTimer clock;
+    qint64 last = 0, latest = 0;
+    QTimer probe;
+    probe.setInterval(10);
+    connect(&probe, &QTimer::timeout, [&] {
+      const qint64 now = clock.elapsed();
+      latest = std::max(latest, now - last - 10);
+      last = now;
+    });
+    QSignalSpy generated(&view, &PlaygroundView::generated);
+    QSignalSpy failed(&view, &PlaygroundView::failed);
+    clock.start();
+    probe.start();
+    constexpr int kRounds = 3;
+    for (int round = 0; round < kRounds; ++round) {
+      view.seedBox()->setValue(round);
+      QTest::mouseClick(view.generateButton(), Qt::LeftButton);
+      QVERIFY(view.busy());
+      QVERIFY(!view.generateButton()->isEnabled());  // one generation at a time
+      QVERIFY2(generated.wait(30'000), failed.isEmpty() ? "no result" : qPrintable(failed.front().at(1).toString()));
+    }
+    const qint64 took = clock.elapsed();
+    probe.stop();
+    qInfo("%d generations took %lld ms (one on the GUI thread: %lld ms); the GUI thread was late by at most %lld ms",
+          kRounds, took, blocking_ms, latest);
+    QVERIFY2(latest < 100, qPrintable(QStringLiteral("the window stalled for %1 ms").arg(latest)));
+    QCOMPARE(generated.count(), kRounds);
+    QVERIFY(view.generateButton()->isEnabled());
+
+    // Both completions, the prompt first, every token with both probabilities, the marks where
+    // the other model finds the token unlikely.
+    QVERIFY(view.showsCompletions());
+    const PlaygroundResult& result = view.result();
+    QCOMPARE(result.completions.size(), size_t(2));
+    for (const PlaygroundCompletion& completion : result.completions) {
+      const bool teacher = completion.role == "teacher";
+      const Shown shown = shownCompletion(teacher ? *view.teacherText() : *view.studentText(), 4);
+      QVERIFY(!completion.tokens.empty());
+      QVERIFY2(shown.text.startsWith(QStringLiteral("the ")), qPrintable(shown.text));
+      QVERIFY(shown.text.size() > 4);
+      int unlikely = 0;
+      for (const PlaygroundToken& token : completion.tokens) unlikely += token.q < kTeacherUnlikely ? 1 : 0;
+      QCOMPARE(shown.marked > 0, unlikely > 0);  // counted exactly on the trained run's ASCII text below
+      QVERIFY(!shown.tooltips.isEmpty());
+      QVERIFY(shown.tooltips.size() <= static_cast<qsizetype>(completion.tokens.size()));
+      const QString other = teacher ? QStringLiteral("student ") : QStringLiteral("teacher ");
+      for (const QString& tip : shown.tooltips) QVERIFY2(tip.contains(other) && tip.contains('%'), qPrintable(tip));
+    }
+    QVERIFY(view.statusLabel()->text().contains(QStringLiteral("wrote")));
+  }
+
+  void aResultForARunThePageLeftIsDropped() {
+    RunStore store(db_.toStdString());
+    PlaygroundView view;
+    view.setStore(&store);
+    view.setRun(lm_run_);
+    QSignalSpy generated(&view, &PlaygroundView::generated);
+    view.generate();
+    QVERIFY(view.busy());
+    view.setRun(image_run_);  // while the worker writes
+    QVERIFY(!view.showsCompletions());
+    QVERIFY2(view.messageLabel()->text().startsWith(QStringLiteral("Image runs")), qPrintable(view.messageLabel()->text()));
+    QVERIFY(!view.generateButton()->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(!view.busy(), 30'000);
+    QCOMPARE(generated.count(), 0);
+    QVERIFY(!view.showsCompletions());
+    view.generate();  // an image run cannot generate
+    QVERIFY(!view.busy());
+  }
+
+  void aRunWithoutCheckpointsSaysSo() {
+    RunStore store(db_.toStdString());
+    const auto trained = store.getRun(lm_run_);
+    QVERIFY(trained.has_value());
+    const int64_t empty = store.createRun({"lm without checkpoints", trained->config_yaml, {{"task", "lm"}}, std::nullopt});
+    PlaygroundView view;
+    view.setStore(&store);
+    view.setRun(empty);
+    QSignalSpy failed(&view, &PlaygroundView::failed);
+    view.generate();
+    QVERIFY(failed.wait(30'000));
+    QVERIFY2(view.statusLabel()->text().contains(QStringLiteral("checkpoint")), qPrintable(view.statusLabel()->text()));
+  }
+
+  void theWindowsPageFollowsTheRunsSelection() {
+    MainWindow window(db_);
+    window.resize(1280, 720);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    auto* page = window.findChild<PlaygroundView*>();
+    QVERIFY(page);
+    QCOMPARE(window.pages()->tabText(window.pages()->indexOf(page)), QStringLiteral("Playground"));
+    window.pages()->setCurrentWidget(window.browser());
+    window.browser()->refresh();
+    window.browser()->selectRuns({image_run_});
+    window.pages()->setCurrentWidget(page);
+    QCOMPARE(page->runId(), image_run_);
+    QVERIFY(page->messageLabel()->text().startsWith(QStringLiteral("Image runs")));
+    window.browser()->selectRuns({lm_run_});
+    QCOMPARE(page->runId(), lm_run_);
+    page->promptEdit()->setPlainText(QStringLiteral("the fox "));
+    page->maxTokensBox()->setValue(24);
+    page->temperatureBox()->setValue(0.8);
+    page->seedBox()->setValue(3);
+    QSignalSpy generated(page, &PlaygroundView::generated);
+    QTest::mouseClick(page->generateButton(), Qt::LeftButton);
+    QVERIFY(generated.wait(30'000));
+    QVERIFY(page->showsCompletions());
+    // A teacher that learnt the corpus and a student that learnt less: they agree on some tokens
+    // and not on all, and the marks say which.
+    for (const PlaygroundCompletion& completion : page->result().completions) {
+      // Byte tokens of ASCII text: one character per token, a newline shown as two (↵ and a break).
+      int unlikely = 0, unlikely_characters = 0;
+      for (const PlaygroundToken& token : completion.tokens) {
+        QVERIFY2(token.text.size() == 1 && static_cast<unsigned char>(token.text[0]) < 0x80, token.text.c_str());
+        if (token.q >= kTeacherUnlikely) continue;
+        ++unlikely;
+        unlikely_characters += token.text == "\n" ? 2 : 1;
+      }
+      QVERIFY2(unlikely < static_cast<int>(completion.tokens.size()), completion.role.c_str());
+      const Shown shown = shownCompletion(completion.role == "teacher" ? *page->teacherText() : *page->studentText(), 8);
+      QCOMPARE(shown.marked, unlikely_characters);
+    }
+    // At 1280x720 the page fits the window's width (its settings row and headers widen nothing).
+    QTest::qWait(50);
+    qInfo("page minimum width %d of %d; window %d", page->minimumSizeHint().width(), page->width(), window.width());
+    QVERIFY2(page->minimumSizeHint().width() <= page->width(),
+             qPrintable(QStringLiteral("%1 > %2").arg(page->minimumSizeHint().width()).arg(page->width())));
+    if (const QString shots = qEnvironmentVariable("DISTILL_SCREENSHOT_DIR"); !shots.isEmpty()) {
+      QDir().mkpath(shots);
+      QTest::qWait(50);
+      QVERIFY(window.grab().toImage().save(shots + QStringLiteral("/screenshot-playground.png")));
+    }
+  }
+
+ private:
+  QTemporaryDir dir_;
+  QString db_;
+  qint64 lm_run_ = 0;
+  qint64 wide_run_ = 0;
+  qint64 image_run_ = 0;
+};
+
+QTEST_MAIN(TestPlayground)
+#include "test_playground.moc"
