@@ -46,6 +46,7 @@
 #include "ui/playground_view.h"
 #include "ui/samples_view.h"
 #include "ui/status_panel.h"
+#include "ui/sweeps_view.h"
 
 // Q_INIT_RESOURCE must be called outside any namespace; the resources live in a static
 // library, whose unreferenced objects the linker would otherwise drop.
@@ -286,6 +287,18 @@ void MainWindow::buildLayout() {
   connect(browser_->table()->selectionModel(), &QItemSelectionModel::selectionChanged, playground, [this, playground] {
     if (pages_->currentWidget() == playground) playground->setRun(pageRunId());
   });
+  // Sweeps: the database's sweeps and sweep folders (their runs' states from Slurm or their
+  // databases, results and charts); "Submit sweep" takes the form's experiment as the base.
+  auto* sweeps = new SweepsView;
+  sweeps->setObjectName(QStringLiteral("sweepsView"));
+  sweeps->setBaseConfig([this] { return form_->config(); });
+  pages_->addTab(sweeps, tr("Sweeps"));
+  connect(sweeps, &SweepsView::runsImported, this, &MainWindow::refreshRuns);
+  connect(sweeps, &SweepsView::exported, this, &MainWindow::onExported);
+  connect(sweeps, &SweepsView::compareRequested, this, [this](QList<qint64> ids) {
+    refreshRuns();
+    if (compare_->setRuns(ids)) pages_->setCurrentWidget(compare_);
+  });
   setCentralWidget(pages_);
   connect(pages_, &QTabWidget::currentChanged, this, [this](int page) {
     if (pages_->widget(page) == browser_) browser_->refresh();
@@ -439,6 +452,7 @@ bool MainWindow::openDatabase(const QString& path) {
   if (auto* fidelity = findChild<FidelityView*>()) fidelity->setDatabasePath(path);
   samples_->setStore(store_.get());
   if (auto* playground = findChild<PlaygroundView*>()) playground->setStore(store_.get());
+  if (auto* sweeps = findChild<SweepsView*>()) sweeps->setDatabasePath(path);
   refreshRuns();
   return true;
 }
