@@ -6,11 +6,10 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QKeySequence>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QPushButton>
-#include <QShortcut>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStackedWidget>
@@ -92,9 +91,7 @@ PlaygroundView::PlaygroundView(QWidget* parent) : QWidget(parent) {
   prompt_->setPlaceholderText(tr("The text both models continue (empty: the start of a document). Ctrl+Enter generates."));
   prompt_->setTabChangesFocus(true);
   prompt_->setFixedHeight(prompt_->fontMetrics().lineSpacing() * 3 + 14);
-  auto* shortcut = new QShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return), prompt_);
-  shortcut->setContext(Qt::WidgetShortcut);
-  connect(shortcut, &QShortcut::activated, this, &PlaygroundView::generate);
+  prompt_->installEventFilter(this);  // Ctrl+Enter (the text box would take it as a line break)
 
   temperature_ = new QDoubleSpinBox;
   temperature_->setObjectName(QStringLiteral("playgroundTemperature"));
@@ -361,6 +358,17 @@ void PlaygroundView::render() {
     view->moveCursor(QTextCursor::Start);
   }
   body_->setCurrentIndex(1);
+}
+
+bool PlaygroundView::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == prompt_ && event->type() == QEvent::KeyPress) {
+    const auto* key = static_cast<QKeyEvent*>(event);
+    if ((key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter) && (key->modifiers() & Qt::ControlModifier)) {
+      generate();
+      return true;
+    }
+  }
+  return QWidget::eventFilter(watched, event);
 }
 
 void PlaygroundView::changeEvent(QEvent* event) {

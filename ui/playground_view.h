@@ -76,6 +76,7 @@ class PlaygroundView : public QWidget {
 
  protected:
   void changeEvent(QEvent* event) override;  // a palette change redraws the shading
+  bool eventFilter(QObject* watched, QEvent* event) override;  // Ctrl+Enter in the prompt generates
 
  private:
   void onDone(quint64 ticket, qint64 run_id, std::shared_ptr<PlaygroundResult> result, QString error);

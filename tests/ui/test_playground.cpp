@@ -171,8 +171,9 @@ class TestPlayground : public QObject {
     view.setStore(&store);
     view.setRun(lm_run_);
     QSignalSpy generated(&view, &PlaygroundView::generated);
-    view.generate();
+    QTest::keyClick(view.promptEdit(), Qt::Key_Return, Qt::ControlModifier);  // Ctrl+Enter generates
     QVERIFY(view.busy());
+    QCOMPARE(view.promptEdit()->toPlainText(), QString());  // and types no line break
     view.setRun(image_run_);  // while the worker writes
     QVERIFY(!view.showsCompletions());
     QVERIFY2(view.messageLabel()->text().startsWith(QStringLiteral("Image runs")), qPrintable(view.messageLabel()->text()));
