@@ -223,13 +223,13 @@ void PlaygroundView::setRun(qint64 run_id) {
           return;
         }
       } else {
-        status_->setText(tr("Run %1 is not in the database.").arg(run_id_));
+        showMessage(tr("Run %1 is not in this database.").arg(run_id_));
       }
     } catch (const std::exception& e) {
-      status_->setText(tr("Cannot read run %1: %2").arg(run_id_).arg(toQ(e.what())));
+      showMessage(tr("Cannot read run %1: %2").arg(run_id_).arg(toQ(e.what())));
     }
   }
-  render();
+  if (can_generate_ || run_id_ <= 0 || !store_) render();
   updateControls();
 }
 
@@ -311,7 +311,7 @@ void PlaygroundView::render() {
                    "and student."));
     return;
   }
-  if (!can_generate_) return;  // setRun's message stays
+  if (!can_generate_) return;  // setRun's message (an image run, an unknown one) stays
   if (!has_result_) {
     showMessage(tr("Type a prompt above and press Generate: the run's teacher and student each continue it, side by "
                    "side, with the tokens where they disagree marked."));

@@ -183,6 +183,15 @@ class TestPlayground : public QObject {
     QVERIFY(!view.showsCompletions());
     view.generate();  // an image run cannot generate
     QVERIFY(!view.busy());
+    view.setRun(lm_run_);
+    QTest::keyClick(view.promptEdit(), Qt::Key_Enter, Qt::ControlModifier);  // the keypad's Enter too
+    QVERIFY(generated.wait(30'000));
+    QVERIFY(view.showsCompletions());
+    view.setRun(999);  // not in the database: its message, not the previous run's texts
+    QVERIFY(!view.showsCompletions());
+    QVERIFY2(view.messageLabel()->text().contains(QStringLiteral("not in this database")),
+             qPrintable(view.messageLabel()->text()));
+    QVERIFY(!view.generateButton()->isEnabled());
   }
 
   void aRunWithoutCheckpointsSaysSo() {
