@@ -23,6 +23,8 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   zlib1g-dev
   libpcre2-dev libutf8proc-dev  # BPE tokenizers: pre-tokenizer patterns (PCRE2), Unicode normalization
+  libsentencepiece-dev    # SentencePiece tokenizers (tokenizer.model: Llama 2, Mistral)
+  sentencepiece           # tests: spm_encode gives the reference ids of a SentencePiece model
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
   fortunes                # the language-model task's default corpus (/usr/share/games/fortunes)
