@@ -17,6 +17,7 @@
 #include "core/data/idx.h"
 #include "core/errors.h"
 #include "core/store/run_store.h"
+#include "core/text/isolated_library.h"
 #include "support/cli_support.h"
 #include "support/test_support.h"
 
@@ -327,6 +328,11 @@ std::string expand(std::string text, const std::string& dir) {
 
 TEST_P(CliBadInput, ExitsWithTwoAndAMessageNamingTheCulprit) {
   const auto& c = GetParam();
+  // A SentencePiece model is read through a module opened with RTLD_DEEPBIND, which an
+  // AddressSanitizer build cannot do (core/text/isolated_library.h): there the file is refused
+  // for that reason, not for its content.
+  if (std::string(c.name) == "lm_tokenizer_model_corrupt" && !isolatedLibrariesSupported())
+    GTEST_SKIP() << "SentencePiece needs RTLD_DEEPBIND, which AddressSanitizer refuses";
   const std::string db = dir_->file(std::string(c.name) + ".db");
   const std::string args = expand(c.args, dir_->path().string());
   const auto result = distillCli(args + (args.find("--db") == std::string::npos ? " --db " + quote(db) : ""));
