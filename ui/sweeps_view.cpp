@@ -58,7 +58,7 @@ QColor stateColor(const std::string& state) {
   if (state == "completed") return QColor(0x1b, 0x7f, 0x3b);
   if (state == "running" || state == "starting") return QColor(0x1f, 0x5f, 0xbf);
   if (state == "pending" || state == "requeued") return QColor(0x70, 0x70, 0x70);
-  if (state == "stopped" || state == "interrupted") return QColor(0x9a, 0x6a, 0x00);
+  if (state == "stopped" || state == "interrupted" || state == "lost") return QColor(0x9a, 0x6a, 0x00);
   return QColor(0xb0, 0x00, 0x20);  // failed, cancelled, timeout, out_of_memory, ...
 }
 
@@ -461,6 +461,8 @@ void SweepsView::fillTable() {
     };
     set(row.index < 0 ? QStringLiteral("-") : QString::number(row.index))->setData(Qt::UserRole, toQ(row.hash));
     QString state_tip = row.slurm.empty() ? QString() : tr("Slurm: %1").arg(toQ(row.slurm));
+    if (row.source == "heartbeat") state_tip += (state_tip.isEmpty() ? "" : "\n") + tr("from its heartbeat (Slurm does not tell)");
+    if (!row.note.empty()) state_tip += (state_tip.isEmpty() ? "" : "\n") + toQ(row.note);
     if (!row.error.empty()) state_tip += (state_tip.isEmpty() ? "" : "\n") + toQ(row.error);
     auto* state = set(toQ(row.state), state_tip);
     state->setForeground(stateColor(row.state));
@@ -520,6 +522,8 @@ void SweepsView::showDetail() {
     if (row.hash != hash || (hash.empty() && row.name != table_->item(rows.front().row(), 0)->text().toStdString())) continue;
     QString text = QStringLiteral("%1: %2").arg(toQ(row.name), toQ(row.state));
     if (!row.slurm.empty()) text += tr(" (Slurm: %1, job %2)").arg(toQ(row.slurm), toQ(row.slurm_job));
+    if (row.source == "heartbeat") text += tr(" (from its heartbeat: Slurm does not tell)");
+    if (!row.note.empty()) text += "\n" + toQ(row.note);
     if (!row.error.empty()) text += "\n" + toQ(row.error);
     if (!row.log_tail.empty()) text += "\n" + toQ(row.log_tail);
     detail_->setPlainText(text);

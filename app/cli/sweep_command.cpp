@@ -62,9 +62,10 @@ std::string axisText(const std::vector<std::pair<std::string, std::string>>& val
 }
 
 // Every task's state now, Slurm asked when a task has a job (core/sweep/sweep_status.h).
-std::vector<TaskStatus> viewTasks(const std::string& dir, const SweepManifest& manifest, std::string* slurm_source) {
+std::vector<TaskStatus> viewTasks(const std::string& dir, const SweepManifest& manifest, std::string* slurm_source,
+                                  double lost_after_s = kLostAfterSeconds) {
   SlurmClient slurm;
-  return sweepStatus(dir, manifest, &slurm, slurm_source);
+  return sweepStatus(dir, manifest, &slurm, slurm_source, lost_after_s);
 }
 
 std::string resultText(const TaskRun& run) {
@@ -208,6 +209,10 @@ SweepCommands::SweepCommands(CLI::App& app, std::string& db) {
   status_ = sweep_->add_subcommand("status", "each task's state (from its database and Slurm), result or log tail");
   status_->add_option("dir", dir_, "the sweep's folder")->required()->type_name("SWEEP");
   status_->add_flag("--json", json_, "JSON output for scripts");
+  status_->add_option("--lost-after", lost_after_minutes_,
+                      "minutes without a heartbeat after which a run Slurm does not tell about is shown lost (default 15)")
+      ->check(CLI::Range(0.1, 1e6))
+      ->type_name("MINUTES");
 
   import_sweep_ = sweep_->add_subcommand("import", "import the sweep's runs into the main database (again: updates)");
   import_sweep_->add_option("dir", dir_, "the sweep's folder")->required()->type_name("SWEEP");
@@ -417,7 +422,8 @@ int SweepCommands::submit(const std::string& dir, SweepManifest& manifest, const
           fmt::print("  run {:>3} {:<14} {}\n", status.task.index, status.state, axisText(status.task.axis_values));
           std::fflush(stdout);
         }
-        all_final = all_final && isFinalState(status.state);
+        // A lost task (no word from Slurm, no heartbeat) will not end by itself either.
+        all_final = all_final && (isFinalState(status.state) || status.state == "lost");
       }
       if (all_final) break;
       if (g_sweep_stops.load() != stops_before) {
@@ -506,7 +512,7 @@ int SweepCommands::status() {
   const std::string dir = absolute(dir_);
   const SweepManifest manifest = requireManifest(dir);
   std::string slurm_source;
-  const auto views = viewTasks(dir, manifest, &slurm_source);
+  const auto views = viewTasks(dir, manifest, &slurm_source, lost_after_minutes_ * 60.0);
   if (json_) {
     nlohmann::json tasks = nlohmann::json::array();
     for (const auto& view : views) {
@@ -517,30 +523,35 @@ int SweepCommands::status() {
                              {"run_id", view.run.run_id}, {"slurm_job", view.task.slurm_job},
                              {"slurm_state", view.slurm}, {"error", view.run.error},
                              {"final", view.run.final_metrics}, {"database", taskDatabase(dir, view.task.hash)},
-                             {"log", view.log}};
+                             {"log", view.log}, {"state_source", view.source}, {"note", view.note}};
       if (view.run.last_alive > 0) item["last_alive"] = view.run.last_alive;
+      if (view.heartbeat_age_s >= 0) item["heartbeat_age_s"] = view.heartbeat_age_s;
       if (!isFinalState(view.state) || view.state == "completed") item["log_tail"] = nullptr;
       else item["log_tail"] = fileTail(view.log, 5);
       tasks.push_back(item);
     }
     fmt::print("{}\n", jsonText({{"id", manifest.id}, {"name", manifest.name}, {"backend", manifest.backend},
-                                 {"teacher", manifest.teacher_note}, {"slurm_source", slurm_source}, {"tasks", tasks}},
+                                 {"teacher", manifest.teacher_note}, {"slurm_source", slurm_source},
+                                 {"lost_after_s", lost_after_minutes_ * 60.0}, {"tasks", tasks}},
                                 2));
     return kExitOk;
   }
   fmt::print("sweep {} ({}), {}\n", manifest.id, manifest.backend, dir);
   fmt::print("teacher: {}\n", manifest.teacher_note);
   if (!slurm_source.empty()) fmt::print("slurm: {}\n", slurm_source);
+  // The FROM column: where each state came from (slurm, heartbeat, database, manifest).
+  fmt::print("{:>5}  {:<14} {:<9} {:<12} {}\n", "run", "state", "from", "slurm job", "axes, result");
   std::map<std::string, int> counts;
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   for (const auto& view : views) {
     ++counts[view.state];
     std::string detail = resultText(view.run);
-    if (view.run.status == "running" && view.run.last_alive > 0)
-      detail = fmt::format("last point {:.0f} s ago", std::max(0.0, now - view.run.last_alive));
-    fmt::print("{:>5}  {:<14} {:<12} {}  {}\n", view.task.index < 0 ? std::string("-") : std::to_string(view.task.index),
-               view.state, view.task.slurm_job.empty() ? "" : view.task.slurm_job, axisText(view.task.axis_values),
-               terminalText(detail));
+    if (!view.note.empty())
+      detail = view.note;
+    else if (view.run.status == "running" && view.heartbeat_age_s >= 0)
+      detail = fmt::format("last heartbeat {:.0f} s ago", view.heartbeat_age_s);
+    fmt::print("{:>5}  {:<14} {:<9} {:<12} {}  {}\n", view.task.index < 0 ? std::string("-") : std::to_string(view.task.index),
+               view.state, view.source.empty() ? "-" : view.source, view.task.slurm_job.empty() ? "" : view.task.slurm_job,
+               axisText(view.task.axis_values), terminalText(detail));
     if (isFinalState(view.state) && view.state != "completed") {
       std::istringstream lines(fileTail(view.log, 3));
       for (std::string line; std::getline(lines, line);) fmt::print("       | {}\n", terminalText(line));
@@ -549,6 +560,10 @@ int SweepCommands::status() {
   std::string summary;
   for (const auto& [state, count] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(count) + " " + state;
   fmt::print("{}\n", summary);
+  if (counts.count("lost"))
+    fmt::print("lost: marked running, but Slurm does not tell and no heartbeat for over {:g} min; `distill sweep cancel` "
+               "and `distill sweep run` again (it resumes from the last checkpoint)\n",
+               lost_after_minutes_);
   return kExitOk;
 }
 

@@ -65,6 +65,7 @@ class SweepCommands {
   bool wait_ = false;
   bool import_after_ = false;
   bool failed_only_ = false;    // resubmit --failed
+  double lost_after_minutes_ = kLostAfterSeconds / 60.0;  // status --lost-after
   bool backend_given_ = false;  // resubmit --backend (else the sweep's own)
   std::string distill_;  // the binary the Slurm nodes run
   // Slurm flags over the sweep file's slurm: section (empty / -1: the file's)

@@ -267,13 +267,14 @@ std::vector<std::string> SlurmClient::submit(const std::string& dir, SweepManife
 }
 
 std::map<std::string, std::string> SlurmClient::states(const SweepManifest& manifest, std::string* source,
-                                                      std::set<std::string>* unlisted) {
+                                                      std::set<std::string>* unlisted, bool* controller) {
   std::set<std::string> jobs;
   for (const auto& task : manifest.tasks)
     if (!task.slurm_job.empty()) jobs.insert(arrayJobOf(task.slurm_job));
   std::map<std::string, std::string> by_job;
   std::set<std::string> shown_arrays;  // array jobs the controller showed records of
   std::string answered;
+  bool controller_answered = false;
   if (!jobs.empty()) {
     std::string list;
     for (const auto& job : jobs) list += (list.empty() ? "" : ",") + job;
@@ -300,8 +301,10 @@ std::map<std::string, std::string> SlurmClient::states(const SweepManifest& mani
       for (const auto& [id, state] : parseSqueue(queue.output)) by_job.emplace(id, state);
       answered += ", squeue";
     }
+    controller_answered = scontrol_answered || queue.exit_code == 0;
   }
   if (source) *source = answered;
+  if (controller) *controller = controller_answered;
   std::map<std::string, std::string> states;
   for (const auto& task : manifest.tasks) {
     if (task.slurm_job.empty()) continue;

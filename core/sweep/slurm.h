@@ -78,8 +78,11 @@ class SlurmClient {
   // controller still shows their array job: without accounting, a task cancelled while its
   // array was pending leaves no record at all (scancel takes it out of the array), and nor
   // does one that ended more than MinJobAge ago; the task's database tells them apart.
+  // `controller` (optional) is set to whether the controller (scontrol or squeue) answered:
+  // when only sacct did, its word may be stale (slurmdbd keeps a job's last state it was
+  // told, RUNNING, while the controller is down or has lost the node).
   std::map<std::string, std::string> states(const SweepManifest& manifest, std::string* source = nullptr,
-                                            std::set<std::string>* unlisted = nullptr);
+                                            std::set<std::string>* unlisted = nullptr, bool* controller = nullptr);
 
   // Cancels the array jobs of the tasks that are not final; returns the jobs cancelled.
   // Throws StoreError with scancel's message.

@@ -9,11 +9,13 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <set>
 #include <sstream>
 
 #include "core/errors.h"
 #include "core/runtime/file_io.h"
+#include "core/store/run_files.h"
 #include "core/store/run_store.h"
 
 namespace fs = std::filesystem;
@@ -229,6 +231,24 @@ SweepManifest applyPlan(const std::string& sweep_dir, const std::optional<SweepM
   return manifest;
 }
 
+namespace {
+// "2026-12-07T04:12:30.123Z" (the store's created_at) as Unix time; 0 when it is not one.
+double unixTimeOf(const std::string& iso) {
+  std::tm tm{};
+  std::istringstream in(iso);
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+  if (in.fail()) return 0.0;
+  double fraction = 0.0;
+  if (in.peek() == '.') {
+    std::string digits;
+    in.get();
+    while (std::isdigit(in.peek())) digits += static_cast<char>(in.get());
+    if (!digits.empty()) fraction = std::stod("0." + digits);
+  }
+  return static_cast<double>(timegm(&tm)) + fraction;
+}
+}  // namespace
+
 TaskRun readTaskRun(const std::string& database) {
   TaskRun result;
   std::error_code ec;
@@ -248,11 +268,20 @@ TaskRun readTaskRun(const std::string& database) {
     store.loadParams(runs);
     result.params = runs.front().params;
     if (const auto full = store.getRun(run.id)) result.environment = full->environment;
+    result.started = unixTimeOf(run.created_at);
     // The heartbeat of a running run: its newest point (training writes one every few steps).
-    if (run.status == RunStatus::Running)
+    if (run.status == RunStatus::Running) {
       for (const auto& key : store.metricKeys(run.id)) {
         for (const auto& point : store.metrics(run.id, key)) result.last_alive = std::max(result.last_alive, point.wall_time);
       }
+      // Its lock file is written when its process starts or resumes: a requeued task's first
+      // sign of life, before its first new point.
+      if (!run.uuid.empty()) {
+        const LockProbe lock = probeRunLock(store.lockPath(run.uuid));
+        result.driven = lock.state == LockProbe::State::Held;
+        result.last_alive = std::max(result.last_alive, lock.last_alive);
+      }
+    }
     // Progress: the newest point of the training losses, over both phases' epochs.
     const auto number = [&](const std::string& key) {
       const auto it = result.params.find(key);

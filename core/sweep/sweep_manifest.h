@@ -82,7 +82,13 @@ struct TaskRun {
   int runs = 0;
   std::string error;
   double duration_s = 0.0;
-  double last_alive = 0.0;  // Unix time of its newest metric point (its heartbeat)
+  // A running run's heartbeat, Unix time: its newest metric point, or the last start of its
+  // process (its lock file's write) when that is newer; 0: neither (see `started`).
+  double last_alive = 0.0;
+  double started = 0.0;     // Unix time the run was created (its heartbeat before either)
+  // A live process holds its lock (core/store/run_files.h): it is driven, whatever its
+  // heartbeat's age. False when the lock is free, missing, or cannot be probed from here.
+  bool driven = false;
   std::map<std::string, double> final_metrics;
   std::map<std::string, std::string> params;
   std::map<std::string, std::string> environment;  // student_parameters and the rest

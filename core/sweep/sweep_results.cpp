@@ -176,6 +176,8 @@ SweepResults readSweep(const SweepRef& ref, RunStore* main, SlurmClient* slurm) 
       row.name = status.task.name;
       row.axes = status.task.axis_values;
       row.state = status.state;
+      row.source = status.source;
+      row.note = status.note;
       row.slurm = status.slurm;
       row.slurm_job = status.task.slurm_job;
       row.error = status.run.error;

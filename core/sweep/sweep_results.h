@@ -46,7 +46,9 @@ struct SweepRow {
   std::string hash;
   std::string name;
   std::vector<std::pair<std::string, std::string>> axes;  // key, value as the sweep wrote it
-  std::string state;      // completed, running, failed, cancelled, pending, ...
+  std::string state;      // completed, running, failed, cancelled, pending, lost, ...
+  std::string source;     // where the state came from: slurm, heartbeat, database, manifest (TaskStatus)
+  std::string note;       // why, when the state needs it: "no heartbeat for 42 min"
   std::string slurm;      // Slurm's word, empty when Slurm does not know the task
   std::string slurm_job;  // "<array>_<index>"
   std::string error;
