@@ -85,7 +85,10 @@ void StatusPanel::showProgress(const ProgressInfo& p) {
   setSteadyText(position_, tr("epoch %1/%2 · step %3/%4").arg(p.epoch).arg(p.epochs).arg(p.step).arg(p.steps_in_phase));
   const int value = p.total_steps > 0 ? static_cast<int>(1000.0 * p.done_steps / p.total_steps) : 0;
   progress_->setValue(value);
-  progress_->setFormat(tr("%1% · ETA %2").arg(value / 10.0, 0, 'f', 1).arg(durationText(p.eta_s)));
+  // The run's size in its own units (tokens for a language model, samples for images).
+  const QString units = QString::fromStdString(progressUnitsText(p));
+  progress_->setFormat(units.isEmpty() ? tr("%1% · ETA %2").arg(value / 10.0, 0, 'f', 1).arg(durationText(p.eta_s))
+                                       : tr("%1% · %2 · ETA %3").arg(value / 10.0, 0, 'f', 1).arg(units, durationText(p.eta_s)));
   setSteadyText(speed_, tr("%1 %2/s").arg(p.units_per_s, 0, 'f', 0).arg(QString::fromStdString(p.units)));
   if (!p.device.empty()) setDevice(QString::fromStdString(p.device));
 }

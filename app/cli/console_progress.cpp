@@ -78,8 +78,10 @@ void ConsoleProgress::onProgress(const ProgressInfo& p) {
   const bool teacher = p.phase == Phase::Teacher;
   const std::string loss_key = teacher ? metric_key::kTeacherTrainLoss : metric_key::kStudentTrainLoss;
   const double loss = latest_.count(loss_key) ? latest_[loss_key] : NAN;
-  fmt::print(stderr, "\r\033[K{} epoch {}/{} [{}] {:3.0f}%  loss {:.4f}  {:.0f} {}/s  ETA {}", phaseName(p.phase),
-             p.epoch, p.epochs, bar, fraction * 100.0, loss, p.units_per_s, p.units, formatDuration(p.eta_s));
+  const std::string units = progressUnitsText(p);
+  fmt::print(stderr, "\r\033[K{} epoch {}/{} [{}] {:3.0f}%{}  loss {:.4f}  {:.0f} {}/s  ETA {}", phaseName(p.phase),
+             p.epoch, p.epochs, bar, fraction * 100.0, units.empty() ? "" : "  " + units, loss, p.units_per_s, p.units,
+             formatDuration(p.eta_s));
   std::fflush(stderr);
   line_open_ = true;
 }

@@ -31,10 +31,19 @@ struct ProgressInfo {
   int64_t total_steps = 0;
   double units_per_s = 0.0;      // training speed over the last logged interval
   std::string units = "samples";  // what it counts: samples or tokens (the task's units)
+  // The run's progress in those units over both phases: done_units of total_units (0 until a
+  // step has been counted). Counted from the batches this process trained; steps before a
+  // resume count at the same units per step.
+  double done_units = 0.0;
+  double total_units = 0.0;
   double elapsed_s = 0.0;
-  double eta_s = 0.0;  // estimated seconds to the end of the run
+  double eta_s = 0.0;  // estimated seconds to the end of the run: the units left at units_per_s
   std::string device;
 };
+
+// "1.2M / 9.8M tokens" (k, M, G with one decimal where it helps), for the status line and the
+// console; empty when no units have been counted yet.
+std::string progressUnitsText(const ProgressInfo& progress);
 
 enum class LogLevel { Info, Warning, Error };
 

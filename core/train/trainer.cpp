@@ -63,6 +63,10 @@ struct Trainer::Impl {
   int64_t teacher_steps = 0;  // planned optimizer steps of each phase
   int64_t student_steps = 0;
   int64_t done_steps = 0;
+  // Steps trained by this process and the units (samples, tokens) they held: the progress in
+  // units is counted at their mean per step.
+  int64_t counted_steps = 0;
+  double counted_units = 0.0;
   int64_t train_size = 0;  // rows of the training split
   bool sharded_evaluation = false;  // data-parallel: every rank evaluates its shard
   std::chrono::steady_clock::time_point started;
@@ -325,6 +329,8 @@ struct Trainer::Impl {
         ++done_steps;
         ++interval_steps;
         interval_units += runner.lastUnits();
+        counted_steps += 1;
+        counted_units += static_cast<double>(runner.lastUnits());
         accumulate(prefix, terms.total);
         if (!is_teacher) {
           accumulate(metric_key::kKdLoss, terms.kd);
@@ -388,7 +394,13 @@ struct Trainer::Impl {
     p.units_per_s = units_per_s;
     p.units = task.units();
     p.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    p.eta_s = steps_per_s > 0 ? static_cast<double>(p.total_steps - p.done_steps) / steps_per_s : 0.0;
+    const double units_per_step = counted_steps > 0 ? counted_units / static_cast<double>(counted_steps) : 0.0;
+    p.done_units = units_per_step * static_cast<double>(p.done_steps);
+    p.total_units = units_per_step * static_cast<double>(p.total_steps);
+    if (units_per_s > 0 && units_per_step > 0)
+      p.eta_s = (p.total_units - p.done_units) / units_per_s;
+    else
+      p.eta_s = steps_per_s > 0 ? static_cast<double>(p.total_steps - p.done_steps) / steps_per_s : 0.0;
     p.device = device.str();
     observer.onProgress(p);
   }

@@ -45,17 +45,22 @@ inline ExperimentConfig lmConfig(const std::string& corpus, std::vector<std::str
 struct Finished {
   RunResult result;
   RunRecord run;
+  ProgressInfo last_progress;  // the run's last progress report
   std::map<std::string, std::vector<MetricPoint>> series;
   double first(const std::string& key) const { return series.at(key).front().value; }
 };
 
 inline Finished runLm(const std::filesystem::path& dir, const ExperimentConfig& config) {
-  TrainingObserver observer;  // silent
+  struct LastProgress : TrainingObserver {
+    ProgressInfo last;
+    void onProgress(const ProgressInfo& p) override { last = p; }
+  } observer;
   RunControl control;
   ExperimentRunner runner(config, (dir / "lm.db").string(), observer, control);
   const int64_t id = runner.createRun();
   Finished f;
   f.result = runner.run();
+  f.last_progress = observer.last;
   RunStore store((dir / "lm.db").string());
   f.run = *store.getRun(id);
   for (const auto& point : store.metrics(id)) f.series[point.key].push_back(point);

@@ -3,7 +3,7 @@
 // QThread, live charts on the offscreen platform), comparing training throughput, while a
 // probe on the GUI thread measures how late a 10 ms timer fires (event-loop latency).
 //
-//   QT_QPA_PLATFORM=offscreen build/tests/ui/gui_benchmark [repeats] [--no-probe] [--full]
+//   QT_QPA_PLATFORM=offscreen build/tests/ui/gui_benchmark [repeats] [--no-probe] [--full | --lm]
 #include <CLI/CLI.hpp>
 #include <QApplication>
 #include <QElapsedTimer>
@@ -20,7 +20,10 @@
 #include <thread>
 #include <vector>
 
+#include "core/config/config.h"
+#include "core/metrics/metric_keys.h"
 #include "core/runtime/allocator.h"
+#include "core/runtime/installation.h"
 #include "core/train/experiment_runner.h"
 #include "ui/chart_view.h"
 #include "ui/experiment_form.h"
@@ -35,9 +38,25 @@ namespace {
 // epochs: about 2 s a run); --full runs the Hinton experiment (the config keys' defaults) unchanged (the whole
 // training set, its default epochs: about 40 s a run), where the window's fixed costs at the
 // start and end of a run weigh less.
+// --lm runs the language-model preset lm-fortunes (a 4x256 GPT teacher, a 2x128 student, blocks
+// of 128 byte tokens, live samples at each evaluation) on fewer blocks: 384 training blocks
+// (12 steps of 32), 1 teacher epoch and 2 student epochs, 64 validation blocks (about 30 s a run).
 bool g_full = false;
+bool g_lm = false;
 
 ExperimentConfig benchConfig() {
+  if (g_lm) {
+    const auto preset = findPreset("lm-fortunes");
+    if (!preset) throw std::runtime_error("gui_benchmark --lm: the preset lm-fortunes was not found");
+    ExperimentConfig c = loadConfigFile(*preset);
+    c.name = "gui-benchmark-lm";
+    c.device = "cpu";
+    c.dataset.limit_train = 384;
+    c.dataset.limit_test = 64;
+    c.teacher.epochs = 1;
+    c.train.epochs = 2;
+    return c;
+  }
   ExperimentConfig c = defaultConfig();  // Hinton's MLPs (1200x1200 teacher, 800x800 student)
   c.name = "gui-benchmark";
   c.device = "cpu";
@@ -49,10 +68,12 @@ ExperimentConfig benchConfig() {
   return c;
 }
 
+// The training speed in the task's units: samples/s for images, tokens/s for a language model.
 double meanSamplesPerSecond(const std::vector<MetricPoint>& points) {
+  const std::string key = g_lm ? metric_key::kTokensPerSecond : "perf/samples_per_s";
   std::vector<double> values;
   for (const auto& p : points)
-    if (p.key == "perf/samples_per_s" && p.value > 0) values.push_back(p.value);
+    if (p.key == key && p.value > 0) values.push_back(p.value);
   if (values.empty()) return 0.0;
   return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
 }
@@ -142,12 +163,14 @@ int main(int argc, char** argv) {
   CLI::App cli{"The same run headless and in the window, alternating (issue 3, issue 7)", "gui_benchmark"};
   cli.add_option("repeats", repeats, "pairs of runs")->check(CLI::Range(1, 100000000))->capture_default_str();
   cli.add_flag("--no-probe", no_probe, "without the 10 ms GUI-latency probe, whose 100 wake-ups a second cost the run too");
-  cli.add_flag("--full", g_full, "the Hinton experiment, the config keys' defaults (whole training set, default epochs), instead of the short config");
+  auto* full = cli.add_flag("--full", g_full, "the Hinton experiment, the config keys' defaults (whole training set, default epochs), instead of the short config");
+  cli.add_flag("--lm", g_lm, "the language-model preset lm-fortunes on 384 training blocks (speeds in tokens/s)")->excludes(full);
   CLI11_PARSE(cli, argc, argv);
   configureAllocator();  // as both programs do
   QApplication app(argc, argv);
   QTemporaryDir dir;
   std::vector<double> headless, gui, ratios, cpu_shares;
+  const char* units = g_lm ? "tokens" : "samples";
   for (int i = 0; i < repeats; ++i) {
     // Alternate, so that drift of the machine (heat, other load) hits both sides alike.
     // The headless side trains on a thread of its own that ends with the run, as `distill run`
@@ -166,15 +189,15 @@ int main(int argc, char** argv) {
     cpu_shares.push_back(g.gui_cpu_share);
     char latency[96] = "GUI latency not probed";
     if (!no_probe) std::snprintf(latency, sizeof latency, "GUI thread late by max %.1f ms, p99 %.1f ms", g.max_late_ms, g.p99_late_ms);
-    std::printf("repeat %d: headless %.0f samples/s, window %.0f samples/s (%+.1f%%), %s, %d chart redraws, "
+    std::printf("repeat %d: headless %.0f %s/s, window %.0f %s/s (%+.1f%%), %s, %d chart redraws, "
                 "GUI thread busy %.1f%% of %.1f s%s\n",
-                i + 1, h, g.samples_per_s, 100.0 * (g.samples_per_s - h) / h, latency, g.redraws, 100.0 * g.gui_cpu_share,
+                i + 1, h, units, g.samples_per_s, units, 100.0 * (g.samples_per_s - h) / h, latency, g.redraws, 100.0 * g.gui_cpu_share,
                 g.wall_s, no_probe ? "" : " (the probe included)");
     std::fflush(stdout);
   }
   const double h = std::accumulate(headless.begin(), headless.end(), 0.0) / repeats;
   const double g = std::accumulate(gui.begin(), gui.end(), 0.0) / repeats;
-  std::printf("mean: headless %.0f samples/s, window %.0f samples/s, window is %.1f%% %s\n", h, g,
+  std::printf("mean: headless %.0f %s/s, window %.0f %s/s, window is %.1f%% %s\n", h, units, g, units,
               100.0 * std::abs(g - h) / h, g < h ? "slower" : "faster");
   // This machine switches between a fast and a slow state for seconds at a time, which moves
   // single repetitions by 20-30%; the median of the paired ratios is the robust number.

@@ -3,6 +3,7 @@
 // stale worker signals dropped.
 #include <QAction>
 #include <QLabel>
+#include <QProgressBar>
 #include <QDir>
 #include <QFile>
 #include <QSignalSpy>
@@ -242,6 +243,13 @@ class TestMainWindow : public QObject {
     QApplication::processEvents();
     QCOMPARE(position->width(), width);
     QCOMPARE(position->text(), QString("epoch 1/4 · step 468/469"));
+    // The progress bar counts the run in its units (tokens for a language model) and gives the
+    // time those left take at the current speed.
+    auto* bar = panel.findChild<QProgressBar*>("progress");
+    QVERIFY(bar);
+    p.units = "tokens", p.done_units = 1.2e6, p.total_units = 4.8e6, p.eta_s = 90;
+    panel.showProgress(p);
+    QCOMPARE(bar->format(), QString("24.9% · 1.2M / 4.8M tokens · ETA 1 min 30 s"));
     p.epoch = 1000, p.epochs = 1000, p.step = 123456789, p.steps_in_phase = 987654321, p.units_per_s = 123456789012.0;
     panel.showProgress(p);
     QTRY_VERIFY(position->width() >= position->sizeHint().width());

@@ -270,5 +270,18 @@ TEST_F(TrainerTest, ExperimentRunnerRejectsAMissingTeacherRunBeforeRecording) {
   EXPECT_TRUE(RunStore(db).listRuns().empty());
 }
 
+// The status line's count of the run in its units: compact, with the units named.
+TEST(ProgressUnits, CountsAreCompactAndNameTheirUnits) {
+  ProgressInfo p;
+  p.units = "tokens";
+  EXPECT_EQ(progressUnitsText(p), "") << "nothing counted yet";
+  p.done_units = 1'234'567, p.total_units = 9'800'000;
+  EXPECT_EQ(progressUnitsText(p), "1.2M / 9.8M tokens");
+  p.units = "samples", p.done_units = 950, p.total_units = 128'000;
+  EXPECT_EQ(progressUnitsText(p), "950 / 128k samples");
+  p.done_units = 12'800, p.total_units = 3.4e9;
+  EXPECT_EQ(progressUnitsText(p), "12.8k / 3.4G samples");
+}
+
 }  // namespace
 }  // namespace distill

@@ -45,6 +45,15 @@ TEST(LmTask, ATeacherLearnsTheCorpusAndAStudentIsDistilledTokenByToken) {
   EXPECT_EQ(f.run.environment.at("vocab_size"), "256");
   EXPECT_EQ(f.run.environment.at("validation_documents"), "12");
   for (const auto& [key, value] : m) EXPECT_TRUE(isDeclaredMetric(key)) << key;
+  // The status line counts tokens: at the end every planned token was trained, and a step is
+  // its batch of 16 windows of 16 tokens (or fewer, at an epoch's end).
+  const ProgressInfo& p = f.last_progress;
+  EXPECT_EQ(p.units, "tokens");
+  EXPECT_EQ(p.done_steps, p.total_steps);
+  EXPECT_DOUBLE_EQ(p.done_units, p.total_units);
+  EXPECT_LE(p.total_units, 16.0 * 16.0 * static_cast<double>(p.total_steps));
+  EXPECT_GT(p.total_units, 0.8 * 16.0 * 16.0 * static_cast<double>(p.total_steps));
+  EXPECT_NE(progressUnitsText(p).find(" tokens"), std::string::npos) << progressUnitsText(p);
   // The final line names the task's headline metrics.
   EXPECT_NE(headlineSummary(taskDisplay("lm"), m).find("student ppl"), std::string::npos);
 }
