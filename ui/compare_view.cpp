@@ -30,12 +30,15 @@
 
 #include "ui/desktop_integration.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "core/metrics/metric_info.h"
-#include "core/tasks/task_catalog.h"
 #include "core/metrics/smoothing.h"
+#include "core/store/compared_metrics.h"
+#include "core/tasks/lm/lm_tokens.h"
+#include "core/tasks/task_catalog.h"
 
 namespace distill::ui {
 namespace {
@@ -147,10 +150,16 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   smoothing_label_ = new QLabel(QStringLiteral("0.00"));
   connect(smoothing_slider_, &QSlider::valueChanged, this, [this](int v) { setSmoothing(v / 100.0); });
 
+  // Each item holds its XAxis; "Tokens" is there only while every run has tokens (offerXAxes()).
   x_axis_box_ = new QComboBox;
-  x_axis_box_->addItems({tr("Step"), tr("Epoch"), tr("Relative time"), tr("Wall time")});
-  connect(x_axis_box_, qOverload<int>(&QComboBox::currentIndexChanged), this,
-          [this](int i) { setXAxis(static_cast<XAxis>(i)); });
+  x_axis_box_->setObjectName(QStringLiteral("compareXAxis"));
+  x_axis_box_->addItem(tr("Step"), static_cast<int>(XAxis::Step));
+  x_axis_box_->addItem(tr("Epoch"), static_cast<int>(XAxis::Epoch));
+  x_axis_box_->addItem(tr("Relative time"), static_cast<int>(XAxis::RelativeTime));
+  x_axis_box_->addItem(tr("Wall time"), static_cast<int>(XAxis::WallTime));
+  connect(x_axis_box_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) {
+    if (i >= 0) setXAxis(static_cast<XAxis>(x_axis_box_->itemData(i).toInt()));
+  });
   log_y_box_ = new QCheckBox(tr("Log Y"));
   connect(log_y_box_, &QCheckBox::toggled, this, &CompareView::setLogY);
   auto* export_data = new QPushButton(tr("Export data…"));
@@ -221,7 +230,7 @@ bool CompareView::setRuns(const QList<qint64>& run_ids) {
   }
   if (!store_) return false;
   std::vector<Run> runs;
-  std::set<std::string> keys;
+  std::vector<RunMetricKeys> run_keys;
   try {
     for (qint64 id : run_ids) {
       auto record = store_->getRun(id);
@@ -229,28 +238,63 @@ bool CompareView::setRuns(const QList<qint64>& run_ids) {
         message_->setText(tr("Run %1 is no longer in the database.").arg(id));
         return false;
       }
-      Run run{std::move(*record), store_->metricSeries(id), 0.0};
+      Run run{std::move(*record), store_->metricSeries(id), 0.0, 0.0};
+      run.tokens_per_step = lmTokensPerStep(run.record.params);
+      RunMetricKeys keys{taskOfRun(run.record.params), {}};
       bool have_start = false;
       for (const auto& [key, series] : run.series) {
-        keys.insert(key);
+        keys.keys.insert(key);
         for (double t : series.wall_times)
           if (!have_start || t < run.start_time) run.start_time = t, have_start = true;
       }
       runs.push_back(std::move(run));
+      run_keys.push_back(std::move(keys));
     }
   } catch (const std::exception& e) {
     message_->setText(QString::fromStdString(e.what()));
     return false;
   }
   runs_ = std::move(runs);
-  metric_keys_.assign(keys.begin(), keys.end());
+  const MetricSelection selection = selectComparedMetrics(run_keys);
+  metric_keys_ = selection.shown;
+  left_out_metrics_ = selection.left_out;
   QStringList ids;
   for (const auto& run : runs_) ids << QStringLiteral("#%1").arg(run.record.id);
-  message_->setText(tr("Comparing %1").arg(ids.join(QStringLiteral(", "))));
+  QString text = tr("Comparing %1").arg(ids.join(QStringLiteral(", ")));
+  if (selection.mixed_tasks) {
+    std::set<std::string> tasks;
+    for (const auto& keys : run_keys) tasks.insert(keys.task);
+    QStringList names;
+    for (const auto& task : tasks) names << toQ(task);
+    text += tr(" (runs of several tasks: %1; only the metrics they share)").arg(names.join(QStringLiteral(", ")));
+    if (metric_keys_.empty()) text += tr(". They share no metric");
+    if (!left_out_metrics_.empty()) text += QStringLiteral(". ") + toQ(leftOutNote(selection));
+  }
+  message_->setText(text);
+  offerXAxes();
   rebuildCharts();
   fillParamTable();
   fillSummaryTable();
   return true;
+}
+
+QString CompareView::message() const { return message_->text(); }
+
+bool CompareView::tokensAxisOffered() const {
+  return !runs_.empty() && std::all_of(runs_.begin(), runs_.end(), [](const Run& run) { return run.tokens_per_step > 0; });
+}
+
+void CompareView::offerXAxes() {
+  const int tokens_item = x_axis_box_->findData(static_cast<int>(XAxis::Tokens));
+  const QSignalBlocker blocker(x_axis_box_);
+  if (tokensAxisOffered() && tokens_item < 0) {
+    x_axis_box_->addItem(tr("Tokens"), static_cast<int>(XAxis::Tokens));
+    x_axis_box_->setItemData(x_axis_box_->count() - 1, tr("Tokens seen: step x batch size x context"), Qt::ToolTipRole);
+  } else if (!tokensAxisOffered() && tokens_item >= 0) {
+    x_axis_box_->removeItem(tokens_item);
+  }
+  if (x_axis_ == XAxis::Tokens && !tokensAxisOffered()) x_axis_ = XAxis::Step;
+  x_axis_box_->setCurrentIndex(x_axis_box_->findData(static_cast<int>(x_axis_)));
 }
 
 QList<qint64> CompareView::runIds() const {
@@ -273,7 +317,9 @@ CompareChart* CompareView::chartFor(const std::string& metric) const {
 
 FigureData CompareView::figureFor(const std::string& metric) const {
   // The same start as the CLI's export (app/cli/chart_render_qt.cpp): one figure code.
-  FigureData figure = metricFigure(metric, static_cast<FigureX>(x_axis_));
+  // Tokens are steps scaled per run: the figure of Step, relabelled.
+  FigureData figure = metricFigure(metric, x_axis_ == XAxis::Tokens ? FigureX::Step : static_cast<FigureX>(x_axis_));
+  if (x_axis_ == XAxis::Tokens) figure.x_label = tr("Tokens seen");
   figure.log_y = log_y_;
   figure.smoothing = smoothing_;
   for (size_t i = 0; i < runs_.size(); ++i) {
@@ -291,6 +337,10 @@ FigureData CompareView::figureFor(const std::string& metric) const {
           for (double t : series.wall_times) curve.x.push_back(t - run.start_time);
           break;
         case XAxis::WallTime: curve.x = series.wall_times; break;
+        case XAxis::Tokens:
+          curve.x.reserve(series.steps.size());
+          for (int64_t step : series.steps) curve.x.push_back(static_cast<double>(step) * run.tokens_per_step);
+          break;
       }
       curve.y = series.values;
     }
@@ -336,10 +386,11 @@ void CompareView::setSmoothing(double weight) {
 }
 
 void CompareView::setXAxis(XAxis axis) {
-  x_axis_ = axis;
-  if (x_axis_box_->currentIndex() != static_cast<int>(axis)) {
+  x_axis_ = axis == XAxis::Tokens && !tokensAxisOffered() ? XAxis::Step : axis;
+  const int item = x_axis_box_->findData(static_cast<int>(x_axis_));
+  if (x_axis_box_->currentIndex() != item) {
     const QSignalBlocker blocker(x_axis_box_);
-    x_axis_box_->setCurrentIndex(static_cast<int>(axis));
+    x_axis_box_->setCurrentIndex(item);
   }
   refreshFigures();
 }

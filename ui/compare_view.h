@@ -1,7 +1,9 @@
 // The compare view: 2 to 50 runs side by side. Every metric gets a chart with one curve per
 // run, in the run's colour (its position in the comparison, the same on every chart), a
 // smoothing slider (TensorBoard's debiased EMA, raw curve faint behind), X by step, epoch,
-// relative time or wall time, log Y. Below: the config keys with differences highlighted (and
+// relative time, wall time or, when every run is a language-model run, tokens seen
+// (core/tasks/lm/lm_tokens.h), log Y. Runs of several tasks share their common metrics only;
+// the message names the ones left out (core/store/compared_metrics.h, as `distill compare`). Below: the config keys with differences highlighted (and
 // a "differences only" switch) and a summary of every metric's final and best value with the
 // step of the best. Curves are drawn min/max-decimated to the chart's width and re-decimated
 // on pan and zoom; exports (right-click a chart) use every point.
@@ -61,7 +63,7 @@ class CompareChart : public QCustomPlot {
 class CompareView : public QWidget {
   Q_OBJECT
  public:
-  enum class XAxis { Step, Epoch, RelativeTime, WallTime };
+  enum class XAxis { Step, Epoch, RelativeTime, WallTime, Tokens };
 
   explicit CompareView(QWidget* parent = nullptr);
   void setStore(RunStore* store) { store_ = store; }
@@ -72,7 +74,15 @@ class CompareView : public QWidget {
   QList<qint64> runIds() const;
 
   void setSmoothing(double weight);
+  // Tokens is taken only when tokensAxisOffered(); otherwise the axis becomes Step.
   void setXAxis(XAxis axis);
+  XAxis xAxis() const { return x_axis_; }
+  // Every compared run is a language-model run with a batch size and context in its config.
+  bool tokensAxisOffered() const;
+  // The metrics with a chart, in chart order, and those left out (runs of several tasks).
+  const std::vector<std::string>& metricKeys() const { return metric_keys_; }
+  const std::vector<std::string>& leftOutMetrics() const { return left_out_metrics_; }
+  QString message() const;
   void setLogY(bool log_y);
   void setDifferencesOnly(bool on);
 
@@ -100,7 +110,9 @@ class CompareView : public QWidget {
     RunRecord record;
     std::map<std::string, MetricSeries> series;
     double start_time = 0.0;
+    double tokens_per_step = 0.0;  // 0: not a language-model run (no Tokens axis)
   };
+  void offerXAxes();
   void rebuildCharts();
   void refreshFigures();
   void fillParamTable();
@@ -110,6 +122,7 @@ class CompareView : public QWidget {
   RunStore* store_ = nullptr;
   std::vector<Run> runs_;
   std::vector<std::string> metric_keys_;
+  std::vector<std::string> left_out_metrics_;
   std::vector<CompareChart*> charts_;
   double smoothing_ = 0.0;
   XAxis x_axis_ = XAxis::Step;

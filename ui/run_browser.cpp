@@ -56,7 +56,7 @@ RunBrowser::RunBrowser(QWidget* parent) : QWidget(parent) {
   table_->horizontalHeader()->setContextMenuPolicy(Qt::CustomContextMenu);
   table_->horizontalHeader()->setStretchLastSection(true);
   table_->setContextMenuPolicy(Qt::CustomContextMenu);
-  const int widths[] = {24, 44, 260, 100, 120, 70, 100, 110, 100, 60, 40, 40, 44, 80, 80, 80, 70, 120};
+  const int widths[] = {24, 44, 260, 100, 120, 70, 50, 100, 110, 100, 60, 40, 40, 44, 80, 80, 80, 70, 120};
   for (int c = 0; c < RunTableModel::ColumnCount; ++c) table_->setColumnWidth(c, widths[c]);
   connect(table_->horizontalHeader(), &QWidget::customContextMenuRequested, this, &RunBrowser::showHeaderMenu);
   connect(table_, &QWidget::customContextMenuRequested, this, &RunBrowser::showRowMenu);

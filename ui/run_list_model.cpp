@@ -75,6 +75,7 @@ const RunListModel::Summary& RunListModel::summary(const RunRecord& run) const {
     s.models = teacher + QStringLiteral(" \u2192 ") + modelText(config.student);
   } catch (const std::exception&) {
     s.dataset = tr("?");  // a config from a newer workbench: still list the run
+    s.task = "?";         // and say that its task is not known (its headline columns: the image task's)
   }
   return summaries_[run.id] = s;
 }
@@ -148,6 +149,7 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
       QDateTime time = QDateTime::fromString(QString::fromStdString(run.created_at), Qt::ISODate);
       return time.isValid() ? time.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm")) : QString::fromStdString(run.created_at);
     }
+    case Task: return QString::fromStdString(summary(run).task);
     case Dataset: return summary(run).dataset;
     case Models: return summary(run).models;
     // The headline metrics its task declares (accuracy and top-1 agreement for images).
@@ -164,6 +166,7 @@ QVariant RunListModel::headerData(int section, Qt::Orientation orientation, int 
     case Name: return tr("Name");
     case Status: return tr("Status");
     case Started: return tr("Started");
+    case Task: return tr("Task");
     case Dataset: return tr("Dataset");
     case Models: return tr("Teacher \u2192 student");
     case Agreement: return tr("Agreement");

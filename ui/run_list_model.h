@@ -1,5 +1,5 @@
-// The runs of the open database as a table: name, status (with an icon), start time,
-// dataset, teacher -> student, final agreement and final student accuracy. refresh() takes
+// The runs of the open database as a table: name, status (with an icon), final agreement and
+// final student quality (as its task declares them), task, start time, dataset, teacher -> student. refresh() takes
 // fresh records from the store; when the set of runs is unchanged the rows update in place,
 // so the selection and scroll position survive the live run's updates.
 //
@@ -20,7 +20,7 @@ class RunListModel : public QAbstractTableModel {
   Q_OBJECT
  public:
   // The outcome columns come before the descriptive ones, so a narrow side panel shows them.
-  enum Column { Id, Name, Status, Agreement, StudentAccuracy, Started, Dataset, Models, ColumnCount };
+  enum Column { Id, Name, Status, Agreement, StudentAccuracy, Task, Started, Dataset, Models, ColumnCount };
   static constexpr int kRunIdRole = Qt::UserRole + 1;
 
   explicit RunListModel(QObject* parent = nullptr);
@@ -44,7 +44,7 @@ class RunListModel : public QAbstractTableModel {
   struct Summary {  // from the run's config; parsed once per run
     QString dataset;
     QString models;
-    std::string task = "image";  // which metrics are its headline ones
+    std::string task = "image";  // which metrics are its headline ones; shown in the Task column
   };
   const Summary& summary(const RunRecord& run) const;
 

@@ -4,6 +4,8 @@
 #include <QFont>
 #include <QStringList>
 
+#include <iterator>
+
 #include "ui/run_list_model.h"
 #include "core/tasks/task_catalog.h"
 
@@ -119,6 +121,9 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
       }
       if (role == Qt::TextAlignmentRole) return int(Qt::AlignRight | Qt::AlignVCenter);
       return {};
+    case Task:
+      if (role == Qt::DisplayRole || role == kSortRole) return toQ(taskOfRun(run->params));
+      return {};
     case Dataset:
       if (role == Qt::DisplayRole || role == kSortRole) return param(*run, "dataset.name");
       return {};
@@ -159,15 +164,16 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
 
 QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal) return {};
-  static const char* const kTitles[] = {"\u2605", "#", "Name", "Status", "Started", "Duration", "Dataset",
+  static const char* const kTitles[] = {"\u2605", "#", "Name", "Status", "Started", "Duration", "Task", "Dataset",
                                         "Teacher", "Student", "Method", "T", "\u03b1", "Seed", "Student acc",
                                         "Best acc", "Agreement", "KL", "Tags"};
   static const char* const kTips[] = {"starred", "run id", "run name", "status", "start time (local)",
-                                      "wall-clock duration", "dataset", "teacher architecture or source",
+                                      "wall-clock duration", "task (image classifier or language model)", "dataset", "teacher architecture or source",
                                       "student architecture", "distillation method", "distillation temperature",
                                       "weight of the distillation term", "seed", "final student test accuracy",
                                       "best student test accuracy", "final top-1 agreement with the teacher",
                                       "final predictive KL(teacher || student)", "tags"};
+  static_assert(std::size(kTitles) == ColumnCount && std::size(kTips) == ColumnCount, "a title and a tip per column");
   if (section < 0 || section >= ColumnCount) return {};
   if (role == Qt::DisplayRole) return QString::fromUtf8(kTitles[section]);
   if (role == Qt::ToolTipRole) return QString::fromUtf8(kTips[section]);

@@ -1,5 +1,5 @@
 // Every run of the database as a wide, sortable table for the run browser: name, status,
-// start, duration, dataset, teacher and student architecture, method, T, alpha, seed, final
+// start, duration, task (image, lm), dataset, teacher and student architecture, method, T, alpha, seed, final
 // and best student accuracy, final agreement, final KL, tags. Numbers sort as numbers
 // (kSortRole). RunFilterProxy filters it with a RunQuery (the filter box).
 //
@@ -21,7 +21,7 @@ class RunTableModel : public QAbstractTableModel {
   Q_OBJECT
  public:
   enum Column {
-    Starred, Id, Name, Status, Started, Duration, Dataset, Teacher, Student, Method, Temperature, Alpha, Seed,
+    Starred, Id, Name, Status, Started, Duration, Task, Dataset, Teacher, Student, Method, Temperature, Alpha, Seed,
     StudentAcc, BestStudentAcc, Agreement, Kl, Tags, ColumnCount
   };
   static constexpr int kRunIdRole = Qt::UserRole + 1;

@@ -18,6 +18,7 @@ namespace distill::cli {
 Comparison loadComparison(RunStore& store, const std::vector<int64_t>& run_ids, const std::vector<std::string>& metrics) {
   Comparison comparison;
   std::set<std::string> metric_keys, param_keys;
+  std::vector<RunMetricKeys> run_keys;
   for (int64_t id : run_ids) {
     auto run = store.getRun(id);
     if (!run) throw StoreError("run " + std::to_string(id) + " not found in " + store.path());
@@ -30,7 +31,9 @@ Comparison loadComparison(RunStore& store, const std::vector<int64_t>& run_ids, 
         if (!points.empty()) compared.series[key] = std::move(points);
       }
     }
-    for (const auto& [key, points] : compared.series) metric_keys.insert(key);
+    RunMetricKeys keys{taskOfRun(compared.run.params), {}};
+    for (const auto& [key, points] : compared.series) metric_keys.insert(key), keys.keys.insert(key);
+    run_keys.push_back(std::move(keys));
     for (const auto& [key, value] : compared.run.params) param_keys.insert(key);
     comparison.runs.push_back(std::move(compared));
   }
@@ -39,7 +42,13 @@ Comparison loadComparison(RunStore& store, const std::vector<int64_t>& run_ids, 
       if (!metric_keys.count(key))
         throw StoreError("no run of the comparison has the metric '" + key + "' (see `distill show RUN`)");
   }
-  comparison.metric_keys.assign(metric_keys.begin(), metric_keys.end());
+  if (metrics.empty()) {
+    MetricSelection selection = selectComparedMetrics(run_keys);
+    comparison.metric_keys = std::move(selection.shown);
+    comparison.left_out_metrics = std::move(selection.left_out);
+  } else {
+    comparison.metric_keys.assign(metric_keys.begin(), metric_keys.end());
+  }
   comparison.param_keys.assign(param_keys.begin(), param_keys.end());
   return comparison;
 }
@@ -123,6 +132,9 @@ std::string compareText(const Comparison& comparison, bool all_params) {
   size_t metric_width = 12;
   for (const auto& key : comparison.metric_keys) metric_width = std::max(metric_width, key.size() + 7);
   out += "\nsummary (final / best @ step; the best run of each row is marked *):\n";
+  if (!comparison.left_out_metrics.empty())
+    out += "  runs of several tasks: only their shared metrics; " +
+           leftOutNote({comparison.metric_keys, comparison.left_out_metrics, true}) + "\n";
   out += header("metric", metric_width);
   for (const auto& key : comparison.metric_keys) {
     const bool higher = metricInfo(key).higher_is_better;
@@ -164,6 +176,7 @@ nlohmann::json compareJson(const Comparison& comparison) {
   }
   for (const auto& key : comparison.param_keys)
     if (paramDiffers(comparison, key)) out["differing_params"].push_back(key);
+  out["left_out_metrics"] = comparison.left_out_metrics;  // runs of several tasks: not in every run
   return out;
 }
 
@@ -265,6 +278,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; } tr.differs td 
 
   out += "<h2>Summary</h2>\n<p class=\"muted\">Final value, and best value with the step where it was first "
          "reached; bold: the best final value of the row.</p>\n";
+  if (!comparison.left_out_metrics.empty())
+    out += "<p>Runs of several tasks: only their shared metrics; " +
+           html(leftOutNote({comparison.metric_keys, comparison.left_out_metrics, true})) + ".</p>\n";
   out += "<table><tr><th>metric</th>";
   for (const auto& r : comparison.runs) out += "<th>#" + std::to_string(r.run.id) + " final</th><th>best @ step</th>";
   out += "</tr>\n";

@@ -13,6 +13,7 @@
 
 #include "app/cli/chart_render.h"
 #include "core/metrics/smoothing.h"
+#include "core/store/compared_metrics.h"
 #include "core/store/run_store.h"
 
 namespace distill::cli {
@@ -24,7 +25,10 @@ struct ComparedRun {
 
 struct Comparison {
   std::vector<ComparedRun> runs;
-  std::vector<std::string> metric_keys;  // union over the runs, sorted
+  // Sorted: every metric of the runs, or for runs of several tasks the metrics every run has
+  // (core/store/compared_metrics.h); metrics named with --metric are kept as asked.
+  std::vector<std::string> metric_keys;
+  std::vector<std::string> left_out_metrics;  // runs of several tasks: metrics not in every run, sorted
   std::vector<std::string> param_keys;   // union over the runs, sorted
 };
 

@@ -137,6 +137,53 @@ TEST_F(CompareCli, CsvRoundTripsToTheStoredPoints) {
   }
 }
 
+// An image run and a language-model run in one database: compare, --json and report show the
+// metrics they share and name the ones left out (core/store/compared_metrics.h, as the window).
+TEST(CompareCliTasks, RunsOfTwoTasksCompareTheirSharedMetricsAndNameTheOthers) {
+  TempDir dir;
+  const std::string db = " --db '" + dir.file("tasks.db") + "'";
+  {
+    RunStore store(dir.file("tasks.db"));
+    const std::vector<std::pair<std::string, std::vector<std::string>>> runs{
+        {"image", {"eval/agreement", "perf/samples_per_s", "train/student_loss"}},
+        {"lm", {"eval/student_ppl", "perf/tokens_per_s", "train/student_loss"}}};
+    for (const auto& [task, keys] : runs) {
+      const int64_t id = store.createRun({task + " run", "name: x\n", {{"task", task}}, std::nullopt});
+      std::vector<MetricPoint> points;
+      for (const auto& key : keys) points.push_back({key, 10, 1.0, 1.7e9, 2.0});
+      store.appendMetrics(id, points);
+      store.finishRun(id, RunStatus::Completed);
+    }
+  }
+  const std::string left_out =
+      "left out (not in every run): eval/agreement, eval/student_ppl, perf/samples_per_s, perf/tokens_per_s";
+  const auto text = distillCli("compare 1 2" + db);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find(left_out), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("train/student_loss final"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("eval/student_ppl final"), std::string::npos) << text.out;
+
+  const auto json = distillCli("compare 1 2 --json" + db);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto parsed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(parsed["left_out_metrics"],
+            nlohmann::json::array({"eval/agreement", "eval/student_ppl", "perf/samples_per_s", "perf/tokens_per_s"}));
+  for (const auto& run : parsed["runs"]) {
+    EXPECT_EQ(run["summary"].size(), 1u) << run.dump();
+    EXPECT_TRUE(run["summary"].contains("train/student_loss")) << run.dump();
+  }
+
+  const std::string report = dir.file("report.html");
+  const auto html = distillCli("report 1 2 --out '" + report + "'" + db);
+  ASSERT_EQ(html.exit_code, 0) << html.err;
+  EXPECT_NE(readFile(report).find(left_out), std::string::npos);
+
+  // A metric asked for by name is shown as asked, in the runs that have it.
+  const auto named = distillCli("compare 1 2 --json -m eval/student_ppl" + db);
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_TRUE(nlohmann::json::parse(named.out)["runs"][1]["summary"].contains("eval/student_ppl"));
+}
+
 #ifdef DISTILL_TEST_CHARTS
 
 TEST_F(CompareCli, PngHasTheRequestedSize) {
