@@ -74,6 +74,9 @@ struct TeacherConfig {
   // needs the teacher's weights while building the student (student.source teacher-blocks:<k>)
   // reads them from here.
   std::string weights;
+  // The frozen teacher's weights in the student phase: float32 | bfloat16 (lm task: half the
+  // memory; the logits stay float32 for the loss). core/models/model.h's freezeInDtype().
+  std::string dtype = "float32";
 };
 
 struct DistillConfig {
@@ -171,6 +174,9 @@ struct ExperimentConfig {
   // Face model folder, lm task) | teacher-blocks:<k> (the teacher's every k-th block, lm task;
   // core/hf/hf_source.h)
   std::string student_source = "init";
+  // student.gradient_checkpointing (lm task): recompute each block's activations in backward
+  // instead of keeping them (core/models/gradient_checkpoint.h).
+  bool student_gradient_checkpointing = false;
   DistillConfig distill;
   GenerationConfig generation;
   TrainConfig train;

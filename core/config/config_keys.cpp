@@ -306,6 +306,14 @@ std::vector<ConfigKey> buildTable() {
           .withRange(0, 100'000)
           .withCheck(nonNegativeInteger, "a number of epochs >= 0")
           .withHelp("epochs of phase 1"),
+      row("teacher.dtype", K::Choice, S::Teacher, "Frozen dtype", DISTILL_CONFIG_FIELD(text, teacher.dtype))
+          .forTasks({"lm"})
+          .withChoices({"float32", "bfloat16"})
+          .withHelp("lm task: the frozen teacher's weights in the student phase. `bfloat16` casts them (and its "
+                    "computation) to bfloat16 without gradients, half the memory of `float32`; its logits are "
+                    "returned as float32 for the loss. Agreement with the float32 teacher is to bfloat16's 8 "
+                    "significant bits (see [Hugging Face models](huggingface.md#memory-and-speed)). The teacher's "
+                    "own training (phase 1) and evaluation are in float32"),
       // ---- student
       row("student.source", K::Text, S::Student, "Source", DISTILL_CONFIG_FIELD(text, student_source))
           .withChoices({"init"})
@@ -316,6 +324,13 @@ std::vector<ConfigKey> buildTable() {
                     "teacher must exist when the run starts: `hf:<folder>`, `run:<id>` or a `.pt` file) or "
                     "`torchscript:<path>` (a trainable TorchScript module; a bare path means the same)"),
       DISTILL_MODEL_ROWS("student", S::Student, student),
+      row("student.gradient_checkpointing", K::Flag, S::Student, "Gradient checkpointing",
+          DISTILL_CONFIG_FIELD(flag, student_gradient_checkpointing))
+          .forTasks({"lm"})
+          .withHelp("lm task: keep only each transformer block's input in the forward pass and recompute the "
+                    "block in backward (the same gradients, dropout included; activation memory of one block "
+                    "instead of all, for about a third more compute per step; see "
+                    "[Hugging Face models](huggingface.md#memory-and-speed))"),
       // ---- distillation
       row("distill.method", K::Choice, S::Distillation, "Method", DISTILL_CONFIG_FIELD(text, distill.method))
           .withChoices(lossMethods())  // the loss registry decides (core/losses/methods.h)

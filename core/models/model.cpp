@@ -17,6 +17,29 @@ int64_t ModelImpl::parameterCount() const {
   return count;
 }
 
+void freezeInDtype(ModelImpl& model, torch::ScalarType dtype) {
+  if (!c10::isFloatingType(dtype))
+    throw ModelError(std::string("a model cannot compute in ") + c10::toString(dtype) + ", which is not floating point");
+  if (dtype != torch::kFloat && !model.computesInWeightDtype())
+    throw ModelError(model.summary() + ": this model computes in float32 only; it cannot run in " +
+                     c10::toString(dtype));
+  torch::NoGradGuard no_grad;
+  model.eval();
+  // Floating-point tensors only (Module::to(dtype) would cast integer buffers too).
+  for (auto& parameter : model.parameters()) {
+    parameter.set_requires_grad(false);
+    if (parameter.is_floating_point()) parameter.set_data(parameter.to(dtype));
+  }
+  for (auto& buffer : model.buffers())
+    if (buffer.is_floating_point()) buffer.set_data(buffer.to(dtype));
+}
+
+int64_t parameterBytes(const ModelImpl& model) {
+  int64_t bytes = 0;
+  for (const auto& p : model.parameters()) bytes += p.numel() * static_cast<int64_t>(p.element_size());
+  return bytes;
+}
+
 void ModelImpl::saveCheckpoint(const std::string& path) {
   try {
     torch::serialize::OutputArchive archive;

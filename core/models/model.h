@@ -32,7 +32,19 @@ class ModelImpl : public torch::nn::Module {
   virtual void saveCheckpoint(const std::string& path);
   virtual void loadCheckpoint(const std::string& path);
   int64_t parameterCount() const;
+  // Whether forward() computes in the dtype of the model's weights and still returns float32
+  // logits, so that freezeInDtype() may cast it to bfloat16 (the language-model decoders do; the
+  // image models and TorchScript modules compute in float32 only).
+  virtual bool computesInWeightDtype() const { return false; }
 };
 using Model = std::shared_ptr<ModelImpl>;
+
+// A frozen model (teacher.dtype): no gradients, eval mode, and its floating-point weights and
+// buffers in `dtype` (kBFloat16 halves their memory); forward() still returns float32 logits.
+// Throws ModelError for a model that does not compute in its weights' dtype, or a dtype that is
+// not floating point.
+void freezeInDtype(ModelImpl& model, torch::ScalarType dtype);
+// Bytes held by the model's parameters (what freezeInDtype(kBFloat16) halves).
+int64_t parameterBytes(const ModelImpl& model);
 
 }  // namespace distill

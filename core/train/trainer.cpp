@@ -113,6 +113,11 @@ struct Trainer::Impl {
       loss->to(device);
     }
     evaluator = task.evaluator();
+    // Refused before anything is trained; the cast itself comes after phase 1 (run()).
+    if (config.teacher.dtype != "float32" && !teacher->computesInWeightDtype())
+      throw ConfigError({{"teacher.dtype", config.teacher.dtype + ": the teacher (" + teacher->summary() +
+                                               ") computes in float32 only; a lower precision is for the lm task's "
+                                               "decoders"}});
     if (config.train.autocast != "off" && device.is_cuda()) {
       precision.autocast = true;
       precision.dtype = config.train.autocast == "bf16" ? at::kBFloat16 : at::kHalf;
@@ -152,6 +157,7 @@ struct Trainer::Impl {
     environment["allocator"] = allocator.empty() ? "C library defaults (configureAllocator() not called)" : allocator;
     // Whether the student reads the teacher from a cache, and whether that is an approximation.
     environment["teacher_cache"] = cache_plan.describe();
+    environment["teacher_dtype"] = config.teacher.dtype;
     environment["autocast"] = precision.autocast ? config.train.autocast
                                                  : (config.train.autocast == "off" ? "off" : "off (CUDA only; float32 on the CPU)");
   }
@@ -444,6 +450,15 @@ struct Trainer::Impl {
         evaluateOnRankZero(Phase::Teacher, 0, 0.0);
       }
       if (!options.teacher_only) {
+        if (config.teacher.dtype == "bfloat16") {
+          // After phase 1 (trained or loaded in float32, evaluated, checkpointed, broadcast):
+          // the student phase reads a bfloat16 teacher without gradients (core/models/model.h).
+          const int64_t float_bytes = parameterBytes(*teacher);
+          freezeInDtype(*teacher, torch::kBFloat16);
+          log(LogLevel::Info, "teacher frozen in bfloat16: its parameters hold " +
+                                  std::to_string(parameterBytes(*teacher)) + " bytes (" + std::to_string(float_bytes) +
+                                  " in float32)");
+        }
         log(LogLevel::Info, "phase 2: distilling into the student (" + environment["student_summary"] + ")");
         if (!resume_student) evaluateOnRankZero(Phase::Student, 0, 0.0);
         if (!trainPhase(Phase::Student)) return stopped();

@@ -43,6 +43,31 @@ class CausalLmImpl : public ModelImpl {
     const auto weights = parameters();
     return weights.empty() ? torch::Device(torch::kCPU) : weights.front().device();
   }
+  // A decoder computes in its weights' dtype: frozen in bfloat16 (teacher.dtype, freezeInDtype()
+  // in core/models/model.h), it runs in bfloat16 and returns float32 logits.
+  bool computesInWeightDtype() const override { return true; }
+
+  // Gradient checkpointing (student.gradient_checkpointing; core/models/gradient_checkpoint.h):
+  // while on, forward() in training mode with gradients on keeps each block's input only and
+  // recomputes the block's activations in backward. The same gradients, less memory, a second
+  // forward pass of every block.
+  void setGradientCheckpointing(bool on) { gradient_checkpointing_ = on; }
+  bool gradientCheckpointing() const { return gradient_checkpointing_; }
+
+ protected:
+  // Whether forward() checkpoints its blocks now: switched on, in training, gradients on.
+  bool checkpointingBlocks() const {
+    return gradient_checkpointing_ && is_training() && torch::GradMode::is_enabled();
+  }
+  // Logits of a model whose weights are in a lower precision, as float32 (the losses' and
+  // metrics' dtype); float32 weights' logits as they are (under CUDA autocast they stay in its
+  // dtype, unconverted).
+  torch::Tensor floatLogits(const torch::Tensor& logits, const torch::Tensor& head_weight) const {
+    return head_weight.scalar_type() == torch::kFloat ? logits : logits.to(torch::kFloat);
+  }
+
+ private:
+  bool gradient_checkpointing_ = false;
 };
 
 // A holder of any of them (the task's GPT, a GPT-2, a Llama), as TORCH_MODULE makes for one class.

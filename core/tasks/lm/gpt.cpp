@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/models/gradient_checkpoint.h"
 #include "core/models/linear.h"
 #include "core/tasks/lm/attention.h"
 
@@ -169,12 +170,19 @@ std::pair<torch::Tensor, torch::Tensor> GptImpl::run(const torch::Tensor& tokens
   auto x = drop_->forward(wte_->forward(tokens) + positions);            // (B, T, C)
   const auto mask = causal_mask_.narrow(0, 0, time).narrow(1, 0, time);  // (T, T)
   torch::Tensor feature;
+  const bool checkpointing = checkpointingBlocks();
   for (size_t i = 0; i < blocks_.size(); ++i) {
-    x = blocks_[i]->forward(x, mask);  // (B, T, C)
+    Block block = blocks_[i];
+    if (checkpointing)
+      x = checkpointed([block, mask](const torch::Tensor& input) mutable { return block->forward(input, mask); }, x,
+                       block->parameters());  // (B, T, C), recomputed in backward
+    else
+      x = block->forward(x, mask);  // (B, T, C)
     if (static_cast<int64_t>(i) == feature_block) feature = x;
   }
   const auto logits = linear(ln_f_->forward(x), wte_->weight, torch::Tensor());  // (B, T, V)
-  return {logits, feature};
+  if (feature.defined()) feature = floatLogits(feature, wte_->weight);
+  return {floatLogits(logits, wte_->weight), feature};
 }
 
 torch::Tensor GptImpl::forward(torch::Tensor tokens) { return run(tokens, /*feature_block=*/-1).first; }
@@ -190,7 +198,7 @@ torch::Tensor GptImpl::forwardCached(const torch::Tensor& tokens, KvCache& cache
   auto x = drop_->forward(wte_->forward(tokens) + positions);                      // (B, T_new, C)
   const auto mask = causal_mask_.narrow(0, start, time).narrow(1, 0, start + time);  // (T_new, T_cached + T_new)
   for (size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forwardCached(x, mask, cache, static_cast<int64_t>(i));
-  return linear(ln_f_->forward(x), wte_->weight, torch::Tensor());  // (B, T_new, V)
+  return floatLogits(linear(ln_f_->forward(x), wte_->weight, torch::Tensor()), wte_->weight);  // (B, T_new, V)
 }
 
 std::pair<torch::Tensor, torch::Tensor> GptImpl::forwardWithFeature(torch::Tensor tokens, int64_t index) {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/models/gradient_checkpoint.h"
 #include "core/models/linear.h"
 #include "core/tasks/lm/attention.h"
 
@@ -207,17 +208,33 @@ const torch::Tensor& LlamaImpl::headWeight() const {
 std::pair<torch::Tensor, torch::Tensor> LlamaImpl::run(const torch::Tensor& tokens, int64_t start, KvCache* cache,
                                                        int64_t feature_layer) {
   const int64_t time = tokens.size(1);
-  const auto device = model_->embed_tokens->weight.device();
-  const auto cos_sin = rotary_.table(start, time, device);                          // 2 x (T, d)
-  const auto mask = causalMask(start, time, torch::TensorOptions().device(device));  // (T, start + T)
-  auto x = model_->embed_tokens->forward(tokens);                                   // (B, T, C)
+  const auto& embedding = model_->embed_tokens->weight;
+  const auto device = embedding.device();
+  // The tables in the weights' dtype, as transformers casts cos and sin to the states' dtype: a
+  // model frozen in bfloat16 (freezeInDtype) then computes in bfloat16 throughout.
+  const auto options = torch::TensorOptions().device(device).dtype(embedding.scalar_type());
+  const auto table = rotary_.table(start, time, device);
+  const auto cos = table.first.to(options.dtype()), sin = table.second.to(options.dtype());  // 2 x (T, d)
+  const auto mask = causalMask(start, time, options);                                         // (T, start + T)
+  auto x = model_->embed_tokens->forward(tokens);                                             // (B, T, C)
   torch::Tensor feature;
+  const bool checkpointing = cache == nullptr && checkpointingBlocks();
   for (size_t i = 0; i < model_->typed_layers.size(); ++i) {
-    x = model_->typed_layers[i]->forward(x, mask, cos_sin.first, cos_sin.second, cache, static_cast<int64_t>(i));
-    if (static_cast<int64_t>(i) == feature_layer) feature = x;
+    LlamaDecoderLayer layer = model_->typed_layers[i];
+    const auto index = static_cast<int64_t>(i);
+    if (checkpointing)
+      x = checkpointed(
+          [layer, mask, cos, sin, index](const torch::Tensor& input) mutable {
+            return layer->forward(input, mask, cos, sin, /*cache=*/nullptr, index);
+          },
+          x, layer->parameters());  // (B, T, C), recomputed in backward
+    else
+      x = layer->forward(x, mask, cos, sin, cache, index);  // (B, T, C)
+    if (index == feature_layer) feature = x;
   }
   const auto logits = linear(model_->norm->forward(x), headWeight(), torch::Tensor());  // (B, T, V)
-  return {logits, feature};
+  if (feature.defined()) feature = floatLogits(feature, headWeight());
+  return {floatLogits(logits, headWeight()), feature};
 }
 
 torch::Tensor LlamaImpl::forward(torch::Tensor tokens) {

@@ -262,6 +262,19 @@ Model LmTask::buildTeacher(const ExperimentConfig& config) {
 }
 
 Model LmTask::buildStudent(const ExperimentConfig& config) {
+  Model student = buildStudentModel(config);
+  if (config.student_gradient_checkpointing) {
+    auto* decoder = dynamic_cast<CausalLmImpl*>(student.get());
+    if (!decoder)
+      throw ConfigError({{"student.gradient_checkpointing", "the student (" + student->summary() +
+                                                                ") is no decoder of this workbench; it has no blocks to "
+                                                                "checkpoint"}});
+    decoder->setGradientCheckpointing(true);
+  }
+  return student;
+}
+
+Model LmTask::buildStudentModel(const ExperimentConfig& config) {
   const std::string& source = config.student_source;
   HfLoadOptions options;
   options.context = lm_.context;

@@ -39,6 +39,9 @@ GptConfig lmGptConfig(const ModelConfig& model, const std::string& source, const
 // config.teacher.weights first (the trainer's load of the same weights is then a repeat).
 // describe() records the Hugging Face config.json of such models (teacher_hf_config,
 // student_hf_config), from which a stored run rebuilds them (core/tasks/lm/stored_model.h).
+// student.gradient_checkpointing switches the student's gradient checkpointing on
+// (CausalLmImpl::setGradientCheckpointing), whatever its source; teacher.dtype is the trainer's
+// (it freezes the teacher after loading or training it: core/models/model.h's freezeInDtype()).
 class LmTask : public Task {
  public:
   // Reads and packs the corpus `config.lm` names, with the tokenizer runTokenizerSpec() picks.
@@ -64,6 +67,8 @@ class LmTask : public Task {
  private:
   // Checks the hf: sources against the tokenizer and the context; sets vocab_.
   void checkModelSources(const ExperimentConfig& config);
+  // The student of student.source, before student.gradient_checkpointing is applied.
+  Model buildStudentModel(const ExperimentConfig& config);
   // The task's GPT of `model`'s keys over the models' vocabulary.
   Model buildGpt(const ModelConfig& model, const std::string& source, const std::string& role);
 
