@@ -15,6 +15,8 @@
 #include "core/fidelity/mirror.h"
 #include "core/fidelity/mirror_support.h"
 #include "core/fidelity/run_models.h"
+#include "core/hf/hf_source.h"
+#include "core/hf/hf_weights.h"
 #include "core/models/factory.h"
 #include "core/runtime/runtime.h"
 #include "core/store/run_store.h"
@@ -170,6 +172,15 @@ LmModel trainReference(const ExperimentConfig& config, bool as_student, const st
   reference.model = &asCausalLm(reference.owner, name);
   reference.description = reference.owner->summary();
   return reference;
+}
+
+// `model`'s architecture with fresh weights (transformers' initialisation, from `seed`), written
+// as a Hugging Face folder: where a reference for a B that no config key builds starts.
+void writeFreshHfCopy(const ModelImpl& model, uint64_t seed, const std::string& folder) {
+  const HfConfig config = hfConfigOf(model);
+  torch::manual_seed(seed);  // the trainer seeds itself again from the reference's config
+  const Model fresh = buildHfModel(config);
+  saveHfModel(*fresh, folder);
 }
 
 // Scores `models` against A on one probe set's sequences. Text access: `sequences` are
@@ -378,13 +389,19 @@ LmMirrorReport runLmMirrorTest(const std::string& model_a, const std::string& mo
     if (isTorchScriptSource(source))
       throw ConfigError({{"B", "B is a TorchScript module (" + source + "), which the references cannot be trained as; "
                                "name stored reference runs instead (--reference-runs)"}});
+    // B's weights came from a Hugging Face folder or from its teacher's blocks: no config key
+    // builds its architecture, and starting from those weights would not be independent of A.
+    // Its references are B's architecture from fresh weights (transformers' initialisation),
+    // written as a Hugging Face folder that each reference's student phase starts from.
+    const bool hf_shaped = isHfSource(source) || isTeacherBlocksSource(source);
+    const bool reference_students = !b_teacher || hf_shaped;
     ExperimentConfig reference = config_b;
-    const int64_t run_epochs = b_teacher ? config_b.teacher.epochs : config_b.train.epochs;
+    const int64_t run_epochs = reference_students ? config_b.train.epochs : config_b.teacher.epochs;
     const int64_t epochs = options.reference_epochs > 0 ? options.reference_epochs : run_epochs;
     reference.name = "mirror reference";
     reference.device = "cpu";
     std::string teacher_weights;
-    if (b_teacher) {
+    if (!reference_students) {
       // The teacher phase alone, B's architecture as the teacher.
       reference.teacher.source = "train";
       reference.teacher.epochs = epochs;
@@ -398,7 +415,9 @@ LmMirrorReport runLmMirrorTest(const std::string& model_a, const std::string& mo
       reference.train.epochs = epochs;
       reference.distill.method = "kd";
       reference.distill.alpha = 0.0;
-      if (!isTorchScriptSource(config_b.teacher.source)) {
+      if (isHfSource(config_b.teacher.source)) {
+        teacher_weights = hfSourceFolder(config_b.teacher.source);  // read from its folder again, as B's run did
+      } else if (!isTorchScriptSource(config_b.teacher.source)) {
         teacher_weights = run.store("B").checkpointFile(spec_b.run_id, "teacher");
         if (teacher_weights.empty()) teacher_weights = resolveTeacherSource(reference, run.store("B")).weights_path;
         if (teacher_weights.empty())
@@ -417,16 +436,22 @@ LmMirrorReport runLmMirrorTest(const std::string& model_a, const std::string& mo
     // The epoch-end evaluation on a few validation blocks only: the probes measure them afterwards.
     reference.dataset.limit_test = 16;
     if (options.reference_train_blocks > 0) reference.dataset.limit_train = options.reference_train_blocks;
+    ScratchFolder fresh_weights;
     for (int k = 0; k < options.references; ++k) {
       run.checkStop();
       reference.seed = options.seed + 1000 + static_cast<uint64_t>(k);
+      if (hf_shaped) {
+        const std::string folder = (fresh_weights.path() / ("reference-" + std::to_string(k))).string();
+        writeFreshHfCopy(*b.owner, reference.seed, folder);
+        reference.student_source = "hf:" + folder;
+      }
       run.say(fmt::format("training reference model {}/{} (seed {})", k + 1, options.references, reference.seed));
-      references.push_back(trainReference(reference, !b_teacher, teacher_weights, run));
+      references.push_back(trainReference(reference, reference_students, teacher_weights, run));
     }
     report.reference_description = fmt::format(
-        "{} x {} (B's architecture), trained from seeds {}..{} on {} ({} training blocks) for {} epoch(s) with "
+        "{} x {} (B's architecture{}), trained from seeds {}..{} on {} ({} training blocks) for {} epoch(s) with "
         "B's run's recipe, cross-entropy only",
-        options.references, references.front().description, options.seed + 1000,
+        options.references, references.front().description, hf_shaped ? ", from fresh weights" : "", options.seed + 1000,
         options.seed + 1000 + static_cast<uint64_t>(options.references - 1),
         corpus, reference.dataset.limit_train > 0 ? std::to_string(reference.dataset.limit_train) : "all", epochs);
   }

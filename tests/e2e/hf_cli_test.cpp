@@ -5,7 +5,7 @@
 // tokenizer; the run completes with a finite perplexity; `distill generate` continues a prompt
 // with the stored student; `distill export-model --format hf` writes the student back as a
 // Hugging Face folder that the workbench and the script's independent reader both load to the
-// stored student's logits.
+// stored student's logits. `distill mirror` asks whether that student mirrors its teacher.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -69,6 +69,20 @@ TEST(HfCli, DistilsATinyGpt2IntoItsBlocksAndExportsTheStudent) {
   const auto generated = distillCli("generate 1 --prompt 'the cat' --max-tokens 4 --db " + quote(db));
   EXPECT_EQ(generated.exit_code, 0) << generated.err;
   EXPECT_EQ(generated.out.rfind("the cat", 0), 0u) << generated.out;
+
+  // "Was the student distilled from the Hugging Face teacher?": the mirror test trains its
+  // references beside that teacher (read from its folder again, as the run did) and answers.
+  const auto mirror = distillCli("mirror 1:teacher 1:student -q --json --references 2 --sequences 8 --tokens 16 "
+                                 "--reference-epochs 1 --db " + quote(db));
+  ASSERT_EQ(mirror.exit_code, 0) << mirror.out << mirror.err;
+  const auto verdict = nlohmann::json::parse(mirror.out);
+  EXPECT_EQ(verdict["references"], 2) << mirror.out;
+  // The student began as the teacher's blocks, so its references begin from fresh weights of its
+  // architecture (beginning from the teacher's would not be independent of A); next to them the
+  // student is plainly the teacher's copy.
+  EXPECT_NE(verdict["reference_description"].get<std::string>().find("from fresh weights"), std::string::npos)
+      << mirror.out;
+  EXPECT_TRUE(verdict["mirrors"].get<bool>()) << mirror.out;
 
   const std::string out = dir.file("student-hf");
   const auto exported = distillCli("export-model 1 --format hf --out " + quote(out) + " --db " + quote(db));
