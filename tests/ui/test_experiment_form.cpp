@@ -10,6 +10,7 @@
 #include <QLineEdit>
 #include <QRegularExpression>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QToolButton>
 #include <QTemporaryDir>
 #include <QTest>
@@ -222,6 +223,94 @@ class TestExperimentForm : public QObject {
       }
     }
     QVERIFY(checked >= 20);  // 7 image keys and 3 lm keys, for each task
+  }
+
+  // Switching the task shows the language model's own keys and hides the image task's, and
+  // back. Named keys: a row that lost its task tag fails here (the test above checks only
+  // tagged rows).
+  void switchingTheTaskSwapsItsKeys() {
+    ExperimentForm form;
+    form.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&form));
+    auto* task = qobject_cast<QComboBox*>(form.field("task"));
+    QVERIFY(task);
+    const QStringList lm_keys{"lm.corpus", "lm.tokenizer", "lm.context", "generation.sequence_kd", "generation.on_policy",
+                              "generation.new_tokens"};
+    const QStringList image_keys{"dataset.mean", "dataset.std", "dataset.augment", "dataset.label_column"};
+    for (const QString& name : {QStringLiteral("lm"), QStringLiteral("image"), QStringLiteral("lm")}) {
+      task->setCurrentIndex(task->findText(name));
+      QApplication::processEvents();
+      QCOMPARE(QString::fromStdString(form.config().task), name);
+      for (const QString& key : lm_keys)
+        QVERIFY2(form.field(key)->isVisible() == (name == "lm"), qPrintable(key + " with task " + name));
+      for (const QString& key : image_keys)
+        QVERIFY2(form.field(key)->isVisible() == (name == "image"), qPrintable(key + " with task " + name));
+    }
+  }
+
+  // lm-fortunes and its baseline (the student trained alone) are in the drop-down; choosing one
+  // switches the form to the language-model task with the preset's values.
+  void theLanguageModelPresetsAreOffered() {
+    ExperimentForm form;
+    form.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&form));
+    auto* presets = form.findChild<QComboBox*>("presets");
+    QVERIFY(presets);
+    for (const QString& name : {QStringLiteral("lm-fortunes"), QStringLiteral("lm-fortunes-vanilla")}) {
+      const int index = presets->findText(name);
+      QVERIFY2(index >= 0, qPrintable(name + " is not in the presets drop-down"));
+      presets->setCurrentIndex(index);
+      emit presets->activated(index);
+      QApplication::processEvents();
+      const ExperimentConfig expected = loadConfigFile(presets->itemData(index).toString().toStdString());
+      QCOMPARE(expected.task, std::string("lm"));
+      QCOMPARE(toYaml(form.config()), toYaml(expected));
+      QVERIFY(form.isValid());
+      QVERIFY2(form.field("lm.corpus")->isVisible(), qPrintable(name));
+      QVERIFY2(!form.field("dataset.std")->isVisible(), qPrintable(name));
+      QCOMPARE(qobject_cast<QSpinBox*>(form.field("lm.context"))->value(), static_cast<int>(expected.lm.context));
+    }
+  }
+
+  // Bad language-model values, typed into a language-model form: the form blames the key the
+  // CLI (parseConfigWithOverrides) blames, in the same words; a check across keys too.
+  void invalidLanguageModelInputIsReported_data() {
+    QTest::addColumn<QStringList>("setup");  // overrides of the form's starting config
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("text");  // typed, or a spin box's value
+    QTest::newRow("tokenizer folder missing") << QStringList{} << "lm.tokenizer" << "hf:";
+    QTest::newRow("heads that do not divide the width") << QStringList{} << "student.heads" << "3";
+    QTest::newRow("prompt and completion longer than the context")
+        << QStringList{"lm.context=16", "generation.sequence_kd=true", "generation.prompt_tokens=8",
+                       "generation.new_tokens=8"}
+        << "generation.new_tokens" << "12";
+  }
+
+  void invalidLanguageModelInputIsReported() {
+    QFETCH(QStringList, setup);
+    QFETCH(QString, key);
+    QFETCH(QString, text);
+    std::vector<std::string> overrides{"task=lm", "teacher.arch=gpt", "student.arch=gpt"};
+    for (const QString& o : setup) overrides.push_back(o.toStdString());
+    ExperimentForm form;
+    form.setConfig(parseConfigWithOverrides("", overrides));
+    QVERIFY(form.isValid());
+    if (auto* spin = qobject_cast<QSpinBox*>(form.field(key))) spin->setValue(text.toInt());
+    else test::typeInto(form, key, text);
+    QVERIFY(!form.isValid());
+    const auto issues = form.issues();
+    QCOMPARE(QString::fromStdString(issues.front().key), key);
+    QVERIFY(form.field(key)->property("invalid").toBool());
+    // Text as a shell user quotes it: unquoted, YAML reads `hf:` as a mapping, not as text.
+    const bool is_text = !qobject_cast<QSpinBox*>(form.field(key));
+    overrides.push_back(key.toStdString() + "=" + (is_text ? "\"" + text.toStdString() + "\"" : text.toStdString()));
+    try {
+      parseConfigWithOverrides("", overrides);
+      QFAIL("the CLI accepted what the form rejects");
+    } catch (const ConfigError& error) {
+      QCOMPARE(QString::fromStdString(error.issues().front().key), key);
+      QCOMPARE(QString::fromStdString(error.issues().front().message), QString::fromStdString(issues.front().message));
+    }
   }
 
   void presetsLoadAndRoundTrip() {
