@@ -421,6 +421,11 @@ struct Trainer::Impl {
     }
     observer.onStarted(environment);
     log(LogLevel::Info, "device " + device.str() + ", " + environment["threads_reason"] + " (" + environment["blas"] + ")");
+    // Not refused: one config serves a CUDA node and a CPU check of it (device auto); said here, and
+    // in the environment's autocast.
+    if (config.train.autocast != "off" && !precision.autocast)
+      log(LogLevel::Warning, "train.autocast: " + config.train.autocast + " applies on CUDA only; this run's device is " +
+                                 device.str() + ", so it trains in float32");
     RunResult result;
     try {
       if (options.parallel) {

@@ -164,5 +164,35 @@ TEST(FrozenTeacher, ADistillationRunWithABFloat16TeacherTrains) {
   EXPECT_EQ(f.run.environment.at("teacher_dtype"), "bfloat16");
 }
 
+// train.autocast (bf16 autocast of the student's step, CUDA only): chosen on a CUDA device; on the
+// CPU the run trains in float32, warns naming the key, and records it in its environment.
+TEST(Autocast, IsChosenOnCudaAndNamedWhereItCannotApply) {
+  class Logs : public TrainingObserver {
+   public:
+    void onLog(LogLevel, const std::string& message) override { lines += message + "\n"; }
+    std::string lines;
+  };
+  TempDir dir;
+  const auto corpus = writeCorpus(dir.path() / "corpus");
+  const bool cuda = torch::cuda::is_available();
+  const auto config = lmConfig(corpus, {"train.autocast=bf16", "teacher.epochs=1", "train.epochs=1",
+                                        "generation.eval_prompts=0", cuda ? "device=cuda" : "device=cpu"});
+  Logs logs;
+  RunControl control;
+  ExperimentRunner runner(config, (dir.path() / "lm.db").string(), logs, control);
+  const int64_t id = runner.createRun();
+  const RunResult result = runner.run();
+  ASSERT_EQ(result.outcome, RunOutcome::Completed) << result.error;
+  const auto environment = RunStore((dir.path() / "lm.db").string()).getRun(id)->environment;
+  if (cuda) {
+    EXPECT_EQ(environment.at("autocast"), "bf16");
+    EXPECT_EQ(logs.lines.find("train.autocast"), std::string::npos) << logs.lines;
+  } else {
+    EXPECT_EQ(environment.at("autocast"), "off (CUDA only; float32 on the CPU)");
+    EXPECT_NE(logs.lines.find("train.autocast: bf16 applies on CUDA only; this run's device is cpu"), std::string::npos)
+        << logs.lines;
+  }
+}
+
 }  // namespace
 }  // namespace distill
