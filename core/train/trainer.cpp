@@ -185,7 +185,7 @@ struct Trainer::Impl {
 
   // In a data-parallel run rank 0 evaluates alone and the others wait for it (one process: just
   // evaluate). Rank 0's RNG draws are the single process's: it makes the same calls.
-  // An evaluator that shards (Evaluator::shardAcross: the image task's) runs on every rank,
+  // An evaluator that shards (Evaluator::shardAcross: the image and lm tasks') runs on every rank,
   // each on its share of the test split, and all get the whole split's values.
   void evaluateOnRankZero(Phase phase, int64_t step, double epoch) {
     if (!options.parallel || sharded_evaluation) return evaluate(phase, step, epoch);

@@ -54,10 +54,22 @@ class LmEvaluator : public Evaluator {
               const GenerationConfig& generation, int64_t context)
       : validation_(validation), prompts_(std::move(prompts)), tokenizer_(tokenizer), generation_(generation), context_(context) {}
 
+  // Rank r of a data-parallel run's `world` evaluates the validation blocks [r*N/world,
+  // (r+1)*N/world) and the sums are added over the ranks; rank 0 alone writes the samples
+  // (it makes the single process's generation calls; the others' texts would be dropped).
+  bool shardAcross(int rank, int world, std::function<void(torch::Tensor&)> sum_over_ranks) override {
+    rank_ = rank;
+    world_ = world;
+    sum_over_ranks_ = std::move(sum_over_ranks);
+    return true;
+  }
+
   std::vector<GeneratedText> teacherTexts(ModelImpl& teacher) override {
+    if (rank_ != 0) return {};
     return completePrompts(teacher, nullptr, "teacher", prompts_, tokenizer_, generation_, context_);
   }
   std::vector<GeneratedText> studentTexts(ModelImpl& student, ModelImpl& teacher) override {
+    if (rank_ != 0) return {};
     return completePrompts(student, &teacher, "student", prompts_, tokenizer_, generation_, context_);
   }
 
@@ -66,6 +78,7 @@ class LmEvaluator : public Evaluator {
     forEachChunk(teacher, [&](int64_t begin, int64_t end) {
       sums.add(outputs(teacher, begin, end), validation_.targets.slice(0, begin, end), mask(begin, end));
     });
+    if (sum_over_ranks_) sums.reduce(sum_over_ranks_);
     const double ce = sums.crossEntropy();
     return {{metric_key::kTeacherValLoss, ce},
             {metric_key::kTeacherPerplexity, std::exp(ce)},
@@ -80,6 +93,10 @@ class LmEvaluator : public Evaluator {
       sums.add(student_logits, validation_.targets.slice(0, begin, end), mask(begin, end));
       agreement.add(outputs(teacher, begin, end), student_logits, mask(begin, end));
     });
+    if (sum_over_ranks_) {
+      sums.reduce(sum_over_ranks_);
+      agreement.reduce(sum_over_ranks_);
+    }
     const double ce = sums.crossEntropy();
     return {{metric_key::kStudentValLoss, ce},
             {metric_key::kStudentPerplexity, std::exp(ce)},
@@ -90,11 +107,13 @@ class LmEvaluator : public Evaluator {
   }
 
  private:
+  // `use(begin, end)` over this rank's validation blocks (all of them in one process), in chunks.
   template <typename Use>
   void forEachChunk(ModelImpl& model, Use&& use) {
     const int64_t chunk = std::max<int64_t>(1, evaluationChunk(model));
-    for (int64_t begin = 0; begin < validation_.inputs.size(0); begin += chunk)
-      use(begin, std::min(begin + chunk, validation_.inputs.size(0)));
+    const int64_t n = validation_.inputs.size(0);
+    const int64_t first = n * rank_ / world_, last = n * (rank_ + 1) / world_;
+    for (int64_t begin = first; begin < last; begin += chunk) use(begin, std::min(begin + chunk, last));
   }
   // The positions that count (responses, plain text); undefined: all.
   torch::Tensor mask(int64_t begin, int64_t end) const {
@@ -106,6 +125,8 @@ class LmEvaluator : public Evaluator {
     return model.forward(validation_.inputs.slice(0, begin, end));
   }
 
+  int rank_ = 0, world_ = 1;  // a data-parallel run's rank and world (shardAcross)
+  std::function<void(torch::Tensor&)> sum_over_ranks_;
   TokenBlocks validation_;
   std::vector<torch::Tensor> prompts_;  // the fixed evaluation prompts, int64 [P_i] each
   Tokenizer tokenizer_;

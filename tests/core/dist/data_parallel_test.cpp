@@ -1,7 +1,7 @@
 // A 2-rank Gloo run on loopback trains the run one process trains: the same global batch and
 // seed give the same curves (every logged loss and evaluation, step for step) to float32
-// tolerance, for the image task (a tiny MLP; its evaluation sharded over the ranks) and the
-// language-model task (a tiny GPT; rank 0 evaluates alone). Rank 0
+// tolerance, for the image task (a tiny MLP) and the language-model task (a tiny GPT), each
+// with its evaluation sharded over the ranks. Rank 0
 // is this test process; rank 1 is this binary started again as a worker (dist_test_main.cpp).
 #include <gtest/gtest.h>
 
@@ -48,6 +48,8 @@ class Recorder : public TrainingObserver {
   void onMetrics(const std::vector<MetricPoint>& points) override {
     for (const auto& p : points) series[p.key].push_back(p);
   }
+  std::vector<GeneratedText> texts;
+  void onGenerated(const std::vector<GeneratedText>& batch) override { texts.insert(texts.end(), batch.begin(), batch.end()); }
 };
 
 // Rank 1: this binary again, with the rank's variables.
@@ -179,8 +181,11 @@ TEST(DataParallel, TwoGlooRanksTrainTheLanguageModelRunOneProcessTrains) {
   const auto one = trainOneProcess(configFor(role), dir.path() / "one");
   const auto two = trainTwoRanks(role, dir.path() / "two");
   expectSameCurves(one, two, 1e-4);
-  // The language-model evaluator does not shard (yet): rank 0 evaluates alone.
-  EXPECT_NE(two.environment.at("data_parallel").find("rank 0 evaluates alone"), std::string::npos);
+  // The language-model evaluation is sharded too: each rank its share of the validation blocks,
+  // the sums added; rank 0 alone writes the samples.
+  EXPECT_NE(two.environment.at("data_parallel").find("evaluation sharded"), std::string::npos);
+  EXPECT_FALSE(two.texts.empty());
+  EXPECT_EQ(two.texts.size(), one.texts.size()) << "rank 0 writes every sample, once";
 }
 
 }  // namespace
