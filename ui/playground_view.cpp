@@ -120,6 +120,10 @@ PlaygroundView::PlaygroundView(QWidget* parent) : QWidget(parent) {
   generate_button_->setObjectName(QStringLiteral("playgroundGenerate"));
   generate_button_->setDefault(true);
   connect(generate_button_, &QPushButton::clicked, this, &PlaygroundView::generate);
+  stop_button_ = new QPushButton(tr("Stop"));
+  stop_button_->setObjectName(QStringLiteral("playgroundStop"));
+  stop_button_->setToolTip(tr("End the completion being written at its next token; what was written is shown"));
+  connect(stop_button_, &QPushButton::clicked, this, &PlaygroundView::stop);
 
   auto* settings = new QHBoxLayout;
   settings->addWidget(new QLabel(tr("Temperature")));
@@ -135,6 +139,7 @@ PlaygroundView::PlaygroundView(QWidget* parent) : QWidget(parent) {
   settings->addWidget(seed_);
   settings->addSpacing(8);
   settings->addWidget(generate_button_);
+  settings->addWidget(stop_button_);
   settings->addStretch(1);
 
   status_ = new QLabel;
@@ -185,7 +190,8 @@ PlaygroundView::PlaygroundView(QWidget* parent) : QWidget(parent) {
 
 PlaygroundView::~PlaygroundView() {
   if (worker_) {
-    worker_->wait();  // generation cannot be interrupted; its result is dropped with the page
+    stop_flag_->store(true);  // the worker ends at its next token; its result is dropped with the page
+    worker_->wait();
     delete worker_;
   }
 }
@@ -200,6 +206,7 @@ void PlaygroundView::setRun(qint64 run_id) {
   if (run_id == run_id_) return;
   run_id_ = run_id;
   ++ticket_;  // a result for the previous run is dropped
+  if (worker_) stop_flag_->store(true);  // and need not be finished
   has_result_ = false;
   result_ = {};
   can_generate_ = false;
@@ -246,11 +253,14 @@ void PlaygroundView::generate() {
   const std::string database = store_->path();
   const quint64 ticket = ++ticket_;
   const qint64 run_id = run_id_;
+  stop_flag_ = std::make_shared<std::atomic<bool>>(false);
+  const std::shared_ptr<std::atomic<bool>> stop_flag = stop_flag_;
   status_->setText(tr("Generating: loading run %1's teacher and student from their checkpoints, then writing\u2026")
                        .arg(run_id));
-  worker_ = QThread::create([this, ticket, run_id, database, prompt, options] {
+  worker_ = QThread::create([this, ticket, run_id, database, prompt, options, stop_flag]() mutable {
     auto result = std::make_shared<PlaygroundResult>();
     QString error;
+    options.stop = stop_flag.get();
     try {
       *result = completeWithBoth(database, run_id, prompt, options);
     } catch (const std::exception& e) {
@@ -261,6 +271,13 @@ void PlaygroundView::generate() {
   });
   worker_->setObjectName(QStringLiteral("playground worker"));
   worker_->start();
+  updateControls();
+}
+
+void PlaygroundView::stop() {
+  if (!worker_ || stop_flag_->load()) return;
+  stop_flag_->store(true);
+  status_->setText(tr("Stopping…"));
   updateControls();
 }
 
@@ -275,6 +292,10 @@ void PlaygroundView::onDone(quint64 ticket, qint64 run_id, std::shared_ptr<Playg
     emit failed(run_id, error);
     return;
   }
+  if (result->stopped && result->completions.empty()) {
+    status_->setText(tr("Stopped before either model wrote a token."));  // the last completions stay
+    return;
+  }
   result_ = *result;
   has_result_ = true;
   QStringList parts;
@@ -284,7 +305,10 @@ void PlaygroundView::onDone(quint64 ticket, qint64 run_id, std::shared_ptr<Playg
                  .arg(completion.tokens.size())
                  .arg(completion.seconds < 1 ? tr("%1 ms").arg(qRound(completion.seconds * 1000))
                                              : tr("%1 s").arg(completion.seconds, 0, 'f', 2))
-                 .arg(completion.context_full ? tr(" (its context is full)") : QString());
+                 .arg(completion.context_full ? tr(" (its context is full)")
+                      : completion.stopped    ? tr(" (stopped)")
+                                              : QString());
+  if (result_.stopped && result_.completions.size() < 2) parts << tr("the student did not begin (stopped)");
   QString status = parts.join(QStringLiteral("; ")) + '.';
   if (!status.isEmpty()) status[0] = status[0].toUpper();
   if (result_.prompt_changed)
@@ -303,6 +327,7 @@ void PlaygroundView::showMessage(const QString& message) {
 void PlaygroundView::updateControls() {
   generate_button_->setEnabled(can_generate_ && !worker_);
   generate_button_->setText(worker_ ? tr("Generating\u2026") : tr("Generate"));
+  stop_button_->setEnabled(worker_ && !stop_flag_->load());
 }
 
 void PlaygroundView::render() {
@@ -324,6 +349,9 @@ void PlaygroundView::render() {
                       "probability under both models. The prompt is grey.")
                        .arg(mild.name(), strong.name()));
   legend_->show();
+  // A stopped request may bring the teacher's completion alone: no old student text beside it.
+  for (SampleText* view : {teacher_text_, student_text_}) view->clear();
+  for (QLabel* header : {teacher_header_, student_header_}) header->clear();
   for (const PlaygroundCompletion& completion : result_.completions) {
     const bool teacher = completion.role == "teacher";
     SampleText* view = teacher ? teacher_text_ : student_text_;

@@ -9,7 +9,9 @@
 // The work (loading both checkpoints, generating, scoring) runs in core/tasks/lm/playground.h on
 // a QThread of its own with its own database connection, so the window keeps answering: the
 // result comes back queued to the GUI thread, tagged with a ticket, and a result for a run or a
-// request that is no longer the page's is dropped.
+// request that is no longer the page's is dropped. Stop sets the request's atomic flag, which the
+// core reads before each token (a queued slot could not reach a busy worker): the completion
+// ends within a token's time, what was written so far is shown, and the page is ready again.
 //
 // Thread contract: a widget; GUI thread only. It reads the run's name and task through the
 // window's store connection; the worker opens its own (store->path()).
@@ -18,6 +20,7 @@
 #include <QString>
 #include <QWidget>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -43,7 +46,7 @@ class PlaygroundView : public QWidget {
   Q_OBJECT
  public:
   explicit PlaygroundView(QWidget* parent = nullptr);
-  ~PlaygroundView() override;  // waits for a generation in flight (seconds at most)
+  ~PlaygroundView() override;  // stops a generation in flight and waits for it (a token's time)
 
   void setStore(RunStore* store);  // the window's read connection; nullptr clears the page
   // Follows run `run_id` (0: none). A different run clears the completions shown.
@@ -54,6 +57,9 @@ class PlaygroundView : public QWidget {
   // while one is running or when the run cannot generate (the page says why).
   void generate();
   bool busy() const { return worker_ != nullptr; }
+  // Ends the generation in flight at its next token (the Stop button); its partial completions
+  // are shown when it is done. Nothing to do when none is running.
+  void stop();
 
   QPlainTextEdit* promptEdit() const { return prompt_; }
   QDoubleSpinBox* temperatureBox() const { return temperature_; }
@@ -61,6 +67,7 @@ class PlaygroundView : public QWidget {
   QSpinBox* maxTokensBox() const { return max_tokens_; }
   QSpinBox* seedBox() const { return seed_; }
   QPushButton* generateButton() const { return generate_button_; }
+  QPushButton* stopButton() const { return stop_button_; }
   QLabel* titleLabel() const { return title_; }
   QLabel* statusLabel() const { return status_; }
   QLabel* messageLabel() const { return message_; }
@@ -89,6 +96,7 @@ class PlaygroundView : public QWidget {
   bool can_generate_ = false;  // the run is a language-model run
   quint64 ticket_ = 0;         // the request the page waits for; older results are dropped
   QThread* worker_ = nullptr;
+  std::shared_ptr<std::atomic<bool>> stop_flag_;  // the running request's; the worker holds it too
   PlaygroundResult result_;
   bool has_result_ = false;
 
@@ -99,6 +107,7 @@ class PlaygroundView : public QWidget {
   QSpinBox* max_tokens_ = nullptr;
   QSpinBox* seed_ = nullptr;
   QPushButton* generate_button_ = nullptr;
+  QPushButton* stop_button_ = nullptr;
   QLabel* status_ = nullptr;
   QLabel* legend_ = nullptr;
   QStackedWidget* body_ = nullptr;

@@ -20,6 +20,8 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "core/store/run_store.h"
 #include "tests/support/lm_test_support.h"
@@ -78,6 +80,24 @@ class TestPlayground : public QObject {
                                                                         "teacher.epochs=1", "train.epochs=1"}));
     QVERIFY2(wide.result.outcome == RunOutcome::Completed, wide.result.error.c_str());
     wide_run_ = wide.run.id;
+    // A context of 1024 (a corpus ten times the tiny one, for validation blocks of that length),
+    // two training blocks, no samples: a second to train, and a completion of 1021 tokens per
+    // model that takes long enough to be stopped in its middle.
+    const std::filesystem::path long_corpus = folder / "long-corpus";
+    std::filesystem::create_directories(long_corpus);
+    {
+      std::ofstream out(long_corpus / "fortunes");
+      const char* animals[] = {"cat", "dog", "owl", "fox", "hen"};
+      const char* places[] = {"mat", "log", "hill", "barn", "rug", "bed", "cart"};
+      for (int i = 0; i < 1400; ++i) out << "the " << animals[i % 5] << " sat on the " << places[i % 7] << ".\n%\n";
+    }
+    const auto long_context = testing::runLm(
+        folder, testing::lmConfig(long_corpus.string(), {"lm.context=1024", "teacher.layers=2", "teacher.d_model=64",
+                                                         "dataset.limit_train=2", "train.batch_size=2",
+                                                         "generation.eval_prompts=0", "teacher.epochs=1",
+                                                         "train.epochs=1"}));
+    QVERIFY2(long_context.result.outcome == RunOutcome::Completed, long_context.result.error.c_str());
+    long_run_ = long_context.run.id;
     db_ = QString::fromStdString((folder / "lm.db").string());
     RunStore store(db_.toStdString());
     image_run_ = store.createRun({"image run", "name: x\n", {{"task", "image"}}, std::nullopt});
@@ -163,6 +183,70 @@ class TestPlayground : public QObject {
       for (const QString& tip : shown.tooltips) QVERIFY2(tip.contains(other) && tip.contains('%'), qPrintable(tip));
     }
     QVERIFY(view.statusLabel()->text().contains(QStringLiteral("wrote")));
+  }
+
+  // Stop ends a long completion promptly (the core reads the flag before each token), the page
+  // shows what was written, and it is ready for the next prompt.
+  void stopEndsALongCompletionPromptly() {
+    RunStore store(db_.toStdString());
+    PlaygroundView view;
+    view.resize(1100, 600);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.setStore(&store);
+    view.setRun(long_run_);
+    QVERIFY(!view.stopButton()->isEnabled());  // nothing to stop
+    QTest::keyClicks(view.promptEdit(), QStringLiteral("the "));
+    view.maxTokensBox()->setValue(4096);  // the context of 1024 stops it at 1021
+    view.temperatureBox()->setValue(1.0);
+
+    // The whole of it, unstopped, timed on this thread: what Stop is to cut short.
+    PlaygroundOptions options;
+    options.max_tokens = 4096;
+    options.temperature = 1.0;
+    options.top_p = view.topPBox()->value();
+    QElapsedTimer direct;
+    direct.start();
+    const PlaygroundResult full = completeWithBoth(db_.toStdString(), long_run_, "the ", options);
+    const qint64 full_ms = direct.elapsed();
+    QCOMPARE(full.completions.size(), size_t(2));
+    QCOMPARE(full.completions[0].tokens.size(), size_t(1021));
+    QVERIFY(!full.stopped);
+
+    QSignalSpy generated(&view, &PlaygroundView::generated);
+    QTest::mouseClick(view.generateButton(), Qt::LeftButton);
+    QVERIFY(view.busy());
+    QVERIFY(view.stopButton()->isEnabled());
+    QTest::qWait(static_cast<int>(full_ms / 3));  // into the teacher's completion
+    QElapsedTimer stopping;
+    stopping.start();
+    QTest::mouseClick(view.stopButton(), Qt::LeftButton);
+    QVERIFY(!view.stopButton()->isEnabled());  // once is enough
+    QVERIFY(generated.wait(30'000));
+    const qint64 stop_ms = stopping.elapsed();
+    qInfo("a full generation took %lld ms; Stop ended one %lld ms after the click", full_ms, stop_ms);
+    // The rest of the work (two thirds of a full generation) is not waited for: a token's time,
+    // the scoring of what was written, and the queued hand-over remain.
+    QVERIFY2(stop_ms < std::max<qint64>(400, full_ms / 2),
+             qPrintable(QStringLiteral("Stop took %1 ms (a full generation: %2 ms)").arg(stop_ms).arg(full_ms)));
+    const PlaygroundResult& stopped = view.result();
+    QVERIFY(stopped.stopped);
+    QVERIFY(!stopped.completions.empty());
+    QVERIFY(stopped.completions.size() < 2 || stopped.completions[1].tokens.size() < 1021);
+    QVERIFY(stopped.completions.back().stopped);
+    QVERIFY2(view.statusLabel()->text().contains("stopped"), qPrintable(view.statusLabel()->text()));
+    QVERIFY(view.showsCompletions());
+
+    // Usable again: a short completion runs to its end.
+    QVERIFY(!view.busy());
+    QVERIFY(view.generateButton()->isEnabled());
+    QVERIFY(!view.stopButton()->isEnabled());
+    view.maxTokensBox()->setValue(5);
+    QTest::mouseClick(view.generateButton(), Qt::LeftButton);
+    QVERIFY(generated.wait(30'000));
+    QVERIFY(!view.result().stopped);
+    QCOMPARE(view.result().completions.size(), size_t(2));
+    for (const auto& completion : view.result().completions) QCOMPARE(completion.tokens.size(), size_t(5));
   }
 
   void aResultForARunThePageLeftIsDropped() {
@@ -264,6 +348,7 @@ class TestPlayground : public QObject {
   QString db_;
   qint64 lm_run_ = 0;
   qint64 wide_run_ = 0;
+  qint64 long_run_ = 0;
   qint64 image_run_ = 0;
 };
 

@@ -73,6 +73,7 @@ torch::Tensor generateBatch(ModelImpl& model, int64_t context, const torch::Tens
   auto logits = lastLogits(run(sequence));
   std::vector<torch::Tensor> generated;
   while (true) {
+    if (options.stop && options.stop->load(std::memory_order_relaxed)) break;  // one token's time at most
     const auto token = sample(logits, options, generator).to(prompts.device()).unsqueeze(1);  // [B, 1]
     generated.push_back(token);
     if (static_cast<int64_t>(generated.size()) >= options.max_tokens) break;
@@ -81,6 +82,7 @@ torch::Tensor generateBatch(ModelImpl& model, int64_t context, const torch::Tens
     sequence = torch::cat({sequence, token}, 1);
     logits = lastLogits(run(cache ? token : sequence));
   }
+  if (generated.empty()) return torch::empty({prompts.size(0), 0}, prompts.options());  // stopped before the first
   return torch::cat(generated, 1);
 }
 

@@ -22,6 +22,7 @@
 // and put back as it was).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct SamplingOptions {
   double top_p = 1.0;        // in (0, 1]; 1 = the whole distribution
   uint64_t seed = 0;         // of the sampler's own generator
   bool use_cache = true;     // false: re-run the whole sequence at every step (the baseline)
+  // Cancellation (the window's Stop): set by any thread, it is read before each token is drawn,
+  // and the tokens drawn so far come back (none when it was set before the first). Not owned.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // Throws ConfigError naming the option (max_tokens, temperature, top_p) for a value outside its
@@ -45,7 +49,8 @@ void validateSamplingOptions(const SamplingOptions& options);
 // starts from the separator token (Tokenizer::kSeparator, 0: a document's start). Generation
 // stops after options.max_tokens tokens, or earlier when the context is full: the prompt and the
 // tokens fed back hold at most context positions, so at most context - prompt + 1 tokens come
-// back (the window does not slide; the caller sees fewer tokens than asked). Runs on the
+// back (the window does not slide; the caller sees fewer tokens than asked), or when
+// options.stop is set (fewer again, possibly none). Runs on the
 // model's device. Throws ConfigError for bad options and for a prompt longer than the context
 // (key prompt: "the prompt has 300 tokens; the model's context is 128"), ModelError for
 // token ids outside the vocabulary.

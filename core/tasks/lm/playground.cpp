@@ -44,7 +44,9 @@ PlaygroundResult completeWithBoth(const std::string& db_path, int64_t run_id, co
   sampling.temperature = options.temperature;
   sampling.top_p = options.top_p;
   sampling.seed = options.seed;
-  validateSamplingOptions(sampling);  // before the models are loaded
+  sampling.stop = options.stop;
+  validateSamplingOptions(sampling);
+  const auto stopped = [&] { return options.stop && options.stop->load(std::memory_order_relaxed); };  // before the models are loaded
 
   PlaygroundResult result;
   result.run_id = run_id;
@@ -64,6 +66,7 @@ PlaygroundResult completeWithBoth(const std::string& db_path, int64_t run_id, co
 
   StoredLm* models[] = {&teacher, &student};
   for (int i = 0; i < 2; ++i) {
+    if (stopped()) break;  // loading took the time, or the teacher's completion was stopped
     CausalLmImpl& writer = *models[i]->model;
     CausalLmImpl& other = *models[1 - i]->model;
     const auto start = std::chrono::steady_clock::now();
@@ -76,10 +79,13 @@ PlaygroundResult completeWithBoth(const std::string& db_path, int64_t run_id, co
     completion.text = repairUtf8(tokenizer.decode(generated));
     for (size_t k = 0; k < generated.size(); ++k)
       completion.tokens.push_back({repairUtf8(tokenizer.decode({generated[k]})), p[k], q[k]});
-    completion.context_full = static_cast<int64_t>(generated.size()) < options.max_tokens;
+    const bool short_of_max = static_cast<int64_t>(generated.size()) < options.max_tokens;
+    completion.stopped = short_of_max && stopped();
+    completion.context_full = short_of_max && !completion.stopped;
     completion.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.completions.push_back(std::move(completion));
   }
+  result.stopped = stopped();
   return result;
 }
 

@@ -16,6 +16,7 @@
 // run training in the same window set them).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct PlaygroundOptions {
   double temperature = 0.8; // >= 0; 0 = greedy
   double top_p = 0.95;      // in (0, 1]
   uint64_t seed = 0;        // the sampler's seed: both models draw with the same one
+  // The window's Stop: set by any thread, it ends the completion being written before its next
+  // token (SamplingOptions::stop) and skips what was not begun. Not owned; nullptr: none.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct PlaygroundToken {
@@ -41,6 +45,7 @@ struct PlaygroundCompletion {
   std::string text;   // the completion decoded (UTF-8, invalid bytes replaced), without the prompt
   std::vector<PlaygroundToken> tokens;
   bool context_full = false;  // stopped before max_tokens: the model's context was full
+  bool stopped = false;       // PlaygroundOptions::stop ended it before max_tokens
   double seconds = 0.0;       // generation and scoring of this completion
 };
 
@@ -49,7 +54,8 @@ struct PlaygroundResult {
   std::string run_name;
   std::string prompt;  // the prompt as the run's tokenizer reads it back (characters it lacks dropped)
   bool prompt_changed = false;  // the tokenizer could not represent the typed prompt exactly
-  std::vector<PlaygroundCompletion> completions;  // the teacher's, then the student's
+  std::vector<PlaygroundCompletion> completions;  // the teacher's, then the student's (fewer when stopped)
+  bool stopped = false;  // PlaygroundOptions::stop was set: the completions are partial or missing
 };
 
 // Loads run `run_id`'s teacher and student from the database at `db_path` (loadStoredLm,
@@ -58,6 +64,8 @@ struct PlaygroundResult {
 // `options`; then scores each completion under both models. Throws ConfigError naming the
 // option (max_tokens, temperature, top_p) for a bad option, StoreError for a missing database
 // or run, ConfigError (key RUN) for a run of another task or one without checkpoints yet,
+// [stop: once options.stop is set, the completion in progress ends at its next token (it is
+// still scored) and the other is not begun; result.stopped says so]
 // ConfigError (key prompt) for a prompt longer than the context, and what loadStoredLm throws.
 PlaygroundResult completeWithBoth(const std::string& db_path, int64_t run_id, const std::string& prompt,
                                   const PlaygroundOptions& options);

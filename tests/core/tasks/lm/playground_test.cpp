@@ -121,6 +121,37 @@ TEST_F(Playground, TheContextLimitsTheCompletion) {
   }
 }
 
+// The Stop flag is read before every token: set, no token is drawn and nothing more begins;
+// clear, it changes nothing. (The window's test stops a long completion in its middle.)
+TEST_F(Playground, AStopFlagEndsGenerationBeforeItsNextToken) {
+  std::atomic<bool> stop{true};
+  PlaygroundOptions options;
+  options.max_tokens = 8;
+  options.stop = &stop;
+  const auto stopped = completeWithBoth(db(), run_id_, "the cat", options);
+  EXPECT_TRUE(stopped.stopped);
+  EXPECT_TRUE(stopped.completions.empty());
+
+  StoredLm teacher;
+  {
+    RunStore store(db(), RunStore::Mode::ReadOnly);
+    teacher = loadStoredLm(store, run_id_, "teacher");
+  }
+  SamplingOptions sampling;
+  sampling.max_tokens = 8;
+  sampling.stop = &stop;
+  EXPECT_TRUE(generate(*teacher.model, {1, 2, 3}, sampling).empty());
+  stop = false;
+  EXPECT_EQ(generate(*teacher.model, {1, 2, 3}, sampling).size(), 8u);
+  const auto full = completeWithBoth(db(), run_id_, "the cat", options);
+  EXPECT_FALSE(full.stopped);
+  ASSERT_EQ(full.completions.size(), 2u);
+  for (const auto& completion : full.completions) {
+    EXPECT_FALSE(completion.stopped);
+    EXPECT_EQ(completion.tokens.size(), 8u);
+  }
+}
+
 TEST_F(Playground, BadOptionsRunsAndPromptsAreNamed) {
   PlaygroundOptions bad;
   bad.top_p = 0.0;
