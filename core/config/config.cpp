@@ -481,6 +481,19 @@ void crossKeyIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issues)
   modelTaskIssues(c.student, c.student_source, c.task, "student", issues);
   if (c.task == "lm" && c.dataset.augment)
     issues.push_back({"dataset.augment", "crop-and-flip augmentation needs images; the lm task reads text"});
+  // The language-model decoders' (core/tasks/lm/causal_lm.h): the image models have no blocks to
+  // checkpoint and compute in float32 only, and so does a TorchScript teacher, as exported.
+  if (c.task != "lm" && c.student_gradient_checkpointing)
+    issues.push_back({"student.gradient_checkpointing", "recomputes a language model's transformer blocks; it needs "
+                                                        "task: lm (the " + c.task + " task's models have none)"});
+  if (c.teacher.dtype != "float32") {
+    if (c.task != "lm")
+      issues.push_back({"teacher.dtype", "'" + c.teacher.dtype + "' is for a language-model teacher; it needs task: lm "
+                                         "(the " + c.task + " task's models compute in float32)"});
+    else if (c.teacher.source.rfind("torchscript:", 0) == 0)
+      issues.push_back({"teacher.dtype", "'" + c.teacher.dtype + "': a TorchScript teacher computes as it was exported, "
+                                         "in float32 (use float32)"});
+  }
   if (c.teacher.source == "train" && c.teacher.epochs == 0)
     issues.push_back({"teacher.epochs", "must be at least 1 when teacher.source is 'train'"});
   modelShapeIssues(c.student, "student", issues);

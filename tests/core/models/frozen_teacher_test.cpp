@@ -149,6 +149,31 @@ TEST(FrozenTeacher, BadValuesOfTheKeyAreRefusedByName) {
   EXPECT_EQ(defaultConfig().teacher.dtype, "float32");
 }
 
+// Where the keys cannot apply, the config says so by key: the image task's models compute in
+// float32 and have no blocks; a TorchScript teacher computes as exported.
+TEST(FrozenTeacher, TheKeysAreRefusedWhereTheyCannotApply) {
+  auto issueOf = [](const std::vector<std::string>& overrides) {
+    try {
+      parseConfigWithOverrides("", overrides);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_NE(issueOf({"teacher.dtype=bfloat16"}).find("teacher.dtype: 'bfloat16' is for a language-model teacher; it "
+                                                     "needs task: lm"),
+            std::string::npos)
+      << issueOf({"teacher.dtype=bfloat16"});
+  EXPECT_NE(issueOf({"student.gradient_checkpointing=true"}).find("student.gradient_checkpointing"), std::string::npos);
+  EXPECT_NE(issueOf({"task=lm", "teacher.arch=gpt", "student.arch=gpt", "teacher.source=torchscript:/tmp/t.pt",
+                     "teacher.dtype=bfloat16"})
+                .find("teacher.dtype: 'bfloat16': a TorchScript teacher"),
+            std::string::npos);
+  EXPECT_EQ(issueOf({"task=lm", "teacher.arch=gpt", "student.arch=gpt", "student.gradient_checkpointing=true",
+                     "teacher.dtype=bfloat16"}),
+            "(accepted)");
+}
+
 // teacher.dtype bfloat16 through a whole run: the teacher trains in float32 (phase 1), then the
 // student learns from its bfloat16 copy; the student's loss falls.
 TEST(FrozenTeacher, ADistillationRunWithABFloat16TeacherTrains) {
