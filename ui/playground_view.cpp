@@ -137,9 +137,6 @@ PlaygroundView::PlaygroundView(QWidget* parent) : QWidget(parent) {
   settings->addSpacing(8);
   settings->addWidget(new QLabel(tr("Seed")));
   settings->addWidget(seed_);
-  settings->addSpacing(8);
-  settings->addWidget(generate_button_);
-  settings->addWidget(stop_button_);
   settings->addStretch(1);
 
   status_ = new QLabel;
@@ -180,7 +177,16 @@ PlaygroundView::PlaygroundView(QWidget* parent) : QWidget(parent) {
 
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(title_);
-  layout->addWidget(prompt_);
+  // Generate and Stop beside the prompt, not at the end of the settings row: that row would be
+  // the widest of the window's pages and the window would no longer fit a 1280-pixel screen.
+  auto* buttons = new QVBoxLayout;
+  buttons->addWidget(generate_button_);
+  buttons->addWidget(stop_button_);
+  buttons->addStretch(1);
+  auto* prompt_row = new QHBoxLayout;
+  prompt_row->addWidget(prompt_, 1);
+  prompt_row->addLayout(buttons);
+  layout->addLayout(prompt_row);
   layout->addLayout(settings);
   layout->addWidget(status_);
   layout->addWidget(legend_);
