@@ -33,6 +33,7 @@
 #include "core/store/run_import.h"
 #include "core/store/run_store.h"
 #include "core/sweep/slurm.h"
+#include "core/sweep/sweep_control.h"
 #include "core/sweep/sweep_manifest.h"
 #include "core/tasks/task_catalog.h"
 #include "ui/figure.h"
@@ -108,6 +109,13 @@ SweepsView::SweepsView(QWidget* parent) : QWidget(parent) {
   import_button_->setToolTip(tr("Import the sweep's runs into this database (distill sweep import)"));
   compare_button_ = new QPushButton(tr("Compare selected"));
   compare_button_->setObjectName(QStringLiteral("sweep-compare"));
+  cancel_button_ = new QPushButton(tr("Cancel sweep"));
+  cancel_button_->setObjectName(QStringLiteral("sweep-cancel"));
+  cancel_button_->setToolTip(tr("scancel its unfinished Slurm tasks, or stop the local run (distill sweep cancel)"));
+  resubmit_button_ = new QPushButton(tr("Resubmit failed"));
+  resubmit_button_->setObjectName(QStringLiteral("sweep-resubmit"));
+  resubmit_button_->setToolTip(
+      tr("Run again the runs that failed, were cancelled or ran out of time or memory (distill sweep resubmit --failed)"));
   auto* submit = new QPushButton(tr("Submit sweep…"));
   submit->setObjectName(QStringLiteral("sweep-submit"));
   submit->setToolTip(tr("A sweep over the experiment in the form"));
@@ -120,7 +128,8 @@ SweepsView::SweepsView(QWidget* parent) : QWidget(parent) {
   bar->addWidget(sweep_box_, 1);
   bar->addWidget(refresh_button_);
   auto* actions = new QHBoxLayout;
-  for (QPushButton* b : {add_folder, import_button_, compare_button_, submit}) actions->addWidget(b);
+  for (QPushButton* b : {add_folder, import_button_, compare_button_, cancel_button_, resubmit_button_, submit})
+    actions->addWidget(b);
   actions->addStretch(1);
 
   table_ = new QTableWidget;
@@ -206,6 +215,24 @@ SweepsView::SweepsView(QWidget* parent) : QWidget(parent) {
   connect(import_button_, &QPushButton::clicked, this, &SweepsView::importSweep);
   connect(compare_button_, &QPushButton::clicked, this, &SweepsView::compareSelected);
   connect(submit, &QPushButton::clicked, this, &SweepsView::openSubmitDialog);
+  connect(cancel_button_, &QPushButton::clicked, this, [this] {
+    const auto answer = QMessageBox::question(
+        this, tr("Cancel sweep"),
+        tr("Cancel sweep %1? Its queued Slurm tasks are cancelled (scancel) and its running runs stop; "
+           "a local run stops between steps and can be resumed with distill sweep run.")
+            .arg(toQ(results_.ref.id)));
+    if (answer == QMessageBox::Yes) cancelSweep();
+  });
+  connect(resubmit_button_, &QPushButton::clicked, this, [this] {
+    int failed = 0;
+    for (const auto& row : results_.rows) failed += row.index >= 0 && isFailedState(row.state) ? 1 : 0;
+    const auto answer = QMessageBox::question(
+        this, tr("Resubmit failed"),
+        tr("Run the %n failed run(s) of sweep %1 again (%2 backend)? Each resumes from its last checkpoint when it has one.",
+           nullptr, failed)
+            .arg(toQ(results_.ref.id), toQ(results_.backend)));
+    if (answer == QMessageBox::Yes) resubmitFailed();
+  });
   connect(add_folder, &QPushButton::clicked, this, [this] {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("A sweep's folder"), QFileInfo(database_path_).absolutePath());
     if (!dir.isEmpty()) addFolder(dir);
@@ -238,14 +265,16 @@ SweepsView::SweepsView(QWidget* parent) : QWidget(parent) {
     });
   }
   redrawCharts();
+  updateActions();
 }
 
 SweepsView::~SweepsView() {
   timer_.stop();
-  if (worker_) {
-    worker_->disconnect(this);
-    worker_->wait();
-    delete worker_;
+  for (QThread* thread : {worker_, action_}) {
+    if (!thread) continue;
+    thread->disconnect(this);
+    thread->wait();
+    delete thread;
   }
 }
 
@@ -386,7 +415,9 @@ void SweepsView::apply(std::shared_ptr<Snapshot> snapshot) {
   fillTable();
   redrawCharts();
   if (snapshot->imported) emit runsImported();
-  const bool going_on = (snapshot->has_results && !results_.allFinal()) || !pending_folder_.isEmpty();
+  updateActions();
+  const bool going_on = (snapshot->has_results && !results_.allFinal()) || !pending_folder_.isEmpty() ||
+                        QDateTime::currentMSecsSinceEpoch() < follow_until_ms_;
   if (going_on && isVisible()) timer_.start();
   else timer_.stop();
   emit refreshed();
@@ -586,6 +617,99 @@ void SweepsView::openSubmitDialog() {
   if (dialog.exec() != QDialog::Accepted) return;
   const QString error = submitSweep(dialog.submission());
   if (!error.isEmpty()) QMessageBox::warning(this, tr("Submit sweep"), error);
+}
+
+bool SweepsView::canCancel() const {
+  if (results_.ref.folder.empty() || results_.backend.empty()) return false;
+  if (results_.local_runner > 0) return true;
+  return std::any_of(results_.rows.begin(), results_.rows.end(),
+                     [](const SweepRow& row) { return !row.slurm_job.empty() && !isFinalState(row.state); });
+}
+
+bool SweepsView::canResubmit() const {
+  if (results_.ref.folder.empty() || results_.backend.empty()) return false;
+  return std::any_of(results_.rows.begin(), results_.rows.end(),
+                     [](const SweepRow& row) { return row.index >= 0 && isFailedState(row.state); });
+}
+
+void SweepsView::updateActions() {
+  cancel_button_->setEnabled(!action_ && canCancel());
+  resubmit_button_->setEnabled(!action_ && canResubmit());
+}
+
+void SweepsView::runAction(const QString& busy, std::function<QString()> work) {
+  action_ = QThread::create([this, work = std::move(work)] {
+    QString message;
+    try {
+      message = work();
+    } catch (const std::exception& e) {
+      message = toQ(e.what());
+    }
+    QMetaObject::invokeMethod(
+        this,
+        [this, message] {
+          status_->setText(message);
+          follow_until_ms_ = QDateTime::currentMSecsSinceEpoch() + 30'000;
+          emit actionFinished(message);
+          refresh();
+        },
+        Qt::QueuedConnection);
+  });
+  connect(action_, &QThread::finished, this, [this] {
+    action_->deleteLater();
+    action_ = nullptr;
+    updateActions();
+  });
+  status_->setText(busy);
+  updateActions();
+  action_->start();
+  updateActions();
+}
+
+void SweepsView::cancelSweep() {
+  if (action_ || results_.ref.folder.empty()) return;
+  const std::string folder = results_.ref.folder;
+  runAction(tr("Cancelling sweep %1…").arg(toQ(results_.ref.id)), [folder]() -> QString {
+    const auto manifest = readManifest(folder);
+    if (!manifest) return QObject::tr("Cannot cancel: %1 holds no sweep.json").arg(toQ(folder));
+    SlurmClient slurm;
+    const CancelResult result = distill::cancelSweep(folder, *manifest, sweepStatus(folder, *manifest, &slurm), slurm);
+    return QObject::tr("Cancel sweep: %1").arg(toQ(result.message));
+  });
+}
+
+void SweepsView::resubmitFailed() {
+  if (action_ || results_.ref.folder.empty()) return;
+  const std::string folder = results_.ref.folder;
+  const QString database = database_path_;
+  const QString program = distillProgram();
+  runAction(tr("Resubmitting the failed runs of %1…").arg(toQ(results_.ref.id)), [folder, database, program]() -> QString {
+    const auto manifest = readManifest(folder);
+    if (!manifest) return QObject::tr("Cannot resubmit: %1 holds no sweep.json").arg(toQ(folder));
+    SlurmClient slurm;
+    const std::vector<std::string> todo = failedTasks(sweepStatus(folder, *manifest, &slurm));
+    if (todo.empty()) return QObject::tr("Nothing to resubmit: no run of the sweep failed, was cancelled or ran out of time or memory");
+    if (const LocalRunner runner = localRunner(folder); runner.pid > 0 && manifest->backend == "local")
+      return QObject::tr("Not resubmitted: process %1 on %2 is running this sweep; wait for it or cancel it")
+          .arg(runner.pid)
+          .arg(toQ(runner.host));
+    // `distill sweep resubmit --failed` in a process of its own, which goes on when the window
+    // closes (local workers, or sbatch), as a sweep submitted from here does.
+    QProcess process;
+    process.setProgram(program);
+    QStringList arguments{QStringLiteral("sweep"), QStringLiteral("resubmit"), toQ(folder), QStringLiteral("--failed")};
+    if (!database.isEmpty()) arguments << QStringLiteral("--db") << database;
+    process.setArguments(arguments);
+    process.setWorkingDirectory(toQ(folder));
+    const QString log = QDir(toQ(folder)).filePath(QStringLiteral("sweep-run.log"));
+    process.setStandardOutputFile(log, QIODevice::Append);
+    process.setStandardErrorFile(log, QIODevice::Append);
+    if (!process.startDetached())
+      return QObject::tr("Cannot start %1: %2").arg(program, process.errorString());
+    return QObject::tr("Resubmitted %n failed run(s) (distill sweep resubmit --failed; its output: %1)", nullptr,
+                       static_cast<int>(todo.size()))
+        .arg(log);
+  });
 }
 
 void SweepsView::exportChart(Chart which, const QString& path) {

@@ -9,7 +9,12 @@
 //   - "Import" (the runs into the open database, `distill sweep import`), "Compare selected"
 //     (imports what is not yet, then the compare view), and "Submit sweep…" (the form's
 //     experiment as the base, ui/sweep_dialog.h, run by `distill sweep run` in a process of its
-//     own that outlives the window; its output in FOLDER/sweep-run.log).
+//     own that outlives the window; its output in FOLDER/sweep-run.log);
+//   - "Cancel sweep" (core/sweep/sweep_control.h's cancelSweep, as `distill sweep cancel`:
+//     scancel of the unfinished Slurm arrays, SIGTERM to the local `sweep run`) and "Resubmit
+//     failed" (the tasks failedTasks picks, run by `distill sweep resubmit --failed` in a process
+//     of its own, like a submitted sweep), each after a confirmation, on a worker thread (scancel
+//     and sacct may take seconds), its outcome in the status line; disabled when nothing applies.
 //
 // Refreshing reads every task's database and asks Slurm (sacct, scontrol, squeue: they may take
 // seconds on a busy cluster), so it runs on a worker thread with its own store connection; the
@@ -80,6 +85,14 @@ class SweepsView : public QWidget {
   // error message, empty on success.
   QString submitSweep(const SweepSubmission& submission);
   void openSubmitDialog();
+  // The shown sweep's actions, without asking (the buttons ask first); each runs on a worker
+  // and ends with actionFinished. Ignored while one runs or when the sweep has no folder.
+  void cancelSweep();
+  void resubmitFailed();
+  bool actionRunning() const { return action_ != nullptr; }
+  // Whether the buttons would do something for the shown sweep (their enabled state).
+  bool canCancel() const;
+  bool canResubmit() const;
 
   // Writes a chart to `path` (.png, .pdf, .svg); throws ExportError.
   void exportChart(Chart chart, const QString& path);
@@ -94,6 +107,8 @@ class SweepsView : public QWidget {
   QCustomPlot* chart(Chart which) const;
   QTabWidget* chartTabs() const { return chart_tabs_; }
   QLabel* statusLabel() const { return status_; }
+  QPushButton* cancelButton() const { return cancel_button_; }
+  QPushButton* resubmitButton() const { return resubmit_button_; }
   QPlainTextEdit* detailText() const { return detail_; }
 
  signals:
@@ -102,6 +117,8 @@ class SweepsView : public QWidget {
   void refreshed();
   void runsImported();
   void exported(QString path);
+  // A cancel or resubmit ended; `message` is what the status line shows.
+  void actionFinished(QString message);
 
  protected:
   void showEvent(QShowEvent* event) override;
@@ -116,6 +133,9 @@ class SweepsView : public QWidget {
   void showDetail();
   std::string currentMetric() const;
   std::string selectedSweepId() const;
+  void updateActions();
+  // Runs `work` (it returns the message) on the action worker, then shows it and refreshes.
+  void runAction(const QString& busy, std::function<QString()> work);
 
   QString database_path_;
   QStringList folders_;
@@ -123,6 +143,8 @@ class SweepsView : public QWidget {
   std::vector<SweepRef> sweeps_;
   SweepResults results_;
   QThread* worker_ = nullptr;
+  QThread* action_ = nullptr;  // a cancel or resubmit in progress
+  qint64 follow_until_ms_ = 0;  // refresh until then (a resubmitted task has yet to start)
   bool pending_refresh_ = false;
   bool pending_import_ = false;
   bool compare_after_refresh_ = false;
@@ -136,6 +158,8 @@ class SweepsView : public QWidget {
   QPushButton* refresh_button_ = nullptr;
   QPushButton* import_button_ = nullptr;
   QPushButton* compare_button_ = nullptr;
+  QPushButton* cancel_button_ = nullptr;
+  QPushButton* resubmit_button_ = nullptr;
   QLabel* status_ = nullptr;
   QTableWidget* table_ = nullptr;
   QPlainTextEdit* detail_ = nullptr;

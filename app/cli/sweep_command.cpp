@@ -23,6 +23,7 @@
 #include "core/store/run_store.h"
 #include "core/sweep/local_backend.h"
 #include "core/sweep/slurm.h"
+#include "core/sweep/sweep_control.h"
 #include "core/sweep/sweep_manifest.h"
 #include "core/sweep/sweep_plan.h"
 #include "core/sweep/sweep_status.h"
@@ -219,7 +220,7 @@ SweepCommands::SweepCommands(CLI::App& app, std::string& db) {
   import_sweep_->add_flag("--json", json_, "JSON output for scripts");
   import_sweep_->add_option("--db", db, "the main database")->type_name("FILE");
 
-  cancel_ = sweep_->add_subcommand("cancel", "cancel a Slurm sweep's unfinished tasks (scancel)");
+  cancel_ = sweep_->add_subcommand("cancel", "cancel a sweep: scancel its unfinished Slurm tasks, or stop the local `sweep run` running it");
   cancel_->add_option("dir", dir_, "the sweep's folder")->required()->type_name("SWEEP");
 
   task_ = sweep_->add_subcommand("task", "run one task of a sweep (what the backends start; resumes its own run)");
@@ -349,13 +350,10 @@ int SweepCommands::resubmit(const std::string& db) {
   SweepManifest manifest = requireManifest(dir);
   std::string slurm_source;
   const std::vector<TaskStatus> statuses = viewTasks(dir, manifest, &slurm_source);
-  std::vector<std::string> todo;
+  const std::vector<std::string> todo = failedTasks(statuses);
   std::map<std::string, int> counts;
-  for (const auto& status : statuses) {
-    if (status.task.index < 0) continue;  // dropped from the sweep file: not part of the sweep now
-    ++counts[status.state];
-    if (isFailedState(status.state) && !activeInSlurm(status)) todo.push_back(status.task.hash);
-  }
+  for (const auto& status : statuses)
+    if (status.task.index >= 0) ++counts[status.state];  // dropped from the sweep file: not part of the sweep now
   std::string summary;
   for (const auto& [state, count] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(count) + " " + state;
   if (todo.empty()) {
@@ -452,6 +450,8 @@ int SweepCommands::submit(const std::string& dir, SweepManifest& manifest, const
       job.needs_first = teacher_in_todo && task->uses_shared_teacher;
       jobs.push_back(std::move(job));
     }
+    // Held while the workers run: `distill sweep cancel` (and the window) find this process by it.
+    const LocalRunnerLock runner_lock(dir);
     SignalScope signals({SIGINT, SIGTERM}, onSweepSignal);
     const int total = static_cast<int>(jobs.size());
     int done = 0;
@@ -570,15 +570,12 @@ int SweepCommands::status() {
 int SweepCommands::cancel() {
   const std::string dir = absolute(dir_);
   const SweepManifest manifest = requireManifest(dir);
-  if (manifest.slurm_jobs.empty())
-    throw ConfigError(std::vector<ConfigIssue>{{"SWEEP", "a local sweep runs in the foreground of its `distill sweep run`: press Ctrl-C there"}});
-  std::map<std::string, std::string> states;
-  for (const auto& view : viewTasks(dir, manifest, nullptr)) states[view.task.hash] = view.state;
-  const auto jobs = SlurmClient().cancel(manifest, states);
-  if (jobs.empty())
-    fmt::print("nothing to cancel: every task has ended\n");
-  else
-    for (const auto& job : jobs) fmt::print("cancelled job array {}\n", job);
+  SlurmClient slurm;
+  const CancelResult result = cancelSweep(dir, manifest, sweepStatus(dir, manifest, &slurm), slurm);
+  for (const auto& job : result.slurm_jobs) fmt::print("cancelled job array {}\n", job);
+  if (result.local_runner > 0)
+    fmt::print("stopped the local runner (process {}): its runs stop between steps, stored stopped\n", result.local_runner);
+  if (result.slurm_jobs.empty() && result.local_runner == 0) fmt::print("{}\n", result.message);
   return kExitOk;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/store/run_store.h"
+#include "core/sweep/sweep_control.h"
 #include "core/sweep/sweep_manifest.h"
 #include "core/sweep/sweep_status.h"
 
@@ -162,6 +163,7 @@ SweepResults readSweep(const SweepRef& ref, RunStore* main, SlurmClient* slurm) 
     }
   }
   if (manifest) {
+    results.local_runner = localRunner(ref.folder).pid;
     results.backend = manifest->backend;
     results.teacher_note = manifest->teacher_note;
     for (const auto& task : manifest->tasks) {

@@ -71,6 +71,7 @@ struct SweepResults {
   std::vector<std::string> axes;  // axis keys in the sweep's order
   std::vector<SweepRow> rows;     // the sweep's order; dropped tasks last
   std::string problem;  // why the folder could not be read (the rows then come from the database)
+  int64_t local_runner = 0;  // the process running its local workers (sweep_control.h); 0: none
   bool allFinal() const;
   // "3 completed, 1 running, 2 failed"
   std::string summary() const;

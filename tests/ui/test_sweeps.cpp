@@ -6,7 +6,8 @@
 // sacct/scontrol/squeue while a 10 ms timer measures how late the window's event loop runs;
 // "Compare selected" importing the runs into the window's database and opening the compare
 // view; the submit dialog's plan check; and a sweep submitted from the window through the real
-// `distill` on a tiny Fashion-MNIST config. Saves screenshot-sweeps.png in the build folder
+// `distill` on a tiny Fashion-MNIST config; "Resubmit failed" running a failed run of a local
+// sweep again through `distill sweep resubmit --failed`. Saves screenshot-sweeps.png in the build folder
 // (docs/screenshot-sweeps.png is made this way).
 #include <QApplication>
 #include <QComboBox>
@@ -348,6 +349,55 @@ class TestSweeps : public QObject {
     dialog.backendBox()->setCurrentIndex(dialog.backendBox()->findData("slurm"));
     QVERIFY(dialog.submission().run_arguments.contains("slurm"));
     QVERIFY(!dialog.submission().run_arguments.contains("--jobs"));
+  }
+
+  void resubmitFailedRunsAFailedLocalRunAgain() {
+    QTemporaryDir dir;
+    qputenv("DISTILL_CLI", DISTILL_CLI_PATH);
+    // A one-run local sweep of the tiny config, planned as `distill sweep run` plans it, whose
+    // worker failed (its run failed, no checkpoint).
+    ExperimentConfig base = test::tinyConfig();
+    base.threads = 1;
+    const QString base_file = dir.filePath("base.yaml");
+    std::ofstream(base_file.toStdString()) << toYaml(base);
+    const std::string folder = dir.filePath("sweep").toStdString();
+    const SweepPlan plan =
+        planSweep(parseSweep("name: again\nbase: " + base_file.toStdString() + "\naxes:\n  seed: [0]\n", "test sweep", folder));
+    const SweepManifest manifest = applyPlan(folder, std::nullopt, plan, "local");
+    const std::string database = taskDatabase(folder, manifest.tasks[0].hash);
+    {
+      RunStore store(database);
+      NewRun run;
+      run.name = plan.tasks[0].config.name;
+      run.config_yaml = toYaml(plan.tasks[0].config);
+      run.params = flatten(plan.tasks[0].config);
+      const int64_t id = store.createRun(run);
+      store.finishRun(id, RunStatus::Failed, "diverged at step 3 (loss is nan)");
+    }
+
+    SweepsView view;
+    view.setDatabasePath(dir.filePath("runs.db"));
+    view.setRefreshInterval(200);
+    view.show();
+    view.addFolder(dir.filePath("sweep"));
+    QTRY_VERIFY_WITH_TIMEOUT(view.results().rows.size() == 1 && view.results().rows[0].state == "failed", 20'000);
+    QVERIFY(view.resubmitButton()->isEnabled());
+    QVERIFY(!view.cancelButton()->isEnabled());  // nothing queued or running
+
+    QSignalSpy finished(&view, &SweepsView::actionFinished);
+    view.resubmitFailed();
+    QVERIFY(view.actionRunning());
+    QVERIFY(!view.resubmitButton()->isEnabled());  // one action at a time
+    QVERIFY(finished.wait(20'000));
+    const QString message = finished.first().first().toString();
+    QVERIFY2(message.startsWith("Resubmitted 1 failed run(s)"), qPrintable(message));
+    QVERIFY(view.statusLabel()->text().contains("Resubmitted") || view.refreshing());
+    // The page follows the run it started until it completes, by itself.
+    QTRY_VERIFY_WITH_TIMEOUT(view.results().rows[0].state == "completed", 90'000);
+    QVERIFY(view.results().rows[0].final_metrics.count("eval/student_acc"));
+    QCOMPARE(readTaskRun(database).runs, 2);  // a new run beside the failed one
+    QTRY_VERIFY_WITH_TIMEOUT(!view.actionRunning() && !view.resubmitButton()->isEnabled(), 5'000);
+    qunsetenv("DISTILL_CLI");
   }
 
   void aSweepSubmittedFromTheWindowRunsTheFormsExperiment() {

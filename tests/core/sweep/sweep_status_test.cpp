@@ -3,14 +3,21 @@
 // run its database still marks running is then judged by its heartbeat, the newest metric point
 // written to its database: younger than the limit, running; older, lost. A run whose lock a
 // live process holds is running whatever its heartbeat's age, and Slurm's word, when the
-// controller gives it, wins.
+// controller gives it, wins. And cancelling (core/sweep/sweep_control.h): scancel for the
+// arrays with unfinished tasks, SIGTERM for the process that runs a local sweep's workers.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
+#include "core/config/config.h"
 #include "core/store/run_files.h"
 #include "core/store/run_store.h"
 #include "core/sweep/slurm.h"
+#include "core/sweep/sweep_control.h"
 #include "core/sweep/sweep_manifest.h"
 #include "core/sweep/sweep_status.h"
 #include "support/test_support.h"
@@ -181,6 +188,78 @@ TEST(SweepHeartbeat, SacctAloneIsStaleButTheControllersWordWins) {
   EXPECT_NEAR(of(statuses, "old").heartbeat_age_s, 30 * 60, 30);
   // Slurm no longer knows 6_2 and its run is still marked running: the heartbeat says lost.
   EXPECT_EQ(of(statuses, "ended").state, "lost");
+}
+
+TEST(SweepCancel, ScancelTakesTheArraysWithUnfinishedTasksAndResubmitTheFailedOnes) {
+  testing::TempDir dir;
+  SweepManifest manifest;
+  manifest.tasks = {task(0, "a", "5_0"), task(1, "b", "5_1"), task(2, "c", "6_0"), task(-1, "d", "4_0")};
+  manifest.slurm_jobs = {"4", "5", "6"};
+  std::vector<std::vector<std::string>> calls;
+  SlurmClient slurm([&](const std::vector<std::string>& argv) {
+    calls.push_back(argv);
+    if (argv[0] == "sacct") return ProgramResult{0, "5_0|FAILED\n5_1|RUNNING\n6_0|TIMEOUT\n4_0|CANCELLED by 0\n", ""};
+    if (argv[0] == "scancel") return ProgramResult{0, "", ""};
+    return ProgramResult{1, "", "no"};
+  });
+  const auto statuses = sweepStatus(dir.path().string(), manifest, &slurm);
+  EXPECT_EQ(failedTasks(statuses), (std::vector<std::string>{"a", "c"}));  // d was dropped from the sweep file
+  calls.clear();
+  const CancelResult result = cancelSweep(dir.path().string(), manifest, statuses, slurm);
+  EXPECT_EQ(result.slurm_jobs, std::vector<std::string>{"5"});  // b still runs; 4 and 6 have ended
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], (std::vector<std::string>{"scancel", "5"}));
+  EXPECT_EQ(result.local_runner, 0);
+  EXPECT_EQ(result.message, "cancelled job array 5");
+
+  // A local sweep nobody runs: nothing to cancel, said so, and nothing run.
+  SweepManifest local;
+  local.tasks = {task(0, "a")};
+  calls.clear();
+  EXPECT_EQ(cancelSweep(dir.path().string(), local, sweepStatus(dir.path().string(), local, &slurm), slurm).message,
+            "nothing to cancel: no `distill sweep run` of this sweep is running here");
+  EXPECT_TRUE(calls.empty());
+}
+
+TEST(SweepCancel, TheLocalRunnerGetsSigtermAndASecondRunnerIsRefused) {
+  testing::TempDir dir;
+  const std::string root = dir.path().string();
+  EXPECT_EQ(localRunner(root).pid, 0);
+  // The runner: a child that holds the lock, as `distill sweep run` does while its workers run.
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    LocalRunnerLock lock(root);
+    const char byte = 1;
+    if (::write(ready[1], &byte, 1) != 1) ::_exit(2);
+    ::pause();  // until a signal ends it
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+  EXPECT_EQ(localRunner(root).pid, child);
+  try {
+    LocalRunnerLock second(root);
+    ADD_FAILURE() << "a second runner took the lock";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("is being run by process " + std::to_string(child)), std::string::npos) << e.what();
+  }
+
+  SweepManifest manifest;
+  manifest.tasks = {task(0, "a")};
+  SlurmClient slurm(noSlurm);
+  const CancelResult result = cancelSweep(root, manifest, sweepStatus(root, manifest, nullptr), slurm);
+  EXPECT_EQ(result.local_runner, child);
+  EXPECT_NE(result.message.find("stopped the local runner (process " + std::to_string(child) + ")"), std::string::npos);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+  EXPECT_EQ(localRunner(root).pid, 0);  // the kernel released its lock
 }
 
 }  // namespace
