@@ -7,7 +7,9 @@
 
 #include <qcustomplot.h>
 
+#include "core/fidelity/fidelity_report.h"
 #include "ui/figure.h"
+#include "ui/metric_charts.h"
 
 namespace distill::ui {
 
@@ -116,6 +118,38 @@ void savePlot(QCustomPlot* plot, const QString& path) {
     throw ExportError("'" + path.toStdString() + "': expected a file name ending in .png, .pdf or .svg");
   }
   if (!written) throw ExportError("cannot write '" + path.toStdString() + "'");
+}
+
+void drawReliabilityDiagram(QCustomPlot* plot, const Calibration& teacher, const Calibration& student,
+                            const QString& x_label, const QString& y_label, const QString& title) {
+  auto* diagonal = plot->addGraph();
+  diagonal->setName(QObject::tr("perfect calibration"));
+  diagonal->setPen(QPen(QColor(120, 120, 120), 1.2, Qt::DashLine));
+  diagonal->setData({0.0, 1.0}, {0.0, 1.0});
+  struct Model {
+    QString name;
+    const Calibration* calibration;
+    QColor color;
+  };
+  for (const Model& model : {Model{QObject::tr("teacher"), &teacher, kTeacherColor},
+                             Model{QObject::tr("student"), &student, kStudentColor}}) {
+    auto* graph = plot->addGraph();
+    graph->setName(QObject::tr("%1 (ECE %2)").arg(model.name).arg(model.calibration->ece, 0, 'f', 4));
+    graph->setPen(QPen(model.color, 2.0));
+    graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, model.color, model.color, 6));
+    for (const auto& bin : model.calibration->bins)
+      if (bin.count > 0) graph->addData(bin.mean_confidence, bin.accuracy);
+  }
+  plot->xAxis->setLabel(x_label);
+  plot->yAxis->setLabel(y_label);
+  plot->xAxis->setRange(0.0, 1.0);
+  plot->yAxis->setRange(0.0, 1.02);
+  plot->legend->setVisible(true);
+  plot->legend->setFont(QFont(plot->font().family(), 8));
+  plot->legend->setBrush(QColor(255, 255, 255, 215));
+  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  setPlotTitle(plot, title);
+  plot->replot();
 }
 
 }  // namespace distill::ui

@@ -10,6 +10,10 @@
 
 class QCustomPlot;
 
+namespace distill {
+struct Calibration;
+}
+
 namespace distill::ui {
 
 // A plot with a title row; `object_name` names it for tests.
@@ -20,6 +24,11 @@ void setPlotTitle(QCustomPlot* plot, const QString& title);
 void fitPlotTitle(QCustomPlot* plot);
 // The legend in a row of its own under the axes, so it never hides a bar.
 void legendBelow(QCustomPlot* plot);
+// A reliability diagram: the diagonal of perfect calibration and each model's accuracy against
+// its confidence per non-empty bin (teacher orange, student blue, their ECE in the legend), axes
+// 0..1 with `x_label` and `y_label`, the legend inside at the top left, titled `title`; replots.
+void drawReliabilityDiagram(QCustomPlot* plot, const Calibration& teacher, const Calibration& student,
+                            const QString& x_label, const QString& y_label, const QString& title);
 // Writes `plot` at its current size to `path`: .png (at twice the screen's pixels), .pdf or
 // .svg. Throws ExportError (ui/figure.h) naming the path when it cannot be written or the
 // suffix is none of the three.

@@ -503,41 +503,11 @@ void FidelityView::drawReliability() {
   plot->clearPlottables();
   plot->clearItems();
   const FidelityAnalysis& a = current_->analysis;
-  auto* diagonal = plot->addGraph();
-  diagonal->setName(tr("perfect calibration"));
-  diagonal->setPen(QPen(QColor(120, 120, 120), 1.2, Qt::DashLine));
-  diagonal->setData({0.0, 1.0}, {0.0, 1.0});
-  struct Model {
-    QString name;
-    const Calibration* calibration;
-    QColor color;
-  };
-  for (const Model& model : {Model{tr("teacher"), &a.teacher_calibration, kTeacherColor},
-                             Model{tr("student"), &a.student_calibration, kStudentColor}}) {
-    auto* graph = plot->addGraph();
-    graph->setName(tr("%1 (ECE %2)").arg(model.name).arg(model.calibration->ece, 0, 'f', 4));
-    graph->setPen(QPen(model.color, 2.0));
-    graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, model.color, model.color, 6));
-    QVector<double> x, y;
-    for (const auto& bin : model.calibration->bins)
-      if (bin.count > 0) {
-        x << bin.mean_confidence;
-        y << bin.accuracy;
-      }
-    graph->setData(x, y, true);
-  }
   plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
   plot->xAxis->setTickLabelRotation(0);
-  plot->xAxis->setLabel(tr("confidence (top-1 probability, %1 bins)").arg(kCalibrationBins));
-  plot->yAxis->setLabel(tr("accuracy"));
-  plot->xAxis->setRange(0.0, 1.0);
-  plot->yAxis->setRange(0.0, 1.02);
-  plot->legend->setVisible(true);
-  plot->legend->setFont(QFont(plot->font().family(), 8));
-  plot->legend->setBrush(QColor(255, 255, 255, 215));
-  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
-  setPlotTitle(plot, tr("Reliability: accuracy against confidence"));
-  plot->replot();
+  drawReliabilityDiagram(plot, a.teacher_calibration, a.student_calibration,
+                         tr("confidence (top-1 probability, %1 bins)").arg(kCalibrationBins), tr("accuracy"),
+                         tr("Reliability: accuracy against confidence"));
 }
 
 void FidelityView::setGallerySort(GallerySort sort) {

@@ -387,34 +387,9 @@ void LmFidelityPanel::drawReliability() {
   QCustomPlot* plot = reliability_plot_;
   reset(plot);
   const LmFidelityAnalysis& a = current_.lm;
-  auto* diagonal = plot->addGraph();
-  diagonal->setName(tr("perfect calibration"));
-  diagonal->setPen(QPen(QColor(120, 120, 120), 1.2, Qt::DashLine));
-  diagonal->setData({0.0, 1.0}, {0.0, 1.0});
-  struct Model {
-    QString name;
-    const Calibration* calibration;
-    QColor color;
-  };
-  for (const Model& model : {Model{tr("teacher"), &a.teacher_calibration, kTeacherColor},
-                             Model{tr("student"), &a.student_calibration, kStudentColor}}) {
-    auto* graph = plot->addGraph();
-    graph->setName(tr("%1 (ECE %2)").arg(model.name).arg(model.calibration->ece, 0, 'f', 4));
-    graph->setPen(QPen(model.color, 2.0));
-    graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, model.color, model.color, 6));
-    for (const auto& bin : model.calibration->bins)
-      if (bin.count > 0) graph->addData(bin.mean_confidence, bin.accuracy);
-  }
-  plot->xAxis->setLabel(tr("confidence (top-1 probability, %1 bins)").arg(kLmCalibrationBins));
-  plot->yAxis->setLabel(tr("accuracy (next token)"));
-  plot->xAxis->setRange(0.0, 1.0);
-  plot->yAxis->setRange(0.0, 1.02);
-  plot->legend->setVisible(true);
-  plot->legend->setFont(QFont(plot->font().family(), 8));
-  plot->legend->setBrush(QColor(255, 255, 255, 215));
-  plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
-  setPlotTitle(plot, tr("Reliability per token: accuracy against confidence"));
-  plot->replot();
+  drawReliabilityDiagram(plot, a.teacher_calibration, a.student_calibration,
+                         tr("confidence (top-1 probability, %1 bins)").arg(kLmCalibrationBins),
+                         tr("accuracy (next token)"), tr("Reliability per token: accuracy against confidence"));
 }
 
 QString LmFidelityPanel::reportHtml() const {

@@ -53,6 +53,26 @@ QTableWidgetItem* cell(const QString& text, Qt::Alignment alignment = Qt::AlignR
   return item;
 }
 
+// "yes" / "no" for B closer than every reference: a finding, not an error, so bold for "yes" in
+// the text colour (red read as a failure).
+QTableWidgetItem* closerCell(bool closer) {
+  auto* item = cell(closer ? QObject::tr("yes") : QObject::tr("no"), Qt::AlignCenter);
+  QFont font = item->font();
+  font.setBold(closer);
+  item->setFont(font);
+  return item;
+}
+
+// The verdict (bold, in the palette's text colour: an answer, not an alarm) and the first lines
+// of the evidence: the core's line, written with "±" as the table is (the core writes "+/-"
+// for terminals), and the two models.
+QStringList showVerdict(QLabel* verdict, const std::string& text, const std::string& evidence, const std::string& a,
+                        const std::string& b) {
+  verdict->setText(QStringLiteral("<b>%1</b>").arg(toQ(text).toHtmlEscaped()));
+  return {toQ(evidence).replace(QStringLiteral("+/-"), QStringLiteral("±")), QObject::tr("A: %1").arg(toQ(a)),
+          QObject::tr("B: %1").arg(toQ(b))};
+}
+
 }  // namespace
 
 MirrorDialog::MirrorDialog(QWidget* parent) : QDialog(parent) {
@@ -303,20 +323,10 @@ void MirrorDialog::showReport(const MirrorReport& report) {
                                                   QString::number(p.reference_vs_a_kl_std, 'f', 3)))
                                      .arg(p.reference_vs_a_kl_min, 0, 'f', 3)));
     table_->setItem(row, 6, cell(mean_pm(pct(p.reference_agreement_mean), pct(p.reference_agreement_std))));
-    // A finding, not an error: bold for "yes", in the text colour (red read as a failure).
-    auto* closer = cell(p.closer_than_references ? tr("yes") : tr("no"), Qt::AlignCenter);
-    QFont closer_font = closer->font();
-    closer_font.setBold(p.closer_than_references);
-    closer->setFont(closer_font);
-    table_->setItem(row, 7, closer);
+    table_->setItem(row, 7, closerCell(p.closer_than_references));
     ++row;
   }
-  // The verdict is an answer, not an alarm: bold in the palette's text colour either way.
-  verdict_->setText(QStringLiteral("<b>%1</b>").arg(toQ(report.verdict).toHtmlEscaped()));
-  QStringList lines;
-  // The core's evidence line is plain ASCII for terminals ("+/-"); the dialog writes "±" as its table does.
-  lines << toQ(report.evidence).replace(QStringLiteral("+/-"), QStringLiteral("±"));
-  lines << tr("A: %1").arg(toQ(report.model_a)) << tr("B: %1").arg(toQ(report.model_b));
+  QStringList lines = showVerdict(verdict_, report.verdict, report.evidence, report.model_a, report.model_b);
   lines << tr("References: %1").arg(toQ(report.reference_description));
   lines << tr("Test accuracy: A %1, B %2, references %3 · %4 s")
                .arg(pct(report.a_test_acc), pct(report.b_test_acc),
@@ -370,17 +380,10 @@ void MirrorDialog::showReport(const LmMirrorReport& report) {
                            .arg(QString::number(p.p_match, 'g', 2), text ? tr("cross-entropy") : tr("overlap"),
                                 QString::number(p.p_distance, 'g', 2)));
     table_->setItem(row, 7, p_cell);
-    auto* closer = cell(p.closer_than_references ? tr("yes") : tr("no"), Qt::AlignCenter);
-    QFont closer_font = closer->font();
-    closer_font.setBold(p.closer_than_references);
-    closer->setFont(closer_font);
-    table_->setItem(row, 8, closer);
+    table_->setItem(row, 8, closerCell(p.closer_than_references));
     ++row;
   }
-  verdict_->setText(QStringLiteral("<b>%1</b>").arg(toQ(report.verdict).toHtmlEscaped()));
-  QStringList lines;
-  lines << toQ(report.evidence).replace(QStringLiteral("+/-"), QStringLiteral("±"));
-  lines << tr("A: %1").arg(toQ(report.model_a)) << tr("B: %1").arg(toQ(report.model_b));
+  QStringList lines = showVerdict(verdict_, report.verdict, report.evidence, report.model_a, report.model_b);
   lines << tr("Access: %1 · references: %2").arg(toQ(report.access), toQ(report.reference_description));
   lines << tr("Validation cross-entropy (nats per token): A %1, B %2, references %3 · %4 s")
                .arg(number(report.a_validation_ce, 3), number(report.b_validation_ce, 3),

@@ -92,6 +92,24 @@ extern "C" void onMirrorInterrupt(int) {
   g_mirror_stop = true;
 }
 
+// Runs a mirror test (`run`, given `options`) with its progress lines on stderr unless quiet and
+// Ctrl-C as its stop request (a second Ctrl-C exits). False when it was stopped, said on stderr.
+template <typename Options, typename Run>
+bool runStoppableMirror(Options& options, bool quiet, Run&& run) {
+  if (!quiet) options.progress = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+  options.stop = &g_mirror_stop;
+  std::signal(SIGINT, onMirrorInterrupt);
+  bool completed = true;
+  try {
+    run();
+  } catch (const MirrorStopped&) {
+    fmt::print(stderr, "mirror test stopped\n");
+    completed = false;
+  }
+  std::signal(SIGINT, SIG_DFL);
+  return completed;
+}
+
 }  // namespace
 
 FidelityCommands::FidelityCommands(CLI::App& app, std::string& db) {
@@ -351,17 +369,9 @@ int FidelityCommands::mirror(const std::string& db) {
   options.probe_samples = probe_samples_;
   options.seed = seed_;
   options.other_dataset_path = other_dataset_;
-  if (!mirror_quiet_) options.progress = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-  options.stop = &g_mirror_stop;
-  std::signal(SIGINT, onMirrorInterrupt);
   MirrorReport report;
-  try {
-    report = runMirrorTest(model_a_, model_b_, options);
-  } catch (const MirrorStopped&) {
-    fmt::print(stderr, "mirror test stopped\n");
+  if (!runStoppableMirror(options, mirror_quiet_, [&] { report = runMirrorTest(model_a_, model_b_, options); }))
     return kExitStopped;
-  }
-  std::signal(SIGINT, SIG_DFL);
 
   if (mirror_json_) {
     nlohmann::json probes = nlohmann::json::array();
@@ -435,17 +445,9 @@ int FidelityCommands::lmMirror(const std::string& database) {
   options.tokens = tokens_;
   options.alpha = alpha_;
   options.second_corpus = second_corpus_;
-  if (!mirror_quiet_) options.progress = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-  options.stop = &g_mirror_stop;
-  std::signal(SIGINT, onMirrorInterrupt);
   LmMirrorReport report;
-  try {
-    report = runLmMirrorTest(model_a_, model_b_, options);
-  } catch (const MirrorStopped&) {
-    fmt::print(stderr, "mirror test stopped\n");
+  if (!runStoppableMirror(options, mirror_quiet_, [&] { report = runLmMirrorTest(model_a_, model_b_, options); }))
     return kExitStopped;
-  }
-  std::signal(SIGINT, SIG_DFL);
   // NaN (a value the access does not give) as JSON null.
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
 

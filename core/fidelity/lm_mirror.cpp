@@ -92,26 +92,9 @@ torch::Tensor logProbabilities(CausalLmImpl& model, const torch::Tensor& tokens)
   return torch::log_softmax(model.forward(tokens).to(torch::kFloat32), -1);
 }
 
-class LmMirrorRun {
+class LmMirrorRun : public MirrorSession {
  public:
-  explicit LmMirrorRun(const LmMirrorOptions& options) : options_(options) {}
-
-  void say(const std::string& line) const {
-    if (options_.progress) options_.progress(line);
-  }
-  void checkStop() const {
-    if (options_.stop && options_.stop->load()) throw MirrorStopped();
-  }
-  const std::atomic<bool>* stopFlag() const { return options_.stop; }
-
-  RunStore& store(const std::string& field) {
-    if (!store_) {
-      if (options_.database_path.empty())
-        throw ConfigError({{field, "a run was named but no database was given (--db)"}});
-      store_ = std::make_unique<RunStore>(options_.database_path, RunStore::Mode::ReadOnly);
-    }
-    return *store_;
-  }
+  explicit LmMirrorRun(const LmMirrorOptions& options) : MirrorSession(options.progress, options.stop, options.database_path) {}
 
   // A stored language model (RUN, RUN:teacher, RUN:student).
   LmModel load(const std::string& text, const std::string& field, Tokenizer* tokenizer) {
@@ -127,10 +110,6 @@ class LmMirrorRun {
     result.description = fmt::format("run {} {} ({})", spec.run_id, spec.role, result.owner->summary());
     return result;
   }
-
- private:
-  const LmMirrorOptions& options_;
-  std::unique_ptr<RunStore> store_;
 };
 
 bool sameTokenizer(const Tokenizer& a, const Tokenizer& b) {

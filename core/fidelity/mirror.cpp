@@ -38,26 +38,9 @@ struct Probe {
 
 std::string percent(double fraction) { return fmt::format("{:.0f}%", 100.0 * fraction); }
 
-class MirrorRun {
+class MirrorRun : public MirrorSession {
  public:
-  MirrorRun(const MirrorOptions& options) : options_(options) {}
-
-  void say(const std::string& line) const {
-    if (options_.progress) options_.progress(line);
-  }
-  void checkStop() const {
-    if (options_.stop && options_.stop->load()) throw MirrorStopped();
-  }
-  const std::atomic<bool>* stopFlag() const { return options_.stop; }
-
-  RunStore& store(const std::string& field) {
-    if (!store_) {
-      if (options_.database_path.empty())
-        throw ConfigError({{field, "a run was named but no database was given (--db)"}});
-      store_ = std::make_unique<RunStore>(options_.database_path, RunStore::Mode::ReadOnly);
-    }
-    return *store_;
-  }
+  MirrorRun(const MirrorOptions& options) : MirrorSession(options.progress, options.stop, options.database_path) {}
 
   Model load(const ModelSpec& spec, const std::string& field, const DatasetSplits& data, std::string& description) {
     Model model;
@@ -70,10 +53,6 @@ class MirrorRun {
     }
     return model;
   }
-
- private:
-  const MirrorOptions& options_;
-  std::unique_ptr<RunStore> store_;
 };
 
 // Images in normalised form <-> pixels in [0, 1].

@@ -7,9 +7,34 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/config/config.h"
 #include "core/errors.h"
+#include "core/fidelity/mirror.h"
+#include "core/store/run_store.h"
 
 namespace distill {
+
+MirrorSession::MirrorSession(std::function<void(const std::string&)> progress, const std::atomic<bool>* stop,
+                             std::string database_path)
+    : progress_(std::move(progress)), stop_(stop), database_path_(std::move(database_path)) {}
+
+MirrorSession::~MirrorSession() = default;
+
+void MirrorSession::say(const std::string& line) const {
+  if (progress_) progress_(line);
+}
+
+void MirrorSession::checkStop() const {
+  if (stop_ && stop_->load()) throw MirrorStopped();
+}
+
+RunStore& MirrorSession::store(const std::string& field) {
+  if (!store_) {
+    if (database_path_.empty()) throw ConfigError({{field, "a run was named but no database was given (--db)"}});
+    store_ = std::make_unique<RunStore>(database_path_, RunStore::Mode::ReadOnly);
+  }
+  return *store_;
+}
 
 MeanStd meanStd(const std::vector<double>& values) {
   MeanStd result;

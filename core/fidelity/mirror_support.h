@@ -1,6 +1,7 @@
-// What both mirror tests (images: mirror.h, language models: lm_mirror.h) share: a scratch
-// folder for a reference model's checkpoints, the relay that passes a stop request on to a
-// reference's trainer, and the statistics (mean and spread, the one-sided signed-rank test over
+// What both mirror tests (images: mirror.h, language models: lm_mirror.h) share: the session
+// (progress lines, the stop request, the run database opened once), a scratch folder for a
+// reference model's checkpoints, the relay that passes a stop request on to a reference's
+// trainer, and the statistics (mean and spread, the one-sided signed-rank test over
 // paired samples, Holm's correction for several probe sets).
 //
 // Thread contract: plain values and functions; a ScratchFolder and a StopRelay belong to the
@@ -9,13 +10,39 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/train/observer.h"
 
 namespace distill {
+
+class RunStore;
+
+// One mirror test's progress lines, stop request and run database, from its options (both
+// options structs have `progress`, `stop` and `database_path`).
+class MirrorSession {
+ public:
+  MirrorSession(std::function<void(const std::string&)> progress, const std::atomic<bool>* stop,
+                std::string database_path);
+  ~MirrorSession();
+  void say(const std::string& line) const;
+  // Throws MirrorStopped (mirror.h) once the stop request is set.
+  void checkStop() const;
+  const std::atomic<bool>* stopFlag() const { return stop_; }
+  // The run database, opened read-only on first use; ConfigError naming `field` when a run was
+  // named but no database was given.
+  RunStore& store(const std::string& field);
+
+ private:
+  std::function<void(const std::string&)> progress_;
+  const std::atomic<bool>* stop_;
+  std::string database_path_;
+  std::unique_ptr<RunStore> store_;
+};
 
 struct MeanStd {
   double mean = 0.0, std = 0.0;  // std: the sample standard deviation (0 for fewer than 2 values)
@@ -25,7 +52,7 @@ MeanStd meanStd(const std::vector<double>& values);
 // One-sided Wilcoxon signed-rank test of "the differences tend to be positive" over paired
 // samples (Wilcoxon 1945): zero differences are dropped, |d| ranked with ties sharing their mean
 // rank, and W+ (the positive ranks' sum) set against its null distribution, exactly (all 2^n
-// sign patterns, by counting) for n <= 25 nonzero differences, else by the normal approximation
+// sign patterns, by counting) for n <= 50 nonzero differences, else by the normal approximation
 // with the ties' variance correction and a continuity correction. 1 when no difference is nonzero.
 double signedRankPValue(const std::vector<double>& differences);
 
