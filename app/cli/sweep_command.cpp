@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -387,6 +388,7 @@ int SweepCommands::submit(const std::string& dir, SweepManifest& manifest, const
     if (!manifest.teacher_task.empty() && status.task.hash == manifest.teacher_task) teacher_status = &status;
   const bool teacher_in_todo = teacher_status && in_todo(teacher_status->task.hash);
   manifest.backend = backend;
+  std::optional<LocalRunnerLock> runner_lock;  // local: taken before the workers start
 
   if (backend == "slurm") {
     if (!todo.empty()) {
@@ -450,8 +452,9 @@ int SweepCommands::submit(const std::string& dir, SweepManifest& manifest, const
       job.needs_first = teacher_in_todo && task->uses_shared_teacher;
       jobs.push_back(std::move(job));
     }
-    // Held while the workers run: `distill sweep cancel` (and the window) find this process by it.
-    const LocalRunnerLock runner_lock(dir);
+    // Held while the workers run and the manifest is written after them: `distill sweep cancel`
+    // (and the window) find this process by it.
+    runner_lock.emplace(dir);
     SignalScope signals({SIGINT, SIGTERM}, onSweepSignal);
     const int total = static_cast<int>(jobs.size());
     int done = 0;

@@ -7,7 +7,8 @@
 // "Compare selected" importing the runs into the window's database and opening the compare
 // view; the submit dialog's plan check; and a sweep submitted from the window through the real
 // `distill` on a tiny Fashion-MNIST config; "Resubmit failed" running a failed run of a local
-// sweep again through `distill sweep resubmit --failed`. Saves screenshot-sweeps.png in the build folder
+// sweep again through `distill sweep resubmit --failed`, and "Cancel sweep" stopping its local
+// runner. Saves screenshot-sweeps.png in the build folder
 // (docs/screenshot-sweeps.png is made this way).
 #include <QApplication>
 #include <QComboBox>
@@ -30,6 +31,7 @@
 #include <fstream>
 
 #include "core/store/run_store.h"
+#include "core/sweep/sweep_control.h"
 #include "core/sweep/sweep_manifest.h"
 #include "core/sweep/sweep_plan.h"
 #include "core/sweep/sweep_spec.h"
@@ -103,6 +105,27 @@ WrittenSweep writeSweep(const QString& folder, const std::string& backend = "loc
     }
   }
   return sweep;
+}
+
+// A one-run local sweep of `base` (1 thread), planned as `distill sweep run` plans it, whose
+// worker failed (its run failed, no checkpoint). Returns the task's database.
+std::string writeFailedLocalSweep(const QTemporaryDir& dir, ExperimentConfig base) {
+  base.threads = 1;
+  const QString base_file = dir.filePath("base.yaml");
+  std::ofstream(base_file.toStdString()) << toYaml(base);
+  const std::string folder = dir.filePath("sweep").toStdString();
+  const SweepPlan plan =
+      planSweep(parseSweep("name: again\nbase: " + base_file.toStdString() + "\naxes:\n  seed: [0]\n", "test sweep", folder));
+  const SweepManifest manifest = applyPlan(folder, std::nullopt, plan, "local");
+  const std::string database = taskDatabase(folder, manifest.tasks[0].hash);
+  RunStore store(database);
+  NewRun run;
+  run.name = plan.tasks[0].config.name;
+  run.config_yaml = toYaml(plan.tasks[0].config);
+  run.params = flatten(plan.tasks[0].config);
+  const int64_t id = store.createRun(run);
+  store.finishRun(id, RunStatus::Failed, "diverged at step 3 (loss is nan)");
+  return database;
 }
 
 int rowOfIndex(const QTableWidget& table, int index) {
@@ -354,26 +377,7 @@ class TestSweeps : public QObject {
   void resubmitFailedRunsAFailedLocalRunAgain() {
     QTemporaryDir dir;
     qputenv("DISTILL_CLI", DISTILL_CLI_PATH);
-    // A one-run local sweep of the tiny config, planned as `distill sweep run` plans it, whose
-    // worker failed (its run failed, no checkpoint).
-    ExperimentConfig base = test::tinyConfig();
-    base.threads = 1;
-    const QString base_file = dir.filePath("base.yaml");
-    std::ofstream(base_file.toStdString()) << toYaml(base);
-    const std::string folder = dir.filePath("sweep").toStdString();
-    const SweepPlan plan =
-        planSweep(parseSweep("name: again\nbase: " + base_file.toStdString() + "\naxes:\n  seed: [0]\n", "test sweep", folder));
-    const SweepManifest manifest = applyPlan(folder, std::nullopt, plan, "local");
-    const std::string database = taskDatabase(folder, manifest.tasks[0].hash);
-    {
-      RunStore store(database);
-      NewRun run;
-      run.name = plan.tasks[0].config.name;
-      run.config_yaml = toYaml(plan.tasks[0].config);
-      run.params = flatten(plan.tasks[0].config);
-      const int64_t id = store.createRun(run);
-      store.finishRun(id, RunStatus::Failed, "diverged at step 3 (loss is nan)");
-    }
+    const std::string database = writeFailedLocalSweep(dir, test::tinyConfig());
 
     SweepsView view;
     view.setDatabasePath(dir.filePath("runs.db"));
@@ -397,6 +401,37 @@ class TestSweeps : public QObject {
     QVERIFY(view.results().rows[0].final_metrics.count("eval/student_acc"));
     QCOMPARE(readTaskRun(database).runs, 2);  // a new run beside the failed one
     QTRY_VERIFY_WITH_TIMEOUT(!view.actionRunning() && !view.resubmitButton()->isEnabled(), 5'000);
+    // Its `distill sweep resubmit` has written its manifest and let go of the folder.
+    QTRY_VERIFY_WITH_TIMEOUT(localRunner(dir.filePath("sweep").toStdString()).pid == 0, 10'000);
+    qunsetenv("DISTILL_CLI");
+  }
+
+  void cancelSweepStopsTheLocalRunner() {
+    QTemporaryDir dir;
+    qputenv("DISTILL_CLI", DISTILL_CLI_PATH);
+    // A run of thousands of steps, started again by "Resubmit failed", then cancelled.
+    const std::string database = writeFailedLocalSweep(dir, test::longConfig());
+    SweepsView view;
+    view.setDatabasePath(dir.filePath("runs.db"));
+    view.setRefreshInterval(200);
+    view.show();
+    view.addFolder(dir.filePath("sweep"));
+    QTRY_VERIFY_WITH_TIMEOUT(view.results().rows.size() == 1 && view.resubmitButton()->isEnabled(), 20'000);
+    QSignalSpy finished(&view, &SweepsView::actionFinished);
+    view.resubmitFailed();
+    QVERIFY(finished.wait(20'000));
+    // Its runner holds the folder and its run trains: Cancel applies.
+    QTRY_VERIFY_WITH_TIMEOUT(view.results().local_runner > 0 && view.results().rows[0].state == "running", 30'000);
+    QTRY_VERIFY_WITH_TIMEOUT(view.cancelButton()->isEnabled(), 5'000);
+    const int64_t runner = view.results().local_runner;
+    view.cancelSweep();
+    QVERIFY(finished.wait(20'000));
+    const QString message = finished.last().first().toString();
+    QVERIFY2(message.contains(QStringLiteral("stopped the local runner (process %1)").arg(runner)), qPrintable(message));
+    // The runner stops its worker between steps: the run is stored stopped, the runner is gone.
+    QTRY_VERIFY_WITH_TIMEOUT(view.results().rows[0].state == "stopped" && view.results().local_runner == 0, 30'000);
+    QCOMPARE(readTaskRun(database).status, std::string("stopped"));
+    QTRY_VERIFY_WITH_TIMEOUT(!view.cancelButton()->isEnabled(), 5'000);
     qunsetenv("DISTILL_CLI");
   }
 
