@@ -21,7 +21,7 @@ struct ChartRequest {
   // (core/metrics/metric_info.h) exactly as the window's compare view draws them, and
   // x_label/y_label are ignored; a title replaces the metric's label (export --title).
   std::string metric;
-  std::string x_axis = "step";  // step, epoch, relative, wall (with `metric`)
+  std::string x_axis = "step";  // step, epoch, relative, wall, tokens (with `metric`)
   std::string title, x_label, y_label;
   std::vector<ChartCurve> curves;  // curve i gets the compare view's colour and line style of run i
   bool x_is_wall_time = false;

@@ -45,6 +45,7 @@ ui::FigureData figureFor(const ChartRequest& request) {
   ui::FigureData figure;
   if (!request.metric.empty()) {
     figure = ui::metricFigure(request.metric, figureX(request.x_axis));
+    if (request.x_axis == "tokens") figure.x_label = QStringLiteral("Tokens seen");  // steps scaled per run
     if (!request.title.empty()) figure.title = QString::fromStdString(request.title);  // --title
   } else {
     figure.title = QString::fromStdString(request.title);

@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/metrics/metric_info.h"
+#include "core/tasks/lm/lm_tokens.h"
 #include "core/tasks/task_catalog.h"
 #include "app/cli/console_progress.h"
 #include "core/runtime/runtime.h"
@@ -185,14 +186,27 @@ XAxis xAxisFromName(const std::string& name) {
   if (name == "epoch") return XAxis::Epoch;
   if (name == "relative") return XAxis::Relative;
   if (name == "wall") return XAxis::Wall;
-  throw std::invalid_argument("x axis must be step, epoch, relative or wall, not '" + name + "'");
+  if (name == "tokens") return XAxis::Tokens;
+  throw std::invalid_argument("x axis must be step, epoch, relative, wall or tokens, not '" + name + "'");
+}
+
+void checkXAxis(const Comparison& comparison, XAxis x_axis) {
+  if (x_axis != XAxis::Tokens) return;
+  for (const auto& r : comparison.runs)
+    if (lmTokensPerStep(r.run.params) <= 0)
+      throw std::invalid_argument("tokens seen need language-model runs with train.batch_size and lm.context; run " +
+                                  std::to_string(r.run.id) + " is of task " + taskOfRun(r.run.params));
 }
 
 ChartRequest chartFor(const Comparison& comparison, const std::string& metric, XAxis x_axis) {
   ChartRequest request;
   // Titles, labels, units and bounds from the metric table, as the window draws them.
   request.metric = metric;
-  request.x_axis = x_axis == XAxis::Step ? "step" : x_axis == XAxis::Epoch ? "epoch" : x_axis == XAxis::Relative ? "relative" : "wall";
+  request.x_axis = x_axis == XAxis::Step       ? "step"
+                   : x_axis == XAxis::Epoch    ? "epoch"
+                   : x_axis == XAxis::Relative ? "relative"
+                   : x_axis == XAxis::Wall     ? "wall"
+                                               : "tokens";
   const MetricInfo info = metricInfo(metric);
   request.title = info.label;
   request.y_label = metricAxisLabel(info);
@@ -200,6 +214,7 @@ ChartRequest chartFor(const Comparison& comparison, const std::string& metric, X
   request.x_is_wall_time = x_axis == XAxis::Wall;
   for (const auto& r : comparison.runs) {
     ChartCurve curve{runLabel(r.run), {}, {}};
+    const double tokens_per_step = lmTokensPerStep(r.run.params);  // for XAxis::Tokens (checkXAxis)
     auto it = r.series.find(metric);
     if (it != r.series.end()) {
       // Relative time counts from the run's first point of any metric, so teacher and
@@ -213,7 +228,8 @@ ChartRequest chartFor(const Comparison& comparison, const std::string& metric, X
         curve.x.push_back(x_axis == XAxis::Step       ? static_cast<double>(p.step)
                           : x_axis == XAxis::Epoch    ? p.epoch
                           : x_axis == XAxis::Relative ? p.wall_time - start
-                                                      : p.wall_time);
+                          : x_axis == XAxis::Wall     ? p.wall_time
+                                                      : static_cast<double>(p.step) * tokens_per_step);
         curve.y.push_back(p.value);
       }
     }

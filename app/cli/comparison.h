@@ -44,8 +44,13 @@ SeriesSummary summaryOf(const ComparedRun& run, const std::string& key);
 std::string compareText(const Comparison& comparison, bool all_params);
 nlohmann::json compareJson(const Comparison& comparison);
 
-enum class XAxis { Step, Epoch, Relative, Wall };
+// Tokens: tokens seen, step x train.batch_size x lm.context (core/tasks/lm/lm_tokens.h), for
+// language-model runs only, as the compare view's "Tokens".
+enum class XAxis { Step, Epoch, Relative, Wall, Tokens };
 XAxis xAxisFromName(const std::string& name);  // throws std::invalid_argument
+// Throws std::invalid_argument naming the first run that cannot be drawn along `x_axis` (a run
+// that is not a language-model run, for Tokens).
+void checkXAxis(const Comparison& comparison, XAxis x_axis);
 // One metric of every run as a chart request (x, labels and legend filled).
 ChartRequest chartFor(const Comparison& comparison, const std::string& metric, XAxis x_axis);
 

@@ -361,6 +361,7 @@ int exportChart(const std::string& db, const std::vector<std::string>& run_texts
   XAxis x_axis;
   try {
     x_axis = xAxisFromName(chart.x_axis);
+    checkXAxis(comparison, x_axis);
   } catch (const std::invalid_argument& e) {
     throw badOption("--x", e.what());
   }
@@ -577,6 +578,11 @@ int reportCommand(const std::string& db, const std::vector<std::string>& run_tex
   options.log_y = chart.log_y;
   RunStore store = openForReading(db);
   const Comparison comparison = loadComparison(store, parseRunIds(run_texts), metric_keys);
+  try {
+    checkXAxis(comparison, options.x_axis);
+  } catch (const std::invalid_argument& e) {
+    throw badOption("--x", e.what());
+  }
   const std::string text = reportHtml(comparison, options);
   std::ofstream file(out_path, std::ios::binary);
   if (!file) throw ConfigError({{"--out", "cannot write '" + out_path + "'"}});
@@ -654,8 +660,10 @@ int mainImpl(int argc, char** argv) {
   std::string export_format = "csv", export_out;
   ChartArgs chart_args;
   auto add_chart_options = [&](CLI::App* command) {
-    command->add_option("--x", chart_args.x_axis, "x axis: step, epoch, relative (seconds since start) or wall")
-        ->check(CLI::IsMember({"step", "epoch", "relative", "wall"}));
+    command->add_option("--x", chart_args.x_axis,
+                        "x axis: step, epoch, relative (seconds since start), wall, or tokens (tokens seen: "
+                        "language-model runs)")
+        ->check(CLI::IsMember({"step", "epoch", "relative", "wall", "tokens"}));
     command->add_option("--smoothing", chart_args.smoothing, "TensorBoard EMA weight in [0, 1) (raw curve drawn faint)")
         ->type_name("W");
     command->add_flag("--log-y", chart_args.log_y, "logarithmic y axis");

@@ -184,7 +184,53 @@ TEST(CompareCliTasks, RunsOfTwoTasksCompareTheirSharedMetricsAndNameTheOthers) {
   EXPECT_TRUE(nlohmann::json::parse(named.out)["runs"][1]["summary"].contains("eval/student_ppl"));
 }
 
+// Two language-model runs (16 x 16 and 4 x 32 tokens per step) and an image run: --x tokens is
+// for language-model runs only, and says which run it cannot draw.
+class CompareCliTokens : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RunStore store(dir_.file("tokens.db"));
+    const std::vector<std::map<std::string, std::string>> params{
+        {{"task", "lm"}, {"train.batch_size", "16"}, {"lm.context", "16"}},
+        {{"task", "lm"}, {"train.batch_size", "4"}, {"lm.context", "32"}},
+        {{"task", "image"}, {"train.batch_size", "64"}, {"lm.context", "128"}}};
+    for (const auto& p : params) {
+      const int64_t id = store.createRun({"run", "name: x\n", p, std::nullopt});
+      store.appendMetrics(id, {{"train/student_loss", 0, 0.0, 1.7e9, 2.0}, {"train/student_loss", 10, 0.5, 1.7e9 + 1, 1.0}});
+      store.finishRun(id, RunStatus::Completed);
+    }
+  }
+  std::string db() const { return " --db '" + dir_.file("tokens.db") + "'"; }
+  TempDir dir_;
+};
+
+TEST_F(CompareCliTokens, TokensNeedLanguageModelRuns) {
+  const auto report = distillCli("report 1 3 --x tokens --out '" + dir_.file("r.html") + "'" + db());
+  EXPECT_EQ(report.exit_code, 2);
+  EXPECT_NE(report.err.find("--x"), std::string::npos) << report.err;
+  EXPECT_NE(report.err.find("run 3 is of task image"), std::string::npos) << report.err;
+  const auto fine = distillCli("report 1 2 --x tokens --out '" + dir_.file("r.html") + "'" + db());
+  EXPECT_EQ(fine.exit_code, 0) << fine.err;
+}
+
 #ifdef DISTILL_TEST_CHARTS
+
+TEST_F(CompareCliTokens, ChartsOfLanguageModelRunsAlongTokensSeen) {
+  const std::string svg = dir_.file("tokens.svg");
+  const auto result = distillCli("export 1 2 --metric train/student_loss --format svg --x tokens --out '" + svg + "'" + db());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string text = readFile(svg);
+  EXPECT_NE(text.find("Tokens seen"), std::string::npos);
+  // Run 1's last point is at 10 x 256 = 2560 tokens: the axis has a tick label at 2000.
+  EXPECT_NE(text.find(">2000<"), std::string::npos) << "no tick at 2000 tokens";
+  // Along steps (0 to 10) neither the label nor that tick is there.
+  ASSERT_EQ(distillCli("export 1 2 --metric train/student_loss --format svg --x step --out '" + svg + "'" + db()).exit_code, 0);
+  EXPECT_EQ(readFile(svg).find("Tokens seen"), std::string::npos);
+  EXPECT_EQ(readFile(svg).find(">2000<"), std::string::npos);
+  const auto image = distillCli("export 1 3 --metric train/student_loss --format svg --x tokens --out '" + svg + "'" + db());
+  EXPECT_EQ(image.exit_code, 2);
+  EXPECT_NE(image.err.find("run 3 is of task image"), std::string::npos) << image.err;
+}
 
 TEST_F(CompareCli, PngHasTheRequestedSize) {
   const std::string path = dir_->file("fig.png");
