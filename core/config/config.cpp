@@ -433,8 +433,9 @@ void modelTaskIssues(const ModelConfig& m, const std::string& source, const std:
 }
 
 // Hugging Face models (hf:<folder>) and students made of the teacher's blocks are language
-// models; the blocks are copied when the run starts, so the teacher must exist then. (The
-// folders themselves are checked when a run resolves its sources: core/tasks/teacher_source.h.)
+// models; the blocks are copied when the run starts, or after phase 1 for a teacher the run
+// trains, so the teacher must have blocks (not TorchScript). (The folders themselves are
+// checked when a run resolves its sources: core/tasks/teacher_source.h.)
 void modelSourceIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issues) {
   const auto prefixed = [](const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; };
   const bool hf_teacher = prefixed(c.teacher.source, "hf:");
@@ -451,11 +452,8 @@ void modelSourceIssues(const ExperimentConfig& c, std::vector<ConfigIssue>& issu
     return;
   }
   if (!blocks) return;
-  if (c.teacher.source == "train")
-    issues.push_back({"student.source", "'" + c.student_source + "' copies the teacher's blocks when the run starts, "
-                                        "before phase 1 trains a teacher.source 'train' teacher: train the teacher in "
-                                        "a run of its own and use teacher.source run:<id>, or use hf:<folder>"});
-  else if (prefixed(c.teacher.source, "torchscript:"))
+  // A teacher.source train teacher's blocks are copied after phase 1 trains it.
+  if (prefixed(c.teacher.source, "torchscript:"))
     issues.push_back({"student.source", "'" + c.student_source + "' needs a teacher of known blocks (hf:<folder>, "
                                         "run:<id> or a .pt file); a TorchScript teacher's are not known"});
 }

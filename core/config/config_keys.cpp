@@ -320,8 +320,9 @@ std::vector<ConfigKey> buildTable() {
           .withCheck(studentSource, "'init', 'hf:<folder>', 'teacher-blocks:<k>' with k >= 1 or 'torchscript:<path>'")
           .withHelp("`init` (a fresh student of the configured architecture), `hf:<folder>` (lm task: a Hugging "
                     "Face model folder, trained from its weights), `teacher-blocks:<k>` (lm task: the teacher's "
-                    "blocks 0, k, 2k, ... with its embeddings, final norm and head, as DistilGPT2 was made; the "
-                    "teacher must exist when the run starts: `hf:<folder>`, `run:<id>` or a `.pt` file) or "
+                    "blocks 0, k, 2k, ... with its embeddings, final norm and head, as DistilGPT2 was made: of an "
+                    "`hf:<folder>`, `run:<id>` or `.pt` teacher when the run starts, of a `train` teacher after "
+                    "phase 1 trains it) or "
                     "`torchscript:<path>` (a trainable TorchScript module; a bare path means the same)"),
       DISTILL_MODEL_ROWS("student", S::Student, student),
       row("student.gradient_checkpointing", K::Flag, S::Student, "Gradient checkpointing",

@@ -21,10 +21,14 @@ std::vector<int64_t> keptBlocks(int64_t layers, int64_t k) {
 
 Model keepEveryKthBlock(const ModelImpl& teacher, int64_t k) {
   HfConfig config = hfConfigOf(teacher);  // throws ModelError for models it cannot describe
-  const std::vector<int64_t> kept = keptBlocks(config.num_hidden_layers, k);
-  config.num_hidden_layers = static_cast<int64_t>(kept.size());
+  config.num_hidden_layers = static_cast<int64_t>(keptBlocks(config.num_hidden_layers, k).size());
   Model student = buildHfModel(config);
+  copyEveryKthBlock(teacher, k, *student);
+  return student;
+}
 
+void copyEveryKthBlock(const ModelImpl& teacher, int64_t k, ModelImpl& student) {
+  const std::vector<int64_t> kept = keptBlocks(hfConfigOf(teacher).num_hidden_layers, k);
   // A block's parameters are named "<prefix>.<index>.<rest>": h.3.attn.c_attn.weight (the GPT),
   // model.layers.3.self_attn.q_proj.weight (the Llama family). Student block i is teacher block
   // kept[i]; every other name is the same in both.
@@ -32,12 +36,16 @@ Model keepEveryKthBlock(const ModelImpl& teacher, int64_t k) {
   std::map<std::string, torch::Tensor> source;
   for (const auto& item : teacher.named_parameters(/*recurse=*/true)) source.emplace(item.key(), item.value());
   torch::NoGradGuard no_grad;
-  for (auto& item : student->named_parameters(/*recurse=*/true)) {
+  for (auto& item : student.named_parameters(/*recurse=*/true)) {
     std::string name = item.key();
     std::smatch m;
     if (std::regex_match(name, m, block)) {
-      const auto index = std::stoll(m[2].str());
-      name = m[1].str() + "." + std::to_string(kept.at(static_cast<size_t>(index))) + "." + m[3].str();
+      const auto index = static_cast<size_t>(std::stoll(m[2].str()));
+      if (index >= kept.size())
+        throw ModelError("keep every k-th block: the student (" + student.summary() + ") has a block " +
+                         std::to_string(index) + " (" + name + "), but every " + std::to_string(k) +
+                         "-th block of the teacher (" + teacher.summary() + ") makes " + std::to_string(kept.size()));
+      name = m[1].str() + "." + std::to_string(kept[index]) + "." + m[3].str();
     }
     const auto it = source.find(name);
     if (it == source.end())
@@ -46,7 +54,6 @@ Model keepEveryKthBlock(const ModelImpl& teacher, int64_t k) {
       throw ModelError("keep every k-th block: parameter " + name + " differs in shape between teacher and student");
     item.value().copy_(it->second.detach().to(item.value().device(), item.value().scalar_type()));
   }
-  return student;
 }
 
 }  // namespace distill

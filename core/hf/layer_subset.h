@@ -31,4 +31,11 @@ std::vector<int64_t> keptBlocks(int64_t layers, int64_t k);
 // a teacher hfConfigOf() cannot describe (names the model's summary).
 Model keepEveryKthBlock(const ModelImpl& teacher, int64_t k);
 
+// The weights of keepEveryKthBlock(teacher, k) copied into `student`, a model of that shape
+// (one keepEveryKthBlock made from a teacher of the same config), on whatever device and dtype
+// the student is. What a run whose teacher it trains itself does after phase 1: the student was
+// made from the untrained teacher, and starts phase 2 from the trained one's blocks. Throws
+// ModelError naming a parameter the two do not share or whose shapes differ.
+void copyEveryKthBlock(const ModelImpl& teacher, int64_t k, ModelImpl& student);
+
 }  // namespace distill

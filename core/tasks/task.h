@@ -95,6 +95,14 @@ class Task {
   // given weights). Throws ConfigError or ModelError naming the key.
   virtual Model buildTeacher(const ExperimentConfig& config) = 0;
   virtual Model buildStudent(const ExperimentConfig& config) = 0;
+  // Called by the trainer once phase 1 has trained the teacher (this process trained it: not for
+  // a loaded teacher, nor for a run resumed in phase 2, whose student comes from its checkpoint),
+  // before phase 2 starts; both models are on the training device, the teacher still float32.
+  // A student made from the teacher's weights (the lm task's teacher-blocks:<k>) was built by
+  // buildStudent() from the untrained teacher; here it takes the trained teacher's weights, in
+  // place (its shape, and what the trainer built around it, stay). Returns a line for the run's
+  // log saying what changed; empty (the default) when nothing did.
+  virtual std::string teacherTrained(const ModelImpl& teacher, ModelImpl& student) { return {}; }
   // Moves what the task holds to `device` (the training split when it fits); once, before
   // any split or evaluator is asked for.
   virtual void prepare(const torch::Device& device) = 0;

@@ -448,6 +448,12 @@ struct Trainer::Impl {
       if (teacherTrained() && !resume_student) {
         log(LogLevel::Info, "phase 1: training the teacher (" + environment["teacher_summary"] + ")");
         if (!trainPhase(Phase::Teacher)) return stopped();
+        // A student made from the teacher's weights takes the trained ones (every rank alike:
+        // their teachers are equal after phase 1).
+        if (!options.teacher_only) {
+          const std::string changed = task.teacherTrained(*teacher, *student);
+          if (!changed.empty()) log(LogLevel::Info, changed);
+        }
       } else if (teacherTrained()) {
         done_steps += teacher_steps;
       } else {

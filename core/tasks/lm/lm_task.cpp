@@ -306,22 +306,36 @@ Model LmTask::buildStudentModel(const ExperimentConfig& config) {
   }
   if (isTeacherBlocksSource(source)) {
     const std::string weights = teacherWeights(config);
-    if (weights.empty())
+    const bool trained_here = config.teacher.source == "train";
+    if (weights.empty() && !trained_here)
       throw ConfigError({{"student.source", "'" + source + "' copies the teacher's blocks, but the weights of "
                                             "teacher.source '" + config.teacher.source + "' are not known yet (a run "
-                                            "resolves run:<id>; train and torchscript: teachers have no blocks to copy)"}});
+                                            "resolves run:<id>; torchscript: teachers have no blocks to copy)"}});
     if (!teacher_) buildTeacher(config);
-    teacher_->loadCheckpoint(weights);
+    // A teacher the run trains: the blocks of the untrained one for now, the trained one's after
+    // phase 1 (teacherTrained()).
+    if (!trained_here) teacher_->loadCheckpoint(weights);
     Model student;
     try {
       student = keepEveryKthBlock(*teacher_, teacherBlocksStep(source));
     } catch (const ModelError& e) {
       throw ConfigError({{"student.source", std::string(e.what())}});
     }
+    if (trained_here) blocks_of_trained_teacher_ = teacherBlocksStep(source);
     student_hf_config_ = recordedHfConfig(*student, teacher_hf_ ? &*teacher_hf_ : nullptr);
     return student;
   }
   return buildGpt(config.student, source, "student");
+}
+
+std::string LmTask::teacherTrained(const ModelImpl& teacher, ModelImpl& student) {
+  if (blocks_of_trained_teacher_ == 0) return {};
+  copyEveryKthBlock(teacher, blocks_of_trained_teacher_, student);
+  std::string blocks;
+  for (const int64_t block : keptBlocks(hfConfigOf(teacher).num_hidden_layers, blocks_of_trained_teacher_))
+    blocks += (blocks.empty() ? "" : ", ") + std::to_string(block);
+  return "student.source teacher-blocks:" + std::to_string(blocks_of_trained_teacher_) +
+         ": the student starts from the trained teacher's blocks " + blocks + " (with its embeddings, final norm and head)";
 }
 
 void LmTask::prepare(const torch::Device& device) {

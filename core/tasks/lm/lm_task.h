@@ -36,7 +36,9 @@ GptConfig lmGptConfig(const ModelConfig& model, const std::string& source, const
 // (TrainerOptions::teacher_weights is the folder; CausalLmImpl::loadCheckpoint reads it). A
 // student of student.source hf:<folder> is loaded here, trainable; one of teacher-blocks:<k> is
 // made from the teacher buildTeacher() returned, with the teacher's weights loaded into it from
-// config.teacher.weights first (the trainer's load of the same weights is then a repeat).
+// config.teacher.weights first (the trainer's load of the same weights is then a repeat); with
+// teacher.source train, from the untrained teacher, and teacherTrained() copies the trained
+// teacher's blocks into it after phase 1 (a run resumed in phase 2 loads the student instead).
 // describe() records the Hugging Face config.json of such models (teacher_hf_config,
 // student_hf_config), from which a stored run rebuilds them (core/tasks/lm/stored_model.h).
 // student.gradient_checkpointing switches the student's gradient checkpointing on
@@ -53,6 +55,7 @@ class LmTask : public Task {
   std::string name() const override { return "lm"; }
   Model buildTeacher(const ExperimentConfig& config) override;
   Model buildStudent(const ExperimentConfig& config) override;
+  std::string teacherTrained(const ModelImpl& teacher, ModelImpl& student) override;
   void prepare(const torch::Device& device) override;
   std::unique_ptr<TrainSplit> trainSplit(uint64_t seed) override;
   Batch probeBatch() override;
@@ -76,6 +79,7 @@ class LmTask : public Task {
   std::optional<HfConfig> teacher_hf_, student_hf_;  // config.json of hf: sources
   int64_t vocab_ = 0;
   Model teacher_;  // as buildTeacher() returned it
+  int64_t blocks_of_trained_teacher_ = 0;  // k of a teacher-blocks:<k> student of a teacher trained here
   std::string teacher_hf_config_, student_hf_config_;  // what describe() records (one-line JSON)
   GenerationConfig generation_;
   GenerationConfig sample_generation_;  // the evaluation's samples: lengths fitted to the context

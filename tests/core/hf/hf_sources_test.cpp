@@ -205,7 +205,12 @@ TEST(HfSourceConfig, SourcesAreCheckedByTheConfigLayer) {
   EXPECT_NE(zero.find("student.source: expected 'init', 'hf:<folder>', 'teacher-blocks:<k>' with k >= 1"),
             std::string::npos)
       << zero;
-  EXPECT_NE(issues({"task=lm", "student.source=teacher-blocks:2"}).find("before phase 1 trains"), std::string::npos);
+  // A teacher the run trains has blocks (copied after phase 1); a TorchScript teacher's are unknown.
+  EXPECT_EQ(issues({"task=lm", "student.source=teacher-blocks:2", "teacher.arch=gpt", "student.arch=gpt"}), "(no error)");
+  EXPECT_NE(issues({"task=lm", "student.source=teacher-blocks:2", "teacher.source=torchscript:/t.pt",
+                    "teacher.arch=gpt", "student.arch=gpt"})
+                .find("student.source: 'teacher-blocks:2' needs a teacher of known blocks"),
+            std::string::npos);
   EXPECT_NE(issues({"task=lm", "teacher.source=hf:"}).find("teacher.source: expected"), std::string::npos);
   // Not taken for TorchScript paths.
   const ExperimentConfig c = parseConfigWithOverrides("", {"task=lm", "student.source=hf:/m", "teacher.source=hf:/t",

@@ -7,9 +7,11 @@
 
 #include "core/config/config.h"
 #include "core/errors.h"
+#include "core/hf/layer_subset.h"
 #include "core/metrics/metric_keys.h"
 #include "core/store/run_store.h"
 #include "core/tasks/lm/lm_metrics.h"
+#include "core/tasks/lm/lm_task.h"
 #include "core/tasks/task_catalog.h"
 #include "core/train/experiment_runner.h"
 #include "support/lm_test_support.h"
@@ -84,6 +86,99 @@ INSTANTIATE_TEST_SUITE_P(Methods, LmLosses,
                                            std::vector<std::string>{"distill.method=kd", "distill.teacher_access=topk",
                                                                     "distill.topk=20"},
                                            std::vector<std::string>{"distill.method=kd", "distill.teacher_cache=off"}));
+
+// student.source teacher-blocks:2 with a teacher the run trains (teacher.source train): the
+// student is built from the untrained teacher, and takes the trained teacher's blocks after
+// phase 1. Its first evaluation (phase 2, step 0) is that of the trained teacher's block 0 with
+// its embeddings and head, computed here apart from the run from the stored teacher.pt; and
+// not that of the untrained teacher's blocks, the student the run built before phase 1.
+TEST(LmTask, ATeacherBlocksStudentStartsFromTheTeacherTheRunTrained) {
+  TempDir dir;
+  const auto corpus = writeCorpus(dir.path() / "corpus");
+  const auto config = lmConfig(corpus, {"teacher.layers=2", "student.source=teacher-blocks:2", "teacher.epochs=2",
+                                        "train.epochs=1"});
+  const auto f = runLm(dir.path(), config);
+  ASSERT_EQ(f.result.outcome, RunOutcome::Completed) << f.result.error;
+
+  const auto evaluateBlocksOf = [&](const std::string& teacher_weights) {
+    LmTask task(config);
+    torch::manual_seed(config.seed);  // the run's untrained teacher: the trainer seeds before building it
+    Model teacher = task.buildTeacher(config);
+    if (!teacher_weights.empty()) teacher->loadCheckpoint(teacher_weights);
+    Model student = keepEveryKthBlock(*teacher, 2);
+    EXPECT_EQ(student->parameterCount(), std::stoll(f.run.environment.at("student_parameters")));
+    task.prepare(torch::kCPU);
+    std::map<std::string, double> values;
+    for (const auto& [key, value] : task.evaluator()->evaluateStudent(*student, *teacher)) values[key] = value;
+    return values;
+  };
+  RunStore store((dir.path() / "lm.db").string());
+  const auto trained = evaluateBlocksOf(store.checkpointFile(f.run.id, "teacher"));
+  const auto untrained = evaluateBlocksOf("");
+  for (const char* key : {metric_key::kStudentValLoss, metric_key::kTokenKl, metric_key::kTokenAgreement}) {
+    EXPECT_NEAR(f.first(key), trained.at(key), 1e-5 * std::max(1.0, std::abs(trained.at(key)))) << key;
+    EXPECT_GT(std::abs(f.first(key) - untrained.at(key)), 1e-3) << key;
+  }
+  EXPECT_LT(std::stoll(f.run.environment.at("student_parameters")),
+            std::stoll(f.run.environment.at("teacher_parameters")));
+}
+
+// Stops the run once the first checkpoint of `role` (teacher, student) is written.
+class StopAtFirstCheckpoint : public TrainingObserver {
+ public:
+  StopAtFirstCheckpoint(RunControl& control, std::string role) : control_(control), role_(std::move(role)) {}
+  void onCheckpoint(const CheckpointInfo& checkpoint) override {
+    if (checkpoint.role == role_) control_.requestStop();
+  }
+
+ private:
+  RunControl& control_;
+  std::string role_;
+};
+
+// Keeps the run's log lines.
+class LogLines : public TrainingObserver {
+ public:
+  void onLog(LogLevel, const std::string& message) override { lines += message + "\n"; }
+  std::string lines;
+};
+
+// The same run stopped in phase 1 (the student is made from the trained teacher after the
+// resumed phase 1) and stopped in phase 2 (the student comes from its checkpoint, not from the
+// teacher again) ends with the uninterrupted run's numbers.
+TEST(LmTask, ATeacherBlocksStudentOfATrainedTeacherResumesInEitherPhase) {
+  TempDir dir;
+  const auto corpus = writeCorpus(dir.path() / "corpus");
+  const auto config = lmConfig(corpus, {"teacher.layers=2", "student.source=teacher-blocks:2", "teacher.epochs=2",
+                                        "train.epochs=2"});
+  std::filesystem::create_directories(dir.path() / "uninterrupted");
+  const auto uninterrupted = runLm(dir.path() / "uninterrupted", config);
+  ASSERT_EQ(uninterrupted.result.outcome, RunOutcome::Completed) << uninterrupted.result.error;
+  for (const std::string role : {"teacher", "student"}) {
+    const std::string db = (dir.path() / (role + ".db")).string();
+    {
+      RunControl control;
+      StopAtFirstCheckpoint stopper(control, role);
+      ExperimentRunner runner(config, db, stopper, control);
+      runner.createRun();
+      ASSERT_EQ(runner.run().outcome, RunOutcome::Stopped) << role;
+    }
+    RunControl control;
+    LogLines log;
+    ExperimentRunner resumed(ResumeRun{1}, db, log, control);
+    resumed.createRun();
+    const RunResult result = resumed.run();
+    ASSERT_EQ(result.outcome, RunOutcome::Completed) << role << ": " << result.error;
+    // The copy is made after the phase 1 this process trained, and only then.
+    EXPECT_EQ(log.lines.find("the student starts from the trained teacher's blocks 0 ") != std::string::npos,
+              role == "teacher")
+        << log.lines;
+    for (const char* key : {metric_key::kStudentValLoss, metric_key::kTokenAgreement, metric_key::kTokenKl}) {
+      const double expected = uninterrupted.run.final_metrics.at(key);
+      EXPECT_NEAR(result.final.at(key), expected, 1e-6 * std::max(1.0, std::abs(expected))) << role << " " << key;
+    }
+  }
+}
 
 TEST(LmTask, ConfigErrorsNameTheKey) {
   TempDir dir;
