@@ -1,7 +1,10 @@
-// `distill tokenize --tokenizer FILE_OR_DIR --text TEXT`: what a Hugging Face byte-level BPE
-// tokenizer (core/text/bpe) makes of a text: the tokenizer read (to standard error), then one
-// line per token with its id, its vocabulary string and the text it stands for; --json for
-// scripts; --decode ID... turns ids back into text.
+// `distill tokenize --tokenizer FILE_OR_DIR --text TEXT`: what a model's tokenizer makes of a
+// text: the tokenizer read (to standard error), then one line per token with its id, its
+// vocabulary string and the text it stands for; --json for scripts; --decode ID... turns ids
+// back into text. The tokenizer is the one the lm task reads from the same path
+// (core/tasks/lm/tokenizer.h): a SentencePiece tokenizer.model (core/text/sentencepiece_tokenizer.h:
+// Llama 2, Mistral) where the folder has one, else Hugging Face byte-level BPE (core/text/bpe).
+// SentencePiece tokens are marked (control), (byte) or (unknown); BPE's added tokens (special).
 // Thread contract: main thread only.
 #pragma once
 
