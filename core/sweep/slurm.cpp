@@ -180,6 +180,23 @@ std::map<std::string, std::string> parseScontrolJobs(const std::string& output) 
   return states;
 }
 
+namespace {
+// Whether a failed scontrol/squeue says the controller cannot be asked at all (not installed,
+// not reachable, no configuration), as opposed to not knowing one job.
+bool controllerUnreachable(const ProgramResult& result) {
+  if (result.exit_code == 127) return true;
+  for (const char* sign : {"Unable to contact slurm controller", "connect failure", "Socket timed out",
+                           "Unable to process configuration", "Could not establish a configuration source"})
+    if (result.errors.find(sign) != std::string::npos) return true;
+  return false;
+}
+
+std::string firstLine(const std::string& text) {
+  const std::string line = text.substr(0, text.find('\n'));
+  return line.empty() ? std::string("no message") : line;
+}
+}  // namespace
+
 int parseMaxArraySize(const std::string& output, int fallback) {
   for (const auto& line : lines(output)) {
     if (line.rfind("MaxArraySize", 0) != 0) continue;
@@ -286,22 +303,37 @@ std::map<std::string, std::string> SlurmClient::states(const SweepManifest& mani
       answered = "sacct unavailable (" + trim(sacct.errors) + ")";
     }
     // The controller knows recent jobs (MinJobAge) even without accounting, and knows best.
+    // A controller that cannot be reached is asked once: each command then retries for about
+    // 18 s, so asking it per array job and again through squeue would stall the answer.
     bool scontrol_answered = false;
+    std::string unreachable;
     for (const auto& job : jobs) {
       const ProgramResult shown = run_({"scontrol", "--oneliner", "show", "job", job});
-      if (shown.exit_code != 0) continue;
+      if (shown.exit_code != 0) {
+        if (controllerUnreachable(shown)) {
+          unreachable = firstLine(shown.exit_code == 127 ? "scontrol: not found" : shown.errors);
+          break;
+        }
+        continue;  // a job it has forgotten ("Invalid job id specified")
+      }
       const auto records = parseScontrolJobs(shown.output);
       for (const auto& [id, state] : records) by_job[id] = state;
       if (!records.empty()) shown_arrays.insert(job);
       scontrol_answered = true;
     }
     if (scontrol_answered) answered += ", scontrol";
-    const ProgramResult queue = run_({"squeue", "-h", "-r", "-j", list, "-o", "%i|%T"});
-    if (queue.exit_code == 0) {
-      for (const auto& [id, state] : parseSqueue(queue.output)) by_job.emplace(id, state);
-      answered += ", squeue";
+    bool squeue_answered = false;
+    if (unreachable.empty()) {
+      const ProgramResult queue = run_({"squeue", "-h", "-r", "-j", list, "-o", "%i|%T"});
+      if (queue.exit_code == 0) {
+        for (const auto& [id, state] : parseSqueue(queue.output)) by_job.emplace(id, state);
+        answered += ", squeue";
+        squeue_answered = true;
+      }
+    } else {
+      answered += "; controller unreachable (" + unreachable + ")";
     }
-    controller_answered = scontrol_answered || queue.exit_code == 0;
+    controller_answered = scontrol_answered || squeue_answered;
   }
   if (source) *source = answered;
   if (controller) *controller = controller_answered;

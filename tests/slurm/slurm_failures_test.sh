@@ -11,6 +11,8 @@
 # Last, the same sweep file with --backend local into another folder: the same tasks (config
 # hashes), states and final metrics, and the same runs in its database (minus the Slurm
 # metadata and the failed runs' second attempts).
+# With the cluster stopped, `sweep status` says Slurm could not be asked (trying the controller
+# once) and shows each state from the runs' databases.
 #   tests/slurm/slurm_failures_test.sh DISTILL SOURCE_DIR
 # Exit 77 (ctest's skip) without slurm-wlm and munge, root, or Debian's Fashion-MNIST.
 set -euo pipefail
@@ -68,7 +70,7 @@ sys.exit(0 if all(t["state"] in final for t in json.load(open(sys.argv[1]))["tas
 PY
   sleep 1
 done
-"$distill" sweep status "$sweep"
+"$distill" sweep status "$sweep" | tee "$work/status.txt"
 "$distill" sweep import "$sweep" --db "$work/main.db" > "$work/import.txt" || fail "import failed"
 "$distill" list --json --db "$work/main.db" > "$work/list.json"
 python3 - "$work/status.json" "$work/list.json" <<'PY'
@@ -87,6 +89,9 @@ for i in (4, 5):
     t = tasks[i]
     if t["slurm_state"] != "FAILED" or "diverged" not in (t["log_tail"] or "") or "diverged" not in t["error"]:
         fail("run %d is not shown failed with Slurm's state and its log tail: %s" % (i, t))
+sources = [tasks[i]["state_source"] for i in range(6)]
+if sources != ["database"] * 3 + ["slurm"] * 3:  # a completed run's database wins; the others are Slurm's word
+    fail("where the states came from: %s" % sources)
 sweep_tag = "sweep:" + status["id"]
 by_name = {r["name"]: r for r in runs}
 if len(runs) != 5:
@@ -165,4 +170,31 @@ ra, rb = runs(sys.argv[3], slurm["id"]), runs(sys.argv[4], local["id"])
 if ra != rb:
     fail("the databases differ:\n  slurm only %s\n  local only %s" % (sorted(ra - rb), sorted(rb - ra)))
 print("slurm_failures_test: --backend local gives the same %d tasks and %d distinct runs" % (len(a), len(ra)))
+PY
+
+# Slurm gone (the cluster stopped): `sweep status` says it could not ask, and takes each state
+# from the runs' own databases (a run still marked running would be judged by its heartbeat).
+# The controller is tried once (scontrol retries for about 18 s), not once per array job.
+"$source_dir/tests/slurm/stop_cluster.sh" "$cluster"
+started=$SECONDS
+"$distill" sweep status --json "$sweep" > "$work/status3.json"
+echo "slurm_failures_test: sweep status with the cluster stopped took $((SECONDS - started)) s"
+python3 - "$work/status2.json" "$work/status3.json" "$work/status.txt" <<'PY'
+import json, sys
+before = {t["index"]: t for t in json.load(open(sys.argv[1]))["tasks"]}
+gone = json.load(open(sys.argv[2]))
+text = open(sys.argv[3]).read()
+def fail(message):
+    sys.exit("slurm_failures_test: " + message)
+if not gone["slurm_source"].startswith("sacct unavailable") or "controller unreachable" not in gone["slurm_source"]:
+    fail("with the cluster stopped, Slurm's source reads %r" % gone["slurm_source"])
+after = {t["index"]: t for t in gone["tasks"]}
+for i in range(6):
+    if after[i]["state"] != before[i]["state"] or after[i]["state_source"] != "database" or after[i]["slurm_state"]:
+        fail("run %d without Slurm: %s (before: %s)" % (i, after[i], before[i]["state"]))
+# The live cluster's text status: a FROM column, with Slurm's word for the failed and cancelled runs.
+if not any(l.split()[:3] == ["run", "state", "from"] for l in text.splitlines()) or " slurm " not in text \
+        or " database " not in text:
+    fail("`sweep status` does not say where its states came from:\n" + text)
+print("slurm_failures_test: with Slurm stopped, every state comes from the runs' databases, and status says so")
 PY

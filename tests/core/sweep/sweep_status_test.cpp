@@ -190,6 +190,34 @@ TEST(SweepHeartbeat, SacctAloneIsStaleButTheControllersWordWins) {
   EXPECT_EQ(of(statuses, "ended").state, "lost");
 }
 
+TEST(SweepHeartbeat, AControllerThatCannotBeReachedIsAskedOnce) {
+  // Each of scontrol and squeue retries for about 18 s against a controller that is down: one
+  // try tells, not one per array job and then squeue.
+  testing::TempDir dir;
+  SweepManifest manifest;
+  manifest.tasks = {task(0, "a", "6_0"), task(1, "b", "7_0"), task(2, "c", "8_0")};
+  std::vector<std::string> asked;
+  SlurmClient down([&](const std::vector<std::string>& argv) {
+    asked.push_back(argv[0]);
+    if (argv[0] == "sacct") return ProgramResult{1, "", "sacct: error: Problem talking to the database: Connection refused\n"};
+    return ProgramResult{1, "", "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n"};
+  });
+  std::string source;
+  sweepStatus(dir.path().string(), manifest, &down, &source);
+  EXPECT_EQ(asked, (std::vector<std::string>{"sacct", "scontrol"}));
+  EXPECT_NE(source.find("controller unreachable (slurm_load_jobs error: Unable to contact slurm controller"), std::string::npos)
+      << source;
+
+  // A job the controller has forgotten is no sign of it being down: the next is asked.
+  asked.clear();
+  SlurmClient forgetful([&](const std::vector<std::string>& argv) {
+    asked.push_back(argv[0]);
+    return ProgramResult{1, "", "slurm_load_jobs error: Invalid job id specified\n"};
+  });
+  sweepStatus(dir.path().string(), manifest, &forgetful);
+  EXPECT_EQ(asked, (std::vector<std::string>{"sacct", "scontrol", "scontrol", "scontrol", "squeue"}));
+}
+
 TEST(SweepCancel, ScancelTakesTheArraysWithUnfinishedTasksAndResubmitTheFailedOnes) {
   testing::TempDir dir;
   SweepManifest manifest;
