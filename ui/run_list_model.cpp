@@ -170,7 +170,7 @@ QVariant RunListModel::headerData(int section, Qt::Orientation orientation, int 
     case Dataset: return tr("Dataset");
     case Models: return tr("Teacher \u2192 student");
     case Agreement: return tr("Agreement");
-    case StudentAccuracy: return tr("Student acc");
+    case StudentAccuracy: return tr("Student acc/ppl");  // the task's student metric: accuracy or perplexity
   }
   return {};
 }

@@ -165,13 +165,14 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
 QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
   if (orientation != Qt::Horizontal) return {};
   static const char* const kTitles[] = {"\u2605", "#", "Name", "Status", "Started", "Duration", "Task", "Dataset",
-                                        "Teacher", "Student", "Method", "T", "\u03b1", "Seed", "Student acc",
-                                        "Best acc", "Agreement", "KL", "Tags"};
+                                        "Teacher", "Student", "Method", "T", "\u03b1", "Seed", "Student acc/ppl",
+                                        "Best acc/ppl", "Agreement", "KL", "Tags"};
   static const char* const kTips[] = {"starred", "run id", "run name", "status", "start time (local)",
                                       "wall-clock duration", "task (image classifier or language model)", "dataset", "teacher architecture or source",
                                       "student architecture", "distillation method", "distillation temperature",
-                                      "weight of the distillation term", "seed", "final student test accuracy",
-                                      "best student test accuracy", "final top-1 agreement with the teacher",
+                                      "weight of the distillation term", "seed",
+                                      "final student test accuracy (images) or validation perplexity (language models)",
+                                      "best student test accuracy, or lowest validation perplexity", "final top-1 agreement with the teacher",
                                       "final predictive KL(teacher || student)", "tags"};
   static_assert(std::size(kTitles) == ColumnCount && std::size(kTips) == ColumnCount, "a title and a tip per column");
   if (section < 0 || section >= ColumnCount) return {};

@@ -69,11 +69,18 @@ ExperimentConfig benchConfig() {
 }
 
 // The training speed in the task's units: samples/s for images, tokens/s for a language model.
+bool g_verbose = false;
+
 double meanSamplesPerSecond(const std::vector<MetricPoint>& points) {
   const std::string key = g_lm ? metric_key::kTokensPerSecond : "perf/samples_per_s";
   std::vector<double> values;
   for (const auto& p : points)
     if (p.key == key && p.value > 0) values.push_back(p.value);
+  if (g_verbose) {
+    std::printf("  %zu speed points:", values.size());
+    for (double v : values) std::printf(" %.0f", v);
+    std::printf("\n");
+  }
   if (values.empty()) return 0.0;
   return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
 }
@@ -164,6 +171,7 @@ int main(int argc, char** argv) {
   cli.add_option("repeats", repeats, "pairs of runs")->check(CLI::Range(1, 100000000))->capture_default_str();
   cli.add_flag("--no-probe", no_probe, "without the 10 ms GUI-latency probe, whose 100 wake-ups a second cost the run too");
   auto* full = cli.add_flag("--full", g_full, "the Hinton experiment, the config keys' defaults (whole training set, default epochs), instead of the short config");
+  cli.add_flag("--verbose", g_verbose, "print every logged speed of each run");
   cli.add_flag("--lm", g_lm, "the language-model preset lm-fortunes on 384 training blocks (speeds in tokens/s)")->excludes(full);
   CLI11_PARSE(cli, argc, argv);
   configureAllocator();  // as both programs do
