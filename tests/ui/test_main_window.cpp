@@ -372,6 +372,9 @@ class TestMainWindow : public QObject {
     QVERIFY(charts->pointCount("eval/token_agreement") == 5 && charts->pointCount("eval/token_kl") == 5);
     QVERIFY(charts->pointCount("train/kd_loss") > 0);
     QVERIFY(window.statusPanel()->findChild<QLabel*>("speed")->text().endsWith("tokens/s"));
+    // The progress bar counts the run in tokens: all of them trained at the end.
+    const QString progress = window.statusPanel()->findChild<QProgressBar*>("progress")->format();
+    QVERIFY2(progress.startsWith("100.0% · ") && progress.contains(" tokens · ETA"), qPrintable(progress));
     QVERIFY2(window.logText().contains("student ppl"), qPrintable(window.logText().right(300)));
     const QString shots = qEnvironmentVariable("DISTILL_SCREENSHOT_DIR");
     if (!shots.isEmpty()) {
