@@ -294,6 +294,7 @@ int FidelityCommands::lmFidelity(const RunFidelity& result) const {
         {"student_epoch", result.student_epoch},
         {"tokenizer", a.tokenizer},
         {"vocab", a.vocab},
+        {"tokenizer_vocab", a.tokenizer_vocab},
         {"context", a.context},
         {"blocks", a.blocks},
         {"blocks_available", a.blocks_available},
@@ -324,6 +325,10 @@ int FidelityCommands::lmFidelity(const RunFidelity& result) const {
   fmt::print("run {} \"{}\" ({}), student at epoch {:g}: {} validation tokens ({} of {} blocks of {} {} tokens) of {}\n",
              result.run_id, terminalText(result.run_name), result.status, result.student_epoch, a.tokens, a.blocks,
              a.blocks_available, a.context, a.tokenizer, terminalText(result.dataset));
+  if (a.vocab > a.tokenizer_vocab)
+    fmt::print("the models' {} vocabulary rows hold {} padding rows beyond the tokenizer's {} ids; agreement and KL "
+               "are over every row, as the run's evaluation computed them\n",
+               a.vocab, a.vocab - a.tokenizer_vocab, a.tokenizer_vocab);
   fmt::print("per token: teacher acc {:.4f}  student acc {:.4f}  agreement {:.4f}  top-5 overlap {:.4f}  KL {:.4f}\n",
              a.teacher_acc, a.student_acc, a.agreement, a.top5_overlap, a.kl);
   fmt::print("perplexity: teacher {:.4f}, student {:.4f}\n", std::exp(a.teacher_ce), std::exp(a.student_ce));

@@ -106,6 +106,7 @@ std::vector<int64_t> tokenCounts(const std::vector<std::string>& documents, cons
 }
 
 std::string displayTokenText(const Tokenizer& tokenizer, int64_t token) {
+  if (token < 0 || token >= tokenizer.vocabSize()) return fmt::format("<padding {}>", token);
   if (token == tokenizer.separator()) return "<sep>";
   if (tokenizer.kind() == "byte" && token >= 0x80 && token < 0x100) return fmt::format("<0x{:02X}>", token);
   const std::string text = tokenizer.decode({token});
@@ -146,10 +147,10 @@ void LmFidelitySums::add(const torch::Tensor& teacher_logits, const torch::Tenso
   if (length > context_)
     throw std::invalid_argument("LM fidelity: blocks of " + std::to_string(length) +
                                 " positions are longer than the context of " + std::to_string(context_));
-  if (static_cast<int64_t>(frequency_.bucket_of_token.size()) != vocab)
-    throw std::invalid_argument("LM fidelity: the token frequencies cover " +
-                                std::to_string(frequency_.bucket_of_token.size()) + " tokens, the logits " +
-                                std::to_string(vocab));
+  const auto tokens = static_cast<int64_t>(frequency_.bucket_of_token.size());
+  if (tokens > vocab)  // more rows than tokens: padding
+    throw std::invalid_argument("LM fidelity: the token frequencies cover " + std::to_string(tokens) +
+                                " tokens, more than the logits' " + std::to_string(vocab));
   if (!block_ids.empty() && static_cast<int64_t>(block_ids.size()) != blocks)
     throw std::invalid_argument("LM fidelity: " + std::to_string(block_ids.size()) + " block ids for " +
                                 std::to_string(blocks) + " blocks");
@@ -165,6 +166,10 @@ void LmFidelitySums::add(const torch::Tensor& teacher_logits, const torch::Tenso
   const auto log_p = torch::log_softmax(rows(teacher_logits, true).to(torch::kFloat32), -1);
   const auto log_q = torch::log_softmax(rows(student_logits, true).to(torch::kFloat32), -1);
   const auto target = rows(targets, false).to(torch::kInt64);
+  if (target.numel() > 0 && (target.min().item<int64_t>() < 0 || target.max().item<int64_t>() >= tokens))
+    throw std::invalid_argument("LM fidelity: targets hold ids " + std::to_string(target.min().item<int64_t>()) +
+                                ".." + std::to_string(target.max().item<int64_t>()) + ", beyond the " +
+                                std::to_string(tokens) + " tokens of the frequencies");
   const auto p = log_p.exp();
   const auto kl = (p * (log_p - log_q)).sum(-1).to(torch::kFloat64).contiguous();
   const int64_t k = std::min<int64_t>(kLmTopTokens, vocab);
@@ -256,7 +261,8 @@ void LmFidelitySums::add(const torch::Tensor& teacher_logits, const torch::Tenso
 LmFidelityAnalysis LmFidelitySums::result(const Tokenizer& tokenizer) const {
   LmFidelityAnalysis a;
   a.tokenizer = tokenizer.kind();
-  a.vocab = vocab_ > 0 ? vocab_ : tokenizer.vocabSize();
+  a.tokenizer_vocab = tokenizer.vocabSize();
+  a.vocab = vocab_ > 0 ? vocab_ : a.tokenizer_vocab;
   a.context = context_;
   std::array<double, 5> total{};
   for (const auto& sums : position_)

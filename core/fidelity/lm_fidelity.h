@@ -5,6 +5,17 @@
 // disagreeing positions of largest KL kept with their top-5 tokens. What it produces is
 // core/fidelity/lm_fidelity_report.h; analyzeRun() (run_fidelity.h) drives it for a stored run.
 //
+// A models' vocabulary may be padded beyond the tokenizer's ids (a Hugging Face checkpoint's
+// vocab_size above its tokenizer's: Qwen2's 151,936 rows for 151,665 tokens; core/tasks/lm/
+// lm_task.h). Agreement, KL, top-5 overlap, accuracy, cross-entropy and calibration are computed
+// over the whole model vocabulary, padding rows included: they are the distributions the models
+// define, the ones the distillation loss trained and the run's evaluation measured
+// (eval/token_agreement and eval/token_kl, core/metrics/streaming.h's AgreementSums), so the
+// analysis agrees with the run's numbers on the same blocks. A padding row that is a model's
+// arg-max counts as its prediction (and is never the true next token). Padding ids are no
+// tokens: the frequency buckets cover the tokenizer's ids only, and a padding id among a
+// disagreement's top tokens is shown as "<padding N>", never decoded as text.
+//
 // Thread contract: one thread at a time; the sums live on the CPU in float64.
 #pragma once
 
@@ -35,20 +46,23 @@ std::vector<int64_t> tokenCounts(const std::vector<std::string>& documents, cons
 
 // A token as a person can read it in a list: " " as "␣", "\n" as "↵", tab as "⇥", the
 // separator as "¶¶" (what decodes as a blank line between documents), a byte that is not a
-// character alone (part of a UTF-8 sequence) as "<0xE2>", other control characters escaped.
+// character alone (part of a UTF-8 sequence) as "<0xE2>", other control characters escaped; an
+// id beyond the tokenizer's (a model's padding row) as "<padding N>".
 std::string displayTokenText(const Tokenizer& tokenizer, int64_t token);
 
 class LmFidelitySums {
  public:
-  // `context`: the blocks' length; `frequency`: the buckets of the true next token;
-  // `keep`: how many disagreements of largest KL to keep.
+  // `context`: the blocks' length; `frequency`: the buckets of the true next token, over the
+  // tokenizer's ids (the logits may have more rows: padding); `keep`: how many disagreements of
+  // largest KL to keep.
   LmFidelitySums(int64_t context, FrequencyBuckets frequency, int64_t keep);
 
   // One chunk of blocks: logits float [B, T, V] of both models on `inputs` int64 [B, T] with
   // next-token `targets` [B, T] and `mask` (bool [B, T], undefined: every position counts).
   // `block_ids` number the chunk's blocks as reported with each disagreement (empty: counting
   // on from the blocks added so far). Throws std::invalid_argument naming the tensor whose shape
-  // does not fit.
+  // does not fit (logits with fewer rows than the frequencies' tokens included), or the targets
+  // when one is no token of the frequencies.
   void add(const torch::Tensor& teacher_logits, const torch::Tensor& student_logits, const torch::Tensor& inputs,
            const torch::Tensor& targets, const torch::Tensor& mask, const std::vector<int64_t>& block_ids = {});
 

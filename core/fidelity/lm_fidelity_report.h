@@ -67,8 +67,9 @@ struct LmDisagreement {
 };
 
 struct LmFidelityAnalysis {
-  std::string tokenizer;       // byte | char
-  int64_t vocab = 0;
+  std::string tokenizer;       // byte | char | bpe | sentencepiece
+  int64_t vocab = 0;           // the models' vocabulary: rows of their logits
+  int64_t tokenizer_vocab = 0;  // the tokenizer's ids; rows from here to vocab are padding (lm_fidelity.h)
   int64_t context = 0;
   int64_t blocks = 0;          // validation blocks analysed
   int64_t blocks_available = 0;  // the run's validation blocks (blocks <= this: a cap picked evenly)

@@ -39,11 +39,9 @@ void analyzeLmRun(RunStore& store, const ExperimentConfig& config, const Fidelit
   std::vector<int64_t> picked;
   for (int64_t i = 0; i < analysed; ++i) picked.push_back(i * available / analysed);  // evenly, from the first
 
-  // A model's vocabulary may have more rows than the tokenizer has ids (a Hugging Face model's
-  // padding, core/tasks/lm/lm_task.h): those rows are tokens the corpus never holds.
-  std::vector<int64_t> counts = tokenCounts(split.train.texts, tokenizer);
-  counts.resize(std::max<size_t>(counts.size(), static_cast<size_t>(student.model->vocabSize())), 0);
-  FrequencyBuckets frequency = frequencyBuckets(counts);
+  // Over the tokenizer's ids: a model's vocabulary may have more rows (a Hugging Face model's
+  // padding, core/tasks/lm/lm_task.h), which are no tokens (core/fidelity/lm_fidelity.h).
+  FrequencyBuckets frequency = frequencyBuckets(tokenCounts(split.train.texts, tokenizer));
   const int64_t train_tokens = frequency.total;
   LmFidelitySums sums(config.lm.context, std::move(frequency), options.disagreements);
   const int64_t chunk = std::max<int64_t>(1, std::min(evaluationChunk(*teacher.model), evaluationChunk(*student.model)));

@@ -208,6 +208,61 @@ TEST(LmFidelity, ShapesThatDoNotFitAreRefusedByName) {
                std::invalid_argument);  // the frequencies cover 4 tokens
 }
 
+// Logits of 6 rows over the 4 ids of abc(): rows 4 and 5 are padding (a Hugging Face model's
+// vocab_size beyond its tokenizer's). Everything is computed over the 6 rows, as the run's
+// evaluation computes it (AgreementSums); the teacher ranks padding row 5 first at position 1,
+// a disagreement whose top tokens show it as "<padding 5>", never as text; a target beyond the
+// tokenizer's ids is refused naming the targets.
+TEST(LmFidelity, APaddedVocabularyIsAnalysedOverEveryRowAndPaddingIsNoToken) {
+  torch::manual_seed(11);
+  const int64_t blocks = 3, context = 4, vocab = 6;
+  auto teacher = torch::randn({blocks, context, vocab});
+  teacher.index_put_({0, 1, 5}, 8.0);  // padding row 5 the teacher's arg-max
+  auto student = teacher + torch::randn({blocks, context, vocab});
+  student.index_put_({0, 1, 5}, -8.0);
+  const auto inputs = torch::randint(0, 4, {blocks, context});
+  const auto targets = torch::randint(0, 4, {blocks, context});
+  LmFidelitySums sums(context, abcFrequencies(), /*keep=*/20);
+  sums.add(teacher, student, inputs, targets, {});
+  const auto a = sums.result(abc());
+  EXPECT_EQ(a.vocab, 6);
+  EXPECT_EQ(a.tokenizer_vocab, 4);
+  AgreementSums agreement(/*top_k=*/5);
+  agreement.add(teacher, student);
+  EXPECT_NEAR(a.agreement, agreement.agreement(), 1e-12);
+  EXPECT_NEAR(a.kl, agreement.kl(), 1e-5);
+  EXPECT_NEAR(a.top5_overlap, agreement.topKOverlap(), 1e-12);
+
+  bool found = false;
+  int padding_shown = 0;
+  for (const auto& d : a.disagreements) {
+    if (d.block == 0 && d.position == 1) {
+      found = true;
+      EXPECT_EQ(d.teacher_top[0].token, 5);
+      EXPECT_EQ(d.teacher_top[0].text, "<padding 5>");
+    }
+    for (const auto* top : {&d.teacher_top, &d.student_top})
+      for (const auto& entry : *top) {
+        if (entry.token < 4) {
+          EXPECT_EQ(entry.text.find("<padding"), std::string::npos) << entry.token;
+        } else {
+          EXPECT_EQ(entry.text, "<padding " + std::to_string(entry.token) + ">");
+          ++padding_shown;
+        }
+      }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_GT(padding_shown, 1);
+  EXPECT_EQ(displayTokenText(abc(), 4), "<padding 4>");
+
+  try {
+    sums.add(teacher, student, inputs, torch::full({blocks, context}, 4, torch::kInt64), {});
+    FAIL() << "a target beyond the tokenizer's ids was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("targets hold ids 4..4, beyond the 4 tokens"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LmFidelity, FrequencyBucketsAreDecadesOfTheTrainingShare) {
   // 10,000,000 tokens: shares 0.5, 0.05, 0.005, 5e-4, 5e-5, 5e-6, 5e-7, 0, 0.44.
   const auto f = frequencyBuckets({5000000, 500000, 50000, 5000, 500, 50, 5, 0, 4444445});

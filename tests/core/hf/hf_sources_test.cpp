@@ -4,7 +4,8 @@
 // vocabulary; another tokenizer, a smaller vocabulary, a missing folder or config.json and an
 // unsupported architecture are refused by key; a teacher-blocks student holds the teacher's
 // blocks; a stored run of an hf: teacher resumes to the uninterrupted run's numbers and its
-// models load back for generation. On the tiny GPT-2 checkpoint of tests/hf/tiny_checkpoints.py
+// models load back for generation; the fidelity analysis of a run whose models' vocabulary is
+// padded beyond the tokenizer's ids. On the tiny GPT-2 checkpoint of tests/hf/tiny_checkpoints.py
 // with a 128-id tokenizer.json (tests/support/hf_checkpoints.h).
 #include <gtest/gtest.h>
 
@@ -17,12 +18,14 @@
 
 #include "core/config/config.h"
 #include "core/errors.h"
+#include "core/fidelity/run_fidelity.h"
 #include "core/hf/hf_source.h"
 #include "core/hf/hf_weights.h"
 #include "core/store/run_store.h"
 #include "core/tasks/teacher_source.h"
 #include "core/tasks/lm/generate.h"
 #include "core/tasks/lm/gpt.h"
+#include "core/tasks/lm/lm_metrics.h"
 #include "core/tasks/lm/lm_task.h"
 #include "core/tasks/lm/stored_model.h"
 #include "core/train/experiment_runner.h"
@@ -281,6 +284,67 @@ TEST_F(HfSources, AStoredRunResumesAndItsModelsLoadBack) {
   Model reference_teacher = loadHfModel(teacher_);
   reference_teacher->eval();
   EXPECT_LT((teacher.model->forward(tokens) - reference_teacher->forward(tokens)).abs().max().item<double>(), 1e-6);
+}
+
+// A run whose models' vocabulary is padded beyond the tokenizer's ids: a teacher folder of
+// vocab_size 136 (the task's GPT, random, written by saveHfModel) with the 128-id tokenizer.json,
+// and a student the run builds over the same 136 rows. `distill fidelity`'s analysis
+// (analyzeRun) runs, over every row: its agreement and KL equal the run's last evaluation on the
+// same blocks; its frequency buckets count the 128 tokens only; padding ids in the top-5 lists
+// show as "<padding N>". No Python needed.
+TEST(HfPaddedVocabulary, FidelityAnalysesEveryRowAndShowsNoPaddingAsAToken) {
+  testing::TempDir dir;
+  GptConfig gpt;
+  gpt.vocab = 136;
+  gpt.context = 32;
+  gpt.layers = 1;
+  gpt.heads = 2;
+  gpt.d_model = 32;
+  gpt.dropout = 0.0;
+  torch::manual_seed(7);
+  const std::string folder = dir.file("padded");
+  saveHfModel(*makeGpt(gpt), folder);
+  testing::writeTinyTokenizer(folder);
+  const std::string corpus = dir.file("corpus.txt");
+  testing::writeTinyAsciiCorpus(corpus);
+  const ExperimentConfig config = parseConfigWithOverrides(
+      "", {"task=lm", "device=cpu", "threads=1", "lm.corpus=" + corpus, "lm.context=32", "teacher.source=hf:" + folder,
+           "student.arch=gpt", "student.layers=1", "student.heads=2", "student.d_model=32", "train.epochs=1",
+           "train.batch_size=4", "train.optimizer=adamw", "train.lr=0.003", "generation.eval_prompts=1",
+           "distill.temperature=1", "seed=3"});
+  Quiet quiet;
+  RunControl control;
+  const std::string db = dir.file("runs.db");
+  ExperimentRunner runner(config, db, quiet, control);
+  const int64_t id = runner.createRun();
+  const RunResult run = runner.run();
+  ASSERT_EQ(run.outcome, RunOutcome::Completed) << run.error;
+
+  FidelityOptions options;
+  options.max_blocks = 0;  // all: the blocks the run's evaluation used
+  const LmFidelityAnalysis a = analyzeRun(db, id, options).lm;
+  EXPECT_EQ(a.vocab, 136);
+  EXPECT_EQ(a.tokenizer_vocab, 128);
+  EXPECT_NEAR(a.agreement, run.final.at(metric_key::kTokenAgreement), 1e-9);
+  EXPECT_NEAR(a.kl, run.final.at(metric_key::kTokenKl), 1e-5 * std::max(1.0, run.final.at(metric_key::kTokenKl)));
+  EXPECT_NEAR(std::exp(a.student_ce), run.final.at(metric_key::kStudentPerplexity),
+              1e-4 * run.final.at(metric_key::kStudentPerplexity));
+  int64_t token_types = 0;
+  for (const auto& bucket : a.by_frequency) token_types += bucket.token_types;
+  EXPECT_LE(token_types, 128);
+  ASSERT_FALSE(a.disagreements.empty());
+  int padding_shown = 0;
+  for (const auto& d : a.disagreements)
+    for (const auto* top : {&d.teacher_top, &d.student_top})
+      for (const auto& entry : *top) {
+        if (entry.token >= 128) {
+          EXPECT_EQ(entry.text, "<padding " + std::to_string(entry.token) + ">");
+          ++padding_shown;
+        } else {
+          EXPECT_EQ(entry.text.find("<padding"), std::string::npos) << entry.token;
+        }
+      }
+  EXPECT_GT(padding_shown, 0);  // the random teacher ranks padding rows among its top 5
 }
 
 }  // namespace
