@@ -33,10 +33,14 @@ ExperimentConfig imageConfig(const std::string& folder) {
 }
 
 ExperimentConfig configFor(const std::string& role) {
-  // role: "image:<data folder>" or "lm:<corpus folder>"
+  // role: "image:<data folder>", "lm:<corpus folder>" or "lm-blocks:<corpus folder>" (a 2-layer
+  // teacher the run trains, a student of its blocks 0: student.source teacher-blocks:2)
   const auto colon = role.find(':');
   const std::string kind = role.substr(0, colon), folder = role.substr(colon + 1);
   if (kind == "image") return imageConfig(folder);
+  if (kind == "lm-blocks")
+    return lmConfig(folder, {"teacher.epochs=2", "train.epochs=2", "train.log_every=3", "teacher.layers=2",
+                             "student.source=teacher-blocks:2"});
   return lmConfig(folder, {"teacher.epochs=2", "train.epochs=2", "train.log_every=3"});
 }
 
@@ -186,6 +190,17 @@ TEST(DataParallel, TwoGlooRanksTrainTheLanguageModelRunOneProcessTrains) {
   EXPECT_NE(two.environment.at("data_parallel").find("evaluation sharded"), std::string::npos);
   EXPECT_FALSE(two.texts.empty());
   EXPECT_EQ(two.texts.size(), one.texts.size()) << "rank 0 writes every sample, once";
+}
+
+// A student made of the blocks of the teacher the ranks train: each rank copies its trained
+// teacher's blocks after phase 1 (Task::teacherTrained), and the two ranks' teachers are equal,
+// so the student phase is the one process's.
+TEST(DataParallel, TwoGlooRanksStartATeacherBlocksStudentFromTheTeacherTheyTrained) {
+  TempDir dir;
+  const std::string role = "lm-blocks:" + writeCorpus(dir.path() / "corpus");
+  const auto one = trainOneProcess(configFor(role), dir.path() / "one");
+  const auto two = trainTwoRanks(role, dir.path() / "two");
+  expectSameCurves(one, two, 1e-4);
 }
 
 }  // namespace
