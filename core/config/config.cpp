@@ -107,6 +107,9 @@ class Reader {
   void read(const std::string& key, std::string& out) {
     auto node = find(key);
     if (!node || node.IsNull()) return;
+    if (node.IsMap())  // `--set lm.tokenizer=hf:` or `key: a: b`: YAML reads "word:" as a mapping's key
+      return fail(key, "expected a text value, got a YAML mapping (a value ending in ':' or holding ': ' reads as "
+                       "one: quote it, e.g. " + key + "=\"hf:\")");
     if (!node.IsScalar()) return fail(key, "expected a text value");
     out = node.Scalar();
   }

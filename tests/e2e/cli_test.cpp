@@ -376,6 +376,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"show_not_a_number", "show abc --db $DIR/empty.db", "RUN"},
         BadInput{"export_bad_format", "export 1 --format xml", "xml"},
         BadInput{"unknown_command", "frobnicate", "unknown command 'frobnicate'"},
+        // A text value ending in ':' is a YAML mapping unless quoted: the message says so.
+        BadInput{"text_value_read_as_mapping", "run --set task=lm --set lm.tokenizer=hf:",
+                 "lm.tokenizer: expected a text value, got a YAML mapping"},
         // Language models (issue 21): the corpus, the shapes, the access and the generation keys.
         BadInput{"lm_char_tokens_not_utf8", "run lm-fortunes --set lm.corpus=$DIR/latin1.txt --set lm.tokenizer=char",
                  "latin1.txt"},
