@@ -27,13 +27,21 @@ void styleAxes(QCustomPlot* plot) {
   }
 }
 
-// The plot's size for an export: its on-screen size, or a paper-like 600x400 when it was never
-// shown (a plot built off screen).
-QSize exportSize(const QCustomPlot* plot) {
-  return plot->width() >= 50 && plot->height() >= 50 ? plot->size() : QSize(600, 400);
+// The plot's size for an export: its on-screen size, or `fallback` (a paper-like size) when it
+// was never laid out (a plot built off screen).
+QSize exportSize(const QCustomPlot* plot, QSize fallback) {
+  return plot->width() >= 100 && plot->height() >= 80 ? plot->size() : fallback;
 }
 
 }  // namespace
+
+QString plotTitle(const QCustomPlot* plot) {
+  if (plot->plotLayout()->rowCount() < 2) return QString();
+  auto* text = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
+  if (!text) return QString();
+  const QString full = text->property("fullTitle").toString();
+  return full.isEmpty() ? text->text() : full;
+}
 
 // A chart's title on one line where the plot is wide enough, else broken after its first
 // ": " (the subject, then the details): QCustomPlot centres a title wider than its plot and
@@ -84,16 +92,15 @@ void legendBelow(QCustomPlot* plot) {
   plot->legend->setVisible(true);
 }
 
-QByteArray plotSvg(QCustomPlot* plot) {
-  const QSize size = exportSize(plot);
+QByteArray plotSvg(QCustomPlot* plot, QSize fallback) {
+  const QSize size = exportSize(plot, fallback);
   QBuffer buffer;
   buffer.open(QIODevice::WriteOnly);
   QSvgGenerator generator;
   generator.setOutputDevice(&buffer);
   generator.setSize(size);
   generator.setViewBox(QRect(QPoint(0, 0), size));
-  if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0)))
-    generator.setTitle(title->property("fullTitle").toString());
+  generator.setTitle(plotTitle(plot));
   generator.setDescription(QStringLiteral("Distill Workbench figure"));
   QCPPainter painter;
   if (!painter.begin(&generator)) throw ExportError("cannot start the SVG painter");
@@ -102,16 +109,17 @@ QByteArray plotSvg(QCustomPlot* plot) {
   return buffer.data();
 }
 
-void savePlot(QCustomPlot* plot, const QString& path) {
+void savePlot(QCustomPlot* plot, const QString& path, QSize fallback) {
   const QString suffix = QFileInfo(path).suffix().toLower();
-  const QSize size = exportSize(plot);
+  const QSize size = exportSize(plot, fallback);
   bool written = false;
   if (suffix == QLatin1String("png")) {
     written = plot->savePng(path, size.width(), size.height(), /*scale=*/2.0);
   } else if (suffix == QLatin1String("pdf")) {
-    written = plot->savePdf(path, size.width(), size.height(), QCP::epNoCosmetic, QStringLiteral("Distill Workbench"));
+    written = plot->savePdf(path, size.width(), size.height(), QCP::epNoCosmetic, QStringLiteral("Distill Workbench"),
+                            plotTitle(plot));
   } else if (suffix == QLatin1String("svg")) {
-    const QByteArray svg = plotSvg(plot);
+    const QByteArray svg = plotSvg(plot, fallback);
     QFile file(path);
     written = file.open(QIODevice::WriteOnly) && file.write(svg) == svg.size();
   } else {

@@ -1,13 +1,12 @@
 #include "ui/sweep_charts.h"
 
-#include <QFileInfo>
-#include <QSvgGenerator>
 
 #include <qcustomplot.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "ui/fidelity_plots.h"
 #include "ui/figure.h"
 
 namespace distill::ui {
@@ -110,13 +109,6 @@ QString shortKey(const std::string& key) {
 }
 
 }  // namespace
-
-QString chartTitle(const QCustomPlot& plot) {
-  auto* layout = plot.plotLayout();
-  if (layout->rowCount() > 1)
-    if (auto* title = qobject_cast<QCPTextElement*>(layout->element(0, 0))) return title->text();
-  return QString();
-}
 
 void drawMetricByAxes(QCustomPlot& plot, const AxisGrouping& grouping, const MetricInfo& metric) {
   QString title = toQ(metric.label) + " by " + toQ(grouping.x_axis);
@@ -317,33 +309,6 @@ void drawPareto(QCustomPlot& plot, const std::vector<ParetoPoint>& quality, cons
   plot.replot();
 }
 
-void writeChart(QCustomPlot& plot, const QString& path) {
-  QSize size = plot.size();
-  if (!plot.isVisible() || size.width() < 100 || size.height() < 80) size = QSize(900, 540);
-  const QString suffix = QFileInfo(path).suffix().toLower();
-  const std::string where = path.toStdString();
-  bool written = false;
-  if (suffix == QLatin1String("png")) {
-    written = plot.savePng(path, size.width(), size.height(), /*scale=*/2.0);
-  } else if (suffix == QLatin1String("pdf")) {
-    written = plot.savePdf(path, size.width(), size.height(), QCP::epNoCosmetic, QStringLiteral("Distill Workbench"),
-                           chartTitle(plot));
-  } else if (suffix == QLatin1String("svg")) {
-    QSvgGenerator generator;
-    generator.setFileName(path);
-    generator.setSize(size);
-    generator.setViewBox(QRect(QPoint(0, 0), size));
-    generator.setTitle(chartTitle(plot));
-    generator.setDescription(QStringLiteral("Distill Workbench figure"));
-    QCPPainter painter;
-    if (painter.begin(&generator)) {
-      plot.toPainter(&painter, size.width(), size.height());
-      written = painter.end() && QFileInfo(path).size() > 0;
-    }
-  } else {
-    throw ExportError("'" + where + "': expected a .png, .pdf or .svg file");
-  }
-  if (!written) throw ExportError("cannot write '" + where + "'");
-}
+void writeChart(QCustomPlot& plot, const QString& path) { savePlot(&plot, path, QSize(900, 540)); }
 
 }  // namespace distill::ui

@@ -31,12 +31,9 @@ void drawParallelCoordinates(QCustomPlot& plot, const ParallelCoordinates& chart
 void drawPareto(QCustomPlot& plot, const std::vector<ParetoPoint>& quality, const MetricInfo& quality_metric,
                 const std::vector<ParetoPoint>& agreement, const MetricInfo& agreement_metric);
 
-// The chart's title as drawn ("" when none).
-QString chartTitle(const QCustomPlot& plot);
-
 // Writes the chart by the file's suffix: .png (twice the on-screen pixels), .pdf or .svg (vector),
-// at its on-screen size (900 x 540 when it has none yet). Throws ExportError (ui/figure.h) naming
-// the path.
+// at its on-screen size (900 x 540 when it has none yet): ui/fidelity_plots.h's savePlot. Throws
+// ExportError (ui/figure.h) naming the path.
 void writeChart(QCustomPlot& plot, const QString& path);
 
 }  // namespace distill::ui

@@ -37,6 +37,7 @@
 #include "core/sweep/sweep_spec.h"
 #include "tests/ui/ui_test_support.h"
 #include "ui/compare_view.h"
+#include "ui/fidelity_plots.h"
 #include "ui/main_window.h"
 #include "ui/sweep_charts.h"
 #include "ui/sweep_dialog.h"
@@ -212,7 +213,7 @@ class TestSweeps : public QObject {
     QVERIFY(bars);
     const double sd = 100 * std::abs(accuracyOf(16, 2, 1) - accuracyOf(16, 2, 0)) / std::sqrt(2.0);
     QVERIFY2(std::abs(bars->data()->at(1).errorPlus - sd) < 1e-9, qPrintable(QString::number(bars->data()->at(1).errorPlus)));
-    QVERIFY(chartTitle(*by_axes).contains("mean ± s.d. over seed"));
+    QVERIFY(plotTitle(by_axes).contains("mean ± s.d. over seed"));
 
     // Parallel coordinates: one curve per completed run, through 3 axes and the metric.
     QCustomPlot* parallel = view.chart(SweepsView::Chart::Parallel);
