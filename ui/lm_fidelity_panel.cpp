@@ -105,7 +105,7 @@ void reset(QCustomPlot* plot) {
 }  // namespace
 
 QString lmSummaryHtml(const LmFidelityAnalysis& a) {
-  return QObject::tr("per token: teacher acc <b>%1</b> · student acc <b>%2</b> · top-1 agreement <b>%3</b> · "
+  QString html = QObject::tr("per token: teacher acc <b>%1</b> · student acc <b>%2</b> · top-1 agreement <b>%3</b> · "
                      "top-5 overlap %4 · KL %5 · perplexity teacher %6, student %7 · ECE teacher %8, student %9")
       .arg(a.teacher_acc, 0, 'f', 4)
       .arg(a.student_acc, 0, 'f', 4)
@@ -116,6 +116,13 @@ QString lmSummaryHtml(const LmFidelityAnalysis& a) {
       .arg(std::exp(a.student_ce), 0, 'f', 2)
       .arg(a.teacher_calibration.ece, 0, 'f', 4)
       .arg(a.student_calibration.ece, 0, 'f', 4);
+  // A model vocabulary padded beyond the tokenizer's ids (a Hugging Face checkpoint's rounding):
+  // said, as the CLI says it; the numbers are over every row, as the run's evaluation's.
+  if (a.vocab > a.tokenizer_vocab && a.tokenizer_vocab > 0)
+    html += QObject::tr(" · %1 padding rows beyond the tokenizer's %2 ids (counted, never shown as tokens)")
+                .arg(a.vocab - a.tokenizer_vocab)
+                .arg(a.tokenizer_vocab);
+  return html;
 }
 
 QString lmContextsHtml(const LmFidelityAnalysis& a, int limit) {

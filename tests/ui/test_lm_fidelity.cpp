@@ -183,6 +183,15 @@ class TestLmFidelity : public QObject {
     QCOMPARE(content.count(QStringLiteral("block ")), disagreements.size());
   }
 
+  // A vocabulary padded beyond the tokenizer's ids is said in the summary line, as the CLI says it.
+  void summarySaysHowManyRowsArePadding() {
+    LmFidelityAnalysis a;
+    a.vocab = 136, a.tokenizer_vocab = 128;
+    QVERIFY2(lmSummaryHtml(a).contains("8 padding rows beyond the tokenizer's 128 ids"), qPrintable(lmSummaryHtml(a)));
+    a.vocab = 128;
+    QVERIFY(!lmSummaryHtml(a).contains("padding"));
+  }
+
   void screenshot() {
     QString db = qEnvironmentVariable("DISTILL_SCREENSHOT_DB");
     qint64 id = qEnvironmentVariableIntValue("DISTILL_SCREENSHOT_RUN");
