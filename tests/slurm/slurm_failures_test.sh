@@ -18,22 +18,8 @@
 set -euo pipefail
 distill=${1:?usage: slurm_failures_test.sh DISTILL SOURCE_DIR}
 source_dir=${2:?usage: slurm_failures_test.sh DISTILL SOURCE_DIR}
-if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
-  echo "slurm_failures_test: dataset-fashion-mnist is not installed" >&2
-  exit 77
-fi
-work=$(mktemp -d /tmp/distill-slurm-failures.XXXXXX)
-cluster="$work/cluster"
-status=0
-"$source_dir/tests/slurm/start_cluster.sh" "$cluster" || status=$?
-cleanup() {
-  "$source_dir/tests/slurm/stop_cluster.sh" "$cluster"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-[ "$status" = 0 ] || exit "$status"
-export SLURM_CONF="$cluster/slurm.conf"
-fail() { echo "slurm_failures_test: $*" >&2; exit 1; }
+test_name=slurm_failures_test
+source "$source_dir/tests/slurm/cluster_fixture.sh"  # $work, a cluster in it, SLURM_CONF, fail()
 
 cat > "$work/lrs.yaml" <<YAML
 name: lrs
