@@ -21,48 +21,13 @@
 #include "core/store/run_store.h"
 #include "core/tasks/task_catalog.h"
 #include "ui/samples_view.h"
+#include "ui/token_style.h"
 
 namespace distill::ui {
 
 namespace {
 
 QString toQ(const std::string& text) { return QString::fromStdString(text); }
-
-const QColor kMarkColor{0xD6, 0x27, 0x28};  // red, as the Samples page marks a token
-
-// `top` laid over `bottom` at `alpha`, opaque (the Samples page's shades on any palette).
-QColor blend(const QColor& top, const QColor& bottom, double alpha) {
-  return QColor::fromRgbF(static_cast<float>(top.redF() * alpha + bottom.redF() * (1 - alpha)),
-                          static_cast<float>(top.greenF() * alpha + bottom.greenF() * (1 - alpha)),
-                          static_cast<float>(top.blueF() * alpha + bottom.blueF() * (1 - alpha)));
-}
-
-QColor markColor(int level, const QPalette& palette) {
-  return blend(kMarkColor, palette.color(QPalette::Base), level >= 2 ? 0.62 : 0.22);
-}
-
-QColor greyText(const QPalette& palette) {
-  return blend(palette.color(QPalette::Text), palette.color(QPalette::Base), 0.5);
-}
-
-// A newline as ↵ and a line break, so a newline token can be seen, shaded and hovered; other
-// control characters as their Unicode pictures.
-QString visibleText(const QString& text) {
-  QString out;
-  for (const QChar c : text) {
-    if (c == u'\n') {
-      out += QChar(0x21B5);
-      out += QChar(QChar::LineSeparator);
-    } else if (c == u'\t') {
-      out += c;
-    } else if (c.unicode() < 0x20) {
-      out += QChar(0x2400 + c.unicode());
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 // The completion as the Samples page reads a stored one, so that a character a byte-level model
 // wrote as several tokens is one piece with the product of their probabilities.

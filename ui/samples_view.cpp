@@ -26,6 +26,7 @@
 #include "core/metrics/metric_info.h"
 #include "core/store/run_store.h"
 #include "core/tasks/task_catalog.h"
+#include "ui/token_style.h"
 
 namespace distill::ui {
 
@@ -34,47 +35,8 @@ namespace {
 QString toQ(const std::string& text) { return QString::fromStdString(text); }
 
 const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
-const QColor kMarkColor{0xD6, 0x27, 0x28};       // red: the teacher would rarely write this
 // Generated training sequences the Training view shows (the newest).
 constexpr size_t kTrainingTexts = 16;
-
-// `top` laid over `bottom` at `alpha`, opaque: the same shade in the document, the legend
-// (rich text, where an alpha colour is not reliable) and on a light or dark palette.
-QColor blend(const QColor& top, const QColor& bottom, double alpha) {
-  return QColor::fromRgbF(static_cast<float>(top.redF() * alpha + bottom.redF() * (1 - alpha)),
-                          static_cast<float>(top.greenF() * alpha + bottom.greenF() * (1 - alpha)),
-                          static_cast<float>(top.blueF() * alpha + bottom.blueF() * (1 - alpha)));
-}
-
-QColor markColor(int level, const QPalette& palette) {
-  return blend(kMarkColor, palette.color(QPalette::Base), level >= 2 ? 0.62 : 0.22);
-}
-
-QColor greyText(const QPalette& palette) {
-  return blend(palette.color(QPalette::Text), palette.color(QPalette::Base), 0.5);
-}
-
-// Text as the page shows it: a newline as ↵ and a line break (so a token that is a newline
-// can be seen, shaded and hovered), other control characters as their Unicode pictures.
-QString visibleText(const QString& text) {
-  QString out;
-  out.reserve(text.size() + 4);
-  for (const QChar c : text) {
-    if (c == u'\n') {
-      out += QChar(0x21B5);
-      out += QChar(QChar::LineSeparator);
-    } else if (c == u'\t') {
-      out += c;
-    } else if (c.unicode() < 0x20) {
-      out += QChar(0x2400 + c.unicode());
-    } else if (c.unicode() == 0x7F) {
-      out += QChar(0x2421);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 // A token's text in a tooltip: quoted, whitespace you can see.
 QString quotedToken(const QString& text) {

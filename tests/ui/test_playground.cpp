@@ -226,8 +226,10 @@ class TestPlayground : public QObject {
     const qint64 stop_ms = stopping.elapsed();
     qInfo("a full generation took %lld ms; Stop ended one %lld ms after the click", full_ms, stop_ms);
     // The rest of the work (two thirds of a full generation) is not waited for: a token's time,
-    // the scoring of what was written, and the queued hand-over remain.
-    QVERIFY2(stop_ms < std::max<qint64>(400, full_ms / 2),
+    // the scoring of what was written, and the queued hand-over remain. The floor is for a loaded
+    // machine, whose speed moves between the timed generation and this one (a 741 ms full
+    // generation was seen beside a stop that took 582 ms at load 4; a full one there took 1,941).
+    QVERIFY2(stop_ms < std::max<qint64>(600, full_ms / 2),
              qPrintable(QStringLiteral("Stop took %1 ms (a full generation: %2 ms)").arg(stop_ms).arg(full_ms)));
     const PlaygroundResult& stopped = view.result();
     QVERIFY(stopped.stopped);
