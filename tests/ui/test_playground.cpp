@@ -114,20 +114,9 @@ class TestPlayground : public QObject {
     view.setRun(wide_run_);
     QVERIFY(!view.showsCompletions());
     QVERIFY(view.generateButton()->isEnabled());
-    QTest::keyClicks(view.promptEdit(), QStringLiteral("the "));
-    view.maxTokensBox()->setValue(200);  // the context of 128 stops it at 125
-    view.temperatureBox()->setValue(1.0);
-
     // The same work on this (the GUI) thread, timed: it must be long enough for the probe below
     // to tell a window that waits for it from one that does not.
-    PlaygroundOptions options;
-    options.max_tokens = 200;
-    options.temperature = 1.0;
-    options.top_p = view.topPBox()->value();
-    QElapsedTimer direct;
-    direct.start();
-    const PlaygroundResult blocking = completeWithBoth(db_.toStdString(), wide_run_, "the ", options);
-    const qint64 blocking_ms = direct.elapsed();
+    const auto [blocking, blocking_ms] = askAndTimeOnThisThread(view, wide_run_, 200);  // the context of 128 stops it at 125
     QCOMPARE(blocking.completions.size(), size_t(2));
     QCOMPARE(blocking.completions[0].tokens.size(), size_t(125));
     QVERIFY2(blocking_ms > 120, qPrintable(QStringLiteral("one generation took only %1 ms").arg(blocking_ms)));
@@ -196,19 +185,8 @@ class TestPlayground : public QObject {
     view.setStore(&store);
     view.setRun(long_run_);
     QVERIFY(!view.stopButton()->isEnabled());  // nothing to stop
-    QTest::keyClicks(view.promptEdit(), QStringLiteral("the "));
-    view.maxTokensBox()->setValue(4096);  // the context of 1024 stops it at 1021
-    view.temperatureBox()->setValue(1.0);
-
     // The whole of it, unstopped, timed on this thread: what Stop is to cut short.
-    PlaygroundOptions options;
-    options.max_tokens = 4096;
-    options.temperature = 1.0;
-    options.top_p = view.topPBox()->value();
-    QElapsedTimer direct;
-    direct.start();
-    const PlaygroundResult full = completeWithBoth(db_.toStdString(), long_run_, "the ", options);
-    const qint64 full_ms = direct.elapsed();
+    const auto [full, full_ms] = askAndTimeOnThisThread(view, long_run_, 4096);  // the context of 1024 stops it at 1021
     QCOMPARE(full.completions.size(), size_t(2));
     QCOMPARE(full.completions[0].tokens.size(), size_t(1021));
     QVERIFY(!full.stopped);
@@ -346,6 +324,22 @@ class TestPlayground : public QObject {
   }
 
  private:
+  // Types "the " into the view with `max_tokens` at temperature 1, and runs the same completion
+  // of `run` here, on the calling (GUI) thread: its result and how many milliseconds it took.
+  std::pair<PlaygroundResult, qint64> askAndTimeOnThisThread(PlaygroundView& view, qint64 run, int max_tokens) {
+    QTest::keyClicks(view.promptEdit(), QStringLiteral("the "));
+    view.maxTokensBox()->setValue(max_tokens);
+    view.temperatureBox()->setValue(1.0);
+    PlaygroundOptions options;
+    options.max_tokens = max_tokens;
+    options.temperature = 1.0;
+    options.top_p = view.topPBox()->value();
+    QElapsedTimer direct;
+    direct.start();
+    PlaygroundResult result = completeWithBoth(db_.toStdString(), run, "the ", options);
+    return {std::move(result), direct.elapsed()};
+  }
+
   QTemporaryDir dir_;
   QString db_;
   qint64 lm_run_ = 0;
